@@ -1,0 +1,71 @@
+// The backend contract: a platform's devices, its memory, what it supports, and how it compiles a
+// graph into an Executable. The CPU backend is built in; PJRT plugins will implement the same.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiln/device.hpp"
+#include "kiln/ir.hpp"
+
+namespace kiln {
+
+// A block of device memory holding one array's elements.
+class Buffer {
+ public:
+  Buffer(Device device, size_t bytes) : device_(device), bytes_(bytes) {}
+  virtual ~Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  Device device() const { return device_; }
+  size_t bytes() const { return bytes_; }
+  // The elements, when the host can address them directly (CPU); nullptr otherwise.
+  virtual void* host_data() const = 0;
+
+ private:
+  Device device_;
+  size_t bytes_;
+};
+
+// A host buffer, 64-byte aligned (for AVX-512 loads), owned by the shared_ptr that holds it.
+std::shared_ptr<Buffer> allocate_host(size_t bytes, Device device);
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // Runs on buffers of the graph's input types; writes into caller-allocated outputs.
+  // Not re-entrant: an executable owns one scratch arena.
+  virtual void run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) = 0;
+  const std::vector<ir::ValueType>& output_types() const { return output_types_; }
+  // The compiled schedule, one line per step.
+  virtual std::string describe() const = 0;
+
+ protected:
+  std::vector<ir::ValueType> output_types_;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view platform() const = 0;
+  virtual int device_count() const = 0;
+  // JAX's device repr: "CpuDevice(id=0)".
+  virtual std::string device_str(int id) const = 0;
+  virtual bool supports(ir::Prim p, DType t) const = 0;
+  virtual std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) = 0;
+  virtual std::shared_ptr<Buffer> allocate(size_t bytes, Device device) = 0;
+  virtual void to_host(const Buffer& src, void* dst) = 0;
+  virtual void from_host(const void* src, Buffer& dst) = 0;
+};
+
+// The registered backend of a platform ("cpu", ...); nullptr if none is registered.
+Backend* find_backend(std::string_view platform);
+// Every registered backend, cpu first.
+std::vector<Backend*> backends();
+
+}  // namespace kiln

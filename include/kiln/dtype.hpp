@@ -1,0 +1,102 @@
+// Element types, their numpy names, and JAX's type-promotion rules restricted to kiln's dtypes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace kiln {
+
+enum class DType : uint8_t { bool_, uint8, uint32, int8, int32, int64, bfloat16, float16, float32, float64 };
+
+inline constexpr int kNumDTypes = 10;
+inline constexpr DType float32 = DType::float32;
+inline constexpr DType float64 = DType::float64;
+inline constexpr DType bfloat16 = DType::bfloat16;
+inline constexpr DType float16 = DType::float16;
+inline constexpr DType int8 = DType::int8;
+inline constexpr DType int32 = DType::int32;
+inline constexpr DType int64 = DType::int64;
+inline constexpr DType uint8 = DType::uint8;
+inline constexpr DType uint32 = DType::uint32;
+inline constexpr DType bool_ = DType::bool_;
+
+// numpy's name: "float32", "bfloat16", "bool", ...
+std::string_view name(DType t);
+// jaxpr's short name: "f32", "bf16", "bool", ...
+std::string_view short_name(DType t);
+// The dtype called `name` (numpy spelling); throws DTypeError listing the known names.
+DType dtype_from_name(std::string_view name);
+size_t itemsize(DType t);
+bool is_floating(DType t);
+bool is_integer(DType t);  // signed or unsigned, not bool
+bool is_signed(DType t);
+
+// The kind of a C++ scalar written at the API (JAX's "weak type"): it adapts to the other operand.
+enum class WeakKind : uint8_t { none, boolean, integer, floating };
+
+// JAX's promotion: the least upper bound on its type lattice (bool < uint8 < uint32 < int64 ...,
+// int8 < int32 < int64 < floats, bfloat16/float16 < float32 < float64), over kiln's dtypes.
+DType promote(DType a, DType b);
+// The dtype of `array_dtype op weak_scalar`: a weak scalar keeps the array's dtype unless the kinds
+// differ (int array * 2.0 -> float32, bool array + 1 -> int32).
+DType promote_weak(DType array_dtype, WeakKind weak);
+
+// 16-bit float storage: IEEE half and bfloat16, round-to-nearest-even.
+struct bf16 {
+  uint16_t bits;  // trivial, so buffers of them can be memcpy-ed; bf16{} is zero
+};
+struct f16 {
+  uint16_t bits;  // trivial, so buffers of them can be memcpy-ed; bf16{} is zero
+};
+float to_float(bf16 v);
+float to_float(f16 v);
+bf16 to_bf16(float v);
+f16 to_f16(float v);
+
+// Calls f(T{}) with T the C++ storage type of t (bool, uint8_t, ..., bf16, f16, float, double).
+template <class F>
+decltype(auto) visit_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::bool_: return f(bool{});
+    case DType::uint8: return f(uint8_t{});
+    case DType::uint32: return f(uint32_t{});
+    case DType::int8: return f(int8_t{});
+    case DType::int32: return f(int32_t{});
+    case DType::int64: return f(int64_t{});
+    case DType::bfloat16: return f(bf16{});
+    case DType::float16: return f(f16{});
+    case DType::float32: return f(float{});
+    case DType::float64: break;
+  }
+  return f(double{});
+}
+
+template <class T>
+constexpr DType dtype_of();
+template <> constexpr DType dtype_of<bool>() { return DType::bool_; }
+template <> constexpr DType dtype_of<uint8_t>() { return DType::uint8; }
+template <> constexpr DType dtype_of<uint32_t>() { return DType::uint32; }
+template <> constexpr DType dtype_of<int8_t>() { return DType::int8; }
+template <> constexpr DType dtype_of<int32_t>() { return DType::int32; }
+template <> constexpr DType dtype_of<int64_t>() { return DType::int64; }
+template <> constexpr DType dtype_of<bf16>() { return DType::bfloat16; }
+template <> constexpr DType dtype_of<f16>() { return DType::float16; }
+template <> constexpr DType dtype_of<float>() { return DType::float32; }
+template <> constexpr DType dtype_of<double>() { return DType::float64; }
+
+// An 8-byte slot holding one scalar in a dtype's own encoding (exact for every dtype).
+struct Scalar {
+  DType dtype = DType::float32;
+  uint64_t bits = 0;
+
+  static Scalar from_double(double v, DType t);
+  static Scalar from_int(int64_t v, DType t);
+  double to_double() const;
+  int64_t to_int() const;
+  bool operator==(const Scalar&) const = default;
+};
+
+}  // namespace kiln

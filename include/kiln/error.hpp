@@ -1,0 +1,59 @@
+// kiln::Error and its kinds. Every message says what went wrong, where (the user's source line, or
+// a file and offset) and what to do about it.
+#pragma once
+
+#include <source_location>
+#include <stdexcept>
+#include <string>
+
+namespace kiln {
+
+using Loc = std::source_location;
+
+// "file.cpp:12" for a user's source line; empty when the location is unknown.
+std::string describe(const Loc& loc);
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Shapes that do not fit together (broadcasting, matmul, reshape, concatenate, ...).
+class ShapeError : public Error {
+  using Error::Error;
+};
+
+// A dtype an op cannot take, or two that cannot be combined.
+class DTypeError : public Error {
+  using Error::Error;
+};
+
+// Bad arguments that are neither shapes nor dtypes: axes out of range, empty arrays, bad options.
+class ValueError : public Error {
+  using Error::Error;
+};
+
+// A tracer used outside the trace that created it, or a concrete value demanded from a tracer.
+class TracerError : public Error {
+  using Error::Error;
+};
+
+// grad/vjp misuse: a non-scalar output, integer inputs.
+class GradError : public Error {
+  using Error::Error;
+};
+
+// No device of the requested platform; the message lists the platforms present.
+class DeviceNotFound : public Error {
+  using Error::Error;
+};
+
+// A backend that cannot run a primitive/dtype it was given.
+class Unsupported : public Error {
+  using Error::Error;
+};
+
+// Builds "what (at file:line). hint" — the one format all kiln messages follow.
+std::string message(const std::string& what, const Loc& loc, const std::string& hint = "");
+
+}  // namespace kiln

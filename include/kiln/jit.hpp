@@ -1,0 +1,148 @@
+// jit: trace a function once per signature (tree structure, static fields, shapes, dtypes, device),
+// compile it for a backend, cache it; later calls only flatten, look up and run.
+//
+//   auto step = kiln::jit(train_step, {.backend = "cpu"});
+//   state = step(state, x, y);
+//   std::cout << kiln::jit(f).lower(x).text();   // the IR, like a jaxpr
+//
+// C++ control flow runs at trace time; values captured by closure are frozen into the graph as
+// constants when it is traced (as in JAX).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kiln/backend.hpp"
+#include "kiln/trace.hpp"
+#include "kiln/tree.hpp"
+
+namespace kiln {
+
+struct JitOptions {
+  std::string backend = "cpu";     // platform to compile for
+  std::optional<Device> device;    // default: the platform's first device
+  std::string name = "f";          // the graph's name in printed IR
+};
+
+// A compiled graph, ready to run.
+class Compiled {
+ public:
+  Compiled(std::shared_ptr<Executable> exe, Device device) : exe_(std::move(exe)), device_(device) {}
+  // The executable's schedule, one line per step.
+  std::string text() const { return exe_->describe(); }
+  const std::shared_ptr<Executable>& executable() const { return exe_; }
+  Device device() const { return device_; }
+
+ private:
+  std::shared_ptr<Executable> exe_;
+  Device device_;
+};
+
+// A traced, not yet compiled, function.
+class Lowered {
+ public:
+  Lowered(ir::Graph graph, Device device) : graph_(std::move(graph)), device_(device) {}
+  std::string text() const { return graph_.str(); }
+  const ir::Graph& graph() const { return graph_; }
+  Compiled compile() const;
+
+ private:
+  ir::Graph graph_;
+  Device device_;
+};
+
+// The untyped machinery behind Jitted<F>: the cache and the hot path.
+class JitCache {
+ public:
+  JitCache(JitOptions options, Loc loc);
+
+  struct Entry {
+    std::vector<ir::ValueType> input_types;
+    size_t structure_hash = 0;
+    std::shared_ptr<Executable> executable;
+    std::shared_ptr<const void> output_template;  // a typed copy of the first traced output
+  };
+
+  // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
+  // returns the output leaves and the entry.
+  std::pair<std::vector<Array>, const Entry*> call(
+      std::span<const Array> leaves, size_t structure_hash,
+      const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>&
+          trace_fn);
+  ir::Graph lower(std::span<const Array> leaves,
+                  const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>&
+                      trace_fn);
+  Device device() const { return device_; }
+  size_t cache_size() const { return entries_.size(); }
+
+ private:
+  JitOptions options_;
+  Loc loc_;
+  Device device_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<std::pair<size_t, Entry*>> index_;  // signature hash -> entry (few entries per fn)
+};
+
+template <class F>
+class Jitted {
+ public:
+  Jitted(F f, JitOptions options, Loc loc)
+      : f_(std::move(f)), cache_(std::make_shared<JitCache>(std::move(options), loc)) {}
+
+  template <class... Args>
+  auto operator()(const Args&... args) const {
+    using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
+    static_assert(TreeLike<R>,
+                  "kiln::jit: the function must return an Array, a Tree, or a type with tree_traits "
+                  "(KILN_TREE) — a tree of arrays");
+    // Under an enclosing trace, a jitted function is simply inlined into it.
+    if (tracing()) return f_(args...);
+    std::vector<Array> leaves;
+    size_t h = 0;
+    (tree_traits<Args>::flatten(args, leaves, h), ...);
+    auto [outs, entry] = cache_->call(leaves, h, tracer_fn<R>(args...));
+    std::span<const Array> it(outs);
+    return tree_traits<R>::rebuild(*static_cast<const R*>(entry->output_template.get()), it);
+  }
+
+  // Traces for these arguments and returns the graph (`.text()` prints it like a jaxpr).
+  template <class... Args>
+  Lowered lower(const Args&... args) const {
+    using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
+    std::vector<Array> leaves;
+    size_t h = 0;
+    (tree_traits<Args>::flatten(args, leaves, h), ...);
+    return Lowered(cache_->lower(leaves, tracer_fn<R>(args...)), cache_->device());
+  }
+
+  // Number of traced signatures (each traced and compiled once).
+  size_t cache_size() const { return cache_->cache_size(); }
+
+ private:
+  template <class R, class... Args>
+  auto tracer_fn(const Args&... args) const {
+    return [this, &args...](std::span<const Array> tracers, std::shared_ptr<const void>& tmpl) {
+      std::span<const Array> it = tracers;
+      R result = std::apply([&](const auto&... rebuilt) { return f_(rebuilt...); },
+                            std::tuple<Args...>{tree_traits<Args>::rebuild(args, it)...});
+      std::vector<Array> outs;
+      size_t ignored = 0;
+      tree_traits<R>::flatten(result, outs, ignored);
+      tmpl = std::make_shared<const R>(std::move(result));
+      return outs;
+    };
+  }
+
+  F f_;
+  std::shared_ptr<JitCache> cache_;
+};
+
+template <class F>
+Jitted<F> jit(F f, JitOptions options = {}, Loc loc = Loc::current()) {
+  return Jitted<F>(std::move(f), std::move(options), loc);
+}
+
+}  // namespace kiln

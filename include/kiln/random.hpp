@@ -1,0 +1,43 @@
+// Counter-based PRNG, bit-compatible with JAX's threefry2x32 in its partitionable mode
+// (jax_threefry_partitionable=True, the default since JAX 0.5). A key is a uint32[2] array, as
+// jax.random.PRNGKey makes it; functions of a key are pure and work eagerly and under jit.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kiln/array.hpp"
+
+namespace kiln::random {
+
+// The threefry2x32 block function on one counter pair (for tests and host-side use).
+std::array<uint32_t, 2> threefry2x32(std::array<uint32_t, 2> key, std::array<uint32_t, 2> count);
+
+// key(seed) = [0, seed] as uint32[2] (32-bit seeds, as JAX's PRNGKey).
+Array key(uint32_t seed, Loc loc = Loc::current());
+// n new keys, uint32[n, 2].
+Array split(const Array& key, int64_t n = 2, Loc loc = Loc::current());
+// A new key from a key and data (uint32).
+Array fold_in(const Array& key, uint32_t data, Loc loc = Loc::current());
+// Row i of a split result: split(key)[i].
+Array key_at(const Array& keys, int64_t i, Loc loc = Loc::current());
+
+// Uniform random uint32 bits of `shape`.
+Array bits(const Array& key, const Shape& shape, Loc loc = Loc::current());
+// Uniform in [minval, maxval).
+Array uniform(const Array& key, const Shape& shape = {}, DType dtype = float32, double minval = 0.0,
+              double maxval = 1.0, Loc loc = Loc::current());
+// Standard normal.
+Array normal(const Array& key, const Shape& shape = {}, DType dtype = float32, Loc loc = Loc::current());
+// Standard normal truncated to (lower, upper).
+Array truncated_normal(const Array& key, double lower, double upper, const Shape& shape = {},
+                       DType dtype = float32, Loc loc = Loc::current());
+// True with probability p.
+Array bernoulli(const Array& key, double p = 0.5, const Shape& shape = {}, Loc loc = Loc::current());
+// Samples indices from unnormalised log-probabilities along `axis` (Gumbel-max, as JAX does);
+// the result has logits' shape without `axis`.
+Array categorical(const Array& key, const Array& logits, int64_t axis = -1, Loc loc = Loc::current());
+// A random permutation of 0..n-1 (int32), JAX's sort-based shuffle. Eager only.
+Array permutation(const Array& key, int64_t n, Loc loc = Loc::current());
+
+}  // namespace kiln::random

@@ -1,0 +1,23 @@
+// What an Array holds: a concrete buffer, or the identity of a value in a trace being recorded.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <source_location>
+
+#include "kiln/backend.hpp"
+#include "kiln/dtype.hpp"
+#include "kiln/shape.hpp"
+
+namespace kiln {
+
+struct ArrayImpl {
+  DType dtype = DType::float32;
+  Shape shape;
+  std::shared_ptr<Buffer> buffer;  // concrete arrays
+  uint64_t trace_id = 0;           // tracers: the trace that records them (0: concrete)
+  uint32_t value = 0;              // tracers: the node in that trace's graph
+  std::source_location created;    // tracers: where the op that made them was called
+};
+
+}  // namespace kiln

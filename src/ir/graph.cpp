@@ -1,0 +1,177 @@
+#include <sstream>
+
+#include "kiln/backend.hpp"
+#include "kiln/error.hpp"
+#include "kiln/ir.hpp"
+
+namespace kiln::ir {
+namespace {
+
+void hash_mix(size_t& h, size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
+void hash_vec(size_t& h, const std::vector<int64_t>& v) {
+  hash_mix(h, v.size());
+  for (int64_t x : v) hash_mix(h, static_cast<size_t>(x));
+}
+
+std::string ints(const std::vector<int64_t>& v) {
+  std::string s = "(";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  if (v.size() == 1) s += ",";
+  return s + ")";
+}
+
+// Names values a, b, ..., z, ba, bb, ... as jaxprs do.
+std::string value_name(ValueId v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('a' + v % 26));
+    v /= 26;
+  } while (v > 0);
+  return s;
+}
+
+}  // namespace
+
+bool Attrs::operator==(const Attrs& o) const {
+  return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start && limit == o.limit &&
+         stride == o.stride && low == o.low && high == o.high && interior == o.interior && axis == o.axis &&
+         dot == o.dot && value == o.value && literal == o.literal && index == o.index;
+}
+
+size_t Attrs::hash() const {
+  size_t h = 0;
+  hash_vec(h, shape.vec());
+  hash_mix(h, static_cast<size_t>(dtype));
+  for (const auto* v : {&dims, &start, &limit, &stride, &low, &high, &interior, &dot.lhs_contract,
+                        &dot.rhs_contract, &dot.lhs_batch, &dot.rhs_batch})
+    hash_vec(h, *v);
+  hash_mix(h, static_cast<size_t>(axis));
+  hash_mix(h, value.bits);
+  hash_mix(h, static_cast<size_t>(value.dtype));
+  hash_mix(h, reinterpret_cast<size_t>(literal.get()));
+  hash_mix(h, static_cast<size_t>(index));
+  return h;
+}
+
+std::string ValueType::str() const {
+  return std::string(short_name(dtype)) + "[" + shape.dims_str() + "]";
+}
+
+std::string attrs_str(Prim p, const Attrs& a) {
+  std::string s;
+  auto add = [&](const std::string& kv) { s += (s.empty() ? "" : " ") + kv; };
+  switch (p) {
+    case Prim::full: add("value=" + std::to_string(a.value.to_double())); break;
+    case Prim::iota: add("dimension=" + std::to_string(a.axis)); break;
+    case Prim::convert:
+    case Prim::bitcast_convert: add("new_dtype=" + std::string(name(a.dtype))); break;
+    case Prim::broadcast_in_dim:
+      add("shape=" + ints(a.shape.vec()));
+      add("broadcast_dimensions=" + ints(a.dims));
+      break;
+    case Prim::reshape: add("new_sizes=" + ints(a.shape.vec())); break;
+    case Prim::transpose: add("permutation=" + ints(a.dims)); break;
+    case Prim::slice:
+      add("start_indices=" + ints(a.start));
+      add("limit_indices=" + ints(a.limit));
+      add("strides=" + ints(a.stride));
+      break;
+    case Prim::concatenate: add("dimension=" + std::to_string(a.axis)); break;
+    case Prim::pad: {
+      std::string cfg = "(";
+      for (size_t i = 0; i < a.low.size(); ++i)
+        cfg += (i ? ", " : "") + std::string("(") + std::to_string(a.low[i]) + ", " + std::to_string(a.high[i]) +
+               ", " + std::to_string(a.interior[i]) + ")";
+      add("padding_config=" + cfg + ")");
+      break;
+    }
+    case Prim::reduce_sum:
+    case Prim::reduce_max:
+    case Prim::reduce_min: add("axes=" + ints(a.dims)); break;
+    case Prim::argmax: add("axes=(" + std::to_string(a.axis) + ",)"); break;
+    case Prim::dot_general:
+      add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) + "), (" +
+          ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      break;
+    default: break;
+  }
+  return s.empty() ? "" : "[" + s + "]";
+}
+
+ValueId Graph::add(Prim p, std::vector<ValueId> in, Attrs attrs, std::source_location loc) {
+  std::vector<ValueType> types;
+  types.reserve(in.size());
+  for (ValueId v : in) types.push_back(nodes.at(v).type);
+  ValueType t = infer_type(p, types, attrs, loc);
+  nodes.push_back(Node{p, std::move(in), std::move(attrs), std::move(t), loc});
+  return static_cast<ValueId>(nodes.size() - 1);
+}
+
+ValueId Graph::add_parameter(ValueType type, std::source_location loc) {
+  Attrs a;
+  a.index = static_cast<int64_t>(inputs.size());
+  nodes.push_back(Node{Prim::parameter, {}, std::move(a), std::move(type), loc});
+  auto v = static_cast<ValueId>(nodes.size() - 1);
+  inputs.push_back(v);
+  return v;
+}
+
+void Graph::verify() const {
+  auto fail = [&](size_t i, const std::string& why) {
+    throw Error("ir verifier: node %" + value_name(static_cast<ValueId>(i)) + " (" +
+                std::string(ir::name(nodes[i].prim)) + ") " + why + "\n" + str());
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    int arity = info(n.prim).arity;
+    if (arity >= 0 && static_cast<int>(n.inputs.size()) != arity)
+      fail(i, "has " + std::to_string(n.inputs.size()) + " operands, expected " + std::to_string(arity));
+    std::vector<ValueType> types;
+    for (ValueId v : n.inputs) {
+      if (v >= i) fail(i, "reads value " + value_name(v) + " before it is defined");
+      types.push_back(nodes[v].type);
+    }
+    if (n.prim == Prim::parameter) {
+      if (n.attrs.index < 0 || static_cast<size_t>(n.attrs.index) >= inputs.size() ||
+          inputs[n.attrs.index] != i)
+        fail(i, "is not listed as graph input " + std::to_string(n.attrs.index));
+      continue;
+    }
+    if (n.prim == Prim::constant) {
+      if (!n.attrs.literal || n.attrs.literal->bytes() != n.type.shape.numel() * itemsize(n.type.dtype))
+        fail(i, "has a literal whose size does not match " + n.type.str());
+      continue;
+    }
+    ValueType t;
+    try {
+      t = infer_type(n.prim, types, n.attrs, n.loc);
+    } catch (const Error& e) {
+      fail(i, std::string("is ill-typed: ") + e.what());
+    }
+    if (!(t == n.type)) fail(i, "records type " + n.type.str() + " but its operands give " + t.str());
+  }
+  for (ValueId v : outputs)
+    if (v >= nodes.size()) throw Error("ir verifier: output names undefined value " + value_name(v));
+}
+
+std::string Graph::str() const {
+  std::ostringstream os;
+  os << "{ lambda ; ";
+  for (ValueId v : inputs) os << value_name(v) << ":" << nodes[v].type.str() << " ";
+  os << ". let\n";
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    if (n.prim == Prim::parameter) continue;
+    os << "    " << value_name(static_cast<ValueId>(i)) << ":" << n.type.str() << " = " << ir::name(n.prim)
+       << attrs_str(n.prim, n.attrs);
+    for (ValueId v : n.inputs) os << " " << value_name(v);
+    os << "\n";
+  }
+  os << "  in (";
+  for (size_t i = 0; i < outputs.size(); ++i) os << (i ? ", " : "") << value_name(outputs[i]);
+  if (outputs.size() == 1) os << ",";
+  os << ") }";
+  return os.str();
+}
+
+}  // namespace kiln::ir
