@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kiln needs to build and test, and nothing that is there already.
+#
+#   scripts/install.sh           build + test dependencies
+#   scripts/install.sh --bench   also LibTorch (libtorch-dev), the peer of bench/dispatch_bench
+#
+# Safe to run again and again: it asks dpkg what is installed and calls apt only for what is
+# missing, so a machine that has everything is never touched (no apt-get update, no sudo prompt).
+set -euo pipefail
+
+# What the default build needs. make is listed because Debian's cmake only recommends it and a
+# minimal image may lack it; g++ brings the C++20 compiler (GCC 12 on Debian 12).
+packages=(
+  cmake
+  make
+  g++
+  libdnnl-dev      # oneDNN: GEMM for the CPU backend
+  libopenblas-dev  # measured against oneDNN (docs/cpu-backend.md)
+  libgtest-dev     # tests/
+  libbenchmark-dev # bench/
+  zlib1g-dev       # gzip-compressed IDX data files
+)
+
+usage() {
+  sed -n '2,5s/^# \{0,1\}//p' "$0"
+}
+
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(libtorch-dev) ;;  # large (~1 GB installed), so only on request
+    -h | --help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install.sh: dpkg/apt not found; kiln's install script targets Debian 12." >&2
+  echo "Install these packages (or their equivalents) by hand: ${packages[*]}" >&2
+  exit 1
+fi
+
+# A package counts as present only when dpkg says "installed": a removed package whose
+# configuration files remain is known to dpkg-query but has no files.
+missing=()
+present=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  if [[ "$status" == installed ]]; then
+    present+=("$p")
+  else
+    missing+=("$p")
+  fi
+done
+((${#present[@]} == 0)) || echo "install.sh: already installed: ${present[*]}"
+
+if ((${#missing[@]} == 0)); then
+  echo "install.sh: nothing to install"
+  exit 0
+fi
+
+# sudo only when it is needed and only when we are not root (CI and containers run as root and
+# often have no sudo at all).
+sudo_cmd=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install.sh: not root and sudo is missing; as root run: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo_cmd=(sudo)
+fi
+
+# env passes DEBIAN_FRONTEND through sudo, which would otherwise reset the environment.
+apt=("${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+echo "install.sh: installing: ${missing[*]}"
+echo "+ ${apt[*]} update"
+"${apt[@]}" update
+echo "+ ${apt[*]} install -y --no-install-recommends ${missing[*]}"
+"${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+echo "install.sh: done"
