@@ -105,7 +105,7 @@ Array operator+(const Operand& a, const Operand& b);
 Array operator-(const Operand& a, const Operand& b);
 Array operator*(const Operand& a, const Operand& b);
 Array operator/(const Operand& a, const Operand& b);
-Array operator-(const Array& a);
+Array operator-(const Operand& a);
 Array operator<(const Operand& a, const Operand& b);
 Array operator<=(const Operand& a, const Operand& b);
 Array operator>(const Operand& a, const Operand& b);

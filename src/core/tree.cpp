@@ -1,0 +1,323 @@
+#include "kiln/tree.hpp"
+
+#include <algorithm>
+
+#include "kiln/error.hpp"
+
+namespace kiln {
+namespace {
+
+// Dict entries in JAX's flatten order: sorted by key.
+std::vector<const std::pair<std::string, Tree>*> sorted_items(const Tree::Dict& d) {
+  std::vector<const std::pair<std::string, Tree>*> v;
+  v.reserve(d.size());
+  for (const auto& kv : d) v.push_back(&kv);
+  std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  return v;
+}
+
+const char* kind_name(Tree::Kind k) {
+  switch (k) {
+    case Tree::Kind::none: return "none";
+    case Tree::Kind::leaf: return "an array";
+    case Tree::Kind::dict: return "a dict";
+    case Tree::Kind::list: return "a list";
+  }
+  return "?";
+}
+
+void flatten_rec(const Tree& t, std::vector<Array>& leaves, size_t& h) {
+  hash_combine(h, static_cast<size_t>(t.kind()) + 1);
+  switch (t.kind()) {
+    case Tree::Kind::none: return;
+    case Tree::Kind::leaf: leaves.push_back(t.leaf()); return;
+    case Tree::Kind::dict:
+      hash_combine(h, t.items().size());
+      for (const auto* kv : sorted_items(t.items())) {
+        hash_combine(h, std::hash<std::string>{}(kv->first));
+        flatten_rec(kv->second, leaves, h);
+      }
+      return;
+    case Tree::Kind::list:
+      hash_combine(h, t.elements().size());
+      for (const auto& e : t.elements()) flatten_rec(e, leaves, h);
+      return;
+  }
+}
+
+Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
+  switch (like.kind()) {
+    case Tree::Kind::none: return Tree();
+    case Tree::Kind::leaf: {
+      if (leaves.empty()) throw ValueError("unflatten: fewer leaves than the tree structure needs");
+      Array a = leaves.front();
+      leaves = leaves.subspan(1);
+      return Tree(std::move(a));
+    }
+    case Tree::Kind::dict: {
+      Tree::Dict d;
+      for (const auto* kv : sorted_items(like.items())) d.emplace_back(kv->first, rebuild_rec(kv->second, leaves));
+      return Tree(std::move(d));
+    }
+    case Tree::Kind::list: {
+      Tree::List l;
+      for (const auto& e : like.elements()) l.push_back(rebuild_rec(e, leaves));
+      return Tree::list(std::move(l));
+    }
+  }
+  return Tree();
+}
+
+Tree map_rec(const std::function<Array(const Array&, const Array&)>& f, const Tree& a, const Tree* b,
+             const std::string& path) {
+  if (b && a.kind() != b->kind())
+    throw ValueError("tree_map: at " + path + " the first tree has " + kind_name(a.kind()) + ", the second " +
+                     kind_name(b->kind()));
+  switch (a.kind()) {
+    case Tree::Kind::none: return Tree();
+    case Tree::Kind::leaf: return Tree(f(a.leaf(), b ? b->leaf() : a.leaf()));
+    case Tree::Kind::dict: {
+      Tree::Dict d;
+      if (b && b->items().size() != a.items().size())
+        throw ValueError("tree_map: at " + path + " the dicts have " + std::to_string(a.items().size()) + " and " +
+                         std::to_string(b->items().size()) + " keys");
+      for (const auto& [k, v] : a.items()) {
+        if (b && !b->contains(k)) throw ValueError("tree_map: key '" + k + "' at " + path + " is missing in the second tree");
+        d.emplace_back(k, map_rec(f, v, b ? &(*b)[k] : nullptr, path + "/" + k));
+      }
+      return Tree(std::move(d));
+    }
+    case Tree::Kind::list: {
+      if (b && b->elements().size() != a.elements().size())
+        throw ValueError("tree_map: at " + path + " the lists have " + std::to_string(a.elements().size()) + " and " +
+                         std::to_string(b->elements().size()) + " elements");
+      Tree::List l;
+      for (size_t i = 0; i < a.elements().size(); ++i)
+        l.push_back(map_rec(f, a.elements()[i], b ? &b->elements()[i] : nullptr, path + "/" + std::to_string(i)));
+      return Tree::list(std::move(l));
+    }
+  }
+  return Tree();
+}
+
+void str_rec(const Tree& t, int indent, std::string& out) {
+  std::string pad(static_cast<size_t>(indent), ' ');
+  switch (t.kind()) {
+    case Tree::Kind::none: out += "None"; return;
+    case Tree::Kind::leaf:
+      out += std::string(short_name(t.leaf().dtype())) + "[" + t.leaf().shape().dims_str() + "]";
+      return;
+    case Tree::Kind::dict:
+      out += "{";
+      for (size_t i = 0; i < t.items().size(); ++i) {
+        out += "\n" + pad + "  '" + t.items()[i].first + "': ";
+        str_rec(t.items()[i].second, indent + 2, out);
+        if (i + 1 < t.items().size()) out += ",";
+      }
+      out += t.items().empty() ? "}" : "\n" + pad + "}";
+      return;
+    case Tree::Kind::list:
+      out += "[";
+      for (size_t i = 0; i < t.elements().size(); ++i) {
+        if (i) out += ", ";
+        str_rec(t.elements()[i], indent, out);
+      }
+      out += "]";
+      return;
+  }
+}
+
+}  // namespace
+
+void hash_combine(size_t& seed, size_t v) { seed ^= v + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2); }
+
+Tree Tree::dict(std::initializer_list<std::pair<std::string, Tree>> items) {
+  Tree t{Dict{}};
+  for (const auto& [k, v] : items) t[k] = v;
+  return t;
+}
+Tree Tree::list(std::initializer_list<Tree> items) { return list(List(items)); }
+Tree Tree::list(List items) {
+  Tree t;
+  t.node_ = std::move(items);
+  return t;
+}
+
+const Array& Tree::leaf() const {
+  if (!is_leaf()) throw ValueError(std::string("Tree::leaf() on ") + kind_name(kind()) + ", not an array");
+  return std::get<Array>(node_);
+}
+
+const Tree& Tree::operator[](std::string_view key) const {
+  for (const auto& [k, v] : items())
+    if (k == key) return v;
+  std::string keys;
+  for (const auto& [k, v] : items()) keys += (keys.empty() ? "'" : ", '") + k + "'";
+  throw ValueError("key '" + std::string(key) + "' not in tree; keys present: " + (keys.empty() ? "none" : keys));
+}
+
+Tree& Tree::operator[](std::string_view key) {
+  if (is_none()) node_ = Dict{};
+  Dict& d = items();
+  for (auto& [k, v] : d)
+    if (k == key) return v;
+  d.emplace_back(std::string(key), Tree());
+  return d.back().second;
+}
+
+const Tree& Tree::operator[](size_t i) const {
+  const List& l = elements();
+  if (i >= l.size()) throw ValueError("index " + std::to_string(i) + " out of range for a list of " + std::to_string(l.size()));
+  return l[i];
+}
+Tree& Tree::operator[](size_t i) {
+  List& l = elements();
+  if (i >= l.size()) throw ValueError("index " + std::to_string(i) + " out of range for a list of " + std::to_string(l.size()));
+  return l[i];
+}
+
+bool Tree::contains(std::string_view key) const {
+  if (!is_dict()) return false;
+  for (const auto& [k, v] : items())
+    if (k == key) return true;
+  return false;
+}
+
+size_t Tree::size() const {
+  switch (kind()) {
+    case Kind::none: return 0;
+    case Kind::leaf: return 1;
+    case Kind::dict: return items().size();
+    case Kind::list: return elements().size();
+  }
+  return 0;
+}
+
+void Tree::push_back(Tree t) {
+  if (is_none()) node_ = List{};
+  elements().push_back(std::move(t));
+}
+
+const Tree::Dict& Tree::items() const {
+  if (!is_dict()) throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
+  return std::get<Dict>(node_);
+}
+Tree::Dict& Tree::items() {
+  if (!is_dict()) throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
+  return std::get<Dict>(node_);
+}
+const Tree::List& Tree::elements() const {
+  if (!is_list()) throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
+  return std::get<List>(node_);
+}
+Tree::List& Tree::elements() {
+  if (!is_list()) throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
+  return std::get<List>(node_);
+}
+
+bool Tree::same_structure(const Tree& o) const {
+  if (kind() != o.kind()) return false;
+  switch (kind()) {
+    case Kind::none:
+    case Kind::leaf: return true;
+    case Kind::dict: {
+      if (items().size() != o.items().size()) return false;
+      for (const auto& [k, v] : items())
+        if (!o.contains(k) || !v.same_structure(o[k])) return false;
+      return true;
+    }
+    case Kind::list: {
+      if (elements().size() != o.elements().size()) return false;
+      for (size_t i = 0; i < elements().size(); ++i)
+        if (!elements()[i].same_structure(o.elements()[i])) return false;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Tree::equals(const Tree& o) const {
+  if (kind() != o.kind()) return false;
+  switch (kind()) {
+    case Kind::none: return true;
+    case Kind::leaf: {
+      const Array &a = leaf(), &b = o.leaf();
+      if (a.dtype() != b.dtype() || !(a.shape() == b.shape())) return false;
+      size_t n = static_cast<size_t>(a.size()) * itemsize(a.dtype());
+      std::vector<std::byte> x(n), y(n);
+      a.copy_to_host(x.data(), a.dtype());
+      b.copy_to_host(y.data(), b.dtype());
+      return x == y;
+    }
+    case Kind::dict: {
+      if (items().size() != o.items().size()) return false;
+      for (size_t i = 0; i < items().size(); ++i)
+        if (items()[i].first != o.items()[i].first || !items()[i].second.equals(o.items()[i].second)) return false;
+      return true;
+    }
+    case Kind::list: {
+      if (elements().size() != o.elements().size()) return false;
+      for (size_t i = 0; i < elements().size(); ++i)
+        if (!elements()[i].equals(o.elements()[i])) return false;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Tree::str() const {
+  std::string out;
+  str_rec(*this, 0, out);
+  return out;
+}
+
+TreeDef::TreeDef(Tree skeleton) : skeleton_(std::move(skeleton)) {
+  std::vector<Array> leaves;
+  flatten_rec(skeleton_, leaves, hash_);
+  num_leaves_ = leaves.size();
+}
+
+bool TreeDef::operator==(const TreeDef& o) const {
+  return hash_ == o.hash_ && num_leaves_ == o.num_leaves_ && skeleton_.same_structure(o.skeleton_);
+}
+
+std::vector<Array> leaves(const Tree& t) {
+  std::vector<Array> out;
+  size_t h = 0;
+  flatten_rec(t, out, h);
+  return out;
+}
+
+std::pair<std::vector<Array>, TreeDef> flatten(const Tree& t) {
+  std::vector<Array> out = leaves(t);
+  std::vector<Array> blanks(out.size());
+  std::span<const Array> it(blanks);
+  return {std::move(out), TreeDef(rebuild_rec(t, it))};
+}
+
+Tree unflatten(const TreeDef& def, std::span<const Array> leaves) {
+  if (leaves.size() != def.num_leaves())
+    throw ValueError("unflatten: " + std::to_string(leaves.size()) + " leaves for a tree of " +
+                     std::to_string(def.num_leaves()));
+  return rebuild_rec(def.skeleton(), leaves);
+}
+
+Tree tree_map(const std::function<Array(const Array&)>& f, const Tree& t) {
+  return map_rec([&](const Array& a, const Array&) { return f(a); }, t, nullptr, ".");
+}
+
+Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a, const Tree& b) {
+  return map_rec(f, a, &b, ".");
+}
+
+Array tree_traits<Array>::rebuild(const Array&, std::span<const Array>& leaves) {
+  if (leaves.empty()) throw ValueError("tree rebuild: ran out of leaves");
+  Array a = leaves.front();
+  leaves = leaves.subspan(1);
+  return a;
+}
+
+void tree_traits<Tree>::flatten(const Tree& t, std::vector<Array>& leaves, size_t& h) { flatten_rec(t, leaves, h); }
+Tree tree_traits<Tree>::rebuild(const Tree& like, std::span<const Array>& leaves) { return rebuild_rec(like, leaves); }
+
+}  // namespace kiln

@@ -1,0 +1,42 @@
+// Composite functions as jax.nn defines them, written with kiln's primitives.
+#include <cmath>
+#include <numbers>
+
+#include "kiln/ops.hpp"
+
+namespace kiln {
+
+Array relu(const Array& x, Loc loc) { return maximum(x, 0, loc); }
+
+Array gelu(const Array& x, bool approximate, Loc loc) {
+  if (approximate) {
+    // jax.nn.gelu(approximate=True): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const double c = std::sqrt(2.0 / std::numbers::pi);
+    Array inner = mul(mul(x, add(1.0, mul(0.044715, mul(x, x, loc), loc), loc), loc), c, loc);
+    return mul(mul(x, 0.5, loc), add(1.0, tanh(inner, loc), loc), loc);
+  }
+  // exact: x/2 (1 + erf(x / sqrt 2))
+  return mul(mul(x, 0.5, loc), add(1.0, erf(div(x, std::numbers::sqrt2, loc), loc), loc), loc);
+}
+
+Array silu(const Array& x, Loc loc) { return mul(x, logistic(x, loc), loc); }
+
+Array log_softmax(const Array& x, Axes axes, Loc loc) {
+  // The max is a constant shift: stop_gradient keeps it out of the derivative, as jax.nn does.
+  Array shifted = sub(x, stop_gradient(kiln::max(x, axes, true, loc), loc), loc);
+  return sub(shifted, log(sum(exp(shifted, loc), axes, true, loc), loc), loc);
+}
+
+Array softmax(const Array& x, Axes axes, Loc loc) {
+  Array unnormalized = exp(sub(x, stop_gradient(kiln::max(x, axes, true, loc), loc), loc), loc);
+  return div(unnormalized, sum(unnormalized, axes, true, loc), loc);
+}
+
+Array logsumexp(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  Array m = stop_gradient(kiln::max(x, axes, true, loc), loc);
+  Array r = add(log(sum(exp(sub(x, m, loc), loc), axes, true, loc), loc), m, loc);
+  if (keepdims) return r;
+  return squeeze(r, axes.all() ? Axes() : axes, loc);
+}
+
+}  // namespace kiln

@@ -1,0 +1,262 @@
+// The VJP rule of every differentiable primitive, in one table. Rules are written with kiln's own
+// ops, so they record into the enclosing trace under jit and run eagerly otherwise. Formulas follow
+// JAX's (jax/_src/lax/lax.py) so that gradients agree, including at ties and zeros.
+#include "transforms/vjp_rules.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numbers>
+
+#include "kiln/ops.hpp"
+
+namespace kiln::autodiff {
+namespace {
+
+using ir::Prim;
+using Grads = std::vector<Array>;
+using Rule = Grads (*)(const VjpArgs&);
+
+const Loc& L(const VjpArgs& a) { return a.node.loc; }
+const ir::Attrs& A(const VjpArgs& a) { return a.node.attrs; }
+
+// JAX's _balanced_eq: where x == z, 1 (or 0.5 if y == z too), else 0 — splits ties evenly.
+Array balanced_eq(const Array& x, const Array& z, const Array& y, const Loc& loc) {
+  Array half_or_one = where(kiln::equal(y, z, loc), 0.5, 1.0, loc);
+  return where(kiln::equal(x, z, loc), astype(half_or_one, x.dtype(), loc), 0.0, loc);
+}
+
+// The inverse of a permutation.
+std::vector<int64_t> inverse(const std::vector<int64_t>& perm) {
+  std::vector<int64_t> inv(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  return inv;
+}
+
+// Sums the cotangent of a broadcast back to the operand's shape.
+Grads broadcast_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  const Shape& out = a.out.shape();
+  const auto& dims = A(a).dims;
+  std::vector<int64_t> axes;
+  for (int d = 0; d < out.rank(); ++d) {
+    auto it = std::find(dims.begin(), dims.end(), d);
+    if (it == dims.end()) {
+      axes.push_back(d);
+    } else if (in[static_cast<int>(it - dims.begin())] == 1 && out[d] != 1) {
+      axes.push_back(d);
+    }
+  }
+  Array s = axes.empty() ? a.g : sum(a.g, Axes(axes), false, L(a));
+  return {reshape(s, in.vec(), L(a))};
+}
+
+Grads reduce_sum_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  std::vector<int64_t> kept;
+  const auto& axes = A(a).dims;
+  for (int d = 0; d < in.rank(); ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) kept.push_back(d);
+  return {broadcast_in_dim(a.g, in, kept, L(a))};
+}
+
+// JAX's _reduce_chooser_jvp_rule: the cotangent is shared equally among the positions that attain
+// the max (or min).
+Grads reduce_chooser_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  std::vector<int64_t> kept;
+  const auto& axes = A(a).dims;
+  for (int d = 0; d < in.rank(); ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) kept.push_back(d);
+  Array ans = broadcast_in_dim(a.out, in, kept, L(a));
+  Array hits = astype(kiln::equal(a.in[0], ans, L(a)), a.g.dtype(), L(a));
+  Array counts = broadcast_in_dim(sum(hits, Axes(axes), false, L(a)), in, kept, L(a));
+  Array g = broadcast_in_dim(a.g, in, kept, L(a));
+  return {div(mul(g, hits, L(a)), counts, L(a))};
+}
+
+Grads slice_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  const Shape& out = a.out.shape();
+  const ir::Attrs& at = A(a);
+  if (out.numel() == 0) return {zeros_like(a.in[0], L(a))};
+  std::vector<int64_t> low, high, interior;
+  for (int d = 0; d < in.rank(); ++d) {
+    int64_t n = out[d], st = at.stride[static_cast<size_t>(d)];
+    low.push_back(at.start[static_cast<size_t>(d)]);
+    interior.push_back(st - 1);
+    high.push_back(in[d] - low.back() - (n + (n - 1) * (st - 1)));
+  }
+  return {pad(a.g, 0.0, low, high, interior, L(a))};
+}
+
+Grads pad_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  const ir::Attrs& at = A(a);
+  std::vector<int64_t> start, limit, stride;
+  for (int d = 0; d < in.rank(); ++d) {
+    size_t i = static_cast<size_t>(d);
+    int64_t n = in[d], step = at.interior[i] + 1;
+    start.push_back(at.low[i]);
+    limit.push_back(n == 0 ? at.low[i] : at.low[i] + (n - 1) * step + 1);
+    stride.push_back(step);
+  }
+  Array g_operand = slice(a.g, start, limit, stride, L(a));
+  // Every padded position took the padding value.
+  Array g_pad = sub(sum(a.g, {}, false, L(a)), sum(g_operand, {}, false, L(a)), L(a));
+  return {g_operand, g_pad};
+}
+
+Grads concatenate_rule(const VjpArgs& a) {
+  Grads out;
+  int64_t axis = A(a).axis;
+  int64_t offset = 0;
+  const Shape& s = a.out.shape();
+  for (const Array& x : a.in) {
+    std::vector<int64_t> start(static_cast<size_t>(s.rank()), 0), limit = s.vec();
+    start[static_cast<size_t>(axis)] = offset;
+    offset += x.shape()[static_cast<int>(axis)];
+    limit[static_cast<size_t>(axis)] = offset;
+    out.push_back(slice(a.g, start, limit, {}, L(a)));
+  }
+  return out;
+}
+
+// dot_general's cotangent for one operand: contract g with the other operand over the other's free
+// dims, then transpose the result's dims into this operand's order.
+Array dot_transpose(const Array& g, const Array& other, int self_rank, const std::vector<int64_t>& self_contract,
+                    const std::vector<int64_t>& self_batch, const std::vector<int64_t>& other_contract,
+                    const std::vector<int64_t>& other_batch, int64_t g_other_free_begin, const Loc& loc) {
+  int other_rank = other.ndim();
+  std::vector<int64_t> other_free;
+  for (int d = 0; d < other_rank; ++d)
+    if (std::find(other_contract.begin(), other_contract.end(), d) == other_contract.end() &&
+        std::find(other_batch.begin(), other_batch.end(), d) == other_batch.end())
+      other_free.push_back(d);
+  ir::DotDims dims;
+  for (size_t i = 0; i < other_free.size(); ++i) dims.lhs_contract.push_back(g_other_free_begin + static_cast<int64_t>(i));
+  dims.rhs_contract = other_free;
+  for (size_t i = 0; i < self_batch.size(); ++i) dims.lhs_batch.push_back(static_cast<int64_t>(i));
+  dims.rhs_batch = other_batch;
+  Array r = dot_general(g, other, dims, loc);
+  // r's dims: batch, this operand's free dims (in order), then the other's contracting dims in
+  // increasing order, each standing for the paired contracting dim of this operand.
+  std::vector<int64_t> labels = self_batch;
+  for (int d = 0; d < self_rank; ++d)
+    if (std::find(self_contract.begin(), self_contract.end(), d) == self_contract.end() &&
+        std::find(self_batch.begin(), self_batch.end(), d) == self_batch.end())
+      labels.push_back(d);
+  std::vector<int64_t> other_sorted = other_contract;
+  std::sort(other_sorted.begin(), other_sorted.end());
+  for (int64_t od : other_sorted) {
+    size_t k = static_cast<size_t>(std::find(other_contract.begin(), other_contract.end(), od) - other_contract.begin());
+    labels.push_back(self_contract[k]);
+  }
+  std::vector<int64_t> perm(static_cast<size_t>(self_rank));
+  for (size_t pos = 0; pos < labels.size(); ++pos) perm[static_cast<size_t>(labels[pos])] = static_cast<int64_t>(pos);
+  return transpose(r, perm, loc);
+}
+
+Grads dot_general_rule(const VjpArgs& a) {
+  const ir::DotDims& d = A(a).dot;
+  const Array &x = a.in[0], &y = a.in[1];
+  int64_t nb = static_cast<int64_t>(d.lhs_batch.size());
+  int64_t x_free = x.ndim() - nb - static_cast<int64_t>(d.lhs_contract.size());
+  // g's dims: batch, x's free dims, y's free dims.
+  Array gx = dot_transpose(a.g, y, x.ndim(), d.lhs_contract, d.lhs_batch, d.rhs_contract, d.rhs_batch, nb + x_free, L(a));
+  Array gy = dot_transpose(a.g, x, y.ndim(), d.rhs_contract, d.rhs_batch, d.lhs_contract, d.lhs_batch, nb, L(a));
+  return {gx, gy};
+}
+
+constexpr std::array<Rule, ir::kNumPrims> make_table() {
+  std::array<Rule, ir::kNumPrims> t{};
+  auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
+  set(Prim::neg, [](const VjpArgs& a) -> Grads { return {neg(a.g, L(a))}; });
+  set(Prim::abs, [](const VjpArgs& a) -> Grads { return {mul(a.g, sign(a.in[0], L(a)), L(a))}; });
+  set(Prim::sign, [](const VjpArgs&) -> Grads { return {Array()}; });
+  set(Prim::floor, [](const VjpArgs&) -> Grads { return {Array()}; });
+  set(Prim::ceil, [](const VjpArgs&) -> Grads { return {Array()}; });
+  set(Prim::round, [](const VjpArgs&) -> Grads { return {Array()}; });
+  set(Prim::stop_gradient, [](const VjpArgs&) -> Grads { return {Array()}; });
+  set(Prim::exp, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.out, L(a))}; });
+  set(Prim::log, [](const VjpArgs& a) -> Grads { return {div(a.g, a.in[0], L(a))}; });
+  set(Prim::log1p, [](const VjpArgs& a) -> Grads { return {div(a.g, add(a.in[0], 1.0, L(a)), L(a))}; });
+  set(Prim::expm1, [](const VjpArgs& a) -> Grads { return {mul(a.g, add(a.out, 1.0, L(a)), L(a))}; });
+  set(Prim::sqrt, [](const VjpArgs& a) -> Grads { return {div(a.g, mul(a.out, 2.0, L(a)), L(a))}; });
+  set(Prim::rsqrt, [](const VjpArgs& a) -> Grads {
+    return {mul(a.g, mul(div(a.out, a.in[0], L(a)), -0.5, L(a)), L(a))};
+  });
+  set(Prim::tanh, [](const VjpArgs& a) -> Grads {
+    return {mul(a.g, sub(1.0, mul(a.out, a.out, L(a)), L(a)), L(a))};
+  });
+  set(Prim::logistic, [](const VjpArgs& a) -> Grads {
+    return {mul(a.g, mul(a.out, sub(1.0, a.out, L(a)), L(a)), L(a))};
+  });
+  set(Prim::sin, [](const VjpArgs& a) -> Grads { return {mul(a.g, cos(a.in[0], L(a)), L(a))}; });
+  set(Prim::cos, [](const VjpArgs& a) -> Grads { return {neg(mul(a.g, sin(a.in[0], L(a)), L(a)), L(a))}; });
+  set(Prim::erf, [](const VjpArgs& a) -> Grads {
+    const double c = 2.0 / std::sqrt(std::numbers::pi);
+    return {mul(a.g, mul(exp(neg(mul(a.in[0], a.in[0], L(a)), L(a)), L(a)), c, L(a)), L(a))};
+  });
+  set(Prim::erf_inv, [](const VjpArgs& a) -> Grads {
+    const double c = std::sqrt(std::numbers::pi) / 2.0;
+    return {mul(a.g, mul(exp(mul(a.out, a.out, L(a)), L(a)), c, L(a)), L(a))};
+  });
+  set(Prim::convert, [](const VjpArgs& a) -> Grads {
+    if (!is_floating(a.in[0].dtype()) || !is_floating(a.out.dtype())) return {Array()};
+    return {astype(a.g, a.in[0].dtype(), L(a))};
+  });
+  set(Prim::add, [](const VjpArgs& a) -> Grads { return {a.g, a.g}; });
+  set(Prim::sub, [](const VjpArgs& a) -> Grads { return {a.g, neg(a.g, L(a))}; });
+  set(Prim::mul, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.in[1], L(a)), mul(a.g, a.in[0], L(a))}; });
+  set(Prim::div, [](const VjpArgs& a) -> Grads {
+    const Array &x = a.in[0], &y = a.in[1];
+    return {div(a.g, y, L(a)), div(mul(neg(a.g, L(a)), x, L(a)), mul(y, y, L(a)), L(a))};
+  });
+  set(Prim::rem, [](const VjpArgs& a) -> Grads {
+    // d(x - y*trunc(x/y))/dy = -trunc(x/y)
+    Array q = div(a.in[0], a.in[1], L(a));
+    Array trunc = mul(sign(q, L(a)), floor(abs(q, L(a)), L(a)), L(a));
+    return {a.g, mul(neg(a.g, L(a)), trunc, L(a))};
+  });
+  set(Prim::pow, [](const VjpArgs& a) -> Grads {
+    const Array &x = a.in[0], &y = a.in[1];
+    // JAX: d/dx = y x^(y-1) (0 where y == 0); d/dy = log(x) x^y with log(0) read as 0.
+    Array dx = where(kiln::equal(y, 0.0, L(a)), 0.0, mul(y, pow(x, sub(y, 1.0, L(a)), L(a)), L(a)), L(a));
+    Array safe_x = where(kiln::equal(x, 0.0, L(a)), 1.0, x, L(a));
+    Array dy = mul(log(safe_x, L(a)), a.out, L(a));
+    return {mul(a.g, dx, L(a)), mul(a.g, dy, L(a))};
+  });
+  set(Prim::max, [](const VjpArgs& a) -> Grads {
+    return {mul(a.g, balanced_eq(a.in[0], a.out, a.in[1], L(a)), L(a)),
+            mul(a.g, balanced_eq(a.in[1], a.out, a.in[0], L(a)), L(a))};
+  });
+  set(Prim::min, t[static_cast<size_t>(Prim::max)]);  // same tie rule, applied to the min's result
+  set(Prim::select, [](const VjpArgs& a) -> Grads {
+    Array zero = zeros_like(a.g, L(a));
+    return {Array(), where(a.in[0], a.g, zero, L(a)), where(a.in[0], zero, a.g, L(a))};
+  });
+  set(Prim::broadcast_in_dim, broadcast_rule);
+  set(Prim::reshape, [](const VjpArgs& a) -> Grads { return {reshape(a.g, a.in[0].shape().vec(), L(a))}; });
+  set(Prim::transpose, [](const VjpArgs& a) -> Grads { return {transpose(a.g, inverse(A(a).dims), L(a))}; });
+  set(Prim::slice, slice_rule);
+  set(Prim::concatenate, concatenate_rule);
+  set(Prim::pad, pad_rule);
+  set(Prim::reduce_sum, reduce_sum_rule);
+  set(Prim::reduce_max, reduce_chooser_rule);
+  set(Prim::reduce_min, reduce_chooser_rule);
+  set(Prim::dot_general, dot_general_rule);
+  return t;
+}
+
+const std::array<Rule, ir::kNumPrims> kRules = make_table();
+
+}  // namespace
+
+std::vector<Array> vjp(const VjpArgs& args) {
+  Rule r = kRules[static_cast<size_t>(args.node.prim)];
+  if (r == nullptr) return std::vector<Array>(args.in.size());
+  return r(args);
+}
+
+}  // namespace kiln::autodiff
