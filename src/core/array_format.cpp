@@ -52,13 +52,16 @@ std::string integer_text(const void* data, DType t, int64_t i) {
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       T v;
       std::memcpy(&v, static_cast<const char*>(data) + i * sizeof(T), sizeof(T));
-      return std::to_string(static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v));
+      return std::to_string(
+          static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v));
     }
     return {};
   });
 }
 
-bool element_as_bool(const void* data, int64_t i) { return static_cast<const uint8_t*>(data)[i] != 0; }
+bool element_as_bool(const void* data, int64_t i) {
+  return static_cast<const uint8_t*>(data)[i] != 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Decimal digits of a float (what numpy's Dragon4 produces)
@@ -97,7 +100,8 @@ Decimal parse_chars(bool negative, std::string_view s) {
   size_t dot = mant.find('.');
   std::string int_part(mant.substr(0, dot));
   std::string frac_part = dot == std::string_view::npos ? "" : std::string(mant.substr(dot + 1));
-  return make_decimal(negative, int_part + frac_part, exp10 + static_cast<int>(int_part.size()) - 1);
+  return make_decimal(negative, int_part + frac_part,
+                      exp10 + static_cast<int>(int_part.size()) - 1);
 }
 
 // The exact binary value of v correctly rounded to `precision` digits after the point, in
@@ -215,7 +219,8 @@ SciParts scientific_parts(const Decimal& d) {
 // "e-05": the sign always, at least `min_digits` digits (Dragon4 pads the exponent with zeros).
 std::string exponent_text(int exp, int min_digits) {
   std::string digits = std::to_string(std::abs(exp));
-  if (static_cast<int>(digits.size()) < min_digits) digits.insert(0, min_digits - digits.size(), '0');
+  if (static_cast<int>(digits.size()) < min_digits)
+    digits.insert(0, min_digits - digits.size(), '0');
   return std::string("e") + (exp < 0 ? "-" : "+") + digits;
 }
 
@@ -279,12 +284,16 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
     if (mx > 0) {
       auto in_dtype = [t](double x) -> double {
         switch (t) {
-          case DType::float32: return static_cast<float>(x);
-          case DType::float16: return static_cast<double>(static_cast<_Float16>(x));
-          default: return x;
+          case DType::float32:
+            return static_cast<float>(x);
+          case DType::float16:
+            return static_cast<double>(static_cast<_Float16>(x));
+          default:
+            return x;
         }
       };
-      exp_format = mx >= in_dtype(1.e8) || mn < in_dtype(1.e-4) || in_dtype(mx / mn) > in_dtype(1000.);
+      exp_format =
+          mx >= in_dtype(1.e8) || mn < in_dtype(1.e-4) || in_dtype(mx / mn) > in_dtype(1000.);
     }
   }
 
@@ -296,7 +305,8 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
       SciParts s = scientific_parts(capped_scientific(v, t, kPrecision));
       precision = std::max(precision, static_cast<int>(s.frac_part.size()));
       pad_left = std::max(pad_left, static_cast<int>(s.int_part.size()));
-      exp_size = std::max(exp_size, std::max(2, static_cast<int>(std::to_string(std::abs(s.exp)).size())));
+      exp_size =
+          std::max(exp_size, std::max(2, static_cast<int>(std::to_string(std::abs(s.exp)).size())));
     }
     pad_right = exp_size + 2 + precision;
   } else {
@@ -342,7 +352,8 @@ ElementFn integer_format(const void* data, DType t, const std::vector<int64_t>& 
   };
 }
 
-ElementFn element_format(const void* data, DType t, const std::vector<int64_t>& shown, bool zero_d) {
+ElementFn element_format(const void* data, DType t, const std::vector<int64_t>& shown,
+                         bool zero_d) {
   switch (t) {
     case DType::bool_:
       // BoolFormat: " True" so that it lines up with "False", except in a 0-d array.
@@ -350,11 +361,15 @@ ElementFn element_format(const void* data, DType t, const std::vector<int64_t>& 
         return element_as_bool(data, i) ? (zero_d ? "True" : " True") : "False";
       };
     case DType::bfloat16:
-      return [=](int64_t i) { return ostream_float(static_cast<float>(element_as_double(data, t, i))); };
+      return [=](int64_t i) {
+        return ostream_float(static_cast<float>(element_as_double(data, t, i)));
+      };
     case DType::float16:
     case DType::float32:
-    case DType::float64: return floating_format(data, t, shown);
-    default: return integer_format(data, t, shown);
+    case DType::float64:
+      return floating_format(data, t, shown);
+    default:
+      return integer_format(data, t, shown);
   }
 }
 
@@ -369,7 +384,9 @@ struct Layout {
   std::string separator;
 };
 
-bool show_summary(const Layout& L, int axis) { return L.summarise && 2 * kEdgeItems < L.shape[axis]; }
+bool show_summary(const Layout& L, int axis) {
+  return L.summarise && 2 * kEdgeItems < L.shape[axis];
+}
 
 // The flat indices numpy shows (_leading_trailing), in order.
 void collect_shown(const Layout& L, int axis, int64_t offset, std::vector<int64_t>& out) {
@@ -445,8 +462,8 @@ std::string recurse(const Layout& L, int axis, int64_t offset, const std::string
 
 // numpy's array2string for a non-empty array: `prefix_len` is len(prefix) and `width` the
 // linewidth less len(suffix).
-std::string array2string(const void* data, DType dtype, const Shape& shape, const std::string& separator,
-                         size_t prefix_len, int width) {
+std::string array2string(const void* data, DType dtype, const Shape& shape,
+                         const std::string& separator, size_t prefix_len, int width) {
   const bool summarise = shape.numel() > kThreshold;
   ElementFn placeholder;
   Layout L{shape, strides_of(shape), summarise, placeholder, separator};
@@ -463,12 +480,16 @@ std::string format_str(const void* host_data, DType dtype, const Shape& shape) {
   if (shape.rank() == 0) {
     // numpy's str of a 0-d array is the str of its scalar.
     switch (dtype) {
-      case DType::bool_: return element_as_bool(host_data, 0) ? "True" : "False";
-      case DType::bfloat16: return ostream_float(static_cast<float>(element_as_double(host_data, dtype, 0)));
+      case DType::bool_:
+        return element_as_bool(host_data, 0) ? "True" : "False";
+      case DType::bfloat16:
+        return ostream_float(static_cast<float>(element_as_double(host_data, dtype, 0)));
       case DType::float16:
       case DType::float32:
-      case DType::float64: return float_scalar_str(element_as_double(host_data, dtype, 0), dtype);
-      default: return integer_text(host_data, dtype, 0);
+      case DType::float64:
+        return float_scalar_str(element_as_double(host_data, dtype, 0), dtype);
+      default:
+        return integer_text(host_data, dtype, 0);
     }
   }
   if (shape.numel() == 0) return "[]";
@@ -487,10 +508,11 @@ std::string format_repr(const void* host_data, DType dtype, const Shape& shape) 
   }
   // JAX's own arithmetic, kept as is: len(s) - s.rfind('\n') + 1.
   const size_t nl = s.rfind('\n');
-  const int64_t last_line_len =
-      static_cast<int64_t>(s.size()) - (nl == std::string::npos ? -1 : static_cast<int64_t>(nl)) + 1;
+  const int64_t last_line_len = static_cast<int64_t>(s.size()) -
+                                (nl == std::string::npos ? -1 : static_cast<int64_t>(nl)) + 1;
   std::string sep = " ";
-  if (last_line_len + static_cast<int64_t>(dtype_str.size()) + 1 > kLineWidth) sep = std::string(prefix.size(), ' ');
+  if (last_line_len + static_cast<int64_t>(dtype_str.size()) + 1 > kLineWidth)
+    sep = std::string(prefix.size(), ' ');
   return prefix + s + "," + sep + dtype_str;
 }
 
