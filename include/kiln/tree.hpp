@@ -176,19 +176,22 @@ struct TreeField {
 };
 
 // Traits for a struct from its data fields, in declaration order (Flax's to_state_dict order).
-template <class T, class... Fields>
+template <class T>
 struct struct_tree_traits {
-  static void flatten(const T& x, const std::tuple<Fields...>& fields, std::vector<Array>& leaves, size_t& h) {
+  template <class Fields>
+  static void flatten(const T& x, const Fields& fields, std::vector<Array>& leaves, size_t& h) {
     if constexpr (requires { x.tree_static_hash(); }) hash_combine(h, x.tree_static_hash());
     std::apply([&](const auto&... f) { (flatten_field(x, f, leaves, h), ...); }, fields);
   }
-  static T rebuild(const T& like, const std::tuple<Fields...>& fields, std::span<const Array>& leaves) {
+  template <class Fields>
+  static T rebuild(const T& like, const Fields& fields, std::span<const Array>& leaves) {
     T out = like;
     std::apply([&](const auto&... f) { (rebuild_field(out, like, f, leaves), ...); }, fields);
     return out;
   }
   // The struct as a dict tree {field: subtree}, as Flax's to_state_dict makes it.
-  static Tree to_tree(const T& x, const std::tuple<Fields...>& fields) {
+  template <class Fields>
+  static Tree to_tree(const T& x, const Fields& fields) {
     Tree t = Tree::dict();
     std::apply([&](const auto&... f) { ((t[f.name] = to_tree_value(x.*(f.member))), ...); }, fields);
     return t;
@@ -249,8 +252,7 @@ std::vector<Array> tree_leaves(const T& x) {
           __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_, \
           KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                        \
     }                                                                                               \
-    using Impl = decltype(std::apply(                                                               \
-        [](auto... f) { return ::kiln::struct_tree_traits<Type, decltype(f)...>{}; }, fields()));   \
+    using Impl = ::kiln::struct_tree_traits<Type>;                                                  \
     static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {             \
       Impl::flatten(x, fields(), leaves, h);                                                        \
     }                                                                                               \
