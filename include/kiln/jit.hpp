@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kiln/backend.hpp"
+#include "kiln/function_ref.hpp"
 #include "kiln/trace.hpp"
 #include "kiln/tree.hpp"
 
@@ -59,6 +60,9 @@ class JitCache {
  public:
   JitCache(JitOptions options, Loc loc);
 
+  // Traces the user's function on tracers; stores a typed copy of its result as the output template.
+  using TraceFn = FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
+
   struct Entry {
     std::vector<ir::ValueType> input_types;
     size_t structure_hash = 0;
@@ -70,11 +74,9 @@ class JitCache {
   // returns the output leaves and the entry.
   std::pair<std::vector<Array>, const Entry*> call(
       std::span<const Array> leaves, size_t structure_hash,
-      const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>&
-          trace_fn);
+      TraceFn trace_fn);
   ir::Graph lower(std::span<const Array> leaves,
-                  const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>&
-                      trace_fn);
+                  TraceFn trace_fn);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
 
@@ -103,7 +105,8 @@ class Jitted {
     std::vector<Array> leaves;
     size_t h = 0;
     (tree_traits<Args>::flatten(args, leaves, h), ...);
-    auto [outs, entry] = cache_->call(leaves, h, tracer_fn<R>(args...));
+    auto trace_fn = tracer_fn<R>(args...);
+    auto [outs, entry] = cache_->call(leaves, h, trace_fn);
     std::span<const Array> it(outs);
     return tree_traits<R>::rebuild(*static_cast<const R*>(entry->output_template.get()), it);
   }
@@ -115,7 +118,8 @@ class Jitted {
     std::vector<Array> leaves;
     size_t h = 0;
     (tree_traits<Args>::flatten(args, leaves, h), ...);
-    return Lowered(cache_->lower(leaves, tracer_fn<R>(args...)), cache_->device());
+    auto trace_fn = tracer_fn<R>(args...);
+    return Lowered(cache_->lower(leaves, trace_fn), cache_->device());
   }
 
   // Number of traced signatures (each traced and compiled once).

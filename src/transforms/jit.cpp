@@ -16,8 +16,7 @@ Device resolve_device(const JitOptions& o) {
 }
 
 ir::Graph trace_graph(std::span<const Array> leaves, const JitOptions& options, const Loc& loc,
-                      const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>&
-                          trace_fn,
+                      JitCache::TraceFn trace_fn,
                       std::shared_ptr<const void>& tmpl) {
   std::vector<ir::ValueType> types;
   types.reserve(leaves.size());
@@ -37,14 +36,14 @@ JitCache::JitCache(JitOptions options, Loc loc) : options_(std::move(options)), 
 
 ir::Graph JitCache::lower(
     std::span<const Array> leaves,
-    const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>& trace_fn) {
+    TraceFn trace_fn) {
   std::shared_ptr<const void> tmpl;
   return trace_graph(leaves, options_, loc_, trace_fn, tmpl);
 }
 
 std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     std::span<const Array> leaves, size_t structure_hash,
-    const std::function<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>& trace_fn) {
+    TraceFn trace_fn) {
   size_t h = structure_hash;
   for (const Array& a : leaves) {
     if (a.empty()) throw ValueError(message("an argument of a jitted function holds an empty kiln::Array", loc_));
