@@ -1,0 +1,58 @@
+#include "backend/cpu/cpu_backend.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "backend/cpu/kernel_table.hpp"
+#include "backend/cpu/schedule.hpp"
+#include "kiln/error.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int num_devices) : num_devices_(num_devices) {}
+
+  std::string_view platform() const override { return "cpu"; }
+  int device_count() const override { return num_devices_; }
+  std::string device_str(int id) const override {
+    return "CpuDevice(id=" + std::to_string(id) + ")";
+  }
+  bool supports(ir::Prim p, DType t) const override { return prim_supports(p, t); }
+
+  std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) override {
+    check_device(device);
+    return std::make_unique<CpuExecutable>(g);
+  }
+
+  std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {
+    check_device(device);
+    return allocate_host(bytes, device);
+  }
+  void to_host(const Buffer& src, void* dst) override {
+    if (src.bytes() != 0) std::memcpy(dst, src.host_data(), src.bytes());
+  }
+  void from_host(const void* src, Buffer& dst) override {
+    if (dst.bytes() != 0) std::memcpy(dst.host_data(), src, dst.bytes());
+  }
+
+ private:
+  void check_device(Device device) const {
+    if (device.id() < 0 || device.id() >= num_devices_) {
+      throw DeviceNotFound("the cpu backend has devices 0.." + std::to_string(num_devices_ - 1) +
+                           ", not " + std::to_string(device.id()) +
+                           ". Set KILN_CPU_DEVICES to have more");
+    }
+  }
+
+  int num_devices_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(int num_devices) {
+  return std::make_unique<CpuBackend>(num_devices < 1 ? 1 : num_devices);
+}
+
+}  // namespace kiln::cpu

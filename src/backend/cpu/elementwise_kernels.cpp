@@ -1,0 +1,440 @@
+// Elementwise kernels: unary math, binary arithmetic and logic, comparisons, select and plain
+// copies. Operands have the result's shape (the API inserts broadcasts), so each kernel is one
+// flat loop; reads of element i happen before the write of element i, so a result may overwrite
+// an operand (in-place reuse).
+#include <cmath>
+#include <concepts>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <type_traits>
+
+#include "backend/cpu/element_types.hpp"
+#include "backend/cpu/lowerings.hpp"
+#include "backend/cpu/special_functions.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+template <class C>
+concept Floating = std::floating_point<C>;
+template <class C>
+concept Numeric = !std::same_as<C, bool>;
+template <class C>
+concept Integer = std::integral<C> && !std::same_as<C, bool>;
+
+// Integer arithmetic wraps (two's complement), as XLA's does, instead of being undefined.
+template <Integer C>
+C wrap_neg(C x) {
+  using U = std::make_unsigned_t<C>;
+  return static_cast<C>(static_cast<U>(U{0} - static_cast<U>(x)));
+}
+
+// ---- unary ----------------------------------------------------------------------------------
+
+struct Neg {
+  template <Numeric C>
+  C operator()(C x) const {
+    if constexpr (std::floating_point<C>) {
+      return -x;
+    } else {
+      return wrap_neg(x);
+    }
+  }
+};
+struct Abs {
+  template <Numeric C>
+  C operator()(C x) const {
+    if constexpr (std::floating_point<C>) {
+      return std::fabs(x);
+    } else if constexpr (std::is_unsigned_v<C>) {
+      return x;
+    } else {
+      return x < 0 ? wrap_neg(x) : x;
+    }
+  }
+};
+struct Sign {
+  // sign(±0) keeps the zero and sign(NaN) is NaN, as lax.sign.
+  template <Numeric C>
+  C operator()(C x) const {
+    if constexpr (std::floating_point<C>) {
+      if (std::isnan(x) || x == 0) return x;
+      return x > 0 ? C{1} : C{-1};
+    } else {
+      return static_cast<C>((x > 0) - (x < 0));
+    }
+  }
+};
+struct Not {
+  template <std::integral C>
+  C operator()(C x) const {
+    if constexpr (std::same_as<C, bool>) {
+      return !x;
+    } else {
+      return static_cast<C>(~x);
+    }
+  }
+};
+
+#define KILN_FLOAT_UNARY(Name, expr)  \
+  struct Name {                       \
+    template <Floating C>             \
+    C operator()(C x) const {         \
+      return expr;                    \
+    }                                 \
+  };
+KILN_FLOAT_UNARY(Exp, std::exp(x))
+KILN_FLOAT_UNARY(Log, std::log(x))
+KILN_FLOAT_UNARY(Log1p, std::log1p(x))
+KILN_FLOAT_UNARY(Expm1, std::expm1(x))
+KILN_FLOAT_UNARY(Sqrt, std::sqrt(x))
+KILN_FLOAT_UNARY(Rsqrt, C{1} / std::sqrt(x))
+KILN_FLOAT_UNARY(Tanh, std::tanh(x))
+KILN_FLOAT_UNARY(Logistic, C{1} / (C{1} + std::exp(-x)))
+KILN_FLOAT_UNARY(Sin, std::sin(x))
+KILN_FLOAT_UNARY(Cos, std::cos(x))
+KILN_FLOAT_UNARY(Floor, std::floor(x))
+KILN_FLOAT_UNARY(Ceil, std::ceil(x))
+KILN_FLOAT_UNARY(Round, std::round(x))  // half away from zero
+#undef KILN_FLOAT_UNARY
+
+struct Erf {
+  template <Floating C>
+  C operator()(C x) const {
+    if constexpr (std::same_as<C, float>) {
+      return erf_f32(x);
+    } else {
+      return erf_f64(x);
+    }
+  }
+};
+struct ErfInv {
+  template <Floating C>
+  C operator()(C x) const {
+    if constexpr (std::same_as<C, float>) {
+      return erf_inv_f32(x);
+    } else {
+      return erf_inv_f64(x);
+    }
+  }
+};
+
+template <class Op, class T>
+void unary_kernel(const KernelArgs& a, const KernelParams& p) {
+  const int64_t n = static_cast<const CountParams&>(p).n;
+  const T* x = in_ptr<T>(a, 0);
+  T* y = out_ptr<T>(a);
+  Op op;
+  for (int64_t i = 0; i < n; ++i) y[i] = store<T>(op(load(x[i])));
+}
+
+template <class Op>
+KernelFn pick_unary(DType t) {
+  return visit_dtype(t, [](auto tag) -> KernelFn {
+    using T = decltype(tag);
+    if constexpr (std::is_invocable_v<Op, compute_t<T>>) {
+      return &unary_kernel<Op, T>;
+    } else {
+      return nullptr;
+    }
+  });
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+
+struct Add {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return x + y;
+    } else {
+      using U = std::make_unsigned_t<C>;
+      return static_cast<C>(static_cast<U>(static_cast<U>(x) + static_cast<U>(y)));
+    }
+  }
+};
+struct Sub {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return x - y;
+    } else {
+      using U = std::make_unsigned_t<C>;
+      return static_cast<C>(static_cast<U>(static_cast<U>(x) - static_cast<U>(y)));
+    }
+  }
+};
+struct Mul {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return x * y;
+    } else {
+      // uint8/int8 promote to int; uint32 and wider multiply as unsigned (wraps).
+      using U = std::conditional_t<(sizeof(C) < sizeof(unsigned)), unsigned,
+                                   std::make_unsigned_t<C>>;
+      return static_cast<C>(static_cast<U>(x) * static_cast<U>(y));
+    }
+  }
+};
+// Integer division by zero and MIN / -1 follow XLA (all ones, and MIN) instead of trapping.
+struct Div {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return x / y;
+    } else {
+      if (y == 0) return static_cast<C>(-1);
+      if constexpr (std::is_signed_v<C>) {
+        if (x == std::numeric_limits<C>::min() && y == -1) return x;
+      }
+      return static_cast<C>(x / y);
+    }
+  }
+};
+struct Rem {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return std::fmod(x, y);
+    } else {
+      if (y == 0) return x;
+      if constexpr (std::is_signed_v<C>) {
+        if (y == -1) return 0;
+      }
+      return static_cast<C>(x % y);
+    }
+  }
+};
+struct Pow {
+  template <Numeric C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      return std::pow(x, y);
+    } else {
+      if constexpr (std::is_signed_v<C>) {
+        // Negative exponents: only ±1 have integer reciprocals.
+        if (y < 0) return x == 1 ? C{1} : x == -1 ? ((y & 1) ? C{-1} : C{1}) : C{0};
+      }
+      Mul mul;
+      C result = 1;
+      C base = x;
+      for (auto e = static_cast<std::make_unsigned_t<C>>(y); e != 0; e >>= 1) {
+        if (e & 1) result = mul(result, base);
+        base = mul(base, base);
+      }
+      return result;
+    }
+  }
+};
+// max/min propagate NaN (lax.max/lax.min); on bool they are or/and.
+struct Max {
+  template <class C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<C>::quiet_NaN();
+    }
+    return x > y ? x : y;
+  }
+};
+struct Min {
+  template <class C>
+  C operator()(C x, C y) const {
+    if constexpr (std::floating_point<C>) {
+      if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<C>::quiet_NaN();
+    }
+    return x < y ? x : y;
+  }
+};
+struct And {
+  template <std::integral C>
+  C operator()(C x, C y) const {
+    return static_cast<C>(x & y);
+  }
+};
+struct Or {
+  template <std::integral C>
+  C operator()(C x, C y) const {
+    return static_cast<C>(x | y);
+  }
+};
+struct Xor {
+  template <std::integral C>
+  C operator()(C x, C y) const {
+    return static_cast<C>(x ^ y);
+  }
+};
+// Shift counts are read as unsigned: negative or ≥ the bit width give 0.
+struct ShiftLeft {
+  template <Integer C>
+  C operator()(C x, C y) const {
+    using U = std::make_unsigned_t<C>;
+    if (static_cast<U>(y) >= 8 * sizeof(C)) return 0;
+    return static_cast<C>(static_cast<U>(static_cast<U>(x) << static_cast<U>(y)));
+  }
+};
+struct ShiftRightLogical {
+  template <Integer C>
+  C operator()(C x, C y) const {
+    using U = std::make_unsigned_t<C>;
+    if (static_cast<U>(y) >= 8 * sizeof(C)) return 0;
+    return static_cast<C>(static_cast<U>(static_cast<U>(x) >> static_cast<U>(y)));
+  }
+};
+
+template <class Op, class T>
+void binary_kernel(const KernelArgs& a, const KernelParams& p) {
+  const int64_t n = static_cast<const CountParams&>(p).n;
+  const T* x = in_ptr<T>(a, 0);
+  const T* y = in_ptr<T>(a, 1);
+  T* z = out_ptr<T>(a);
+  Op op;
+  for (int64_t i = 0; i < n; ++i) z[i] = store<T>(op(load(x[i]), load(y[i])));
+}
+
+template <class Op>
+KernelFn pick_binary(DType t) {
+  return visit_dtype(t, [](auto tag) -> KernelFn {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    if constexpr (std::is_invocable_v<Op, C, C>) {
+      return &binary_kernel<Op, T>;
+    } else {
+      return nullptr;
+    }
+  });
+}
+
+// ---- comparisons (IEEE: every comparison with NaN is false except ne) -----------------------
+
+template <class Cmp, class T>
+void compare_kernel(const KernelArgs& a, const KernelParams& p) {
+  const int64_t n = static_cast<const CountParams&>(p).n;
+  const T* x = in_ptr<T>(a, 0);
+  const T* y = in_ptr<T>(a, 1);
+  bool* z = out_ptr<bool>(a);
+  Cmp cmp;
+  for (int64_t i = 0; i < n; ++i) z[i] = cmp(load(x[i]), load(y[i]));
+}
+
+template <class Cmp>
+KernelFn pick_compare(DType t) {
+  return visit_dtype(t, [](auto tag) -> KernelFn { return &compare_kernel<Cmp, decltype(tag)>; });
+}
+
+// ---- select and copies (move bytes: only the element width matters) -------------------------
+
+template <size_t W>
+void select_kernel(const KernelArgs& a, const KernelParams& p) {
+  using Word = word_t<W>;
+  const int64_t n = static_cast<const CountParams&>(p).n;
+  const bool* pred = in_ptr<bool>(a, 0);
+  const Word* x = in_ptr<Word>(a, 1);
+  const Word* y = in_ptr<Word>(a, 2);
+  Word* z = out_ptr<Word>(a);
+  for (int64_t i = 0; i < n; ++i) z[i] = pred[i] ? x[i] : y[i];
+}
+
+void copy_kernel(const KernelArgs& a, const KernelParams& p) {
+  const auto n = static_cast<size_t>(static_cast<const CountParams&>(p).n);
+  if (n != 0 && a.out != a.in[0]) std::memcpy(a.out, a.in[0], n);
+}
+
+Lowered elementwise(KernelFn fn, const ir::Node& node) {
+  Lowered l;
+  l.fn = fn;
+  l.params = std::make_unique<CountParams>(node.type.shape.numel());
+  l.elementwise = true;
+  return l;
+}
+
+}  // namespace
+
+Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in) {
+  using ir::Prim;
+  DType t = in[0].dtype;
+  KernelFn fn = nullptr;
+  switch (node.prim) {
+    case Prim::neg: fn = pick_unary<Neg>(t); break;
+    case Prim::abs: fn = pick_unary<Abs>(t); break;
+    case Prim::sign: fn = pick_unary<Sign>(t); break;
+    case Prim::exp: fn = pick_unary<Exp>(t); break;
+    case Prim::log: fn = pick_unary<Log>(t); break;
+    case Prim::log1p: fn = pick_unary<Log1p>(t); break;
+    case Prim::expm1: fn = pick_unary<Expm1>(t); break;
+    case Prim::sqrt: fn = pick_unary<Sqrt>(t); break;
+    case Prim::rsqrt: fn = pick_unary<Rsqrt>(t); break;
+    case Prim::tanh: fn = pick_unary<Tanh>(t); break;
+    case Prim::logistic: fn = pick_unary<Logistic>(t); break;
+    case Prim::sin: fn = pick_unary<Sin>(t); break;
+    case Prim::cos: fn = pick_unary<Cos>(t); break;
+    case Prim::erf: fn = pick_unary<Erf>(t); break;
+    case Prim::erf_inv: fn = pick_unary<ErfInv>(t); break;
+    case Prim::floor: fn = pick_unary<Floor>(t); break;
+    case Prim::ceil: fn = pick_unary<Ceil>(t); break;
+    case Prim::round: fn = pick_unary<Round>(t); break;
+    case Prim::not_: fn = pick_unary<Not>(t); break;
+    default: break;
+  }
+  if (fn == nullptr) no_kernel(node, t);
+  return elementwise(fn, node);
+}
+
+Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in) {
+  using ir::Prim;
+  DType t = in[0].dtype;
+  KernelFn fn = nullptr;
+  switch (node.prim) {
+    case Prim::add: fn = pick_binary<Add>(t); break;
+    case Prim::sub: fn = pick_binary<Sub>(t); break;
+    case Prim::mul: fn = pick_binary<Mul>(t); break;
+    case Prim::div: fn = pick_binary<Div>(t); break;
+    case Prim::rem: fn = pick_binary<Rem>(t); break;
+    case Prim::pow: fn = pick_binary<Pow>(t); break;
+    case Prim::max: fn = pick_binary<Max>(t); break;
+    case Prim::min: fn = pick_binary<Min>(t); break;
+    case Prim::and_: fn = pick_binary<And>(t); break;
+    case Prim::or_: fn = pick_binary<Or>(t); break;
+    case Prim::xor_: fn = pick_binary<Xor>(t); break;
+    case Prim::shift_left: fn = pick_binary<ShiftLeft>(t); break;
+    case Prim::shift_right_logical: fn = pick_binary<ShiftRightLogical>(t); break;
+    default: break;
+  }
+  if (fn == nullptr) no_kernel(node, t);
+  return elementwise(fn, node);
+}
+
+Lowered lower_compare(const ir::Node& node, std::span<const ir::ValueType> in) {
+  using ir::Prim;
+  DType t = in[0].dtype;
+  KernelFn fn = nullptr;
+  switch (node.prim) {
+    case Prim::eq: fn = pick_compare<std::equal_to<>>(t); break;
+    case Prim::ne: fn = pick_compare<std::not_equal_to<>>(t); break;
+    case Prim::lt: fn = pick_compare<std::less<>>(t); break;
+    case Prim::le: fn = pick_compare<std::less_equal<>>(t); break;
+    case Prim::gt: fn = pick_compare<std::greater<>>(t); break;
+    case Prim::ge: fn = pick_compare<std::greater_equal<>>(t); break;
+    default: break;
+  }
+  if (fn == nullptr) no_kernel(node, t);
+  return elementwise(fn, node);
+}
+
+Lowered lower_select(const ir::Node& node, std::span<const ir::ValueType> in) {
+  KernelFn fn = visit_width(itemsize(in[1].dtype),
+                            []<size_t W>() -> KernelFn { return &select_kernel<W>; });
+  return elementwise(fn, node);
+}
+
+Lowered lower_copy(const ir::Node&, std::span<const ir::ValueType> in) {
+  Lowered l;
+  l.fn = &copy_kernel;
+  l.params = std::make_unique<CountParams>(in[0].shape.numel() *
+                                           static_cast<int64_t>(itemsize(in[0].dtype)));
+  l.elementwise = true;
+  return l;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,111 @@
+#include "backend/cpu/gemm.hpp"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "backend/cpu/element_types.hpp"
+#include "kiln/error.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+// 16-bit floats accumulate in float32 (as XLA's CPU dot does); integers in 64-bit unsigned
+// arithmetic, which wraps exactly like the narrower result dtype would.
+template <class T>
+using gemm_acc_t = std::conditional_t<
+    std::is_same_v<T, double>, double, std::conditional_t<kIsFloat<T>, float, uint64_t>>;
+
+template <class T>
+gemm_acc_t<T> to_acc(T x) {
+  if constexpr (kIsFloat<T>) {
+    return load(x);
+  } else {
+    return static_cast<uint64_t>(static_cast<int64_t>(x));
+  }
+}
+
+template <class T>
+T from_acc(gemm_acc_t<T> x) {
+  if constexpr (kIsFloat<T>) {
+    return store<T>(static_cast<compute_t<T>>(x));
+  } else {
+    return static_cast<T>(x);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
+  using Acc = gemm_acc_t<T>;
+  constexpr int64_t kBlock = 8;  // one AVX2 register of float accumulators
+  const int64_t sai = d.trans_a ? 1 : d.lda, sap = d.trans_a ? d.lda : 1;
+  const int64_t sbp = d.trans_b ? 1 : d.ldb, sbj = d.trans_b ? d.ldb : 1;
+  for (int64_t batch = 0; batch < d.batch; ++batch) {
+    const T* ab = a + batch * d.stride_a;
+    const T* bb = b + batch * d.stride_b;
+    T* cb = c + batch * d.m * d.n;
+    for (int64_t i = 0; i < d.m; ++i) {
+      const T* ar = ab + i * sai;
+      T* cr = cb + i * d.n;
+      int64_t j = 0;
+      if (sbj == 1) {
+        // A block of C's row lives in registers across the whole k loop (no store/reload chain).
+        for (; j + kBlock <= d.n; j += kBlock) {
+          Acc acc[kBlock] = {};
+          for (int64_t p = 0; p < d.k; ++p) {
+            const Acc av = to_acc(ar[p * sap]);
+            const T* br = bb + p * sbp + j;
+            for (int64_t jj = 0; jj < kBlock; ++jj) acc[jj] += av * to_acc(br[jj]);
+          }
+          for (int64_t jj = 0; jj < kBlock; ++jj) cr[j + jj] = from_acc<T>(acc[jj]);
+        }
+      }
+      for (; j < d.n; ++j) {
+        Acc s = 0;
+        const T* bc = bb + j * sbj;
+        for (int64_t p = 0; p < d.k; ++p) s += to_acc(ar[p * sap]) * to_acc(bc[p * sbp]);
+        cr[j] = from_acc<T>(s);
+      }
+    }
+  }
+}
+
+template void direct_gemm<uint8_t>(const GemmDims&, const uint8_t*, const uint8_t*, uint8_t*);
+template void direct_gemm<uint32_t>(const GemmDims&, const uint32_t*, const uint32_t*, uint32_t*);
+template void direct_gemm<int8_t>(const GemmDims&, const int8_t*, const int8_t*, int8_t*);
+template void direct_gemm<int32_t>(const GemmDims&, const int32_t*, const int32_t*, int32_t*);
+template void direct_gemm<int64_t>(const GemmDims&, const int64_t*, const int64_t*, int64_t*);
+template void direct_gemm<bf16>(const GemmDims&, const bf16*, const bf16*, bf16*);
+template void direct_gemm<f16>(const GemmDims&, const f16*, const f16*, f16*);
+template void direct_gemm<float>(const GemmDims&, const float*, const float*, float*);
+template void direct_gemm<double>(const GemmDims&, const double*, const double*, double*);
+
+void sgemm(const GemmDims& d, const float* a, const float* b, float* c) {
+  if (d.m == 0 || d.n == 0) return;
+  if (d.k == 0) {
+    std::memset(c, 0, static_cast<size_t>(d.batch * d.m * d.n) * sizeof(float));
+    return;
+  }
+  if (d.m * d.n * d.k <= kDirectGemmMaxVolume) {
+    direct_gemm(d, a, b, c);
+    return;
+  }
+  for (int64_t batch = 0; batch < d.batch; ++batch) {
+    dnnl_status_t st =
+        dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
+                   a + batch * d.stride_a, d.lda, b + batch * d.stride_b, d.ldb, 0.0f,
+                   c + batch * d.m * d.n, d.n);
+    if (st != dnnl_success) {
+      throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)) +
+                  " on a " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" +
+                  std::to_string(d.n) + " product. This is a kiln bug: please report it");
+    }
+  }
+}
+
+}  // namespace kiln::cpu

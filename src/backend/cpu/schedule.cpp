@@ -1,0 +1,306 @@
+#include "backend/cpu/schedule.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "backend/cpu/kernel_table.hpp"
+#include "backend/cpu/lowerings.hpp"
+#include "backend/cpu/memory_plan.hpp"
+#include "kiln/error.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+using ir::Prim;
+using ir::ValueId;
+
+enum class Region : uint8_t { none, input, output, arena, constant };
+
+struct Place {
+  Region region = Region::none;
+  uint32_t index = 0;  // input, output or constant number
+  size_t offset = 0;   // arena offset
+  bool operator==(const Place&) const = default;
+};
+
+size_t byte_size(const ir::ValueType& t) {
+  return static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype);
+}
+
+// Primitives whose result is their operand's bytes unchanged: when not a graph output they become
+// views of the operand and cost no step.
+bool is_view_prim(Prim p) {
+  return p == Prim::reshape || p == Prim::stop_gradient || p == Prim::bitcast_convert;
+}
+
+std::string place_str(const Place& p) {
+  switch (p.region) {
+    case Region::input: return "input[" + std::to_string(p.index) + "]";
+    case Region::output: return "output[" + std::to_string(p.index) + "]";
+    case Region::constant: return "const[" + std::to_string(p.index) + "]";
+    case Region::arena: return "arena+" + std::to_string(p.offset);
+    case Region::none: break;
+  }
+  return "?";
+}
+
+[[noreturn]] void unsupported(const ir::Node& node, ValueId v, DType t) {
+  const std::string prim(ir::name(node.prim));
+  const DTypeMask ok = prim_row(node.prim).dtypes;
+  std::string hint = ok == 0 ? "Run this computation on another backend"
+                             : prim + " runs on " + dtype_list(ok) +
+                                   " here: convert the operand with kiln::astype first, or run "
+                                   "this computation on another backend";
+  throw Unsupported(message("the cpu backend cannot run " + prim + " on " +
+                                std::string(name(t)) + " (value %" + std::to_string(v) + ")",
+                            node.loc, hint));
+}
+
+}  // namespace
+
+CpuExecutable::CpuExecutable(const ir::Graph& g) {
+  const size_t n = g.nodes.size();
+  num_inputs_ = g.inputs.size();
+  const size_t num_outputs = g.outputs.size();
+
+  auto operand_types = [&](const ir::Node& node) {
+    std::vector<ir::ValueType> types;
+    for (ValueId u : node.inputs) types.push_back(g.nodes[u].type);
+    return types;
+  };
+
+  // 1. Every node, needed or not, must be runnable: the error names the user's line up front.
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Node& node = g.nodes[i];
+    for (ValueId u : node.inputs) {
+      if (u >= i) throw Error("graph " + g.name + ": value %" + std::to_string(i) +
+                              " reads %" + std::to_string(u) + ", which is not defined before it");
+    }
+    const auto types = operand_types(node);
+    const DType t = checked_dtype(node, types);
+    if (!prim_supports(node.prim, t)) unsupported(node, static_cast<ValueId>(i), t);
+  }
+
+  // 2. Liveness: what the outputs need, views, and each storage's last reader.
+  std::vector<bool> needed(n, false);
+  for (ValueId v : g.outputs) needed[v] = true;
+  for (size_t i = n; i-- > 0;) {
+    if (!needed[i]) continue;
+    for (ValueId u : g.nodes[i].inputs) needed[u] = true;
+  }
+  std::vector<int64_t> output_of(n, -1);  // first output position of a value
+  for (size_t j = num_outputs; j-- > 0;) output_of[g.outputs[j]] = static_cast<int64_t>(j);
+
+  std::vector<ValueId> root(n);
+  std::vector<bool> is_view(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    root[i] = static_cast<ValueId>(i);
+    const ir::Node& node = g.nodes[i];
+    if (needed[i] && is_view_prim(node.prim) && output_of[i] < 0 &&
+        byte_size(node.type) == byte_size(g.nodes[node.inputs[0]].type)) {
+      is_view[i] = true;
+      root[i] = root[node.inputs[0]];
+    }
+  }
+  std::vector<int64_t> last_use(n, -1);
+  for (size_t i = 0; i < n; ++i) {
+    if (!needed[i] || is_view[i]) continue;
+    for (ValueId u : g.nodes[i].inputs) last_use[root[u]] = static_cast<int64_t>(i);
+  }
+
+  // 3. Places and steps, in graph order.
+  const auto arena_base = static_cast<uint32_t>(num_inputs_ + num_outputs);
+  auto slot_of = [&](const Place& p) -> Slot {
+    switch (p.region) {
+      case Region::input: return {p.index, 0};
+      case Region::output: return {static_cast<uint32_t>(num_inputs_) + p.index, 0};
+      case Region::arena: return {arena_base, p.offset};
+      case Region::constant: return {arena_base + 1 + p.index, 0};
+      case Region::none: break;
+    }
+    return {};
+  };
+
+  std::vector<Place> place(n);
+  ArenaPlan arena;
+  size_t max_operands = 1;
+  std::ostringstream text;
+
+  auto add_step = [&](Lowered lowered, const std::vector<Place>& ins, const Place& out,
+                      const Place& scratch, const std::string& line) {
+    Step s;
+    s.fn = lowered.fn;
+    s.params = std::move(lowered.params);
+    s.first_input = static_cast<uint32_t>(operand_slots_.size());
+    s.num_inputs = static_cast<uint32_t>(ins.size());
+    for (const Place& p : ins) operand_slots_.push_back(slot_of(p));
+    s.out = slot_of(out);
+    s.scratch_bytes = lowered.scratch_bytes;
+    if (s.scratch_bytes > 0) s.scratch = slot_of(scratch);
+    max_operands = std::max(max_operands, ins.size());
+    steps_.push_back(std::move(s));
+    step_text_.push_back(line);
+  };
+
+  for (size_t i = 0; i < n; ++i) {
+    if (!needed[i]) continue;
+    const ir::Node& node = g.nodes[i];
+    const std::string value = "%" + std::to_string(i);
+    const std::string type = node.type.str();
+    if (node.prim == Prim::parameter) {
+      if (node.attrs.index < 0 || static_cast<size_t>(node.attrs.index) >= num_inputs_) {
+        throw Error(message("graph " + g.name + ": parameter " + value + " has index " +
+                                std::to_string(node.attrs.index) + " but the graph has " +
+                                std::to_string(num_inputs_) + " inputs",
+                            node.loc));
+      }
+      place[i] = {Region::input, static_cast<uint32_t>(node.attrs.index), 0};
+      continue;
+    }
+    if (node.prim == Prim::constant) {
+      const auto& lit = node.attrs.literal;
+      if (!lit || lit->bytes() < byte_size(node.type) ||
+          (byte_size(node.type) > 0 && lit->host_data() == nullptr)) {
+        throw Error(message("graph " + g.name + ": constant " + value + " (" + type +
+                                ") has no host literal of its size",
+                            node.loc));
+      }
+      place[i] = {Region::constant, static_cast<uint32_t>(constants_.size()), 0};
+      constants_.push_back(lit);
+      continue;
+    }
+    if (is_view[i]) {
+      place[i] = place[root[i]];
+      continue;
+    }
+
+    const auto types = operand_types(node);
+    Lowered lowered = prim_row(node.prim).lower(node, types);
+    const size_t bytes = byte_size(node.type);
+
+    // Result: the output buffer itself when the value is a graph output; else arena bytes, taken
+    // over from an operand that dies here when the kernel is elementwise.
+    std::vector<ValueId> dying;
+    for (ValueId u : node.inputs) {
+      const ValueId r = root[u];
+      if (place[r].region == Region::arena && last_use[r] == static_cast<int64_t>(i) &&
+          std::find(dying.begin(), dying.end(), r) == dying.end()) {
+        dying.push_back(r);
+      }
+    }
+    ValueId reused = static_cast<ValueId>(-1);
+    if (output_of[i] >= 0) {
+      place[i] = {Region::output, static_cast<uint32_t>(output_of[i]), 0};
+    } else {
+      if (lowered.elementwise) {
+        for (ValueId r : dying) {
+          if (byte_size(g.nodes[r].type) == bytes && bytes > 0) {
+            reused = r;
+            break;
+          }
+        }
+      }
+      place[i] = reused != static_cast<ValueId>(-1)
+                     ? place[reused]
+                     : Place{Region::arena, 0, arena.allocate(bytes)};
+    }
+    Place scratch{Region::arena, 0, 0};
+    if (lowered.scratch_bytes > 0) scratch.offset = arena.allocate(lowered.scratch_bytes);
+
+    std::vector<Place> ins;
+    std::string line = value + " = " + std::string(ir::name(node.prim)) + " " + type + " (";
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const ValueId u = node.inputs[k];
+      ins.push_back(place[root[u]]);
+      line += (k ? ", %" : "%") + std::to_string(u) + "@" + place_str(place[root[u]]);
+    }
+    line += ") -> " + place_str(place[i]);
+    if (reused != static_cast<ValueId>(-1)) line += " (in place)";
+    if (lowered.scratch_bytes > 0) {
+      line += " scratch " + place_str(scratch) + " " + std::to_string(lowered.scratch_bytes) + "B";
+    }
+    const size_t scratch_bytes = lowered.scratch_bytes;
+    add_step(std::move(lowered), ins, place[i], scratch, line);
+
+    if (scratch_bytes > 0) arena.release(scratch.offset, scratch_bytes);
+    for (ValueId r : dying) {
+      if (r != reused) arena.release(place[r].offset, byte_size(g.nodes[r].type));
+    }
+  }
+
+  // 4. Outputs not written in place: parameters, constants, views and repeated values.
+  for (size_t j = 0; j < num_outputs; ++j) {
+    const ValueId v = g.outputs[j];
+    const Place target{Region::output, static_cast<uint32_t>(j), 0};
+    const Place src = place[root[v]];
+    output_types_.push_back(g.nodes[v].type);
+    if (src == target) continue;
+    ir::Node copy;
+    copy.prim = Prim::reshape;
+    copy.type = g.nodes[v].type;
+    const ir::ValueType& type = g.nodes[v].type;
+    add_step(lower_copy(copy, {&type, 1}), {src}, target, {},
+             "output[" + std::to_string(j) + "] = copy %" + std::to_string(v) + "@" +
+                 place_str(src));
+  }
+
+  // 5. Run-time tables: sized once here so run() never allocates.
+  arena_bytes_ = arena.size();
+  arena_ = allocate_host(arena_bytes_, Device{});
+  bases_.assign(num_inputs_ + num_outputs + 1 + constants_.size(), nullptr);
+  bases_[arena_base] = static_cast<std::byte*>(arena_->host_data());
+  for (size_t k = 0; k < constants_.size(); ++k) {
+    bases_[arena_base + 1 + k] = static_cast<std::byte*>(constants_[k]->host_data());
+  }
+  operand_ptrs_.assign(max_operands, nullptr);
+  for (ValueId v : g.inputs) input_bytes_.push_back(byte_size(g.nodes[v].type));
+  for (const auto& t : output_types_) output_bytes_.push_back(byte_size(t));
+
+  header_ = "cpu executable " + g.name + ": " + std::to_string(steps_.size()) + " steps, arena " +
+            std::to_string(arena_bytes_) + " bytes, " + std::to_string(num_inputs_) +
+            " inputs, " + std::to_string(num_outputs) + " outputs\n";
+}
+
+void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) {
+  if (inputs.size() != num_inputs_ || outputs.size() != output_bytes_.size()) {
+    throw ValueError("cpu executable: expected " + std::to_string(num_inputs_) + " inputs and " +
+                     std::to_string(output_bytes_.size()) + " outputs, got " +
+                     std::to_string(inputs.size()) + " and " + std::to_string(outputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i]->bytes() < input_bytes_[i]) {
+      throw ValueError("cpu executable: input " + std::to_string(i) + " holds " +
+                       std::to_string(inputs[i]->bytes()) + " bytes, the graph reads " +
+                       std::to_string(input_bytes_[i]));
+    }
+    bases_[i] = static_cast<std::byte*>(inputs[i]->host_data());
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (outputs[j]->bytes() < output_bytes_[j]) {
+      throw ValueError("cpu executable: output " + std::to_string(j) + " holds " +
+                       std::to_string(outputs[j]->bytes()) + " bytes, the graph writes " +
+                       std::to_string(output_bytes_[j]));
+    }
+    bases_[num_inputs_ + j] = static_cast<std::byte*>(outputs[j]->host_data());
+  }
+  std::byte* const* bases = bases_.data();
+  for (const Step& s : steps_) {
+    const Slot* slots = operand_slots_.data() + s.first_input;
+    for (uint32_t k = 0; k < s.num_inputs; ++k) {
+      operand_ptrs_[k] = bases[slots[k].base] + slots[k].offset;
+    }
+    const KernelArgs args{{operand_ptrs_.data(), s.num_inputs},
+                          bases[s.out.base] + s.out.offset,
+                          s.scratch_bytes ? bases[s.scratch.base] + s.scratch.offset : nullptr};
+    s.fn(args, *s.params);
+  }
+}
+
+std::string CpuExecutable::describe() const {
+  std::string out = header_;
+  for (const std::string& line : step_text_) out += "  " + line + "\n";
+  return out;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,65 @@
+// A graph compiled for the CPU: a linear schedule of kernel calls over one pre-planned arena.
+// run() resolves a fixed table of base pointers (inputs, outputs, arena, constants) and steps
+// through the calls; it allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernel.hpp"
+#include "kiln/backend.hpp"
+
+namespace kiln::cpu {
+
+// Where an operand lives at run time: a base pointer, picked per run from the base table, plus a
+// byte offset fixed at compile time.
+struct Slot {
+  uint32_t base = 0;
+  size_t offset = 0;
+};
+
+// One kernel call. A fused elementwise loop or a threaded kernel is the same thing with another
+// fn and params, so the schedule does not change when they arrive.
+struct Step {
+  KernelFn fn = nullptr;
+  std::unique_ptr<KernelParams> params;
+  uint32_t first_input = 0;  // into CpuExecutable's operand-slot table
+  uint32_t num_inputs = 0;
+  Slot out;
+  Slot scratch;
+  size_t scratch_bytes = 0;
+};
+
+class CpuExecutable final : public Executable {
+ public:
+  // Checks every node against the backend's table (kiln::Unsupported names the primitive, dtype and
+  // source line), plans the arena and lowers the nodes that the outputs need.
+  explicit CpuExecutable(const ir::Graph& graph);
+
+  // Inputs and outputs must be distinct host buffers of (at least) the graph's byte sizes.
+  void run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) override;
+  std::string describe() const override;
+
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t num_steps() const { return steps_.size(); }
+
+ private:
+  std::vector<Step> steps_;
+  std::vector<Slot> operand_slots_;
+  std::vector<std::string> step_text_;  // describe(), one line per step
+
+  // Base table: [inputs | outputs | arena | constants].
+  std::vector<std::byte*> bases_;
+  std::vector<const std::byte*> operand_ptrs_;  // per-step gather buffer, sized at compile time
+  size_t num_inputs_ = 0;
+  std::vector<size_t> input_bytes_, output_bytes_;
+  size_t arena_bytes_ = 0;
+  std::shared_ptr<Buffer> arena_;
+  std::vector<std::shared_ptr<const Buffer>> constants_;  // literals stay alive with the executable
+  std::string header_;
+};
+
+}  // namespace kiln::cpu
