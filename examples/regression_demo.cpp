@@ -36,10 +36,10 @@ int main() {
         {.backend = "cpu", .name = "train_step"});
 
     std::printf("Training on %s\n", kiln::devices("cpu").front().str().c_str());
-    for (int step = 0; step <= 200; ++step) {
+    for (int step = 0; step <= 100; ++step) {
       auto [next, value] = train_step(params, x, y);
       params = next;
-      if (step % 20 == 0) std::printf("step %3d  loss %.6f\n", step, value.item<float>());
+      if (step % 10 == 0) std::printf("step %3d  loss %.3e\n", step, value.item<float>());
     }
     std::printf("learned w = %s, b = %s (true: [[ 3.] [-2.]], [0.5])\n", params["w"].leaf().str().c_str(),
                 params["b"].leaf().str().c_str());
