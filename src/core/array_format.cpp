@@ -269,9 +269,11 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
     }
   }
 
-  // Scientific when max >= 1e8, min < 1e-4 or max/min > 1e3 over the nonzero finite |values|.
-  // numpy 2 compares a scalar of the array's dtype with a Python float in that dtype (NEP 50), so
-  // the thresholds and the ratio are rounded to the dtype.
+  // Scientific when max >= cutoff, min < 1e-4 or max/min > 1e3 over the nonzero finite |values|.
+  // Since numpy 2.3 (legacy > '2.2') the cutoff is 10**min(8, finfo(dtype).precision): 1e3 for
+  // float16, 1e6 for float32, 1e8 for float64 (it was 1e8 for all before). numpy 2 compares a
+  // scalar of the array's dtype with a Python float in that dtype (NEP 50), so the thresholds and
+  // the ratio are rounded to the dtype.
   bool exp_format = false;
   {
     double mx = -1, mn = -1;
@@ -292,8 +294,9 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
             return x;
         }
       };
+      const double cutoff = t == DType::float16 ? 1.e3 : t == DType::float32 ? 1.e6 : 1.e8;
       exp_format =
-          mx >= in_dtype(1.e8) || mn < in_dtype(1.e-4) || in_dtype(mx / mn) > in_dtype(1000.);
+          mx >= in_dtype(cutoff) || mn < in_dtype(1.e-4) || in_dtype(mx / mn) > in_dtype(1000.);
     }
   }
 

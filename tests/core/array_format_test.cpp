@@ -77,6 +77,14 @@ TEST(ArrayFormat, Scientific) {
   // max >= 1e8: float32 1e10 is exact (2^10 * 9765625); 12345.678 rounds to the float32
   // 12345.678 (shortest "1.2345678e+04").
   EXPECT_EQ(str_f32({1e10f, 12345.678f}, {2}), "[1.0000000e+10 1.2345678e+04]");
+  // numpy >= 2.3 switches at 10**min(8, finfo(dtype).precision): 1e6 for float32 (finfo
+  // precision 6), 1e3 for float16 (precision 3), 1e8 for float64; the ratio here is only 2.
+  EXPECT_EQ(str_f32({1e6f, 2e6f}, {2}), "[1.e+06 2.e+06]");
+  EXPECT_EQ(str_f32({999999.f, 2e5f}, {2}), "[999999. 200000.]");
+  std::vector<f16> h{to_f16(1000.f), to_f16(2000.f)};
+  EXPECT_EQ(format_str(h.data(), float16, {2}), "[1.e+03 2.e+03]");
+  std::vector<double> big{1e6, 2e6};
+  EXPECT_EQ(format_str(big.data(), float64, {2}), "[1000000. 2000000.]");
   // A three-digit exponent widens every exponent (exp_size = 3).
   std::vector<double> d{1e100, 1e-5};
   EXPECT_EQ(format_str(d.data(), float64, {2}), "[1.e+100 1.e-005]");
