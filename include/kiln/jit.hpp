@@ -24,7 +24,7 @@ namespace kiln {
 
 struct JitOptions {
   std::string backend = "cpu";     // platform to compile for
-  std::optional<Device> device;    // default: the platform's first device
+  std::optional<Device> device = std::nullopt;  // default: the platform's first device
   std::string name = "f";          // the graph's name in printed IR
 };
 
