@@ -370,6 +370,24 @@ TEST(Random, JitMatchesEager) {
   same(step(k), random::normal(random::key_at(random::split(k), 1), {8}));
 }
 
+TEST(Random, EmptyAndLowPrecisionDraws) {
+  Array k = random::key(12);
+  EXPECT_EQ(random::uniform(k, {0}).shape(), (Shape{0}));
+  EXPECT_EQ(random::normal(k, {3, 0}).shape(), (Shape{3, 0}));
+  EXPECT_EQ(random::split(k, 0).shape(), (Shape{0, 2}));
+  for (DType t : {bfloat16, float16}) {
+    Array n = random::normal(k, {4000}, t);
+    EXPECT_EQ(n.dtype(), t);
+    auto v = astype(n, float32).to_vector<float>();
+    double s = 0;
+    for (float x : v) {
+      ASSERT_TRUE(std::isfinite(x));
+      s += x;
+    }
+    EXPECT_NEAR(s / v.size(), 0.0, 0.06);
+  }
+}
+
 TEST(Random, BadKeys) {
   EXPECT_THROW(random::uniform(zeros({2})), ValueError);
   EXPECT_THROW(random::normal(random::split(random::key(0))), ValueError);
