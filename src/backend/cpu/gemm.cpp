@@ -37,39 +37,66 @@ T from_acc(gemm_acc_t<T> x) {
   }
 }
 
+// A kRows x kCols tile of C accumulates in registers across the whole k loop: kRows independent
+// chains hide the add latency, and nothing is stored and reloaded per step of k.
+template <class T, int kRows>
+void gemm_tile(const GemmDims& d, const T* ar, int64_t sai, int64_t sap, const T* bc, int64_t sbp,
+               T* cr) {
+  using Acc = gemm_acc_t<T>;
+  constexpr int kCols = 8;  // one AVX2 register of float32
+  Acc acc[kRows][kCols] = {};
+  for (int64_t p = 0; p < d.k; ++p) {
+    const T* br = bc + p * sbp;
+    Acc bv[kCols];
+    for (int j = 0; j < kCols; ++j) bv[j] = to_acc(br[j]);
+    for (int r = 0; r < kRows; ++r) {
+      const Acc av = to_acc(ar[r * sai + p * sap]);
+      for (int j = 0; j < kCols; ++j) acc[r][j] += av * bv[j];
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    for (int j = 0; j < kCols; ++j) cr[r * d.n + j] = from_acc<T>(acc[r][j]);
+  }
+}
+
 }  // namespace
 
 template <class T>
 void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
   using Acc = gemm_acc_t<T>;
-  constexpr int64_t kBlock = 8;  // one AVX2 register of float accumulators
+  constexpr int64_t kCols = 8;
+  constexpr int64_t kRows = 4;
   const int64_t sai = d.trans_a ? 1 : d.lda, sap = d.trans_a ? d.lda : 1;
   const int64_t sbp = d.trans_b ? 1 : d.ldb, sbj = d.trans_b ? d.ldb : 1;
+  // Full tiles need B's row contiguous; a transposed B goes through the dot-product loop.
+  const int64_t tiled_n = sbj == 1 ? d.n / kCols * kCols : 0;
   for (int64_t batch = 0; batch < d.batch; ++batch) {
     const T* ab = a + batch * d.stride_a;
     const T* bb = b + batch * d.stride_b;
     T* cb = c + batch * d.m * d.n;
-    for (int64_t i = 0; i < d.m; ++i) {
-      const T* ar = ab + i * sai;
-      T* cr = cb + i * d.n;
-      int64_t j = 0;
-      if (sbj == 1) {
-        // A block of C's row lives in registers across the whole k loop (no store/reload chain).
-        for (; j + kBlock <= d.n; j += kBlock) {
-          Acc acc[kBlock] = {};
-          for (int64_t p = 0; p < d.k; ++p) {
-            const Acc av = to_acc(ar[p * sap]);
-            const T* br = bb + p * sbp + j;
-            for (int64_t jj = 0; jj < kBlock; ++jj) acc[jj] += av * to_acc(br[jj]);
-          }
-          for (int64_t jj = 0; jj < kBlock; ++jj) cr[j + jj] = from_acc<T>(acc[jj]);
-        }
+    for (int64_t j = 0; j < tiled_n; j += kCols) {
+      int64_t i = 0;
+      for (; i + kRows <= d.m; i += kRows) {
+        gemm_tile<T, kRows>(d, ab + i * sai, sai, sap, bb + j, sbp, cb + i * d.n + j);
       }
-      for (; j < d.n; ++j) {
+      for (; i < d.m; ++i) gemm_tile<T, 1>(d, ab + i * sai, sai, sap, bb + j, sbp, cb + i * d.n + j);
+    }
+    // Leftover columns as dot products, kRows rows at a time for independent chains.
+    for (int64_t j = tiled_n; j < d.n; ++j) {
+      const T* bcol = bb + j * sbj;
+      int64_t i = 0;
+      for (; i + kRows <= d.m; i += kRows) {
+        Acc s[kRows] = {};
+        for (int64_t p = 0; p < d.k; ++p) {
+          const Acc bv = to_acc(bcol[p * sbp]);
+          for (int64_t r = 0; r < kRows; ++r) s[r] += to_acc(ab[(i + r) * sai + p * sap]) * bv;
+        }
+        for (int64_t r = 0; r < kRows; ++r) cb[(i + r) * d.n + j] = from_acc<T>(s[r]);
+      }
+      for (; i < d.m; ++i) {
         Acc s = 0;
-        const T* bc = bb + j * sbj;
-        for (int64_t p = 0; p < d.k; ++p) s += to_acc(ar[p * sap]) * to_acc(bc[p * sbp]);
-        cr[j] = from_acc<T>(s);
+        for (int64_t p = 0; p < d.k; ++p) s += to_acc(ab[i * sai + p * sap]) * to_acc(bcol[p * sbp]);
+        cb[i * d.n + j] = from_acc<T>(s);
       }
     }
   }
