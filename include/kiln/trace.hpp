@@ -28,6 +28,8 @@ Traced trace(std::span<const ir::ValueType> input_types, const TraceBody& body, 
 // Replays `g` on `inputs` in the current context: recorded into the enclosing trace, or run
 // eagerly op by op when there is none.
 std::vector<Array> eval_graph(const ir::Graph& g, std::span<const Array> inputs);
+// The same replay, returning the value of every node (autodiff's forward pass keeps them all).
+std::vector<Array> eval_graph_values(const ir::Graph& g, std::span<const Array> inputs);
 
 // True while some trace is recording (inside jit or grad).
 bool tracing();

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/array_impl.hpp"
+#include "core/buffer_list.hpp"
 #include "kiln/backend.hpp"
 #include "core/signature.hpp"
 #include "kiln/ops.hpp"
@@ -136,18 +137,11 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
     entry = &it->second;
   }
 
-  constexpr size_t kMaxInline = 8;
-  Buffer* in_bufs_inline[kMaxInline];
-  std::vector<Buffer*> in_bufs_heap;
-  Buffer** in_bufs = in_bufs_inline;
-  if (inputs.size() > kMaxInline) {
-    in_bufs_heap.resize(inputs.size());
-    in_bufs = in_bufs_heap.data();
-  }
+  BufferList in_bufs(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) in_bufs[i] = inputs[i].impl()->buffer.get();
   auto out = device.backend()->allocate(static_cast<size_t>(out_type.shape.numel()) * itemsize(out_type.dtype), device);
   Buffer* out_buf = out.get();
-  entry->exe->run(std::span<Buffer* const>(in_bufs, inputs.size()), std::span<Buffer* const>(&out_buf, 1));
+  entry->exe->run(in_bufs.span(), std::span<Buffer* const>(&out_buf, 1));
   return Array::from_buffer(std::move(out), out_type.dtype, out_type.shape);
 }
 
@@ -197,7 +191,7 @@ Traced trace(std::span<const ir::ValueType> input_types, const TraceBody& body, 
   return Traced{std::move(t.graph), std::move(t.lifted)};
 }
 
-std::vector<Array> eval_graph(const ir::Graph& g, std::span<const Array> inputs) {
+std::vector<Array> eval_graph_values(const ir::Graph& g, std::span<const Array> inputs) {
   if (inputs.size() != g.inputs.size())
     throw ValueError("eval_graph: " + std::to_string(inputs.size()) + " inputs for a graph of " +
                      std::to_string(g.inputs.size()));
@@ -215,6 +209,11 @@ std::vector<Array> eval_graph(const ir::Graph& g, std::span<const Array> inputs)
       env[i] = bind(n.prim, args, n.attrs, n.loc);
     }
   }
+  return env;
+}
+
+std::vector<Array> eval_graph(const ir::Graph& g, std::span<const Array> inputs) {
+  std::vector<Array> env = eval_graph_values(g, inputs);
   std::vector<Array> outs;
   outs.reserve(g.outputs.size());
   for (ir::ValueId v : g.outputs) outs.push_back(env[v]);

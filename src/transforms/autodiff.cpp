@@ -29,20 +29,8 @@ std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
     const ir::Graph& g, std::span<const Array> inputs, size_t n_wrt,
     const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who, const Loc& loc) {
   // Forward: every intermediate value, in the current context (eager or the enclosing trace).
-  std::vector<Array> env(g.nodes.size());
+  std::vector<Array> env = eval_graph_values(g, inputs);
   std::vector<Array> args;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const ir::Node& n = g.nodes[i];
-    if (n.prim == ir::Prim::parameter) {
-      env[i] = inputs[static_cast<size_t>(n.attrs.index)];
-    } else if (n.prim == ir::Prim::constant) {
-      env[i] = Array::from_buffer(std::const_pointer_cast<Buffer>(n.attrs.literal), n.type.dtype, n.type.shape);
-    } else {
-      args.clear();
-      for (ir::ValueId v : n.inputs) args.push_back(env[v]);
-      env[i] = bind(n.prim, args, n.attrs, n.loc);
-    }
-  }
   std::vector<Array> outputs;
   for (ir::ValueId v : g.outputs) outputs.push_back(env[v]);
 

@@ -2,6 +2,7 @@
 #include "kiln/jit.hpp"
 
 #include "core/array_impl.hpp"
+#include "core/buffer_list.hpp"
 #include "core/signature.hpp"
 
 namespace kiln {
@@ -78,15 +79,8 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
   }
 
   // Arguments are committed to the jit's device: copy the ones that live elsewhere.
-  constexpr size_t kInline = 16;
-  Buffer* in_inline[kInline];
-  std::vector<Buffer*> in_heap;
+  BufferList in(leaves.size());
   std::vector<Array> moved;
-  Buffer** in = in_inline;
-  if (leaves.size() > kInline) {
-    in_heap.resize(leaves.size());
-    in = in_heap.data();
-  }
   for (size_t i = 0; i < leaves.size(); ++i) {
     const ArrayImpl& impl = *leaves[i].impl();
     if (impl.buffer->device() == device_) {
@@ -100,20 +94,14 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
   const auto& out_types = entry->executable->output_types();
   std::vector<Array> outs;
   outs.reserve(out_types.size());
-  Buffer* out_inline[kInline];
-  std::vector<Buffer*> out_heap;
-  Buffer** out = out_inline;
-  if (out_types.size() > kInline) {
-    out_heap.resize(out_types.size());
-    out = out_heap.data();
-  }
+  BufferList out(out_types.size());
   for (size_t i = 0; i < out_types.size(); ++i) {
     const auto& t = out_types[i];
     auto buf = device_.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), device_);
     out[i] = buf.get();
     outs.push_back(Array::from_buffer(std::move(buf), t.dtype, t.shape));
   }
-  entry->executable->run(std::span<Buffer* const>(in, leaves.size()), std::span<Buffer* const>(out, out_types.size()));
+  entry->executable->run(in.span(), out.span());
   return {std::move(outs), entry};
 }
 

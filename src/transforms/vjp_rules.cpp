@@ -51,12 +51,17 @@ Grads broadcast_rule(const VjpArgs& a) {
   return {reshape(s, in.vec(), L(a))};
 }
 
+// The operand dims a reduction keeps, in order: where its result's dims go when broadcast back.
+std::vector<int64_t> kept_dims(int rank, const std::vector<int64_t>& axes) {
+  std::vector<int64_t> kept;
+  for (int d = 0; d < rank; ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) kept.push_back(d);
+  return kept;
+}
+
 Grads reduce_sum_rule(const VjpArgs& a) {
   const Shape& in = a.in[0].shape();
-  std::vector<int64_t> kept;
-  const auto& axes = A(a).dims;
-  for (int d = 0; d < in.rank(); ++d)
-    if (std::find(axes.begin(), axes.end(), d) == axes.end()) kept.push_back(d);
+  std::vector<int64_t> kept = kept_dims(in.rank(), A(a).dims);
   return {broadcast_in_dim(a.g, in, kept, L(a))};
 }
 
@@ -64,10 +69,8 @@ Grads reduce_sum_rule(const VjpArgs& a) {
 // the max (or min).
 Grads reduce_chooser_rule(const VjpArgs& a) {
   const Shape& in = a.in[0].shape();
-  std::vector<int64_t> kept;
   const auto& axes = A(a).dims;
-  for (int d = 0; d < in.rank(); ++d)
-    if (std::find(axes.begin(), axes.end(), d) == axes.end()) kept.push_back(d);
+  std::vector<int64_t> kept = kept_dims(in.rank(), axes);
   Array ans = broadcast_in_dim(a.out, in, kept, L(a));
   Array hits = astype(kiln::equal(a.in[0], ans, L(a)), a.g.dtype(), L(a));
   Array counts = broadcast_in_dim(sum(hits, Axes(axes), false, L(a)), in, kept, L(a));
