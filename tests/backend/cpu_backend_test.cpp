@@ -272,7 +272,8 @@ TEST_F(CpuBackendTest, IntegerDivisionTruncatesAndNeverTraps) {
                        buffer(std::vector<int32_t>{2, 2, -2, 0, -1})});
   EXPECT_EQ(read<int32_t>(*out[0]), (std::vector<int32_t>{3, -3, -3, -1, kMin}));
   EXPECT_EQ(read<int32_t>(*out[1]), (std::vector<int32_t>{1, -1, 1, 5, 0}));
-  EXPECT_EQ(read<int32_t>(*out[2]), (std::vector<int32_t>{9, -5, 5, 5, std::numeric_limits<int32_t>::max()}));
+  EXPECT_EQ(read<int32_t>(*out[2]),
+            (std::vector<int32_t>{9, -5, 5, 5, std::numeric_limits<int32_t>::max()}));
 }
 
 TEST_F(CpuBackendTest, IntegerUnaryPowAndWrapping) {
@@ -284,8 +285,8 @@ TEST_F(CpuBackendTest, IntegerUnaryPowAndWrapping) {
   b.output(b.unary(Prim::sign, x));
   b.output(b.unary(Prim::not_, x));
   b.output(b.binary(Prim::pow, x, y));
-  auto out = run(b.g, {buffer(std::vector<int32_t>{-3, 0, 5, -1}),
-                       buffer(std::vector<int32_t>{3, 0, 2, -3})});
+  auto out = run(
+      b.g, {buffer(std::vector<int32_t>{-3, 0, 5, -1}), buffer(std::vector<int32_t>{3, 0, 2, -3})});
   EXPECT_EQ(read<int32_t>(*out[0]), (std::vector<int32_t>{3, 0, -5, 1}));
   EXPECT_EQ(read<int32_t>(*out[1]), (std::vector<int32_t>{3, 0, 5, 1}));
   EXPECT_EQ(read<int32_t>(*out[2]), (std::vector<int32_t>{-1, 0, 1, -1}));
@@ -347,9 +348,9 @@ TEST_F(CpuBackendTest, SelectPicksByPredicate) {
   auto x = b.param(DType::float64, Shape{4});
   auto y = b.param(DType::float64, Shape{4});
   b.output(b.push(Prim::select, {p, x, y}, {}, {DType::float64, Shape{4}}));
-  auto out = run(b.g, {buffer(std::vector<bool>{true, false, false, true}),
-                       buffer(std::vector<double>{1, 2, 3, 4}),
-                       buffer(std::vector<double>{-1, -2, -3, -4})});
+  auto out = run(
+      b.g, {buffer(std::vector<bool>{true, false, false, true}),
+            buffer(std::vector<double>{1, 2, 3, 4}), buffer(std::vector<double>{-1, -2, -3, -4})});
   EXPECT_EQ(read<double>(*out[0]), (std::vector<double>{1, -2, -3, 4}));
 }
 
@@ -403,11 +404,11 @@ TEST_F(CpuBackendTest, ConvertToBfloat16RoundsOnceToNearestEven) {
   b.output(b.push(Prim::convert, {x}, to_bf, {DType::bfloat16, Shape{3}}));
   b.output(b.push(Prim::convert, {d}, to_bf, {DType::bfloat16, Shape{1}}));
   // 1 + 2^-8 ties to 1; 1 + 3·2^-8 ties up to 1 + 2^-6; just above the tie rounds up.
-  auto out = run(b.g, {buffer(std::vector<float>{1.00390625f, 1.01171875f,
-                                                 std::nextafter(1.00390625f, 2.0f)}),
-                       // Just above a bf16 tie by 2^-40: float32 rounding first would land on the
-                       // tie and round to even (1); one correct rounding gives 1 + 2^-7.
-                       buffer(std::vector<double>{1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -40)})});
+  auto out = run(
+      b.g, {buffer(std::vector<float>{1.00390625f, 1.01171875f, std::nextafter(1.00390625f, 2.0f)}),
+            // Just above a bf16 tie by 2^-40: float32 rounding first would land on the
+            // tie and round to even (1); one correct rounding gives 1 + 2^-7.
+            buffer(std::vector<double>{1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -40)})});
   auto f = read<bf16>(*out[0]);
   EXPECT_EQ(to_float(f[0]), 1.0f);
   EXPECT_EQ(to_float(f[1]), 1.015625f);
@@ -426,8 +427,8 @@ TEST_F(CpuBackendTest, ConvertBetweenIntegersWrapsAndFromBoolGivesOne) {
   b.output(b.push(Prim::convert, {x}, to_u8, {DType::uint8, Shape{3}}));
   b.output(b.push(Prim::convert, {p}, to_f32, {DType::float32, Shape{2}}));
   b.output(b.push(Prim::convert, {x}, to_f16, {DType::float16, Shape{3}}));
-  auto out = run(b.g, {buffer(std::vector<int32_t>{257, -1, 2049}),
-                       buffer(std::vector<bool>{true, false})});
+  auto out = run(
+      b.g, {buffer(std::vector<int32_t>{257, -1, 2049}), buffer(std::vector<bool>{true, false})});
   EXPECT_EQ(read<uint8_t>(*out[0]), (std::vector<uint8_t>{1, 255, 1}));
   EXPECT_EQ(read<float>(*out[1]), (std::vector<float>{1.0f, 0.0f}));
   auto h = read<f16>(*out[2]);
@@ -490,7 +491,8 @@ TEST_F(CpuBackendTest, TransposeOfRank3PermutesAxes) {
     for (int j = 0; j < 2; ++j) {
       for (int k = 0; k < 3; ++k) {
         // result[i][j][k] = x[j][k][i]
-        EXPECT_EQ(out[static_cast<size_t>((i * 2 + j) * 3 + k)], static_cast<float>((j * 3 + k) * 4 + i));
+        EXPECT_EQ(out[static_cast<size_t>((i * 2 + j) * 3 + k)],
+                  static_cast<float>((j * 3 + k) * 4 + i));
       }
     }
   }
@@ -589,7 +591,8 @@ TEST_F(CpuBackendTest, ReduceOverSeveralAxes) {
   std::vector<double> sum(3, 0.0);
   for (int i = 0; i < 2; ++i) {
     for (int j = 0; j < 3; ++j) {
-      for (int k = 0; k < 4; ++k) sum[static_cast<size_t>(j)] += v[static_cast<size_t>((i * 3 + j) * 4 + k)];
+      for (int k = 0; k < 4; ++k)
+        sum[static_cast<size_t>(j)] += v[static_cast<size_t>((i * 3 + j) * 4 + k)];
     }
   }
   expect_close(read<float>(*out[0]), sum);
@@ -634,7 +637,7 @@ TEST_F(CpuBackendTest, ArgmaxTakesTheFirstMaximumAndNaNWins) {
   b.output(b.push(Prim::argmax, {x}, a, {DType::int32, Shape{3}}));
   a.axis = 0;
   b.output(b.push(Prim::argmax, {x}, a, {DType::int32, Shape{4}}));
-  auto out = run(b.g, {buffer(std::vector<float>{1, 5, 5, 2,  //
+  auto out = run(b.g, {buffer(std::vector<float>{1, 5, 5, 2,        //
                                                  7, kNaN, 9, kNaN,  //
                                                  7, 0, 9, 3})});
   EXPECT_EQ(read<int32_t>(*out[0]), (std::vector<int32_t>{1, 1, 2}));
@@ -656,7 +659,8 @@ std::vector<double> reference_dot(const DotCase& c, const std::vector<double>& l
   auto free_of = [](int rank, const std::vector<int64_t>& b, const std::vector<int64_t>& k) {
     std::vector<int64_t> f;
     for (int64_t a = 0; a < rank; ++a) {
-      if (std::find(b.begin(), b.end(), a) == b.end() && std::find(k.begin(), k.end(), a) == k.end())
+      if (std::find(b.begin(), b.end(), a) == b.end() &&
+          std::find(k.begin(), k.end(), a) == k.end())
         f.push_back(a);
     }
     return f;
@@ -669,7 +673,8 @@ std::vector<double> reference_dot(const DotCase& c, const std::vector<double>& l
   for (int64_t a : c.dims.lhs_contract) kn *= c.lhs[static_cast<int>(a)];
   for (int64_t o = 0; o < c.out.numel(); ++o) {
     std::vector<int64_t> oi(static_cast<size_t>(c.out.rank()));
-    for (int d = 0; d < c.out.rank(); ++d) oi[static_cast<size_t>(d)] = (o / os[static_cast<size_t>(d)]) % c.out[d];
+    for (int d = 0; d < c.out.rank(); ++d)
+      oi[static_cast<size_t>(d)] = (o / os[static_cast<size_t>(d)]) % c.out[d];
     int64_t lbase = 0, rbase = 0;
     size_t d = 0;
     for (size_t i = 0; i < c.dims.lhs_batch.size(); ++i, ++d) {
@@ -740,15 +745,21 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // The tutorial's tiny matmul (direct loop) and a library-sized one.
         DotCase{"TutorialTiny", Shape{16, 4}, Shape{4, 8}, Shape{16, 8}, dims({1}, {0})},
+        DotCase{"TinyTransposedLhs", Shape{8, 6}, Shape{8, 5}, Shape{6, 5}, dims({0}, {0})},
+        DotCase{"TinyTransposedRhs", Shape{6, 8}, Shape{10, 8}, Shape{6, 10}, dims({1}, {1})},
         DotCase{"LibrarySized", Shape{33, 70}, Shape{70, 45}, Shape{33, 45}, dims({1}, {0})},
         // x^T·g (weight gradient) and g·W^T: contracting dims where the trans flags absorb them.
         DotCase{"ContractLeadingDims", Shape{40, 33}, Shape{40, 21}, Shape{33, 21}, dims({0}, {0})},
-        DotCase{"ContractTrailingDims", Shape{33, 40}, Shape{21, 40}, Shape{33, 21}, dims({1}, {1})},
+        DotCase{"ContractTrailingDims", Shape{33, 40}, Shape{21, 40}, Shape{33, 21},
+                dims({1}, {1})},
         // Batch dims, leading and in the middle (the middle one needs a re-layout).
-        DotCase{"LeadingBatch", Shape{3, 5, 6}, Shape{3, 6, 7}, Shape{3, 5, 7}, dims({2}, {1}, {0}, {0})},
-        DotCase{"MiddleBatchNeedsRelayout", Shape{5, 3, 6}, Shape{6, 3, 7}, Shape{3, 5, 7}, dims({2}, {0}, {1}, {1})},
+        DotCase{"LeadingBatch", Shape{3, 5, 6}, Shape{3, 6, 7}, Shape{3, 5, 7},
+                dims({2}, {1}, {0}, {0})},
+        DotCase{"MiddleBatchNeedsRelayout", Shape{5, 3, 6}, Shape{6, 3, 7}, Shape{3, 5, 7},
+                dims({2}, {0}, {1}, {1})},
         // Two contracting dims in swapped order, and a vector·matrix product.
-        DotCase{"TwoContractingDimsSwapped", Shape{4, 3, 5}, Shape{5, 6, 3}, Shape{4, 6}, dims({1, 2}, {2, 0})},
+        DotCase{"TwoContractingDimsSwapped", Shape{4, 3, 5}, Shape{5, 6, 3}, Shape{4, 6},
+                dims({1, 2}, {2, 0})},
         DotCase{"VectorTimesMatrix", Shape{9}, Shape{9, 4}, Shape{4}, dims({0}, {0})},
         // An outer product (nothing contracts) and an empty contraction.
         DotCase{"OuterProduct", Shape{3}, Shape{2}, Shape{3, 2}, dims({}, {})},
@@ -806,7 +817,8 @@ TEST_F(CpuBackendTest, Threefry2x32HashesEveryCounterPairOfABatch) {
   auto key = b.param(DType::uint32, Shape{2});
   auto counts = b.param(DType::uint32, Shape{2, 2});
   b.output(b.push(Prim::threefry2x32, {key, counts}, {}, {DType::uint32, Shape{2, 2}}));
-  auto out = run(b.g, {buffer(std::vector<uint32_t>{0, 0}), buffer(std::vector<uint32_t>{0, 0, 0, 1})});
+  auto out =
+      run(b.g, {buffer(std::vector<uint32_t>{0, 0}), buffer(std::vector<uint32_t>{0, 0, 0, 1})});
   // out[0] = first words, out[1] = second words, per counter pair.
   EXPECT_EQ(read<uint32_t>(*out[0]),
             (std::vector<uint32_t>{1797259609u, 928981903u, 2579123966u, 3453687069u}));
@@ -909,7 +921,8 @@ TEST_F(CpuBackendTest, UnsupportedPrimitiveNamesDtypeSourceLineAndFix) {
 TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {
   for (int p = 0; p < ir::kNumPrims; ++p) {
     bool any = false;
-    for (int t = 0; t < kNumDTypes; ++t) any |= backend_->supports(static_cast<Prim>(p), static_cast<DType>(t));
+    for (int t = 0; t < kNumDTypes; ++t)
+      any |= backend_->supports(static_cast<Prim>(p), static_cast<DType>(t));
     EXPECT_TRUE(any) << ir::name(static_cast<Prim>(p));
   }
   EXPECT_TRUE(backend_->supports(Prim::threefry2x32, DType::uint32));

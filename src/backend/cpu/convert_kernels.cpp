@@ -1,5 +1,5 @@
-// convert between every pair of dtypes. Float -> int truncates toward zero and saturates (NaN -> 0),
-// as XLA's conversion does, so out-of-range values are defined; -> bool is x != 0.
+// convert between every pair of dtypes. Float -> int truncates toward zero and saturates (NaN ->
+// 0), as XLA's conversion does, so out-of-range values are defined; -> bool is x != 0.
 #include <cmath>
 #include <cstring>
 #include <limits>

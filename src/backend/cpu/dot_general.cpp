@@ -90,7 +90,9 @@ StridedCopy permuting_copy(const Shape& s, const std::vector<int64_t>& order, si
   return make_strided_copy(dims, in_strides, 0, out_strides, 0, width);
 }
 
-size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
+size_t align64(size_t n) {
+  return (n + 63) & ~size_t{63};
+}
 
 }  // namespace
 

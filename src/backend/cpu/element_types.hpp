@@ -61,7 +61,9 @@ constexpr void for_each_type(F&& f) {
 
 using DTypeMask = uint16_t;
 
-constexpr DTypeMask bit(DType t) { return static_cast<DTypeMask>(1u << static_cast<int>(t)); }
+constexpr DTypeMask bit(DType t) {
+  return static_cast<DTypeMask>(1u << static_cast<int>(t));
+}
 
 // The dtypes whose storage type satisfies Pred.
 template <template <class> class Pred>
@@ -100,10 +102,14 @@ using word_t = std::conditional_t<
 template <class F>
 decltype(auto) visit_width(size_t width, F&& f) {
   switch (width) {
-    case 1: return f.template operator()<1>();
-    case 2: return f.template operator()<2>();
-    case 4: return f.template operator()<4>();
-    default: return f.template operator()<8>();
+    case 1:
+      return f.template operator()<1>();
+    case 2:
+      return f.template operator()<2>();
+    case 4:
+      return f.template operator()<4>();
+    default:
+      return f.template operator()<8>();
   }
 }
 

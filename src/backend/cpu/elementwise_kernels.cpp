@@ -77,12 +77,12 @@ struct Not {
   }
 };
 
-#define KILN_FLOAT_UNARY(Name, expr)  \
-  struct Name {                       \
-    template <Floating C>             \
-    C operator()(C x) const {         \
-      return expr;                    \
-    }                                 \
+#define KILN_FLOAT_UNARY(Name, expr) \
+  struct Name {                      \
+    template <Floating C>            \
+    C operator()(C x) const {        \
+      return expr;                   \
+    }                                \
   };
 KILN_FLOAT_UNARY(Exp, std::exp(x))
 KILN_FLOAT_UNARY(Log, std::log(x))
@@ -172,8 +172,8 @@ struct Mul {
       return x * y;
     } else {
       // uint8/int8 promote to int; uint32 and wider multiply as unsigned (wraps).
-      using U = std::conditional_t<(sizeof(C) < sizeof(unsigned)), unsigned,
-                                   std::make_unsigned_t<C>>;
+      using U =
+          std::conditional_t<(sizeof(C) < sizeof(unsigned)), unsigned, std::make_unsigned_t<C>>;
       return static_cast<C>(static_cast<U>(x) * static_cast<U>(y));
     }
   }
@@ -349,82 +349,72 @@ Lowered elementwise(KernelFn fn, const ir::Node& node) {
   return l;
 }
 
+// Which functor implements each elementwise primitive.
+struct KernelPicker {
+  ir::Prim prim;
+  KernelFn (*pick)(DType);
+};
+
+using ir::Prim;
+constexpr KernelPicker kUnaryKernels[] = {
+    {Prim::neg, &pick_unary<Neg>},           {Prim::abs, &pick_unary<Abs>},
+    {Prim::sign, &pick_unary<Sign>},         {Prim::exp, &pick_unary<Exp>},
+    {Prim::log, &pick_unary<Log>},           {Prim::log1p, &pick_unary<Log1p>},
+    {Prim::expm1, &pick_unary<Expm1>},       {Prim::sqrt, &pick_unary<Sqrt>},
+    {Prim::rsqrt, &pick_unary<Rsqrt>},       {Prim::tanh, &pick_unary<Tanh>},
+    {Prim::logistic, &pick_unary<Logistic>}, {Prim::sin, &pick_unary<Sin>},
+    {Prim::cos, &pick_unary<Cos>},           {Prim::erf, &pick_unary<Erf>},
+    {Prim::erf_inv, &pick_unary<ErfInv>},    {Prim::floor, &pick_unary<Floor>},
+    {Prim::ceil, &pick_unary<Ceil>},         {Prim::round, &pick_unary<Round>},
+    {Prim::not_, &pick_unary<Not>},
+};
+constexpr KernelPicker kBinaryKernels[] = {
+    {Prim::add, &pick_binary<Add>},
+    {Prim::sub, &pick_binary<Sub>},
+    {Prim::mul, &pick_binary<Mul>},
+    {Prim::div, &pick_binary<Div>},
+    {Prim::rem, &pick_binary<Rem>},
+    {Prim::pow, &pick_binary<Pow>},
+    {Prim::max, &pick_binary<Max>},
+    {Prim::min, &pick_binary<Min>},
+    {Prim::and_, &pick_binary<And>},
+    {Prim::or_, &pick_binary<Or>},
+    {Prim::xor_, &pick_binary<Xor>},
+    {Prim::shift_left, &pick_binary<ShiftLeft>},
+    {Prim::shift_right_logical, &pick_binary<ShiftRightLogical>},
+};
+constexpr KernelPicker kCompareKernels[] = {
+    {Prim::eq, &pick_compare<std::equal_to<>>}, {Prim::ne, &pick_compare<std::not_equal_to<>>},
+    {Prim::lt, &pick_compare<std::less<>>},     {Prim::le, &pick_compare<std::less_equal<>>},
+    {Prim::gt, &pick_compare<std::greater<>>},  {Prim::ge, &pick_compare<std::greater_equal<>>},
+};
+
+template <size_t N>
+KernelFn pick(const KernelPicker (&table)[N], const ir::Node& node, DType t) {
+  for (const KernelPicker& k : table) {
+    if (k.prim != node.prim) continue;
+    if (KernelFn fn = k.pick(t)) return fn;
+  }
+  no_kernel(node, t);
+}
+
 }  // namespace
 
 Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in) {
-  using ir::Prim;
-  DType t = in[0].dtype;
-  KernelFn fn = nullptr;
-  switch (node.prim) {
-    case Prim::neg: fn = pick_unary<Neg>(t); break;
-    case Prim::abs: fn = pick_unary<Abs>(t); break;
-    case Prim::sign: fn = pick_unary<Sign>(t); break;
-    case Prim::exp: fn = pick_unary<Exp>(t); break;
-    case Prim::log: fn = pick_unary<Log>(t); break;
-    case Prim::log1p: fn = pick_unary<Log1p>(t); break;
-    case Prim::expm1: fn = pick_unary<Expm1>(t); break;
-    case Prim::sqrt: fn = pick_unary<Sqrt>(t); break;
-    case Prim::rsqrt: fn = pick_unary<Rsqrt>(t); break;
-    case Prim::tanh: fn = pick_unary<Tanh>(t); break;
-    case Prim::logistic: fn = pick_unary<Logistic>(t); break;
-    case Prim::sin: fn = pick_unary<Sin>(t); break;
-    case Prim::cos: fn = pick_unary<Cos>(t); break;
-    case Prim::erf: fn = pick_unary<Erf>(t); break;
-    case Prim::erf_inv: fn = pick_unary<ErfInv>(t); break;
-    case Prim::floor: fn = pick_unary<Floor>(t); break;
-    case Prim::ceil: fn = pick_unary<Ceil>(t); break;
-    case Prim::round: fn = pick_unary<Round>(t); break;
-    case Prim::not_: fn = pick_unary<Not>(t); break;
-    default: break;
-  }
-  if (fn == nullptr) no_kernel(node, t);
-  return elementwise(fn, node);
+  return elementwise(pick(kUnaryKernels, node, in[0].dtype), node);
 }
 
 Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in) {
-  using ir::Prim;
-  DType t = in[0].dtype;
-  KernelFn fn = nullptr;
-  switch (node.prim) {
-    case Prim::add: fn = pick_binary<Add>(t); break;
-    case Prim::sub: fn = pick_binary<Sub>(t); break;
-    case Prim::mul: fn = pick_binary<Mul>(t); break;
-    case Prim::div: fn = pick_binary<Div>(t); break;
-    case Prim::rem: fn = pick_binary<Rem>(t); break;
-    case Prim::pow: fn = pick_binary<Pow>(t); break;
-    case Prim::max: fn = pick_binary<Max>(t); break;
-    case Prim::min: fn = pick_binary<Min>(t); break;
-    case Prim::and_: fn = pick_binary<And>(t); break;
-    case Prim::or_: fn = pick_binary<Or>(t); break;
-    case Prim::xor_: fn = pick_binary<Xor>(t); break;
-    case Prim::shift_left: fn = pick_binary<ShiftLeft>(t); break;
-    case Prim::shift_right_logical: fn = pick_binary<ShiftRightLogical>(t); break;
-    default: break;
-  }
-  if (fn == nullptr) no_kernel(node, t);
-  return elementwise(fn, node);
+  return elementwise(pick(kBinaryKernels, node, in[0].dtype), node);
 }
 
 Lowered lower_compare(const ir::Node& node, std::span<const ir::ValueType> in) {
-  using ir::Prim;
-  DType t = in[0].dtype;
-  KernelFn fn = nullptr;
-  switch (node.prim) {
-    case Prim::eq: fn = pick_compare<std::equal_to<>>(t); break;
-    case Prim::ne: fn = pick_compare<std::not_equal_to<>>(t); break;
-    case Prim::lt: fn = pick_compare<std::less<>>(t); break;
-    case Prim::le: fn = pick_compare<std::less_equal<>>(t); break;
-    case Prim::gt: fn = pick_compare<std::greater<>>(t); break;
-    case Prim::ge: fn = pick_compare<std::greater_equal<>>(t); break;
-    default: break;
-  }
-  if (fn == nullptr) no_kernel(node, t);
-  return elementwise(fn, node);
+  return elementwise(pick(kCompareKernels, node, in[0].dtype), node);
 }
 
 Lowered lower_select(const ir::Node& node, std::span<const ir::ValueType> in) {
-  KernelFn fn = visit_width(itemsize(in[1].dtype),
-                            []<size_t W>() -> KernelFn { return &select_kernel<W>; });
+  KernelFn fn =
+      visit_width(itemsize(in[1].dtype), []<size_t W>() -> KernelFn { return &select_kernel<W>; });
   return elementwise(fn, node);
 }
 

@@ -16,8 +16,8 @@ namespace {
 // 16-bit floats accumulate in float32 (as XLA's CPU dot does); integers in 64-bit unsigned
 // arithmetic, which wraps exactly like the narrower result dtype would.
 template <class T>
-using gemm_acc_t = std::conditional_t<
-    std::is_same_v<T, double>, double, std::conditional_t<kIsFloat<T>, float, uint64_t>>;
+using gemm_acc_t = std::conditional_t<std::is_same_v<T, double>, double,
+                                      std::conditional_t<kIsFloat<T>, float, uint64_t>>;
 
 template <class T>
 gemm_acc_t<T> to_acc(T x) {
@@ -79,7 +79,8 @@ void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
       for (; i + kRows <= d.m; i += kRows) {
         gemm_tile<T, kRows>(d, ab + i * sai, sai, sap, bb + j, sbp, cb + i * d.n + j);
       }
-      for (; i < d.m; ++i) gemm_tile<T, 1>(d, ab + i * sai, sai, sap, bb + j, sbp, cb + i * d.n + j);
+      for (; i < d.m; ++i)
+        gemm_tile<T, 1>(d, ab + i * sai, sai, sap, bb + j, sbp, cb + i * d.n + j);
     }
     // Leftover columns as dot products, kRows rows at a time for independent chains.
     for (int64_t j = tiled_n; j < d.n; ++j) {
@@ -95,7 +96,8 @@ void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
       }
       for (; i < d.m; ++i) {
         Acc s = 0;
-        for (int64_t p = 0; p < d.k; ++p) s += to_acc(ab[i * sai + p * sap]) * to_acc(bcol[p * sbp]);
+        for (int64_t p = 0; p < d.k; ++p)
+          s += to_acc(ab[i * sai + p * sap]) * to_acc(bcol[p * sbp]);
         cb[i * d.n + j] = from_acc<T>(s);
       }
     }
@@ -123,10 +125,9 @@ void sgemm(const GemmDims& d, const float* a, const float* b, float* c) {
     return;
   }
   for (int64_t batch = 0; batch < d.batch; ++batch) {
-    dnnl_status_t st =
-        dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
-                   a + batch * d.stride_a, d.lda, b + batch * d.stride_b, d.ldb, 0.0f,
-                   c + batch * d.m * d.n, d.n);
+    dnnl_status_t st = dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
+                                  a + batch * d.stride_a, d.lda, b + batch * d.stride_b, d.ldb,
+                                  0.0f, c + batch * d.m * d.n, d.n);
     if (st != dnnl_success) {
       throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)) +
                   " on a " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" +

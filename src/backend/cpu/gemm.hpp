@@ -9,8 +9,8 @@ namespace kiln::cpu {
 
 struct GemmDims {
   int64_t batch = 1, m = 0, n = 0, k = 0;
-  bool trans_a = false;  // A stored [k, m] instead of [m, k]
-  bool trans_b = false;  // B stored [n, k] instead of [k, n]
+  bool trans_a = false;                // A stored [k, m] instead of [m, k]
+  bool trans_b = false;                // B stored [n, k] instead of [k, n]
   int64_t lda = 0, ldb = 0;            // row pitch of A and B as stored, in elements
   int64_t stride_a = 0, stride_b = 0;  // elements between batch entries
 };

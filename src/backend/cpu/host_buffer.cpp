@@ -24,8 +24,8 @@ constexpr size_t kHostAlignment = 64;
 std::shared_ptr<Buffer> allocate_host(size_t bytes, Device device) {
   // aligned_alloc wants a multiple of the alignment; a zero-size buffer still gets a unique,
   // dereferenceable-looking pointer so callers need no special case.
-  const size_t rounded = std::max<size_t>(kHostAlignment, (bytes + kHostAlignment - 1) &
-                                                              ~(kHostAlignment - 1));
+  const size_t rounded =
+      std::max<size_t>(kHostAlignment, (bytes + kHostAlignment - 1) & ~(kHostAlignment - 1));
   void* data = std::aligned_alloc(kHostAlignment, rounded);
   if (data == nullptr) throw std::bad_alloc();
   return std::make_shared<HostBuffer>(device, bytes, data);

@@ -64,7 +64,9 @@ const std::array<PrimRow, ir::kNumPrims>& table() {
 
 }  // namespace
 
-const PrimRow& prim_row(ir::Prim p) { return table()[static_cast<size_t>(p)]; }
+const PrimRow& prim_row(ir::Prim p) {
+  return table()[static_cast<size_t>(p)];
+}
 
 bool prim_supports(ir::Prim p, DType t) {
   if (static_cast<int>(p) >= ir::kNumPrims) return false;
@@ -84,7 +86,8 @@ DType checked_dtype(const ir::Node& node, std::span<const ir::ValueType> in) {
     case Prim::bitcast_convert:
       if (!in.empty()) return in[0].dtype;
       break;
-    default: break;
+    default:
+      break;
   }
   return node.type.dtype;
 }
@@ -103,7 +106,8 @@ std::string dtype_list(DTypeMask mask) {
 void no_kernel(const ir::Node& node, DType dtype) {
   throw Unsupported(message("kiln's cpu backend has no " + std::string(ir::name(node.prim)) +
                                 " kernel for " + std::string(name(dtype)),
-                            node.loc, "This is a kiln bug (supports() accepted it): please report it"));
+                            node.loc,
+                            "This is a kiln bug (supports() accepted it): please report it"));
 }
 
 }  // namespace kiln::cpu

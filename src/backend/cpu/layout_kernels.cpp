@@ -87,7 +87,9 @@ void iota_kernel(const KernelArgs& a, const KernelParams& p) {
   }
 }
 
-std::vector<int64_t> row_major(const Shape& s) { return strides_of(s); }
+std::vector<int64_t> row_major(const Shape& s) {
+  return strides_of(s);
+}
 
 }  // namespace
 
@@ -100,8 +102,8 @@ Lowered lower_broadcast_in_dim(const ir::Node& node, std::span<const ir::ValueTy
     const auto j = static_cast<size_t>(node.attrs.dims[static_cast<size_t>(i)]);
     if (x[i] != 1) in_strides[j] = x_strides[static_cast<size_t>(i)];
   }
-  return one_copy(make_strided_copy(out.dims(), in_strides, 0, row_major(out), 0,
-                                    itemsize(in[0].dtype)));
+  return one_copy(
+      make_strided_copy(out.dims(), in_strides, 0, row_major(out), 0, itemsize(in[0].dtype)));
 }
 
 Lowered lower_transpose(const ir::Node& node, std::span<const ir::ValueType> in) {
@@ -109,8 +111,8 @@ Lowered lower_transpose(const ir::Node& node, std::span<const ir::ValueType> in)
   std::vector<int64_t> x_strides = row_major(in[0].shape);
   std::vector<int64_t> in_strides;
   for (int64_t d : node.attrs.dims) in_strides.push_back(x_strides[static_cast<size_t>(d)]);
-  return one_copy(make_strided_copy(out.dims(), in_strides, 0, row_major(out), 0,
-                                    itemsize(in[0].dtype)));
+  return one_copy(
+      make_strided_copy(out.dims(), in_strides, 0, row_major(out), 0, itemsize(in[0].dtype)));
 }
 
 Lowered lower_slice(const ir::Node& node, std::span<const ir::ValueType> in) {
@@ -124,8 +126,8 @@ Lowered lower_slice(const ir::Node& node, std::span<const ir::ValueType> in) {
     in_strides.push_back(x_strides[i] * step);
     offset += at.start[i] * x_strides[i];
   }
-  return one_copy(make_strided_copy(out.dims(), in_strides, offset, row_major(out), 0,
-                                    itemsize(in[0].dtype)));
+  return one_copy(
+      make_strided_copy(out.dims(), in_strides, offset, row_major(out), 0, itemsize(in[0].dtype)));
 }
 
 Lowered lower_pad(const ir::Node& node, std::span<const ir::ValueType> in) {
@@ -141,8 +143,8 @@ Lowered lower_pad(const ir::Node& node, std::span<const ir::ValueType> in) {
   }
   auto params = std::make_unique<PadParams>();
   const size_t width = itemsize(in[0].dtype);
-  params->copy = make_strided_copy(in[0].shape.dims(), row_major(in[0].shape), 0, out_strides,
-                                   offset, width);
+  params->copy =
+      make_strided_copy(in[0].shape.dims(), row_major(in[0].shape), 0, out_strides, offset, width);
   params->out_numel = out.numel();
   Lowered l;
   l.fn = visit_width(width, []<size_t W>() -> KernelFn { return &pad_kernel<W>; });
@@ -174,8 +176,8 @@ Lowered lower_full(const ir::Node& node, std::span<const ir::ValueType>) {
   params->n = node.type.shape.numel();
   Scalar v = node.attrs.value;
   // A value given in another dtype is converted the way Scalar converts.
-  if (v.dtype != t) v = is_floating(t) ? Scalar::from_double(v.to_double(), t)
-                                       : Scalar::from_int(v.to_int(), t);
+  if (v.dtype != t)
+    v = is_floating(t) ? Scalar::from_double(v.to_double(), t) : Scalar::from_int(v.to_int(), t);
   params->value = v.bits;
   Lowered l;
   l.fn = visit_width(itemsize(t), []<size_t W>() -> KernelFn { return &full_kernel<W>; });

@@ -4,7 +4,9 @@
 
 namespace kiln::cpu {
 namespace {
-size_t round_up(size_t n) { return (n + ArenaPlan::kAlignment - 1) & ~(ArenaPlan::kAlignment - 1); }
+size_t round_up(size_t n) {
+  return (n + ArenaPlan::kAlignment - 1) & ~(ArenaPlan::kAlignment - 1);
+}
 }  // namespace
 
 size_t ArenaPlan::allocate(size_t bytes) {

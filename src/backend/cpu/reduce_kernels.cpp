@@ -14,7 +14,7 @@ namespace {
 
 struct ReduceParams : KernelParams {
   static constexpr int kMaxRank = Shape::kMaxRank;
-  int rank = 0;                      // input dims after dropping 1s and merging neighbours
+  int rank = 0;  // input dims after dropping 1s and merging neighbours
   std::array<int64_t, kMaxRank> dims{};
   std::array<int64_t, kMaxRank> out_strides{};  // 0 along reduced dims
   std::array<bool, kMaxRank> reduced{};
@@ -186,10 +186,17 @@ Lowered lower_reduce(const ir::Node& node, std::span<const ir::ValueType> in) {
   size_t acc_size = 0;
   KernelFn fn = nullptr;
   switch (node.prim) {
-    case ir::Prim::reduce_sum: fn = pick_reduce<SumOp>(in[0].dtype, &acc_size); break;
-    case ir::Prim::reduce_max: fn = pick_reduce<ExtremumOp<true>>(in[0].dtype, &acc_size); break;
-    case ir::Prim::reduce_min: fn = pick_reduce<ExtremumOp<false>>(in[0].dtype, &acc_size); break;
-    default: break;
+    case ir::Prim::reduce_sum:
+      fn = pick_reduce<SumOp>(in[0].dtype, &acc_size);
+      break;
+    case ir::Prim::reduce_max:
+      fn = pick_reduce<ExtremumOp<true>>(in[0].dtype, &acc_size);
+      break;
+    case ir::Prim::reduce_min:
+      fn = pick_reduce<ExtremumOp<false>>(in[0].dtype, &acc_size);
+      break;
+    default:
+      break;
   }
   if (fn == nullptr) no_kernel(node, in[0].dtype);
   Lowered l;
@@ -207,7 +214,8 @@ Lowered lower_argmax(const ir::Node& node, std::span<const ir::ValueType> in) {
   params->n = x[axis];
   for (int i = axis + 1; i < x.rank(); ++i) params->inner *= x[i];
   Lowered l;
-  l.fn = visit_dtype(in[0].dtype, [](auto tag) -> KernelFn { return &argmax_kernel<decltype(tag)>; });
+  l.fn =
+      visit_dtype(in[0].dtype, [](auto tag) -> KernelFn { return &argmax_kernel<decltype(tag)>; });
   l.params = std::move(params);
   return l;
 }

@@ -36,11 +36,16 @@ bool is_view_prim(Prim p) {
 
 std::string place_str(const Place& p) {
   switch (p.region) {
-    case Region::input: return "input[" + std::to_string(p.index) + "]";
-    case Region::output: return "output[" + std::to_string(p.index) + "]";
-    case Region::constant: return "const[" + std::to_string(p.index) + "]";
-    case Region::arena: return "arena+" + std::to_string(p.offset);
-    case Region::none: break;
+    case Region::input:
+      return "input[" + std::to_string(p.index) + "]";
+    case Region::output:
+      return "output[" + std::to_string(p.index) + "]";
+    case Region::constant:
+      return "const[" + std::to_string(p.index) + "]";
+    case Region::arena:
+      return "arena+" + std::to_string(p.offset);
+    case Region::none:
+      break;
   }
   return "?";
 }
@@ -52,8 +57,8 @@ std::string place_str(const Place& p) {
                              : prim + " runs on " + dtype_list(ok) +
                                    " here: convert the operand with kiln::astype first, or run "
                                    "this computation on another backend";
-  throw Unsupported(message("the cpu backend cannot run " + prim + " on " +
-                                std::string(name(t)) + " (value %" + std::to_string(v) + ")",
+  throw Unsupported(message("the cpu backend cannot run " + prim + " on " + std::string(name(t)) +
+                                " (value %" + std::to_string(v) + ")",
                             node.loc, hint));
 }
 
@@ -74,8 +79,9 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   for (size_t i = 0; i < n; ++i) {
     const ir::Node& node = g.nodes[i];
     for (ValueId u : node.inputs) {
-      if (u >= i) throw Error("graph " + g.name + ": value %" + std::to_string(i) +
-                              " reads %" + std::to_string(u) + ", which is not defined before it");
+      if (u >= i)
+        throw Error("graph " + g.name + ": value %" + std::to_string(i) + " reads %" +
+                    std::to_string(u) + ", which is not defined before it");
     }
     const auto types = operand_types(node);
     const DType t = checked_dtype(node, types);
@@ -113,11 +119,16 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   const auto arena_base = static_cast<uint32_t>(num_inputs_ + num_outputs);
   auto slot_of = [&](const Place& p) -> Slot {
     switch (p.region) {
-      case Region::input: return {p.index, 0};
-      case Region::output: return {static_cast<uint32_t>(num_inputs_) + p.index, 0};
-      case Region::arena: return {arena_base, p.offset};
-      case Region::constant: return {arena_base + 1 + p.index, 0};
-      case Region::none: break;
+      case Region::input:
+        return {p.index, 0};
+      case Region::output:
+        return {static_cast<uint32_t>(num_inputs_) + p.index, 0};
+      case Region::arena:
+        return {arena_base, p.offset};
+      case Region::constant:
+        return {arena_base + 1 + p.index, 0};
+      case Region::none:
+        break;
     }
     return {};
   };
@@ -240,9 +251,9 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     copy.prim = Prim::reshape;
     copy.type = g.nodes[v].type;
     const ir::ValueType& type = g.nodes[v].type;
-    add_step(lower_copy(copy, {&type, 1}), {src}, target, {},
-             "output[" + std::to_string(j) + "] = copy %" + std::to_string(v) + "@" +
-                 place_str(src));
+    add_step(
+        lower_copy(copy, {&type, 1}), {src}, target, {},
+        "output[" + std::to_string(j) + "] = copy %" + std::to_string(v) + "@" + place_str(src));
   }
 
   // 5. Run-time tables: sized once here so run() never allocates.
@@ -258,8 +269,8 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   for (const auto& t : output_types_) output_bytes_.push_back(byte_size(t));
 
   header_ = "cpu executable " + g.name + ": " + std::to_string(steps_.size()) + " steps, arena " +
-            std::to_string(arena_bytes_) + " bytes, " + std::to_string(num_inputs_) +
-            " inputs, " + std::to_string(num_outputs) + " outputs\n";
+            std::to_string(arena_bytes_) + " bytes, " + std::to_string(num_inputs_) + " inputs, " +
+            std::to_string(num_outputs) + " outputs\n";
 }
 
 void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) {

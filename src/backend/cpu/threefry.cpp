@@ -7,7 +7,9 @@
 namespace kiln::cpu {
 namespace {
 
-constexpr uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+constexpr uint32_t rotl(uint32_t x, int r) {
+  return (x << r) | (x >> (32 - r));
+}
 
 // Facts from JAX's threefry2x32: key schedule ks2 = k0 ^ k1 ^ 0x1BD11BDA; rotations alternate
 // [13,15,26,6] and [17,29,16,24]; key injection after every 4 rounds adds the group number.
