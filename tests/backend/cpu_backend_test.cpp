@@ -918,6 +918,77 @@ TEST_F(CpuBackendTest, UnsupportedPrimitiveNamesDtypeSourceLineAndFix) {
   }
 }
 
+// supports() and the kernels come from one table: every (primitive, dtype) it accepts must compile
+// and run (here on zeros, for the primitives that take no attributes or simple ones).
+TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
+  const Shape s{2, 3};
+  for (int pi = 0; pi < ir::kNumPrims; ++pi) {
+    const auto p = static_cast<Prim>(pi);
+    const ir::PrimKind kind = ir::info(p).kind;
+    for (int ti = 0; ti < kNumDTypes; ++ti) {
+      const auto t = static_cast<DType>(ti);
+      if (!backend_->supports(p, t)) continue;
+      SCOPED_TRACE(std::string(ir::name(p)) + " " + std::string(name(t)));
+      GraphBuilder b;
+      auto x = b.param(t, s);
+      ValueId y = 0;
+      ir::Attrs a;
+      switch (kind) {
+        case ir::PrimKind::unary:
+          if (p == Prim::convert || p == Prim::bitcast_convert) continue;
+          y = b.unary(p, x);
+          break;
+        case ir::PrimKind::binary:
+          y = b.binary(p, x, x);
+          break;
+        case ir::PrimKind::compare:
+          y = b.compare(p, x, x);
+          break;
+        case ir::PrimKind::reduce:
+          a.dims = {0};
+          a.axis = 0;
+          y = b.push(p, {x}, a, {p == Prim::argmax ? DType::int32 : t, Shape{3}});
+          break;
+        case ir::PrimKind::contraction:
+          a.dot = ir::DotDims{{1}, {1}, {}, {}};
+          y = b.push(p, {x, x}, a, {t, Shape{2, 2}});
+          break;
+        default:
+          continue;
+      }
+      b.output(y);
+      const size_t bytes = static_cast<size_t>(s.numel()) * itemsize(t);
+      EXPECT_NO_THROW(run(b.g, {buffer(std::vector<uint8_t>(bytes, 0))}));
+    }
+  }
+  // convert: all 100 pairs.
+  for (int from = 0; from < kNumDTypes; ++from) {
+    for (int to = 0; to < kNumDTypes; ++to) {
+      GraphBuilder b;
+      auto x = b.param(static_cast<DType>(from), Shape{3});
+      ir::Attrs a;
+      a.dtype = static_cast<DType>(to);
+      b.output(b.push(Prim::convert, {x}, a, {a.dtype, Shape{3}}));
+      EXPECT_NO_THROW(
+          run(b.g, {buffer(std::vector<uint8_t>(3 * itemsize(static_cast<DType>(from)), 0))}));
+    }
+  }
+}
+
+TEST_F(CpuBackendTest, InPlaceKernelReadsAnOperandUsedTwice) {
+  GraphBuilder b;
+  auto x = b.param(DType::float32, Shape{4});
+  ir::Attrs a;
+  a.dims = {0};
+  auto t = b.push(Prim::transpose, {x}, a, {DType::float32, Shape{4}});  // into the arena
+  auto y = b.binary(Prim::mul, t, t);                                    // over t, in place
+  b.output(b.unary(Prim::neg, y));
+  std::unique_ptr<Executable> exe;
+  auto out = run(b.g, {buffer(std::vector<float>{1, 2, 3, 4})}, &exe);
+  EXPECT_EQ(read<float>(*out[0]), (std::vector<float>{-1, -4, -9, -16}));
+  EXPECT_NE(exe->describe().find("(in place)"), std::string::npos) << exe->describe();
+}
+
 TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {
   for (int p = 0; p < ir::kNumPrims; ++p) {
     bool any = false;
