@@ -6,7 +6,12 @@
 
 namespace kiln {
 
-Array relu(const Array& x, Loc loc) { return maximum(x, 0, loc); }
+// jax.nn.relu has a custom derivative, 1 where x > 0 and 0 elsewhere (relu'(0) = 0), which the
+// select gives; max's balanced tie rule would give 0.5 at 0. The second branch is max(x, 0)·0
+// rather than a plain 0 so that NaN still propagates, as it does through jax.nn.relu.
+Array relu(const Array& x, Loc loc) {
+  return where(greater(x, 0, loc), x, mul(maximum(x, 0, loc), 0, loc), loc);
+}
 
 Array gelu(const Array& x, bool approximate, Loc loc) {
   if (approximate) {

@@ -175,7 +175,10 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
   set(Prim::neg, [](const VjpArgs& a) -> Grads { return {neg(a.g, L(a))}; });
-  set(Prim::abs, [](const VjpArgs& a) -> Grads { return {mul(a.g, sign(a.in[0], L(a)), L(a))}; });
+  // JAX: select(x >= 0, g, -g), so abs'(0) = 1.
+  set(Prim::abs, [](const VjpArgs& a) -> Grads {
+    return {where(greater_equal(a.in[0], 0.0, L(a)), a.g, neg(a.g, L(a)), L(a))};
+  });
   set(Prim::sign, [](const VjpArgs&) -> Grads { return {Array()}; });
   set(Prim::floor, [](const VjpArgs&) -> Grads { return {Array()}; });
   set(Prim::ceil, [](const VjpArgs&) -> Grads { return {Array()}; });
