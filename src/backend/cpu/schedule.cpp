@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/lowerings.hpp"
@@ -50,6 +49,42 @@ std::string place_str(const Place& p) {
   return "?";
 }
 
+// What the outputs need, which nodes are views, and the last reader of each storage (a value and
+// the views of it share one storage, named by its root value).
+struct Liveness {
+  std::vector<bool> needed;
+  std::vector<int64_t> output_of;  // first output position of a value, or -1
+  std::vector<ValueId> root;
+  std::vector<bool> is_view;
+  std::vector<int64_t> last_use;  // node index of the last reader of a root, or -1
+};
+
+Liveness analyze(const ir::Graph& g) {
+  const size_t n = g.nodes.size();
+  Liveness l{std::vector<bool>(n, false), std::vector<int64_t>(n, -1), std::vector<ValueId>(n),
+             std::vector<bool>(n, false), std::vector<int64_t>(n, -1)};
+  for (ValueId v : g.outputs) l.needed[v] = true;
+  for (size_t i = n; i-- > 0;) {
+    if (!l.needed[i]) continue;
+    for (ValueId u : g.nodes[i].inputs) l.needed[u] = true;
+  }
+  for (size_t j = g.outputs.size(); j-- > 0;) l.output_of[g.outputs[j]] = static_cast<int64_t>(j);
+  for (size_t i = 0; i < n; ++i) {
+    l.root[i] = static_cast<ValueId>(i);
+    const ir::Node& node = g.nodes[i];
+    if (l.needed[i] && is_view_prim(node.prim) && l.output_of[i] < 0 &&
+        byte_size(node.type) == byte_size(g.nodes[node.inputs[0]].type)) {
+      l.is_view[i] = true;
+      l.root[i] = l.root[node.inputs[0]];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!l.needed[i] || l.is_view[i]) continue;
+    for (ValueId u : g.nodes[i].inputs) l.last_use[l.root[u]] = static_cast<int64_t>(i);
+  }
+  return l;
+}
+
 [[noreturn]] void unsupported(const ir::Node& node, ValueId v, DType t) {
   const std::string prim(ir::name(node.prim));
   const DTypeMask ok = prim_row(node.prim).dtypes;
@@ -75,47 +110,28 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     return types;
   };
 
+  for (ValueId v : g.outputs) {
+    if (v >= n)
+      throw Error("graph " + g.name + ": output %" + std::to_string(v) + " is not a node");
+  }
   // 1. Every node, needed or not, must be runnable: the error names the user's line up front.
   for (size_t i = 0; i < n; ++i) {
     const ir::Node& node = g.nodes[i];
     for (ValueId u : node.inputs) {
-      if (u >= i)
+      if (u >= i) {
         throw Error("graph " + g.name + ": value %" + std::to_string(i) + " reads %" +
                     std::to_string(u) + ", which is not defined before it");
+      }
     }
     const auto types = operand_types(node);
     const DType t = checked_dtype(node, types);
     if (!prim_supports(node.prim, t)) unsupported(node, static_cast<ValueId>(i), t);
   }
 
-  // 2. Liveness: what the outputs need, views, and each storage's last reader.
-  std::vector<bool> needed(n, false);
-  for (ValueId v : g.outputs) needed[v] = true;
-  for (size_t i = n; i-- > 0;) {
-    if (!needed[i]) continue;
-    for (ValueId u : g.nodes[i].inputs) needed[u] = true;
-  }
-  std::vector<int64_t> output_of(n, -1);  // first output position of a value
-  for (size_t j = num_outputs; j-- > 0;) output_of[g.outputs[j]] = static_cast<int64_t>(j);
+  const Liveness live = analyze(g);
+  const auto& [needed, output_of, root, is_view, last_use] = live;
 
-  std::vector<ValueId> root(n);
-  std::vector<bool> is_view(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    root[i] = static_cast<ValueId>(i);
-    const ir::Node& node = g.nodes[i];
-    if (needed[i] && is_view_prim(node.prim) && output_of[i] < 0 &&
-        byte_size(node.type) == byte_size(g.nodes[node.inputs[0]].type)) {
-      is_view[i] = true;
-      root[i] = root[node.inputs[0]];
-    }
-  }
-  std::vector<int64_t> last_use(n, -1);
-  for (size_t i = 0; i < n; ++i) {
-    if (!needed[i] || is_view[i]) continue;
-    for (ValueId u : g.nodes[i].inputs) last_use[root[u]] = static_cast<int64_t>(i);
-  }
-
-  // 3. Places and steps, in graph order.
+  // 2. Places and steps, in graph order.
   const auto arena_base = static_cast<uint32_t>(num_inputs_ + num_outputs);
   auto slot_of = [&](const Place& p) -> Slot {
     switch (p.region) {
@@ -136,7 +152,6 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   std::vector<Place> place(n);
   ArenaPlan arena;
   size_t max_operands = 1;
-  std::ostringstream text;
 
   auto add_step = [&](Lowered lowered, const std::vector<Place>& ins, const Place& out,
                       const Place& scratch, const std::string& line) {
@@ -240,7 +255,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     }
   }
 
-  // 4. Outputs not written in place: parameters, constants, views and repeated values.
+  // 3. Outputs not written in place: parameters, constants, views and repeated values.
   for (size_t j = 0; j < num_outputs; ++j) {
     const ValueId v = g.outputs[j];
     const Place target{Region::output, static_cast<uint32_t>(j), 0};
@@ -256,7 +271,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
         "output[" + std::to_string(j) + "] = copy %" + std::to_string(v) + "@" + place_str(src));
   }
 
-  // 5. Run-time tables: sized once here so run() never allocates.
+  // 4. Run-time tables: sized once here so run() never allocates.
   arena_bytes_ = arena.size();
   arena_ = allocate_host(arena_bytes_, Device{});
   bases_.assign(num_inputs_ + num_outputs + 1 + constants_.size(), nullptr);
