@@ -9,6 +9,7 @@
 #include <source_location>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/device.hpp"
@@ -50,9 +51,16 @@ class Array {
   // A host copy of the elements, converted to T (TracerError for a tracer).
   template <class T>
   std::vector<T> to_vector() const {
-    std::vector<T> out(static_cast<size_t>(size()));
-    copy_to_host(out.data(), dtype_of<T>());
-    return out;
+    if constexpr (std::is_same_v<T, bool>) {
+      // std::vector<bool> packs bits, so the bytes go through a uint8 vector.
+      std::vector<uint8_t> bytes(static_cast<size_t>(size()));
+      copy_to_host(bytes.data(), DType::bool_);
+      return std::vector<bool>(bytes.begin(), bytes.end());
+    } else {
+      std::vector<T> out(static_cast<size_t>(size()));
+      copy_to_host(out.data(), dtype_of<T>());
+      return out;
+    }
   }
   // The single element of a size-1 array as T.
   template <class T>

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kiln/autodiff.hpp"
 #include "kiln/jit.hpp"
 #include "kiln/ops.hpp"
 
@@ -51,9 +52,16 @@ TEST(Ops, ElementwiseValues) {
 TEST(Ops, ComparisonsGiveBool) {
   Array m = array({1, 2, 3}) >= 2;
   EXPECT_EQ(m.dtype(), bool_);
-  std::vector<uint8_t> expect{0, 1, 1};
-  auto got = m.to_vector<uint8_t>();
-  EXPECT_EQ(got, expect);
+  EXPECT_EQ(m.to_vector<bool>(), (std::vector<bool>{false, true, true}));
+}
+
+TEST(Ops, ReluHasJaxsDerivativeAtZeroAndKeepsNaN) {
+  auto g = grad([](const Array& x) { return sum(relu(x)); })(array({-1.0f, 0.0f, 2.0f}));
+  EXPECT_EQ(v(g), (std::vector<float>{0, 0, 1}));  // jax.nn.relu: 0 at x = 0
+  auto r = v(relu(array({NAN, -3.0f, 0.0f})));
+  EXPECT_TRUE(std::isnan(r[0]));
+  EXPECT_EQ(r[1], 0.0f);
+  EXPECT_FALSE(std::signbit(r[1]));  // +0, as max(x, 0) gives
 }
 
 TEST(Ops, ReductionsOverAxes) {
