@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -84,6 +85,7 @@ class JitCache {
   JitOptions options_;
   Loc loc_;
   Device device_;
+  std::mutex mutex_;  // one caller at a time: an executable's arena is not shared between runs
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<std::pair<size_t, Entry*>> index_;  // signature hash -> entry (few entries per fn)
 };

@@ -45,6 +45,7 @@ ir::Graph JitCache::lower(
 std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     std::span<const Array> leaves, size_t structure_hash,
     TraceFn trace_fn) {
+  std::lock_guard lock(mutex_);
   size_t h = structure_hash;
   for (const Array& a : leaves) {
     if (a.empty()) throw ValueError(message("an argument of a jitted function holds an empty kiln::Array", loc_));
