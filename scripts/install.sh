@@ -19,6 +19,9 @@ packages=(
   libgtest-dev     # tests/
   libbenchmark-dev # bench/
   zlib1g-dev       # gzip-compressed IDX data files
+  libmsgpack-cxx-dev # Flax's msgpack checkpoint format
+  libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
+  libcli11-dev     # the kiln command-line tool
 )
 
 usage() {

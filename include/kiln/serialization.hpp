@@ -1,0 +1,62 @@
+// Flax's msgpack format (flax.serialization.to_bytes / from_bytes), byte for byte.
+//
+// Files hold a *state dict*: nested maps with string keys whose leaves are arrays (msgpack ext 1),
+// numpy scalars (ext 3), or native msgpack values (ints, floats, bools, None, strings). StateValue
+// keeps all of that — including which msgpack encoding each value had — so decoding and encoding a
+// file written by Flax gives back the same bytes. Trees convert to and from state dicts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "kiln/array.hpp"
+#include "kiln/tree.hpp"
+
+namespace kiln::serialization {
+
+// One node of a state dict.
+struct StateValue {
+  struct Map;  // ordered entries
+  enum class Kind : uint8_t { nil, boolean, integer, floating, string, array, scalar, map };
+  Kind kind = Kind::nil;
+  bool b = false;
+  int64_t i = 0;
+  bool i_unsigned = false;    // a msgpack uint (the value is in `u`)
+  uint64_t u = 0;
+  double f = 0;
+  bool f_single = false;      // encoded as float32 (ca), not float64 (cb)
+  std::string s;
+  Array array;                // array (ext 1) and numpy scalar (ext 3)
+  std::shared_ptr<Map> map;
+};
+struct StateValue::Map {
+  std::vector<std::pair<std::string, StateValue>> entries;
+};
+
+// Encode/decode a state dict. Decoding errors are kiln::Error naming the byte offset.
+std::vector<uint8_t> encode(const StateValue& v);
+StateValue decode(const std::vector<uint8_t>& bytes, const std::string& source = "<bytes>");
+
+// Tree <-> state dict: dicts to maps (their order), lists to maps keyed "0", "1", ..., arrays to
+// ext 1 (0-d arrays too, as Flax writes jax arrays), none to nil.
+StateValue to_state_dict(const Tree& t);
+// Restores `template`'s structure from a state dict, checking keys, shapes and dtypes; errors name
+// the path (./params/Dense_0/kernel), what was expected and what was found.
+Tree from_state_dict(const Tree& templ, const StateValue& state, const std::string& source = "<bytes>");
+
+std::vector<uint8_t> to_bytes(const Tree& t);
+Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes, const std::string& source = "<bytes>");
+
+// Writes atomically (temporary file in the same directory, flush, rename): a failed write never
+// leaves a half-written file where the old one was.
+void save(const std::filesystem::path& path, const Tree& t);
+void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+Tree load(const std::filesystem::path& path, const Tree& templ);
+std::vector<uint8_t> read_file(const std::filesystem::path& path);
+
+}  // namespace kiln::serialization
