@@ -882,6 +882,29 @@ TEST_F(CpuBackendTest, OutputsMayBeParametersConstantsOrRepeated) {
   EXPECT_NE(text.find("-> output[0]"), std::string::npos) << text;
 }
 
+TEST_F(CpuBackendTest, ReshapedParameterAsOutputIsCopied) {
+  GraphBuilder b;
+  auto x = b.param(DType::int32, Shape{2, 2});
+  ir::Attrs a;
+  a.shape = Shape{4};
+  b.output(b.push(Prim::reshape, {x}, a, {DType::int32, Shape{4}}));
+  auto out = run(b.g, {buffer(std::vector<int32_t>{1, 2, 3, 4})});
+  EXPECT_EQ(read<int32_t>(*out[0]), (std::vector<int32_t>{1, 2, 3, 4}));
+}
+
+TEST_F(CpuBackendTest, RunRejectsWrongBufferCountsAndSizes) {
+  GraphBuilder b;
+  auto x = b.param(DType::float32, Shape{4});
+  b.output(b.unary(Prim::neg, x));
+  auto exe = backend_->compile(b.g, device_);
+  auto small = backend_->allocate(8, device_);
+  auto ok = backend_->allocate(16, device_);
+  Buffer* one_small[] = {small.get()};
+  Buffer* one_ok[] = {ok.get()};
+  EXPECT_THROW(exe->run(one_small, one_ok), ValueError);
+  EXPECT_THROW(exe->run({}, one_ok), ValueError);
+}
+
 TEST_F(CpuBackendTest, ExecutableRunsAgainOnNewBuffers) {
   GraphBuilder b;
   auto x = b.param(DType::float32, Shape{2});

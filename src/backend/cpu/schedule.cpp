@@ -301,6 +301,10 @@ void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const
                        std::to_string(input_bytes_[i]));
     }
     bases_[i] = static_cast<std::byte*>(inputs[i]->host_data());
+    if (bases_[i] == nullptr && input_bytes_[i] > 0) {
+      throw ValueError("cpu executable: input " + std::to_string(i) +
+                       " is not in host memory. Move it to the cpu with kiln::device_put first");
+    }
   }
   for (size_t j = 0; j < outputs.size(); ++j) {
     if (outputs[j]->bytes() < output_bytes_[j]) {
@@ -309,6 +313,10 @@ void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const
                        std::to_string(output_bytes_[j]));
     }
     bases_[num_inputs_ + j] = static_cast<std::byte*>(outputs[j]->host_data());
+    if (bases_[num_inputs_ + j] == nullptr && output_bytes_[j] > 0) {
+      throw ValueError("cpu executable: output " + std::to_string(j) +
+                       " is not a host buffer; allocate outputs with the cpu backend");
+    }
   }
   std::byte* const* bases = bases_.data();
   for (const Step& s : steps_) {
