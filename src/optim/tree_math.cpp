@@ -1,0 +1,128 @@
+#include "optim/tree_math.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kiln/ops.hpp"
+
+namespace kiln::optim::detail {
+namespace {
+
+const char* kind_name(Tree::Kind k) {
+  switch (k) {
+    case Tree::Kind::none:
+      return "none";
+    case Tree::Kind::leaf:
+      return "an array";
+    case Tree::Kind::dict:
+      return "a dict";
+    case Tree::Kind::list:
+      return "a list";
+  }
+  return "?";
+}
+
+Tree map3_rec(const std::function<Array(const Array&, const Array&, const Array&)>& f,
+              const Tree& a, const Tree& b, const Tree& c, const std::string& path) {
+  if (a.kind() != b.kind() || a.kind() != c.kind())
+    throw ValueError("optimizer trees differ at " + path + ": " + kind_name(a.kind()) + ", " +
+                     kind_name(b.kind()) + " and " + kind_name(c.kind()) +
+                     "; updates, optimizer state and params must have the structure of the params "
+                     "given to init()");
+  switch (a.kind()) {
+    case Tree::Kind::none:
+      return Tree();
+    case Tree::Kind::leaf:
+      return Tree(f(a.leaf(), b.leaf(), c.leaf()));
+    case Tree::Kind::dict: {
+      if (b.size() != a.size() || c.size() != a.size())
+        throw ValueError("optimizer trees differ at " + path + ": dicts of " +
+                         std::to_string(a.size()) + ", " + std::to_string(b.size()) + " and " +
+                         std::to_string(c.size()) + " keys");
+      Tree::Dict d;
+      d.reserve(a.size());
+      // Lookups by key: a tree that went through jit has sorted dicts, another may not.
+      for (const auto& [k, v] : a.items())
+        d.emplace_back(k, map3_rec(f, v, b[k], c[k], path + "/" + k));
+      return Tree(std::move(d));
+    }
+    case Tree::Kind::list: {
+      if (b.size() != a.size() || c.size() != a.size())
+        throw ValueError("optimizer trees differ at " + path + ": lists of " +
+                         std::to_string(a.size()) + ", " + std::to_string(b.size()) + " and " +
+                         std::to_string(c.size()) + " elements");
+      Tree::List l;
+      l.reserve(a.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        l.push_back(map3_rec(f, a[i], b[i], c[i], path + "/" + std::to_string(i)));
+      return Tree::list(std::move(l));
+    }
+  }
+  return Tree();
+}
+
+}  // namespace
+
+Tree tree_map3(const std::function<Array(const Array&, const Array&, const Array&)>& f,
+               const Tree& a, const Tree& b, const Tree& c) {
+  return map3_rec(f, a, b, c, ".");
+}
+
+Tree tree_zeros_like(const Tree& t) {
+  return tree_map([](const Array& x) { return zeros_like(x); }, t);
+}
+
+Tree tree_full_like(const Tree& t, double value) {
+  return tree_map([value](const Array& x) { return full_like(x, value); }, t);
+}
+
+Array zero_count() {
+  return zeros(Shape{}, int32);
+}
+
+Array safe_increment(const Array& count) {
+  // optax numerics.safe_int32_increment:
+  //   jnp.where(count < max_int32, count + 1, max_int32)
+  constexpr int kMax = std::numeric_limits<int32_t>::max();
+  return where(less(count, kMax), add(count, 1), kMax);
+}
+
+Array bias_correction(double decay, const Array& count) {
+  // optax tree_bias_correction: `bias_correction_ = 1 - decay**count`. decay is a Python float and
+  // count an int32 array, so jnp.power promotes both to float32 (the weak float adopts the default
+  // float type) and lax.pow lowers to an elementwise power in float32.
+  return sub(1, pow(decay, astype(count, float32)));
+}
+
+Array integer_pow(const Array& x, int64_t y) {
+  if (y == 0) return ones_like(x);
+  bool reciprocal = y < 0;
+  uint64_t e = reciprocal ? static_cast<uint64_t>(-(y + 1)) + 1 : static_cast<uint64_t>(y);
+  Array acc;
+  Array base = x;
+  // Same multiplication order as jax.lax.integer_pow's lowering, so the rounding matches.
+  while (e > 0) {
+    if (e & 1) acc = acc.empty() ? base : mul(acc, base);
+    e >>= 1;
+    if (e > 0) base = mul(base, base);
+  }
+  return reciprocal ? div(ones_like(acc), acc) : acc;
+}
+
+Array power(const Array& x, double p) {
+  if (std::nearbyint(p) == p && std::fabs(p) <= 64) return integer_pow(x, static_cast<int64_t>(p));
+  return pow(x, p);
+}
+
+const Tree& require_params(const Tree& params, const char* who) {
+  if (params.is_none())
+    throw ValueError(std::string(who) +
+                     ": you are using a transformation that requires the current value of "
+                     "parameters, but you are "
+                     "not passing `params` when calling `update`. Pass the params tree as update's "
+                     "third argument.");
+  return params;
+}
+
+}  // namespace kiln::optim::detail
