@@ -32,6 +32,11 @@ std::string join_path(const std::string& a, const std::string& b) {
   return a.empty() ? b : a + "/" + b;
 }
 
+// "scope \"a/b\"", or "the root scope" for the empty path.
+std::string scope_name(const std::string& path) {
+  return path.empty() ? "the root scope" : "scope \"" + path + "\"";
+}
+
 std::string keys_of(const Tree& t) {
   if (!t.is_dict()) return "(not a dict)";
   std::string out = "[";
@@ -89,15 +94,15 @@ Scope& Scope::child(const std::string& class_name, const std::optional<std::stri
   if (name) {
     if (name->empty() || name->find('/') != std::string::npos)
       throw ValueError("nn: a module name must be non-empty and without '/', got \"" + *name +
-                       "\" (in scope \"" + path_ + "\")");
+                       "\" (in " + scope_name(path_) + ")");
     n = *name;
   } else {
     n = class_name + "_" + std::to_string(child_counts_[class_name]++);
   }
   const std::string full = join_path(path_, n);
   if (!root_->reserved.insert(full).second)
-    throw ValueError("nn: duplicate use of the name \"" + n + "\" in scope \"" + path_ +
-                     "\" (a submodule or parameter already has it); give the module another name");
+    throw ValueError("nn: duplicate use of the name \"" + n + "\" in " + scope_name(path_) +
+                     " (a submodule or parameter already has it); give the module another name");
   auto c = std::unique_ptr<Scope>(new Scope(root_, full));
   c->rng_suffix_ = rng_suffix_;
   c->rng_suffix_.push_back(n);
@@ -107,8 +112,8 @@ Scope& Scope::child(const std::string& class_name, const std::optional<std::stri
 
 Array Scope::make_rng(const std::string& stream) {
   if (!root_->initializing)
-    throw ValueError("nn: make_rng(\"" + stream + "\") in scope \"" + path_ +
-                     "\" during apply, which has no rng streams; draw the randomness outside the "
+    throw ValueError("nn: make_rng(\"" + stream + "\") in " + scope_name(path_) +
+                     " during apply, which has no rng streams; draw the randomness outside the "
                      "module and pass "
                      "it in");
   // Only 'params' is bound, so every stream falls back to it and to its counter (Flax's make_rng).
