@@ -15,9 +15,9 @@ namespace kiln::optim {
 GradientTransformation scale_by_adam(double b1, double b2, double eps, double eps_root) {
   GradientTransformation t;
   t.init = [](const Tree& params) {
-    return Tree::dict({{"count", detail::zero_count()},
-                       {"mu", detail::tree_zeros_like(params)},
-                       {"nu", detail::tree_zeros_like(params)}});
+    return Tree::dict({{"count", tree_math::zero_count()},
+                       {"mu", tree_math::tree_zeros_like(params)},
+                       {"nu", tree_math::tree_zeros_like(params)}});
   };
   t.update = [b1, b2, eps, eps_root](const Tree& updates, const Tree& state, const Tree&) {
     // (1 - b) is computed in double, as Python does, and rounded once to the moments' dtype.
@@ -27,11 +27,11 @@ GradientTransformation scale_by_adam(double b1, double b2, double eps, double ep
     Tree nu = tree_map(
         [b2](const Array& g, const Array& v) { return add(mul(1.0 - b2, square(g)), mul(b2, v)); },
         updates, state["nu"]);
-    Array count = detail::safe_increment(state["count"].leaf());
-    Array c1 = detail::bias_correction(b1, count);
-    Array c2 = detail::bias_correction(b2, count);
+    Array count = tree_math::safe_increment(state["count"].leaf());
+    Array c1 = tree_math::bias_correction(b1, count);
+    Array c2 = tree_math::bias_correction(b2, count);
     // tree_bias_correction divides by the correction cast to each moment's dtype.
-    Tree u = detail::tree_map3(
+    Tree u = tree_math::tree_map3(
         [&](const Array&, const Array& m, const Array& v) {
           Array m_hat = div(m, astype(c1, m.dtype()));
           Array v_hat = div(v, astype(c2, v.dtype()));

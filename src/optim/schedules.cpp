@@ -39,7 +39,7 @@ Schedule polynomial_schedule(double init_value, double end_value, double power,
     Array end_val = scalar(end_value, float32);
     Array c = clip(sub(count, transition_begin), 0, transition_steps);  // int32
     Array frac = sub(1, div(c, transition_steps));                      // int / int -> float32
-    return as_f32(add(mul(sub(init_val, end_val), detail::power(frac, power)), end_val));
+    return as_f32(add(mul(sub(init_val, end_val), tree_math::power(frac, power)), end_val));
   };
 }
 
@@ -81,7 +81,7 @@ Schedule cosine_decay_schedule(double init_value, int64_t decay_steps, double al
     Array c = minimum(as_f32(count), static_cast<double>(decay_steps));
     Array cosine =
         mul(0.5, add(1, cos(div(mul(std::numbers::pi, c), static_cast<double>(decay_steps)))));
-    Array decayed = add(mul(1.0 - alpha, detail::power(cosine, exponent)), alpha);
+    Array decayed = add(mul(1.0 - alpha, tree_math::power(cosine, exponent)), alpha);
     return as_f32(mul(init_value, decayed));
   };
 }

@@ -31,14 +31,14 @@ GradientTransformation scale(double step_size) {
 
 GradientTransformation scale_by_schedule(Schedule step_size_fn) {
   GradientTransformation t;
-  t.init = [](const Tree&) { return Tree::dict({{"count", detail::zero_count()}}); };
+  t.init = [](const Tree&) { return Tree::dict({{"count", tree_math::zero_count()}}); };
   t.update = [fn = std::move(step_size_fn)](const Tree& updates, const Tree& state, const Tree&) {
     const Array& count = state["count"].leaf();
     // optax: the schedule sees the count before this step, then the count is incremented.
     Array step_size = fn(count);
     Tree u =
         tree_map([&](const Array& g) { return mul(astype(step_size, g.dtype()), g); }, updates);
-    return std::make_pair(std::move(u), Tree::dict({{"count", detail::safe_increment(count)}}));
+    return std::make_pair(std::move(u), Tree::dict({{"count", tree_math::safe_increment(count)}}));
   };
   return t;
 }
@@ -58,7 +58,7 @@ GradientTransformation scale_by_learning_rate(ScalarOrSchedule learning_rate, bo
 GradientTransformation trace(double decay, bool nesterov) {
   GradientTransformation t;
   t.init = [](const Tree& params) {
-    return Tree::dict({{"trace", detail::tree_zeros_like(params)}});
+    return Tree::dict({{"trace", tree_math::tree_zeros_like(params)}});
   };
   t.update = [decay, nesterov](const Tree& updates, const Tree& state, const Tree&) {
     // optax: f = g + decay * t; new_trace = f(g, trace); updates = f(g, new_trace) if nesterov.
@@ -73,7 +73,7 @@ GradientTransformation trace(double decay, bool nesterov) {
 GradientTransformation scale_by_rms(double decay, double eps, double initial_scale) {
   GradientTransformation t;
   t.init = [initial_scale](const Tree& params) {
-    return Tree::dict({{"nu", detail::tree_full_like(params, initial_scale)}});
+    return Tree::dict({{"nu", tree_math::tree_full_like(params, initial_scale)}});
   };
   t.update = [decay, eps](const Tree& updates, const Tree& state, const Tree&) {
     // optax: nu = (1 - decay) * g**2 + decay * nu; updates = g * rsqrt(nu + eps).
@@ -155,7 +155,7 @@ GradientTransformation add_decayed_weights(
   if (!mask) {
     t.init = empty_state;
     t.update = [decayed](const Tree& updates, const Tree& state, const Tree& params) {
-      detail::require_params(params, "add_decayed_weights");
+      tree_math::require_params(params, "add_decayed_weights");
       return std::make_pair(tree_map(decayed, updates, params), state);
     };
     return t;
@@ -165,7 +165,7 @@ GradientTransformation add_decayed_weights(
   auto mask_fn = std::make_shared<const std::function<Tree(const Tree&)>>(std::move(*mask));
   t.init = [](const Tree&) { return Tree::dict({{"inner_state", Tree::dict()}}); };
   t.update = [decayed, mask_fn](const Tree& updates, const Tree& state, const Tree& params) {
-    detail::require_params(params, "add_decayed_weights");
+    tree_math::require_params(params, "add_decayed_weights");
     // optax.masked calls a mask function on the updates in update() (on the params in init()); both
     // have the params' structure and shapes.
     Tree m = (*mask_fn)(updates);

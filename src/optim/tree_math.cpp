@@ -6,7 +6,7 @@
 
 #include "kiln/ops.hpp"
 
-namespace kiln::optim::detail {
+namespace kiln::optim::tree_math {
 namespace {
 
 const char* kind_name(Tree::Kind k) {
@@ -125,4 +125,4 @@ const Tree& require_params(const Tree& params, const char* who) {
   return params;
 }
 
-}  // namespace kiln::optim::detail
+}  // namespace kiln::optim::tree_math

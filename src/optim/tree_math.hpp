@@ -9,7 +9,7 @@
 #include "kiln/array.hpp"
 #include "kiln/tree.hpp"
 
-namespace kiln::optim::detail {
+namespace kiln::optim::tree_math {
 
 // f applied leafwise to three trees of the same structure; structure and dict order of `a` kept.
 Tree tree_map3(const std::function<Array(const Array&, const Array&, const Array&)>& f,
@@ -40,4 +40,4 @@ Array power(const Array& x, double p);
 // ValueError with optax's NO_PARAMS_MSG when `params` is none (the transformation reads them).
 const Tree& require_params(const Tree& params, const char* who);
 
-}  // namespace kiln::optim::detail
+}  // namespace kiln::optim::tree_math
