@@ -1,0 +1,97 @@
+#include "kiln/inspect.hpp"
+
+#include <cstdio>
+#include <optional>
+
+#include "io/chunked_array.hpp"
+#include "io/state_value_text.hpp"
+
+namespace kiln {
+namespace {
+
+using serialization::StateValue;
+
+struct Totals {
+  size_t arrays = 0;
+  uint64_t elements = 0;
+  uint64_t bytes = 0;
+  void add(DType dt, const Shape& s) {
+    ++arrays;
+    elements += static_cast<uint64_t>(s.numel());
+    bytes += static_cast<uint64_t>(s.numel()) * itemsize(dt);
+  }
+};
+
+// The one-line form of a value that is not a plain map.
+std::optional<std::string> leaf_text(const StateValue& v, Totals& totals) {
+  using K = StateValue::Kind;
+  if (v.kind == K::array || v.kind == K::scalar) {
+    totals.add(v.array.dtype(), v.array.shape());
+    return serialization::array_type(v.array.dtype(), v.array.shape()) +
+           (v.kind == K::scalar ? " (numpy scalar)" : "");
+  }
+  if (v.kind == K::map) {
+    if (auto type = serialization::chunked_array_type(v)) {
+      totals.add(type->first, type->second);
+      return serialization::array_type(type->first, type->second) + " (chunked)";
+    }
+    if (!v.map || v.map->entries.empty()) return "{}";
+    return std::nullopt;
+  }
+  return serialization::native_text(v);
+}
+
+void render(const StateValue& v, int depth, std::string& out, Totals& totals) {
+  for (const auto& [key, sub] : v.map->entries) {
+    out.append(static_cast<size_t>(depth) * 2, ' ');
+    out += key + ":";
+    if (auto text = leaf_text(sub, totals)) {
+      out += " " + *text + "\n";
+    } else {
+      out += "\n";
+      render(sub, depth + 1, out, totals);
+    }
+  }
+}
+
+std::string totals_text(const Totals& t) {
+  std::string s = std::to_string(t.arrays) + (t.arrays == 1 ? " array, " : " arrays, ") +
+                  std::to_string(t.elements) + (t.elements == 1 ? " element, " : " elements, ") +
+                  std::to_string(t.bytes) + (t.bytes == 1 ? " byte" : " bytes");
+  if (t.bytes >= 1024) {
+    const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double x = static_cast<double>(t.bytes) / 1024;
+    int u = 0;
+    while (x >= 1024 && u < 3) x /= 1024, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " (%.1f %s)", x, units[u]);
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string inspect_summary(const StateValue& v) {
+  std::string out;
+  Totals all;
+  if (auto text = leaf_text(v, all)) {
+    out += *text + "\n";
+  } else {
+    render(v, 0, out, all);
+  }
+  out += "Total: " + totals_text(all) + "\n";
+  if (v.kind == StateValue::Kind::map && v.map) {
+    for (const auto& [key, sub] : v.map->entries) {
+      if (key != "params") continue;
+      Totals params;
+      std::string unused;  // rendering is how the totals are gathered
+      if (!leaf_text(sub, params)) render(sub, 0, unused, params);
+      out += "Parameters (under 'params'): " + totals_text(params) + "\n";
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln

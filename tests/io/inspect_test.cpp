@@ -1,0 +1,83 @@
+// inspect_summary: the text `kiln inspect FILE.msgpack` prints.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "io/chunked_array.hpp"
+#include "io/io_test_helpers.hpp"
+#include "kiln/inspect.hpp"
+
+namespace kiln {
+namespace {
+
+using serialization::StateValue;
+using testing_io::f32;
+using testing_io::i32;
+using testing_io::map_of;
+
+StateValue array_value(Array a, StateValue::Kind kind = StateValue::Kind::array) {
+  StateValue v;
+  v.kind = kind;
+  v.array = std::move(a);
+  return v;
+}
+
+TEST(Inspect, SmallTrainStateSummary) {
+  StateValue lr;
+  lr.kind = StateValue::Kind::floating;
+  lr.f = 0.001;
+  StateValue s = map_of({
+      {"step", testing_io::int_value(0)},
+      {"params",
+       map_of({{"Dense_0", map_of({{"bias", array_value(f32({0, 0, 0}, {3}))},
+                                   {"kernel", array_value(f32({0, 0, 0, 0, 0, 0}, {2, 3}))}})}})},
+      {"opt_state",
+       map_of({{"0", map_of({{"count", array_value(i32({0}, {}))}})}, {"1", map_of({})}})},
+      {"scale", array_value(f32({1}, {}), StateValue::Kind::scalar)},
+      {"lr", lr},
+  });
+  EXPECT_EQ(inspect_summary(s),
+            "step: int 0\n"
+            "params:\n"
+            "  Dense_0:\n"
+            "    bias: float32[3]\n"
+            "    kernel: float32[2,3]\n"
+            "opt_state:\n"
+            "  0:\n"
+            "    count: int32[]\n"
+            "  1: {}\n"
+            "scale: float32[] (numpy scalar)\n"
+            "lr: float 0.001\n"
+            "Total: 4 arrays, 11 elements, 44 bytes\n"
+            "Parameters (under 'params'): 2 arrays, 9 elements, 36 bytes\n");
+}
+
+TEST(Inspect, ChunkedArraysShowAsOneArray) {
+  StateValue s =
+      map_of({{"emb", serialization::chunk_array(f32(std::vector<float>(300, 0), {3, 100}), 400)}});
+  EXPECT_EQ(inspect_summary(s),
+            "emb: float32[3,100] (chunked)\n"
+            "Total: 1 array, 300 elements, 1200 bytes (1.2 KiB)\n");
+}
+
+TEST(Inspect, FixtureSummaryTotals) {
+  namespace fs = std::filesystem;
+  fs::path p = (fs::path(KILN_SOURCE_DIR) / ".." / "shared" / "fixtures" / "flax" /
+                "trainstate_sgd_momentum_transformer.msgpack")
+                   .lexically_normal();
+  if (!fs::exists(p)) GTEST_SKIP() << p.string() << " absent: ../shared/fixtures absent";
+  std::string text = inspect_summary(serialization::decode(serialization::read_file(p)));
+  EXPECT_EQ(text.rfind("step: int32[]\nparams:\n  Transformer:\n    encoder_norm:\n", 0), 0u)
+      << text;
+  EXPECT_NE(text.find("\n      pos_embedding: float32[1,400,42]\n"), std::string::npos);
+  EXPECT_NE(text.find("\n  1: {}\nmetrics:\n"), std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "\nTotal: 114 arrays, 116812 elements, 467248 bytes (456.3 KiB)\n"
+          "Parameters (under 'params'): 55 arrays, 58404 elements, 233616 bytes (228.1 KiB)\n"),
+      std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace kiln
