@@ -5,6 +5,8 @@
 // not check: every array's shape and dtype, so a wrong checkpoint fails at load, not deep inside a
 // jitted step.
 #include <limits>
+#include <string_view>
+#include <unordered_map>
 
 #include "io/chunked_array.hpp"
 #include "io/state_value_text.hpp"
@@ -20,11 +22,23 @@ StateValue map_value() {
   return v;
 }
 
-const StateValue* find_key(const StateValue& m, const std::string& key) {
-  for (const auto& [k, v] : m.map->entries)
-    if (k == key) return &v;
-  return nullptr;
-}
+// A state map's entries by key. A repeated key resolves to its last value, as Python's dict does
+// when msgpack.unpackb builds it.
+class Entries {
+ public:
+  explicit Entries(const StateValue& m) {
+    index_.reserve(m.map->entries.size());
+    for (const auto& [k, v] : m.map->entries) index_[k] = &v;
+  }
+  const StateValue* find(const std::string& key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : it->second;
+  }
+  size_t size() const { return index_.size(); }
+
+ private:
+  std::unordered_map<std::string_view, const StateValue*> index_;
+};
 
 std::string join(const std::string& path, const std::string& key) {
   return path + "/" + key;
@@ -77,9 +91,10 @@ class Restorer {
 
   Tree restore_dict(const Tree& templ, const StateValue& state, const std::string& path) {
     require_map(templ, state, path);
+    Entries entries(state);
     std::vector<std::string> missing;
     for (const auto& [k, sub] : templ.items())
-      if (!find_key(state, k)) missing.push_back(k);
+      if (!entries.find(k)) missing.push_back(k);
     if (!missing.empty())
       throw ValueError(source_ +
                        ": The target dict keys and state dict keys do not match, target dict "
@@ -89,22 +104,23 @@ class Restorer {
     Tree::Dict out;
     out.reserve(templ.items().size());
     for (const auto& [k, sub] : templ.items())
-      out.emplace_back(k, restore(sub, *find_key(state, k), join(path, k)));
+      out.emplace_back(k, restore(sub, *entries.find(k), join(path, k)));
     return Tree(std::move(out));
   }
 
   Tree restore_list(const Tree& templ, const StateValue& state, const std::string& path) {
     require_map(templ, state, path);
+    Entries entries(state);
     size_t n = templ.size();
-    if (state.map->entries.size() != n)
+    if (entries.size() != n)
       throw ValueError(source_ + ": The size of the list and the state dict do not match, got " +
-                       std::to_string(n) + " and " + std::to_string(state.map->entries.size()) +
-                       " at path " + path);
+                       std::to_string(n) + " and " + std::to_string(entries.size()) + " at path " +
+                       path);
     Tree::List out;
     out.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       std::string k = std::to_string(i);
-      const StateValue* sub = find_key(state, k);
+      const StateValue* sub = entries.find(k);
       if (!sub)
         throw ValueError(source_ + ": the state dict for the list at path " + path +
                          " has no key '" + k +

@@ -138,9 +138,10 @@ class CheckedVisitor : public msgpack::null_visitor {
     fail("byte " + std::string(hex) + " is not a msgpack type (is this a msgpack file?)",
          base_ + error_offset);
   }
+  // Called instead of any other failure: the parser ran out of input while waiting for a value.
   void insufficient_bytes(size_t /*parsed_offset*/, size_t error_offset) {
     truncated_ = true;
-    if (!failure_) failure_ = Failure{"", base_ + error_offset};
+    fail("", base_ + error_offset);
   }
   // Records the first problem; returning false from a visit stops the parser.
   bool fail(std::string problem, std::optional<size_t> at = std::nullopt) {
@@ -176,8 +177,9 @@ void parse_region(V& v, const uint8_t* input, size_t begin, size_t size, const s
     return;
   }
   if (size == 0) throw ValueError(at(source, begin, what + " is empty: no msgpack value"));
-  if (v.truncated_ && (!v.failure_ || v.failure_->problem.empty())) {
-    size_t stop = v.failure_ && v.failure_->at ? *v.failure_->at : begin + off;
+  if (!v.failure_) throw ValueError(at(source, begin + off, "unreadable msgpack"));
+  if (v.truncated_) {
+    size_t stop = v.failure_->at.value_or(begin + off);
     throw ValueError(at(source, stop,
                         "truncated: " + what + " ends at byte offset " +
                             std::to_string(begin + size) +

@@ -25,14 +25,7 @@ using testing_io::int_value;
 using testing_io::map_of;
 using testing_io::to_hex;
 
-// ../shared next to the checkout; never copied into the repository.
-const fs::path kFixture = (fs::path(KILN_SOURCE_DIR) / ".." / "shared" / "fixtures" / "flax" /
-                           "trainstate_sgd_momentum_transformer.msgpack")
-                              .lexically_normal();
-
-#define SKIP_WITHOUT_FIXTURE() \
-  if (!fs::exists(kFixture))   \
-  GTEST_SKIP() << kFixture.string() << " absent: ../shared/fixtures absent"
+const fs::path kFixture = testing_io::flax_fixture();
 
 // The tree a state dict describes (maps to dicts, arrays to leaves): a template for from_bytes.
 Tree tree_of(const StateValue& v) {
@@ -66,14 +59,14 @@ std::vector<std::string> keys(const StateValue& v) {
 // ---- the fixture Flax wrote ----
 
 TEST(FlaxSerializationFixture, DecodeEncodeIsByteExact) {
-  SKIP_WITHOUT_FIXTURE();
+  KILN_SKIP_WITHOUT_FLAX_FIXTURE();
   auto bytes = read_file(kFixture);
   ASSERT_EQ(bytes.size(), 470900u);
   EXPECT_TRUE(encode(decode(bytes, kFixture.string())) == bytes);
 }
 
 TEST(FlaxSerializationFixture, HoldsATrainStateWithMomentumAndMetrics) {
-  SKIP_WITHOUT_FIXTURE();
+  KILN_SKIP_WITHOUT_FLAX_FIXTURE();
   StateValue s = decode(read_file(kFixture), kFixture.string());
   // flax TrainState fields, then the extra `metrics` field of the subclass that wrote it.
   EXPECT_EQ(keys(s), (std::vector<std::string>{"step", "params", "opt_state", "metrics"}));
@@ -116,7 +109,7 @@ TEST(FlaxSerializationFixture, HoldsATrainStateWithMomentumAndMetrics) {
 }
 
 TEST(FlaxSerializationFixture, LoadsIntoATemplateAndSavesTheSameBytes) {
-  SKIP_WITHOUT_FIXTURE();
+  KILN_SKIP_WITHOUT_FLAX_FIXTURE();
   auto bytes = read_file(kFixture);
   Tree templ = tree_of(decode(bytes));
   Tree state = load(kFixture, templ);

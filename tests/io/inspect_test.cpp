@@ -1,8 +1,6 @@
 // inspect_summary: the text `kiln inspect FILE.msgpack` prints.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "io/chunked_array.hpp"
 #include "io/io_test_helpers.hpp"
 #include "kiln/inspect.hpp"
@@ -61,11 +59,8 @@ TEST(Inspect, ChunkedArraysShowAsOneArray) {
 }
 
 TEST(Inspect, FixtureSummaryTotals) {
-  namespace fs = std::filesystem;
-  fs::path p = (fs::path(KILN_SOURCE_DIR) / ".." / "shared" / "fixtures" / "flax" /
-                "trainstate_sgd_momentum_transformer.msgpack")
-                   .lexically_normal();
-  if (!fs::exists(p)) GTEST_SKIP() << p.string() << " absent: ../shared/fixtures absent";
+  KILN_SKIP_WITHOUT_FLAX_FIXTURE();
+  const auto p = testing_io::flax_fixture();
   std::string text = inspect_summary(serialization::decode(serialization::read_file(p)));
   EXPECT_EQ(text.rfind("step: int32[]\nparams:\n  Transformer:\n    encoder_norm:\n", 0), 0u)
       << text;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,17 @@
 #include "kiln/serialization.hpp"
 
 namespace kiln::testing_io {
+
+// The checkpoint Flax wrote, in ../shared next to the checkout (never copied into the repository).
+inline std::filesystem::path flax_fixture() {
+  return (std::filesystem::path(KILN_SOURCE_DIR) / ".." / "shared" / "fixtures" / "flax" /
+          "trainstate_sgd_momentum_transformer.msgpack")
+      .lexically_normal();
+}
+#define KILN_SKIP_WITHOUT_FLAX_FIXTURE()                            \
+  if (!std::filesystem::exists(::kiln::testing_io::flax_fixture())) \
+  GTEST_SKIP() << ::kiln::testing_io::flax_fixture().string()       \
+               << " absent: ../shared/fixtures absent"
 
 // "81 a1 61" -> {0x81, 0xa1, 0x61}; spaces are ignored, "'text'" inserts the ASCII bytes of text.
 inline std::vector<uint8_t> hex(std::string_view s) {

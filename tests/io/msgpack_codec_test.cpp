@@ -175,8 +175,9 @@ TEST(MsgpackCodec, DecodesArrayPayloads) {
 // ---- hostile and broken inputs ----
 
 TEST(MsgpackCodec, TruncatedInputNamesTheSourceAndOffset) {
-  auto bytes = encode(map_of({{"a", array_value(testing_io::f32({1, 2}, {2}))}}));
-  bytes.resize(bytes.size() - 3);
+  auto whole = encode(map_of({{"a", array_value(testing_io::f32({1, 2}, {2}))}}));
+  ASSERT_EQ(whole.size(), 27u);
+  std::vector<uint8_t> bytes(whole.begin(), whole.begin() + 24);
   std::string msg = error_of([&] { decode(bytes, "ckpt.msgpack"); });
   // The parser stops at the ext's type byte (offset 5), waiting for the 22 bytes it declares.
   EXPECT_NE(msg.find("ckpt.msgpack, byte offset 5:"), std::string::npos) << msg;
@@ -289,6 +290,34 @@ TEST(MsgpackCodec, StructuralProblemsAreNamed) {
   EXPECT_NE(inner.find("p, byte offset 13: truncated: the ext 1 payload at byte offset 3"),
             std::string::npos)
       << inner;
+}
+
+TEST(MsgpackCodec, EveryTruncationAndByteChangeFailsCleanly) {
+  // A small state dict with every value kind: each proper prefix must fail with a kiln::Error, and
+  // each single-byte change must either decode or fail with one (never crash or throw another
+  // type).
+  auto v = map_of(
+      {{"w", array_value(testing_io::f32({1, 2, 3}, {3}))},
+       {"s", array_value(testing_io::i32({7}, {}), StateValue::Kind::scalar)},
+       {"n", map_of({{"i", int_value(-300)}, {"f", float_value(0.25)}, {"x", StateValue{}}})},
+       {"t", string_value("text")}});
+  const auto bytes = encode(v);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_THROW(decode(prefix), Error) << "prefix of " << n << " bytes";
+  }
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int delta : {1, 0x20, 0x80, 0xff}) {
+      auto changed = bytes;
+      changed[i] = static_cast<uint8_t>(changed[i] + delta);
+      try {
+        (void)encode(decode(changed));
+      } catch (const Error&) {
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "byte " << i << " + " << delta << ": " << e.what();
+      }
+    }
+  }
 }
 
 }  // namespace
