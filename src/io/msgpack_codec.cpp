@@ -12,7 +12,7 @@
 // Python never writes one.
 #include <msgpack.hpp>
 
-#include <cstring>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
