@@ -2,7 +2,10 @@
 // model, train it on the host CPU, save its parameters in Flax's format, load them, and run compiled
 // inference on an accelerator — or on the CPU, saying so, when none is present.
 //
-//   build/bin/tutorial [--device auto|cpu|tt|<platform>] [--params model_params.msgpack]
+//   build/bin/tutorial [--device auto|cpu|tt|<platform>] [--params model_params.msgpack] [--inference-only]
+//
+// --inference-only skips training and saving: it loads --params and runs inference, the tutorial's
+// "later / elsewhere" half.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -119,20 +122,28 @@ void run_inference(const SimpleMLP& model, const Tree& params, Device device) {
 int main(int argc, char** argv) {
   std::string device_choice = "auto";
   std::string path = "model_params.msgpack";
+  bool inference_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--device" || arg == "--params") && i + 1 < argc) {
       (arg == "--device" ? device_choice : path) = argv[++i];
+    } else if (arg == "--inference-only") {
+      inference_only = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE] [--inference-only]\n",
+                   argv[0]);
       return 2;
     }
   }
   try {
     // Fail before training if the requested inference device does not exist.
     Device device = get_inference_device(device_choice);
-    auto [model, trained_params] = train_model();
-    save_params(trained_params, path);
+    SimpleMLP model;
+    if (!inference_only) {
+      auto [trained_model, trained_params] = train_model();
+      save_params(trained_params, path);
+      model = trained_model;
+    }
 
     // Later / elsewhere: load params and run inference on the device
     Tree loaded_params = load_params(model, path);

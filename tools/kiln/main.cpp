@@ -33,7 +33,9 @@ int print_devices() {
 int inspect(const std::string& path) {
   auto bytes = kiln::serialization::read_file(path);
   auto state = kiln::serialization::decode(bytes, path);
-  std::printf("%s\n%s", path.c_str(), kiln::inspect_summary(state).c_str());
+  std::string summary = kiln::inspect_summary(state);
+  if (!summary.empty() && summary.back() != '\n') summary += '\n';
+  std::printf("%s\n%s", path.c_str(), summary.c_str());
   return 0;
 }
 
