@@ -7,13 +7,21 @@
 namespace kiln {
 namespace {
 
-// Dict entries in JAX's flatten order: sorted by key.
-std::vector<const std::pair<std::string, Tree>*> sorted_items(const Tree::Dict& d) {
+// Calls f on dict entries in JAX's flatten order: sorted by key. Dicts that came out of jit or grad
+// are sorted already, so the common case walks them in place without sorting a copy.
+template <class F>
+void for_each_sorted(const Tree::Dict& d, F&& f) {
+  bool sorted = true;
+  for (size_t i = 1; sorted && i < d.size(); ++i) sorted = d[i - 1].first < d[i].first;
+  if (sorted) {
+    for (const auto& kv : d) f(kv);
+    return;
+  }
   std::vector<const std::pair<std::string, Tree>*> v;
   v.reserve(d.size());
   for (const auto& kv : d) v.push_back(&kv);
   std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  return v;
+  for (const auto* kv : v) f(*kv);
 }
 
 const char* kind_name(Tree::Kind k) {
@@ -33,10 +41,10 @@ void flatten_rec(const Tree& t, std::vector<Array>& leaves, size_t& h) {
     case Tree::Kind::leaf: leaves.push_back(t.leaf()); return;
     case Tree::Kind::dict:
       hash_combine(h, t.items().size());
-      for (const auto* kv : sorted_items(t.items())) {
-        hash_combine(h, std::hash<std::string>{}(kv->first));
-        flatten_rec(kv->second, leaves, h);
-      }
+      for_each_sorted(t.items(), [&](const auto& kv) {
+        hash_combine(h, std::hash<std::string>{}(kv.first));
+        flatten_rec(kv.second, leaves, h);
+      });
       return;
     case Tree::Kind::list:
       hash_combine(h, t.elements().size());
@@ -56,7 +64,8 @@ Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
     }
     case Tree::Kind::dict: {
       Tree::Dict d;
-      for (const auto* kv : sorted_items(like.items())) d.emplace_back(kv->first, rebuild_rec(kv->second, leaves));
+      d.reserve(like.items().size());
+      for_each_sorted(like.items(), [&](const auto& kv) { d.emplace_back(kv.first, rebuild_rec(kv.second, leaves)); });
       return Tree(std::move(d));
     }
     case Tree::Kind::list: {
