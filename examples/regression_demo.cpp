@@ -1,5 +1,5 @@
-// kiln's first demo: fit y = 3·x0 − 2·x1 + 0.5 by gradient descent, with the train step jitted for the
-// cpu backend and its gradient taken by kiln::value_and_grad. Prints the loss as it falls.
+// kiln's first demo: fit y = 3·x0 − 2·x1 + 0.5 by gradient descent, with the train step jitted for
+// the cpu backend and its gradient taken by kiln::value_and_grad. Prints the loss as it falls.
 #include <cstdio>
 #include <utility>
 
@@ -10,9 +10,13 @@ using kiln::Tree;
 
 namespace {
 
-Array predict(const Tree& params, const Array& x) { return kiln::matmul(x, params["w"].leaf()) + params["b"].leaf(); }
+Array predict(const Tree& params, const Array& x) {
+  return kiln::matmul(x, params["w"].leaf()) + params["b"].leaf();
+}
 
-Array loss(const Tree& params, const Array& x, const Array& y) { return kiln::mean(kiln::square(predict(params, x) - y)); }
+Array loss(const Tree& params, const Array& x, const Array& y) {
+  return kiln::mean(kiln::square(predict(params, x) - y));
+}
 
 }  // namespace
 
@@ -30,7 +34,8 @@ int main() {
     auto train_step = kiln::jit(
         [&](const Tree& p, const Array& xb, const Array& yb) {
           auto [value, grads] = kiln::value_and_grad(loss)(p, xb, yb);
-          Tree updated = kiln::tree_map([&](const Array& w, const Array& g) { return w - learning_rate * g; }, p, grads);
+          Tree updated = kiln::tree_map(
+              [&](const Array& w, const Array& g) { return w - learning_rate * g; }, p, grads);
           return std::make_pair(updated, value);
         },
         {.backend = "cpu", .name = "train_step"});
@@ -41,8 +46,8 @@ int main() {
       params = next;
       if (step % 10 == 0) std::printf("step %3d  loss %.3e\n", step, value.item<float>());
     }
-    std::printf("learned w = %s, b = %s (true: [[ 3.] [-2.]], [0.5])\n", params["w"].leaf().str().c_str(),
-                params["b"].leaf().str().c_str());
+    std::printf("learned w = %s, b = %s (true: [[ 3.] [-2.]], [0.5])\n",
+                params["w"].leaf().str().c_str(), params["b"].leaf().str().c_str());
     return 0;
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -1,8 +1,9 @@
 // The TT-XLA training tutorial (../shared/reference/tt-xla-training-tutorial.md), in kiln: define a
-// model, train it on the host CPU, save its parameters in Flax's format, load them, and run compiled
-// inference on an accelerator — or on the CPU, saying so, when none is present.
+// model, train it on the host CPU, save its parameters in Flax's format, load them, and run
+// compiled inference on an accelerator — or on the CPU, saying so, when none is present.
 //
-//   build/bin/tutorial [--device auto|cpu|tt|<platform>] [--params model_params.msgpack] [--inference-only]
+//   build/bin/tutorial [--device auto|cpu|tt|<platform>] [--params model_params.msgpack]
+//   [--inference-only]
 //
 // --inference-only skips training and saving: it loads --params and runs inference, the tutorial's
 // "later / elsewhere" half.
@@ -33,10 +34,12 @@ struct SimpleMLP : nn::Module<SimpleMLP> {
 };
 
 // 2. Create training state (params + optimizer)
-TrainState create_train_state(const Array& rng, const SimpleMLP& model, double learning_rate, const Shape& input_shape) {
+TrainState create_train_state(const Array& rng, const SimpleMLP& model, double learning_rate,
+                              const Shape& input_shape) {
   Tree params = model.init(rng, ones(input_shape));  // Initialize parameters
   auto tx = optim::adam(learning_rate);
-  return TrainState::create([model](const Tree& p, const Array& x) { return model.apply(p, x); }, params, tx);
+  return TrainState::create([model](const Tree& p, const Array& x) { return model.apply(p, x); },
+                            params, tx);
 }
 
 // 3. Define a loss function and train step
@@ -111,8 +114,9 @@ void run_inference(const SimpleMLP& model, const Tree& params, Device device) {
   Array x_dev = device_put(x, device);
   Tree params_dev = device_put(params, device);
 
-  auto inference = jit([&](const Tree& p, const Array& input) { return model.apply(p, input); },
-                       {.backend = std::string(device.platform()), .device = device, .name = "inference"});
+  auto inference =
+      jit([&](const Tree& p, const Array& input) { return model.apply(p, input); },
+          {.backend = std::string(device.platform()), .device = device, .name = "inference"});
 
   Array preds = inference(params_dev, x_dev);
   std::printf("Input (on %s): %s\n", device.str().c_str(), x_dev.str().c_str());
@@ -130,8 +134,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--inference-only") {
       inference_only = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE] [--inference-only]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE] [--inference-only]\n",
+          argv[0]);
       return 2;
     }
   }

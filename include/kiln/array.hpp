@@ -86,8 +86,8 @@ class Array {
 std::ostream& operator<<(std::ostream& os, const Array& a);
 
 // An argument of an arithmetic op: an Array or a C++ scalar. A scalar is weakly typed, as a Python
-// scalar is in JAX (`x * 2.0` keeps x's float32). Constructing one records the caller's source line,
-// which is how operators (`a + b`) report where a shape error happened.
+// scalar is in JAX (`x * 2.0` keeps x's float32). Constructing one records the caller's source
+// line, which is how operators (`a + b`) report where a shape error happened.
 class Operand {
  public:
   Operand(const Array& a, Loc loc = Loc::current()) : array_(a), loc_(loc) {}
@@ -100,8 +100,12 @@ class Operand {
   bool is_scalar() const { return weak_ != WeakKind::none; }
   const Array& array() const { return array_; }
   WeakKind weak() const { return weak_; }
-  double value() const { return weak_ == WeakKind::floating ? value_ : static_cast<double>(ivalue_); }
-  int64_t ivalue() const { return weak_ == WeakKind::floating ? static_cast<int64_t>(value_) : ivalue_; }
+  double value() const {
+    return weak_ == WeakKind::floating ? value_ : static_cast<double>(ivalue_);
+  }
+  int64_t ivalue() const {
+    return weak_ == WeakKind::floating ? static_cast<int64_t>(value_) : ivalue_;
+  }
   const Loc& loc() const { return loc_; }
 
  private:

@@ -1,6 +1,7 @@
 // Reverse-mode autodiff as a graph transformation: the function is traced, then its graph is
-// replayed forward and walked backward with one VJP rule per primitive (src/transforms/vjp_rules.cpp).
-// Works eagerly and under jit; differentiates with respect to the first argument (a tree).
+// replayed forward and walked backward with one VJP rule per primitive
+// (src/transforms/vjp_rules.cpp). Works eagerly and under jit; differentiates with respect to the
+// first argument (a tree).
 //
 //   auto g = kiln::grad(loss)(params, x, y);                  // same tree type as params
 //   auto [value, g] = kiln::value_and_grad(loss)(params, x, y);
@@ -26,11 +27,10 @@ struct GradOptions {
 // The untyped core: traces `body` on tracers for `primals`, then computes its outputs and the
 // cotangents of `primals` given cotangents for the first `cotangents.size()` outputs (an empty
 // array is a zero cotangent). Returns {outputs, primal cotangents}.
-std::pair<std::vector<Array>, std::vector<Array>> vjp_core(std::span<const Array> primals,
-                                                           const TraceBody& body,
-                                                           const std::function<std::vector<Array>(
-                                                               std::span<const Array> outputs)>& seeds,
-                                                           const char* who, const Loc& loc);
+std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
+    std::span<const Array> primals, const TraceBody& body,
+    const std::function<std::vector<Array>(std::span<const Array> outputs)>& seeds, const char* who,
+    const Loc& loc);
 
 namespace autodiff_detail {
 // Checks that f's value is a float scalar and returns the seed 1.0 for it.

@@ -9,7 +9,18 @@
 
 namespace kiln {
 
-enum class DType : uint8_t { bool_, uint8, uint32, int8, int32, int64, bfloat16, float16, float32, float64 };
+enum class DType : uint8_t {
+  bool_,
+  uint8,
+  uint32,
+  int8,
+  int32,
+  int64,
+  bfloat16,
+  float16,
+  float32,
+  float64
+};
 
 inline constexpr int kNumDTypes = 10;
 inline constexpr DType float32 = DType::float32;
@@ -60,32 +71,72 @@ f16 to_f16(float v);
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::bool_: return f(bool{});
-    case DType::uint8: return f(uint8_t{});
-    case DType::uint32: return f(uint32_t{});
-    case DType::int8: return f(int8_t{});
-    case DType::int32: return f(int32_t{});
-    case DType::int64: return f(int64_t{});
-    case DType::bfloat16: return f(bf16{});
-    case DType::float16: return f(f16{});
-    case DType::float32: return f(float{});
-    case DType::float64: break;
+    case DType::bool_:
+      return f(bool{});
+    case DType::uint8:
+      return f(uint8_t{});
+    case DType::uint32:
+      return f(uint32_t{});
+    case DType::int8:
+      return f(int8_t{});
+    case DType::int32:
+      return f(int32_t{});
+    case DType::int64:
+      return f(int64_t{});
+    case DType::bfloat16:
+      return f(bf16{});
+    case DType::float16:
+      return f(f16{});
+    case DType::float32:
+      return f(float{});
+    case DType::float64:
+      break;
   }
   return f(double{});
 }
 
 template <class T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<bool>() { return DType::bool_; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::uint8; }
-template <> constexpr DType dtype_of<uint32_t>() { return DType::uint32; }
-template <> constexpr DType dtype_of<int8_t>() { return DType::int8; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::int32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::int64; }
-template <> constexpr DType dtype_of<bf16>() { return DType::bfloat16; }
-template <> constexpr DType dtype_of<f16>() { return DType::float16; }
-template <> constexpr DType dtype_of<float>() { return DType::float32; }
-template <> constexpr DType dtype_of<double>() { return DType::float64; }
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::bool_;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::uint8;
+}
+template <>
+constexpr DType dtype_of<uint32_t>() {
+  return DType::uint32;
+}
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::int8;
+}
+template <>
+constexpr DType dtype_of<int32_t>() {
+  return DType::int32;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::int64;
+}
+template <>
+constexpr DType dtype_of<bf16>() {
+  return DType::bfloat16;
+}
+template <>
+constexpr DType dtype_of<f16>() {
+  return DType::float16;
+}
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::float64;
+}
 
 // An 8-byte slot holding one scalar in a dtype's own encoding (exact for every dtype).
 struct Scalar {

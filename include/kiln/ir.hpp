@@ -27,20 +27,68 @@ namespace kiln::ir {
 // (src/transforms/vjp_rules.cpp) and its CPU kernel (src/backend/cpu).
 enum class Prim : uint8_t {
   // structure
-  parameter, constant, full, iota,
+  parameter,
+  constant,
+  full,
+  iota,
   // elementwise unary
-  neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, tanh, logistic, sin, cos, erf, erf_inv,
-  floor, ceil, round, not_, stop_gradient, convert, bitcast_convert,
+  neg,
+  abs,
+  sign,
+  exp,
+  log,
+  log1p,
+  expm1,
+  sqrt,
+  rsqrt,
+  tanh,
+  logistic,
+  sin,
+  cos,
+  erf,
+  erf_inv,
+  floor,
+  ceil,
+  round,
+  not_,
+  stop_gradient,
+  convert,
+  bitcast_convert,
   // elementwise binary
-  add, sub, mul, div, rem, pow, max, min, and_, or_, xor_, shift_left, shift_right_logical,
+  add,
+  sub,
+  mul,
+  div,
+  rem,
+  pow,
+  max,
+  min,
+  and_,
+  or_,
+  xor_,
+  shift_left,
+  shift_right_logical,
   // comparisons (result bool)
-  eq, ne, lt, le, gt, ge,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
   // ternary
   select,
   // shape
-  broadcast_in_dim, reshape, transpose, slice, concatenate, pad,
+  broadcast_in_dim,
+  reshape,
+  transpose,
+  slice,
+  concatenate,
+  pad,
   // reductions
-  reduce_sum, reduce_max, reduce_min, argmax,
+  reduce_sum,
+  reduce_max,
+  reduce_min,
+  argmax,
   // contraction
   dot_general,
   // random
@@ -48,13 +96,23 @@ enum class Prim : uint8_t {
 };
 inline constexpr int kNumPrims = static_cast<int>(Prim::threefry2x32) + 1;
 
-enum class PrimKind : uint8_t { structural, unary, binary, compare, select, shape, reduce, contraction, random };
+enum class PrimKind : uint8_t {
+  structural,
+  unary,
+  binary,
+  compare,
+  select,
+  shape,
+  reduce,
+  contraction,
+  random
+};
 
 struct PrimInfo {
   std::string_view name;  // jaxpr / StableHLO-style name: "dot_general", "reduce_sum"
   PrimKind kind;
-  int arity;               // -1: variadic (concatenate)
-  bool differentiable;     // has a VJP rule (false: the cotangent is zero / undefined)
+  int arity;            // -1: variadic (concatenate)
+  bool differentiable;  // has a VJP rule (false: the cotangent is zero / undefined)
 };
 const PrimInfo& info(Prim p);
 std::string_view name(Prim p);
@@ -69,17 +127,17 @@ struct DotDims {
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its
 // row documents and leaves the rest empty (an empty field costs nothing and hashes to nothing).
 struct Attrs {
-  Shape shape;                          // full, iota, broadcast_in_dim, reshape: the result shape
-  DType dtype = DType::float32;         // full, iota, convert, bitcast_convert: the result dtype
-  std::vector<int64_t> dims;            // broadcast_in_dim: operand dim -> result dim;
-                                        // transpose: permutation; reductions: axes
+  Shape shape;                   // full, iota, broadcast_in_dim, reshape: the result shape
+  DType dtype = DType::float32;  // full, iota, convert, bitcast_convert: the result dtype
+  std::vector<int64_t> dims;     // broadcast_in_dim: operand dim -> result dim;
+                                 // transpose: permutation; reductions: axes
   std::vector<int64_t> start, limit, stride;  // slice
   std::vector<int64_t> low, high, interior;   // pad
-  int64_t axis = 0;                     // concatenate, iota, argmax
-  DotDims dot;                          // dot_general
-  Scalar value;                         // full
-  std::shared_ptr<const Buffer> literal;  // constant: host buffer owned by the graph
-  int64_t index = 0;                    // parameter: position among the graph's inputs
+  int64_t axis = 0;                           // concatenate, iota, argmax
+  DotDims dot;                                // dot_general
+  Scalar value;                               // full
+  std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
+  int64_t index = 0;                          // parameter: position among the graph's inputs
 
   bool operator==(const Attrs& o) const;
   size_t hash() const;

@@ -24,15 +24,16 @@
 namespace kiln {
 
 struct JitOptions {
-  std::string backend = "cpu";     // platform to compile for
+  std::string backend = "cpu";                  // platform to compile for
   std::optional<Device> device = std::nullopt;  // default: the platform's first device
-  std::string name = "f";          // the graph's name in printed IR
+  std::string name = "f";                       // the graph's name in printed IR
 };
 
 // A compiled graph, ready to run.
 class Compiled {
  public:
-  Compiled(std::shared_ptr<Executable> exe, Device device) : exe_(std::move(exe)), device_(device) {}
+  Compiled(std::shared_ptr<Executable> exe, Device device)
+      : exe_(std::move(exe)), device_(device) {}
   // The executable's schedule, one line per step.
   std::string text() const { return exe_->describe(); }
   const std::shared_ptr<Executable>& executable() const { return exe_; }
@@ -61,8 +62,10 @@ class JitCache {
  public:
   JitCache(JitOptions options, Loc loc);
 
-  // Traces the user's function on tracers; stores a typed copy of its result as the output template.
-  using TraceFn = FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
+  // Traces the user's function on tracers; stores a typed copy of its result as the output
+  // template.
+  using TraceFn =
+      FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
 
   struct Entry {
     std::vector<ir::ValueType> input_types;
@@ -73,11 +76,9 @@ class JitCache {
 
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
   // returns the output leaves and the entry.
-  std::pair<std::vector<Array>, const Entry*> call(
-      std::span<const Array> leaves, size_t structure_hash,
-      TraceFn trace_fn);
-  ir::Graph lower(std::span<const Array> leaves,
-                  TraceFn trace_fn);
+  std::pair<std::vector<Array>, const Entry*> call(std::span<const Array> leaves,
+                                                   size_t structure_hash, TraceFn trace_fn);
+  ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
 
@@ -99,9 +100,10 @@ class Jitted {
   template <class... Args>
   auto operator()(const Args&... args) const {
     using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
-    static_assert(TreeLike<R>,
-                  "kiln::jit: the function must return an Array, a Tree, or a type with tree_traits "
-                  "(KILN_TREE) — a tree of arrays");
+    static_assert(
+        TreeLike<R>,
+        "kiln::jit: the function must return an Array, a Tree, or a type with tree_traits "
+        "(KILN_TREE) — a tree of arrays");
     // Under an enclosing trace, a jitted function is simply inlined into it.
     if (tracing()) return f_(args...);
     std::vector<Array> leaves;

@@ -19,11 +19,13 @@ Array l2_loss(const Array& predictions, const std::optional<Array>& targets = st
 // -sum(labels * log_softmax(logits), axis=-1).
 Array softmax_cross_entropy(const Array& logits, const Array& labels, Loc loc = Loc::current());
 // labels: integer class indices of logits.shape[:-1].
-Array softmax_cross_entropy_with_integer_labels(const Array& logits, const Array& labels, Loc loc = Loc::current());
+Array softmax_cross_entropy_with_integer_labels(const Array& logits, const Array& labels,
+                                                Loc loc = Loc::current());
 // -labels*log(sigmoid(logits)) - (1-labels)*log(1-sigmoid(logits)), computed stably.
-Array sigmoid_binary_cross_entropy(const Array& logits, const Array& labels, Loc loc = Loc::current());
+Array sigmoid_binary_cross_entropy(const Array& logits, const Array& labels,
+                                   Loc loc = Loc::current());
 // Quadratic within delta of the target, linear beyond.
-Array huber_loss(const Array& predictions, const std::optional<Array>& targets = std::nullopt, double delta = 1.0,
-                 Loc loc = Loc::current());
+Array huber_loss(const Array& predictions, const std::optional<Array>& targets = std::nullopt,
+                 double delta = 1.0, Loc loc = Loc::current());
 
 }  // namespace kiln::losses

@@ -42,11 +42,12 @@ class Scope {
 
   // The parameter `name` of this scope: created with `init(key, shape, dtype)` in init mode,
   // read (and checked against shape and dtype) in apply mode.
-  Array param(const std::string& name, const Initializer& init, const Shape& shape, DType dtype = float32,
-              Loc loc = Loc::current());
+  Array param(const std::string& name, const Initializer& init, const Shape& shape,
+              DType dtype = float32, Loc loc = Loc::current());
   // The child scope for a submodule of class `class_name`: named `<class_name>_<n>`, n counting
   // per class within this scope (Flax's auto-naming). An explicit `name` overrides it.
-  Scope& child(const std::string& class_name, const std::optional<std::string>& name = std::nullopt);
+  Scope& child(const std::string& class_name,
+               const std::optional<std::string>& name = std::nullopt);
   // A fresh rng for stream `stream` ("params", "dropout"), as Flax's make_rng.
   Array make_rng(const std::string& stream = "params");
 
@@ -77,7 +78,7 @@ struct Module {
   template <class... Inputs>
   Tree init(const Array& rng, const Inputs&... inputs) const {
     Scope s = Scope::for_init(rng);
-    (void)static_cast<const Derived&>(*this)(s, inputs...);
+    (void)static_cast<const Derived&> (*this)(s, inputs...);
     return s.variables();
   }
   template <class... Inputs>
@@ -116,7 +117,8 @@ struct Dense {
     bool use_bias = true;
     Initializer kernel_init = initializers::lecun_normal();
     Initializer bias_init = initializers::zeros();
-    std::optional<DType> dtype = std::nullopt;  // computation dtype (default: promoted input/params)
+    std::optional<DType> dtype =
+        std::nullopt;  // computation dtype (default: promoted input/params)
     DType param_dtype = float32;
     std::optional<std::string> name = std::nullopt;  // default: Dense_<n>
   };

@@ -28,15 +28,18 @@ Array bits(const Array& key, const Shape& shape, Loc loc = Loc::current());
 Array uniform(const Array& key, const Shape& shape = {}, DType dtype = float32, double minval = 0.0,
               double maxval = 1.0, Loc loc = Loc::current());
 // Standard normal.
-Array normal(const Array& key, const Shape& shape = {}, DType dtype = float32, Loc loc = Loc::current());
+Array normal(const Array& key, const Shape& shape = {}, DType dtype = float32,
+             Loc loc = Loc::current());
 // Standard normal truncated to (lower, upper).
 Array truncated_normal(const Array& key, double lower, double upper, const Shape& shape = {},
                        DType dtype = float32, Loc loc = Loc::current());
 // True with probability p.
-Array bernoulli(const Array& key, double p = 0.5, const Shape& shape = {}, Loc loc = Loc::current());
+Array bernoulli(const Array& key, double p = 0.5, const Shape& shape = {},
+                Loc loc = Loc::current());
 // Samples indices from unnormalised log-probabilities along `axis` (Gumbel-max, as JAX does);
 // the result has logits' shape without `axis`.
-Array categorical(const Array& key, const Array& logits, int64_t axis = -1, Loc loc = Loc::current());
+Array categorical(const Array& key, const Array& logits, int64_t axis = -1,
+                  Loc loc = Loc::current());
 // A random permutation of 0..n-1 (int32), JAX's sort-based shuffle. Eager only.
 Array permutation(const Array& key, int64_t n, Loc loc = Loc::current());
 

@@ -26,12 +26,12 @@ struct StateValue {
   Kind kind = Kind::nil;
   bool b = false;
   int64_t i = 0;
-  bool i_unsigned = false;    // a msgpack uint (the value is in `u`)
+  bool i_unsigned = false;  // a msgpack uint (the value is in `u`)
   uint64_t u = 0;
   double f = 0;
-  bool f_single = false;      // encoded as float32 (ca), not float64 (cb)
+  bool f_single = false;  // encoded as float32 (ca), not float64 (cb)
   std::string s;
-  Array array;                // array (ext 1) and numpy scalar (ext 3)
+  Array array;  // array (ext 1) and numpy scalar (ext 3)
   std::shared_ptr<Map> map;
 };
 struct StateValue::Map {
@@ -47,10 +47,12 @@ StateValue decode(const std::vector<uint8_t>& bytes, const std::string& source =
 StateValue to_state_dict(const Tree& t);
 // Restores `template`'s structure from a state dict, checking keys, shapes and dtypes; errors name
 // the path (./params/Dense_0/kernel), what was expected and what was found.
-Tree from_state_dict(const Tree& templ, const StateValue& state, const std::string& source = "<bytes>");
+Tree from_state_dict(const Tree& templ, const StateValue& state,
+                     const std::string& source = "<bytes>");
 
 std::vector<uint8_t> to_bytes(const Tree& t);
-Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes, const std::string& source = "<bytes>");
+Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
+                const std::string& source = "<bytes>");
 
 // Writes atomically (temporary file in the same directory, flush, rename): a failed write never
 // leaves a half-written file where the old one was.

@@ -93,7 +93,8 @@ Tree unflatten(const TreeDef& def, std::span<const Array> leaves);
 // f applied to every leaf; structure (and dict order) kept.
 Tree tree_map(const std::function<Array(const Array&)>& f, const Tree& t);
 // f applied leafwise to two trees of the same structure (ValueError naming the first mismatch).
-Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a, const Tree& b);
+Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
+              const Tree& b);
 
 // ---- user types as trees ----
 //
@@ -110,7 +111,8 @@ struct tree_traits;
 void hash_combine(size_t& seed, size_t v);
 
 template <class T>
-concept TreeLike = requires(const T& t, std::vector<Array>& v, size_t& h, std::span<const Array>& s) {
+concept TreeLike = requires(const T& t, std::vector<Array>& v, size_t& h,
+                            std::span<const Array>& s) {
   tree_traits<T>::flatten(t, v, h);
   { tree_traits<T>::rebuild(t, s) } -> std::same_as<T>;
 };
@@ -149,8 +151,9 @@ struct tree_traits<std::tuple<Ts...>> {
     std::apply([&](const Ts&... xs) { (tree_traits<Ts>::flatten(xs, leaves, h), ...); }, t);
   }
   static std::tuple<Ts...> rebuild(const std::tuple<Ts...>& like, std::span<const Array>& leaves) {
-    return std::apply([&](const Ts&... xs) { return std::tuple<Ts...>{tree_traits<Ts>::rebuild(xs, leaves)...}; },
-                      like);
+    return std::apply(
+        [&](const Ts&... xs) { return std::tuple<Ts...>{tree_traits<Ts>::rebuild(xs, leaves)...}; },
+        like);
   }
 };
 
@@ -193,7 +196,8 @@ struct struct_tree_traits {
   template <class Fields>
   static Tree to_tree(const T& x, const Fields& fields) {
     Tree t = Tree::dict();
-    std::apply([&](const auto&... f) { ((t[f.name] = to_tree_value(x.*(f.member))), ...); }, fields);
+    std::apply([&](const auto&... f) { ((t[f.name] = to_tree_value(x.*(f.member))), ...); },
+               fields);
     return t;
   }
 
@@ -229,35 +233,45 @@ std::vector<Array> tree_leaves(const T& x) {
 
 }  // namespace kiln
 
-#define KILN_TREE_FIELD_(Type, f) ::kiln::TreeField<Type, decltype(Type::f)>{#f, &Type::f}
+#define KILN_TREE_FIELD_(Type, f)              \
+  ::kiln::TreeField<Type, decltype(Type::f)> { \
+#f, &Type::f                               \
+  }
 #define KILN_TREE_EXPAND_(x) x
 #define KILN_TREE_F1_(T, a) KILN_TREE_FIELD_(T, a)
-#define KILN_TREE_F2_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F1_(T, __VA_ARGS__))
-#define KILN_TREE_F3_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F2_(T, __VA_ARGS__))
-#define KILN_TREE_F4_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F3_(T, __VA_ARGS__))
-#define KILN_TREE_F5_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F4_(T, __VA_ARGS__))
-#define KILN_TREE_F6_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F5_(T, __VA_ARGS__))
-#define KILN_TREE_F7_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F6_(T, __VA_ARGS__))
-#define KILN_TREE_F8_(T, a, ...) KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F7_(T, __VA_ARGS__))
+#define KILN_TREE_F2_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F1_(T, __VA_ARGS__))
+#define KILN_TREE_F3_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F2_(T, __VA_ARGS__))
+#define KILN_TREE_F4_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F3_(T, __VA_ARGS__))
+#define KILN_TREE_F5_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F4_(T, __VA_ARGS__))
+#define KILN_TREE_F6_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F5_(T, __VA_ARGS__))
+#define KILN_TREE_F7_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F6_(T, __VA_ARGS__))
+#define KILN_TREE_F8_(T, a, ...) \
+  KILN_TREE_FIELD_(T, a), KILN_TREE_EXPAND_(KILN_TREE_F7_(T, __VA_ARGS__))
 #define KILN_TREE_PICK_(_1, _2, _3, _4, _5, _6, _7, _8, NAME, ...) NAME
 
 // Makes a struct a tree whose data fields are the ones named (up to 8), in that order:
 //   struct TrainState { Array step; Tree params; Tree opt_state; ApplyFn apply_fn; };
 //   KILN_TREE(TrainState, step, params, opt_state)   // at namespace scope
-#define KILN_TREE(Type, ...)                                                                        \
-  template <>                                                                                       \
-  struct kiln::tree_traits<Type> {                                                                  \
-    static auto fields() {                                                                          \
-      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                     \
+#define KILN_TREE(Type, ...)                                                                      \
+  template <>                                                                                     \
+  struct kiln::tree_traits<Type> {                                                                \
+    static auto fields() {                                                                        \
+      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                   \
           __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_, \
-          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                        \
-    }                                                                                               \
-    using Impl = ::kiln::struct_tree_traits<Type>;                                                  \
-    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {             \
-      Impl::flatten(x, fields(), leaves, h);                                                        \
-    }                                                                                               \
-    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {                 \
-      return Impl::rebuild(like, fields(), leaves);                                                 \
-    }                                                                                               \
-    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }               \
+          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                      \
+    }                                                                                             \
+    using Impl = ::kiln::struct_tree_traits<Type>;                                                \
+    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {           \
+      Impl::flatten(x, fields(), leaves, h);                                                      \
+    }                                                                                             \
+    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {               \
+      return Impl::rebuild(like, fields(), leaves);                                               \
+    }                                                                                             \
+    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }             \
   }

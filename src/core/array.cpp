@@ -11,16 +11,18 @@ namespace kiln {
 namespace {
 
 const ArrayImpl& checked(const std::shared_ptr<ArrayImpl>& impl) {
-  if (!impl) throw ValueError("use of an empty kiln::Array (default-constructed, never assigned a value)");
+  if (!impl)
+    throw ValueError("use of an empty kiln::Array (default-constructed, never assigned a value)");
   return *impl;
 }
 
 [[noreturn]] void tracer_has_no_value(const ArrayImpl& impl, const char* what) {
-  throw TracerError(message(std::string("cannot ") + what + " of a traced value " + std::string(short_name(impl.dtype)) +
-                                "[" + impl.shape.dims_str() + "] (created",
-                            impl.created) +
-                    "): inside jit or grad, arrays are abstract tracers with no values yet. Return the value "
-                    "from the jitted function and read it outside, or move this code out of the trace");
+  throw TracerError(
+      message(std::string("cannot ") + what + " of a traced value " +
+                  std::string(short_name(impl.dtype)) + "[" + impl.shape.dims_str() + "] (created",
+              impl.created) +
+      "): inside jit or grad, arrays are abstract tracers with no values yet. Return the value "
+      "from the jitted function and read it outside, or move this code out of the trace");
 }
 
 }  // namespace
@@ -28,8 +30,10 @@ const ArrayImpl& checked(const std::shared_ptr<ArrayImpl>& impl) {
 Array Array::from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shape) {
   size_t want = static_cast<size_t>(shape.numel()) * itemsize(dtype);
   if (!buffer || buffer->bytes() != want)
-    throw ValueError("Array::from_buffer: buffer of " + std::to_string(buffer ? buffer->bytes() : 0) +
-                     " bytes for " + std::string(name(dtype)) + shape.str() + " which needs " + std::to_string(want));
+    throw ValueError("Array::from_buffer: buffer of " +
+                     std::to_string(buffer ? buffer->bytes() : 0) + " bytes for " +
+                     std::string(name(dtype)) + shape.str() + " which needs " +
+                     std::to_string(want));
   auto impl = std::make_shared<ArrayImpl>();
   impl->dtype = dtype;
   impl->shape = shape;
@@ -40,16 +44,23 @@ Array Array::from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shap
 Array Array::from_bytes(const void* data, size_t bytes, DType dtype, Shape shape, Device device) {
   size_t want = static_cast<size_t>(shape.numel()) * itemsize(dtype);
   if (bytes != want)
-    throw ValueError("Array::from_bytes: " + std::to_string(bytes) + " bytes given for " + std::string(name(dtype)) +
-                     shape.str() + ", which needs " + std::to_string(want));
+    throw ValueError("Array::from_bytes: " + std::to_string(bytes) + " bytes given for " +
+                     std::string(name(dtype)) + shape.str() + ", which needs " +
+                     std::to_string(want));
   auto buffer = device.backend()->allocate(bytes, device);
   if (bytes) device.backend()->from_host(data, *buffer);
   return from_buffer(std::move(buffer), dtype, shape);
 }
 
-DType Array::dtype() const { return checked(impl_).dtype; }
-const Shape& Array::shape() const { return checked(impl_).shape; }
-bool Array::is_tracer() const { return checked(impl_).trace_id != 0; }
+DType Array::dtype() const {
+  return checked(impl_).dtype;
+}
+const Shape& Array::shape() const {
+  return checked(impl_).shape;
+}
+bool Array::is_tracer() const {
+  return checked(impl_).trace_id != 0;
+}
 
 Device Array::device() const {
   const ArrayImpl& impl = checked(impl_);
@@ -75,8 +86,8 @@ void Array::copy_to_host(void* dst, DType as) const {
 
 void Array::check_single_element() const {
   if (size() != 1)
-    throw ValueError("item() of an array with " + std::to_string(size()) + " elements " + shape().str() +
-                     "; only size-1 arrays convert to a scalar");
+    throw ValueError("item() of an array with " + std::to_string(size()) + " elements " +
+                     shape().str() + "; only size-1 arrays convert to a scalar");
 }
 
 std::string Array::str() const {
@@ -94,6 +105,8 @@ std::string Array::repr() const {
   return format_repr(host.buffer()->host_data(), impl.dtype, impl.shape);
 }
 
-std::ostream& operator<<(std::ostream& os, const Array& a) { return os << (a.empty() ? "Array(empty)" : a.str()); }
+std::ostream& operator<<(std::ostream& os, const Array& a) {
+  return os << (a.empty() ? "Array(empty)" : a.str());
+}
 
 }  // namespace kiln

@@ -23,8 +23,9 @@ int cpu_device_count() {
   char* end = nullptr;
   long n = std::strtol(env, &end, 10);
   if (*end != '\0' || n < 1 || n > 1024)
-    throw ValueError("KILN_CPU_DEVICES='" + std::string(env) +
-                     "' is not a device count; set it to a whole number from 1 to 1024, or unset it");
+    throw ValueError(
+        "KILN_CPU_DEVICES='" + std::string(env) +
+        "' is not a device count; set it to a whole number from 1 to 1024, or unset it");
   return static_cast<int>(n);
 }
 
@@ -40,13 +41,16 @@ std::vector<std::unique_ptr<Backend>>& registry() {
 // How each platform kiln knows of, but may not have, is made to appear.
 std::string how_to_enable(std::string_view platform) {
   if (platform == "tt")
-    return "tt devices come from Tenstorrent's PJRT plugin (pjrt_plugin_tt.so, from the tt-xla wheel); kiln "
+    return "tt devices come from Tenstorrent's PJRT plugin (pjrt_plugin_tt.so, from the tt-xla "
+           "wheel); kiln "
            "will load it from TT_PJRT_PLUGIN_DIR=<directory holding it> or "
-           "PJRT_NAMES_AND_LIBRARY_PATHS=tt:/path/to/pjrt_plugin_tt.so once its PJRT host lands (this build has "
+           "PJRT_NAMES_AND_LIBRARY_PATHS=tt:/path/to/pjrt_plugin_tt.so once its PJRT host lands "
+           "(this build has "
            "no PJRT host yet). Train and run on \"cpu\" meanwhile";
   if (platform == "cuda" || platform == "gpu")
     return "cuda devices come from XLA's CUDA PJRT plugin (xla_cuda_plugin.so); register it with "
-           "PJRT_NAMES_AND_LIBRARY_PATHS=cuda:/path/to/xla_cuda_plugin.so once kiln's PJRT host lands (this "
+           "PJRT_NAMES_AND_LIBRARY_PATHS=cuda:/path/to/xla_cuda_plugin.so once kiln's PJRT host "
+           "lands (this "
            "build has no PJRT host yet)";
   return "kiln knows the platform \"cpu\" (built in) and PJRT plugins registered with "
          "PJRT_NAMES_AND_LIBRARY_PATHS=<name>:<path to plugin .so>";
@@ -54,8 +58,12 @@ std::string how_to_enable(std::string_view platform) {
 
 }  // namespace
 
-std::string_view Device::platform() const { return backend_ ? backend_->platform() : std::string_view("none"); }
-std::string Device::str() const { return backend_ ? backend_->device_str(id_) : "Device(none)"; }
+std::string_view Device::platform() const {
+  return backend_ ? backend_->platform() : std::string_view("none");
+}
+std::string Device::str() const {
+  return backend_ ? backend_->device_str(id_) : "Device(none)";
+}
 
 Backend* find_backend(std::string_view platform) {
   for (auto& b : registry())
@@ -87,8 +95,8 @@ std::vector<Device> devices(std::string_view platform) {
   if (b == nullptr || b->device_count() == 0) {
     std::string present;
     for (const auto& p : platforms()) present += (present.empty() ? "" : ", ") + p;
-    throw DeviceNotFound("no devices for platform \"" + std::string(platform) + "\"; platforms present: " + present +
-                         ". " + how_to_enable(platform));
+    throw DeviceNotFound("no devices for platform \"" + std::string(platform) +
+                         "\"; platforms present: " + present + ". " + how_to_enable(platform));
   }
   std::vector<Device> out;
   for (int i = 0; i < b->device_count(); ++i) out.emplace_back(b, i);
@@ -120,6 +128,8 @@ Tree device_put(const Tree& x, Device device) {
   return tree_map([&](const Array& a) { return device_put(a, device); }, x);
 }
 
-Array device_get(const Array& x) { return device_put(x, default_device()); }
+Array device_get(const Array& x) {
+  return device_put(x, default_device());
+}
 
 }  // namespace kiln

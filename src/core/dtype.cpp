@@ -27,13 +27,17 @@ constexpr std::array<DTypeInfo, kNumDTypes> kInfo = {{
     {"float64", "f64", 8},
 }};
 
-constexpr int idx(DType t) { return static_cast<int>(t); }
+constexpr int idx(DType t) {
+  return static_cast<int>(t);
+}
 
-// JAX's promotion lattice restricted to kiln's dtypes: the upward edges. int16/uint16/uint64 and the
-// weak types are absent, so their paths are contracted (uint8 -> int16 -> int32 becomes uint8 ->
-// int32; uint32 -> uint64 -> floats becomes uint32 -> int64 -> floats, same upper set).
+// JAX's promotion lattice restricted to kiln's dtypes: the upward edges. int16/uint16/uint64 and
+// the weak types are absent, so their paths are contracted (uint8 -> int16 -> int32 becomes uint8
+// -> int32; uint32 -> uint64 -> floats becomes uint32 -> int64 -> floats, same upper set).
 using Bits = uint16_t;
-constexpr Bits bit(DType t) { return static_cast<Bits>(1u << idx(t)); }
+constexpr Bits bit(DType t) {
+  return static_cast<Bits>(1u << idx(t));
+}
 
 constexpr std::array<Bits, kNumDTypes> direct_edges() {
   std::array<Bits, kNumDTypes> e{};
@@ -64,9 +68,15 @@ constexpr auto kUp = upper_sets();
 
 }  // namespace
 
-std::string_view name(DType t) { return kInfo[idx(t)].name; }
-std::string_view short_name(DType t) { return kInfo[idx(t)].short_name; }
-size_t itemsize(DType t) { return kInfo[idx(t)].itemsize; }
+std::string_view name(DType t) {
+  return kInfo[idx(t)].name;
+}
+std::string_view short_name(DType t) {
+  return kInfo[idx(t)].short_name;
+}
+size_t itemsize(DType t) {
+  return kInfo[idx(t)].itemsize;
+}
 
 DType dtype_from_name(std::string_view n) {
   for (int i = 0; i < kNumDTypes; ++i)
@@ -79,8 +89,12 @@ DType dtype_from_name(std::string_view n) {
 bool is_floating(DType t) {
   return t == DType::bfloat16 || t == DType::float16 || t == DType::float32 || t == DType::float64;
 }
-bool is_integer(DType t) { return !is_floating(t) && t != DType::bool_; }
-bool is_signed(DType t) { return t == DType::int8 || t == DType::int32 || t == DType::int64 || is_floating(t); }
+bool is_integer(DType t) {
+  return !is_floating(t) && t != DType::bool_;
+}
+bool is_signed(DType t) {
+  return t == DType::int8 || t == DType::int32 || t == DType::int64 || is_floating(t);
+}
 
 DType promote(DType a, DType b) {
   Bits common = kUp[idx(a)] & kUp[idx(b)];
@@ -94,14 +108,19 @@ DType promote(DType a, DType b) {
 DType promote_weak(DType t, WeakKind weak) {
   switch (weak) {
     case WeakKind::none:
-    case WeakKind::boolean: return t;
-    case WeakKind::integer: return t == DType::bool_ ? DType::int32 : t;
-    case WeakKind::floating: return is_floating(t) ? t : DType::float32;
+    case WeakKind::boolean:
+      return t;
+    case WeakKind::integer:
+      return t == DType::bool_ ? DType::int32 : t;
+    case WeakKind::floating:
+      return is_floating(t) ? t : DType::float32;
   }
   return t;
 }
 
-float to_float(bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v.bits) << 16); }
+float to_float(bf16 v) {
+  return std::bit_cast<float>(static_cast<uint32_t>(v.bits) << 16);
+}
 
 bf16 to_bf16(float v) {
   uint32_t b = std::bit_cast<uint32_t>(v);
@@ -110,8 +129,12 @@ bf16 to_bf16(float v) {
   return bf16{static_cast<uint16_t>((b + rounding) >> 16)};
 }
 
-float to_float(f16 v) { return static_cast<float>(std::bit_cast<_Float16>(v.bits)); }
-f16 to_f16(float v) { return f16{std::bit_cast<uint16_t>(static_cast<_Float16>(v))}; }
+float to_float(f16 v) {
+  return static_cast<float>(std::bit_cast<_Float16>(v.bits));
+}
+f16 to_f16(float v) {
+  return f16{std::bit_cast<uint16_t>(static_cast<_Float16>(v))};
+}
 
 namespace {
 template <class T>

@@ -7,8 +7,8 @@
 
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
-#include "kiln/backend.hpp"
 #include "core/signature.hpp"
+#include "kiln/backend.hpp"
 #include "kiln/ops.hpp"
 #include "kiln/tree.hpp"
 
@@ -33,14 +33,17 @@ bool on_stack(uint64_t id) {
 }
 
 [[noreturn]] void escaped(const ArrayImpl& impl, const Loc& loc) {
-  throw TracerError(message("a traced value " + std::string(short_name(impl.dtype)) + "[" + impl.shape.dims_str() +
-                                "] created at " + describe(impl.created) +
-                                " was used after the jit/grad trace that made it ended",
-                            loc, "A tracer leaked out of its function (stored in a global or a captured variable); "
-                                 "return values from the traced function instead of storing them"));
+  throw TracerError(
+      message("a traced value " + std::string(short_name(impl.dtype)) + "[" +
+                  impl.shape.dims_str() + "] created at " + describe(impl.created) +
+                  " was used after the jit/grad trace that made it ended",
+              loc,
+              "A tracer leaked out of its function (stored in a global or a captured variable); "
+              "return values from the traced function instead of storing them"));
 }
 
-// The node of `t`'s graph that stands for `x`: its own tracer, a lifted outer tracer, or a constant.
+// The node of `t`'s graph that stands for `x`: its own tracer, a lifted outer tracer, or a
+// constant.
 ir::ValueId value_in(Trace& t, const Array& x, const Loc& loc) {
   if (x.empty()) throw ValueError(message("an empty kiln::Array was passed to an op", loc));
   const ArrayImpl& impl = *x.impl();
@@ -55,7 +58,8 @@ ir::ValueId value_in(Trace& t, const Array& x, const Loc& loc) {
     ir::Attrs a;
     Array host = impl.buffer->host_data() ? x : device_get(x);
     a.literal = host.buffer();
-    t.graph.nodes.push_back(ir::Node{ir::Prim::constant, {}, std::move(a), {impl.dtype, impl.shape}, loc});
+    t.graph.nodes.push_back(
+        ir::Node{ir::Prim::constant, {}, std::move(a), {impl.dtype, impl.shape}, loc});
     v = static_cast<ir::ValueId>(t.graph.nodes.size() - 1);
   }
   t.known.emplace(&impl, v);
@@ -73,7 +77,8 @@ Array make_tracer(const Trace& t, ir::ValueId v, const Loc& loc) {
   return Array(std::move(impl));
 }
 
-// ---- eager execution: one cached executable per (primitive, attributes, operand types, device) ----
+// ---- eager execution: one cached executable per (primitive, attributes, operand types, device)
+// ----
 
 struct EagerKey {
   ir::Prim prim;
@@ -98,14 +103,16 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
   types.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Array& x = inputs[i];
-    if (x.empty()) throw ValueError(message("an empty kiln::Array was passed to " + std::string(ir::name(prim)), loc));
+    if (x.empty())
+      throw ValueError(
+          message("an empty kiln::Array was passed to " + std::string(ir::name(prim)), loc));
     const ArrayImpl& impl = *x.impl();
     if (impl.trace_id != 0) escaped(impl, loc);
     if (i == 0) {
       device = impl.buffer->device();
     } else if (!(impl.buffer->device() == device)) {
-      throw ValueError(message(std::string(ir::name(prim)) + " of arrays on different devices, " + device.str() +
-                                   " and " + impl.buffer->device().str(),
+      throw ValueError(message(std::string(ir::name(prim)) + " of arrays on different devices, " +
+                                   device.str() + " and " + impl.buffer->device().str(),
                                loc, "move one with kiln::device_put(x, device) first"));
     }
     types.push_back({impl.dtype, impl.shape});
@@ -133,13 +140,15 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
     g.outputs.push_back(g.add(prim, ins, attrs, loc));
     auto exe = device.backend()->compile(g, device);
     if (g_eager_cache.size() >= kEagerCacheLimit) g_eager_cache.clear();
-    auto it = g_eager_cache.emplace(h, EagerEntry{EagerKey{prim, std::move(attrs), std::move(types), device}, std::move(exe)});
+    auto it = g_eager_cache.emplace(
+        h, EagerEntry{EagerKey{prim, std::move(attrs), std::move(types), device}, std::move(exe)});
     entry = &it->second;
   }
 
   BufferList in_bufs(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) in_bufs[i] = inputs[i].impl()->buffer.get();
-  auto out = device.backend()->allocate(static_cast<size_t>(out_type.shape.numel()) * itemsize(out_type.dtype), device);
+  auto out = device.backend()->allocate(
+      static_cast<size_t>(out_type.shape.numel()) * itemsize(out_type.dtype), device);
   Buffer* out_buf = out.get();
   entry->exe->run(in_bufs.span(), std::span<Buffer* const>(&out_buf, 1));
   return Array::from_buffer(std::move(out), out_type.dtype, out_type.shape);
@@ -155,10 +164,13 @@ class TraceScope {
 
 }  // namespace
 
+bool tracing() {
+  return !g_traces.empty();
+}
 
-bool tracing() { return !g_traces.empty(); }
-
-ir::ValueType type_of(const Array& a) { return {a.dtype(), a.shape()}; }
+ir::ValueType type_of(const Array& a) {
+  return {a.dtype(), a.shape()};
+}
 
 Array bind(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, const Loc& loc) {
   if (g_traces.empty()) return run_eager(prim, inputs, std::move(attrs), loc);
@@ -177,14 +189,16 @@ Traced trace(std::span<const ir::ValueType> input_types, const TraceBody& body, 
   std::vector<Array> outs;
   {
     TraceScope scope(&t);
-    for (const auto& type : input_types) tracers.push_back(make_tracer(t, t.graph.add_parameter(type, loc), loc));
+    for (const auto& type : input_types)
+      tracers.push_back(make_tracer(t, t.graph.add_parameter(type, loc), loc));
     outs = body(tracers);
     for (size_t i = 0; i < outs.size(); ++i) {
       if (outs[i].empty())
-        throw ValueError(message("output leaf " + std::to_string(i) +
-                                     " of the traced function is an empty kiln::Array; a traced function must "
-                                     "return a tree of arrays",
-                                 loc));
+        throw ValueError(
+            message("output leaf " + std::to_string(i) +
+                        " of the traced function is an empty kiln::Array; a traced function must "
+                        "return a tree of arrays",
+                    loc));
       t.graph.outputs.push_back(value_in(t, outs[i], loc));
     }
   }
@@ -202,7 +216,8 @@ std::vector<Array> eval_graph_values(const ir::Graph& g, std::span<const Array> 
     if (n.prim == ir::Prim::parameter) {
       env[i] = inputs[static_cast<size_t>(n.attrs.index)];
     } else if (n.prim == ir::Prim::constant) {
-      env[i] = Array::from_buffer(std::const_pointer_cast<Buffer>(n.attrs.literal), n.type.dtype, n.type.shape);
+      env[i] = Array::from_buffer(std::const_pointer_cast<Buffer>(n.attrs.literal), n.type.dtype,
+                                  n.type.shape);
     } else {
       args.clear();
       for (ir::ValueId v : n.inputs) args.push_back(env[v]);

@@ -26,10 +26,14 @@ void for_each_sorted(const Tree::Dict& d, F&& f) {
 
 const char* kind_name(Tree::Kind k) {
   switch (k) {
-    case Tree::Kind::none: return "none";
-    case Tree::Kind::leaf: return "an array";
-    case Tree::Kind::dict: return "a dict";
-    case Tree::Kind::list: return "a list";
+    case Tree::Kind::none:
+      return "none";
+    case Tree::Kind::leaf:
+      return "an array";
+    case Tree::Kind::dict:
+      return "a dict";
+    case Tree::Kind::list:
+      return "a list";
   }
   return "?";
 }
@@ -37,8 +41,11 @@ const char* kind_name(Tree::Kind k) {
 void flatten_rec(const Tree& t, std::vector<Array>& leaves, size_t& h) {
   hash_combine(h, static_cast<size_t>(t.kind()) + 1);
   switch (t.kind()) {
-    case Tree::Kind::none: return;
-    case Tree::Kind::leaf: leaves.push_back(t.leaf()); return;
+    case Tree::Kind::none:
+      return;
+    case Tree::Kind::leaf:
+      leaves.push_back(t.leaf());
+      return;
     case Tree::Kind::dict:
       hash_combine(h, t.items().size());
       for_each_sorted(t.items(), [&](const auto& kv) {
@@ -55,7 +62,8 @@ void flatten_rec(const Tree& t, std::vector<Array>& leaves, size_t& h) {
 
 Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
   switch (like.kind()) {
-    case Tree::Kind::none: return Tree();
+    case Tree::Kind::none:
+      return Tree();
     case Tree::Kind::leaf: {
       if (leaves.empty()) throw ValueError("unflatten: fewer leaves than the tree structure needs");
       Array a = leaves.front();
@@ -65,7 +73,9 @@ Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
     case Tree::Kind::dict: {
       Tree::Dict d;
       d.reserve(like.items().size());
-      for_each_sorted(like.items(), [&](const auto& kv) { d.emplace_back(kv.first, rebuild_rec(kv.second, leaves)); });
+      for_each_sorted(like.items(), [&](const auto& kv) {
+        d.emplace_back(kv.first, rebuild_rec(kv.second, leaves));
+      });
       return Tree(std::move(d));
     }
     case Tree::Kind::list: {
@@ -77,32 +87,39 @@ Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
   return Tree();
 }
 
-Tree map_rec(const std::function<Array(const Array&, const Array&)>& f, const Tree& a, const Tree* b,
-             const std::string& path) {
+Tree map_rec(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
+             const Tree* b, const std::string& path) {
   if (b && a.kind() != b->kind())
-    throw ValueError("tree_map: at " + path + " the first tree has " + kind_name(a.kind()) + ", the second " +
-                     kind_name(b->kind()));
+    throw ValueError("tree_map: at " + path + " the first tree has " + kind_name(a.kind()) +
+                     ", the second " + kind_name(b->kind()));
   switch (a.kind()) {
-    case Tree::Kind::none: return Tree();
-    case Tree::Kind::leaf: return Tree(f(a.leaf(), b ? b->leaf() : a.leaf()));
+    case Tree::Kind::none:
+      return Tree();
+    case Tree::Kind::leaf:
+      return Tree(f(a.leaf(), b ? b->leaf() : a.leaf()));
     case Tree::Kind::dict: {
       Tree::Dict d;
       if (b && b->items().size() != a.items().size())
-        throw ValueError("tree_map: at " + path + " the dicts have " + std::to_string(a.items().size()) + " and " +
+        throw ValueError("tree_map: at " + path + " the dicts have " +
+                         std::to_string(a.items().size()) + " and " +
                          std::to_string(b->items().size()) + " keys");
       for (const auto& [k, v] : a.items()) {
-        if (b && !b->contains(k)) throw ValueError("tree_map: key '" + k + "' at " + path + " is missing in the second tree");
+        if (b && !b->contains(k))
+          throw ValueError("tree_map: key '" + k + "' at " + path +
+                           " is missing in the second tree");
         d.emplace_back(k, map_rec(f, v, b ? &(*b)[k] : nullptr, path + "/" + k));
       }
       return Tree(std::move(d));
     }
     case Tree::Kind::list: {
       if (b && b->elements().size() != a.elements().size())
-        throw ValueError("tree_map: at " + path + " the lists have " + std::to_string(a.elements().size()) + " and " +
+        throw ValueError("tree_map: at " + path + " the lists have " +
+                         std::to_string(a.elements().size()) + " and " +
                          std::to_string(b->elements().size()) + " elements");
       Tree::List l;
       for (size_t i = 0; i < a.elements().size(); ++i)
-        l.push_back(map_rec(f, a.elements()[i], b ? &b->elements()[i] : nullptr, path + "/" + std::to_string(i)));
+        l.push_back(map_rec(f, a.elements()[i], b ? &b->elements()[i] : nullptr,
+                            path + "/" + std::to_string(i)));
       return Tree::list(std::move(l));
     }
   }
@@ -112,7 +129,9 @@ Tree map_rec(const std::function<Array(const Array&, const Array&)>& f, const Tr
 void str_rec(const Tree& t, int indent, std::string& out) {
   std::string pad(static_cast<size_t>(indent), ' ');
   switch (t.kind()) {
-    case Tree::Kind::none: out += "None"; return;
+    case Tree::Kind::none:
+      out += "None";
+      return;
     case Tree::Kind::leaf:
       out += std::string(short_name(t.leaf().dtype())) + "[" + t.leaf().shape().dims_str() + "]";
       return;
@@ -138,14 +157,18 @@ void str_rec(const Tree& t, int indent, std::string& out) {
 
 }  // namespace
 
-void hash_combine(size_t& seed, size_t v) { seed ^= v + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2); }
+void hash_combine(size_t& seed, size_t v) {
+  seed ^= v + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2);
+}
 
 Tree Tree::dict(std::initializer_list<std::pair<std::string, Tree>> items) {
   Tree t{Dict{}};
   for (const auto& [k, v] : items) t[k] = v;
   return t;
 }
-Tree Tree::list(std::initializer_list<Tree> items) { return list(List(items)); }
+Tree Tree::list(std::initializer_list<Tree> items) {
+  return list(List(items));
+}
 Tree Tree::list(List items) {
   Tree t;
   t.node_ = std::move(items);
@@ -153,7 +176,8 @@ Tree Tree::list(List items) {
 }
 
 const Array& Tree::leaf() const {
-  if (!is_leaf()) throw ValueError(std::string("Tree::leaf() on ") + kind_name(kind()) + ", not an array");
+  if (!is_leaf())
+    throw ValueError(std::string("Tree::leaf() on ") + kind_name(kind()) + ", not an array");
   return std::get<Array>(node_);
 }
 
@@ -162,7 +186,8 @@ const Tree& Tree::operator[](std::string_view key) const {
     if (k == key) return v;
   std::string keys;
   for (const auto& [k, v] : items()) keys += (keys.empty() ? "'" : ", '") + k + "'";
-  throw ValueError("key '" + std::string(key) + "' not in tree; keys present: " + (keys.empty() ? "none" : keys));
+  throw ValueError("key '" + std::string(key) +
+                   "' not in tree; keys present: " + (keys.empty() ? "none" : keys));
 }
 
 Tree& Tree::operator[](std::string_view key) {
@@ -176,12 +201,16 @@ Tree& Tree::operator[](std::string_view key) {
 
 const Tree& Tree::operator[](size_t i) const {
   const List& l = elements();
-  if (i >= l.size()) throw ValueError("index " + std::to_string(i) + " out of range for a list of " + std::to_string(l.size()));
+  if (i >= l.size())
+    throw ValueError("index " + std::to_string(i) + " out of range for a list of " +
+                     std::to_string(l.size()));
   return l[i];
 }
 Tree& Tree::operator[](size_t i) {
   List& l = elements();
-  if (i >= l.size()) throw ValueError("index " + std::to_string(i) + " out of range for a list of " + std::to_string(l.size()));
+  if (i >= l.size())
+    throw ValueError("index " + std::to_string(i) + " out of range for a list of " +
+                     std::to_string(l.size()));
   return l[i];
 }
 
@@ -194,10 +223,14 @@ bool Tree::contains(std::string_view key) const {
 
 size_t Tree::size() const {
   switch (kind()) {
-    case Kind::none: return 0;
-    case Kind::leaf: return 1;
-    case Kind::dict: return items().size();
-    case Kind::list: return elements().size();
+    case Kind::none:
+      return 0;
+    case Kind::leaf:
+      return 1;
+    case Kind::dict:
+      return items().size();
+    case Kind::list:
+      return elements().size();
   }
   return 0;
 }
@@ -208,19 +241,23 @@ void Tree::push_back(Tree t) {
 }
 
 const Tree::Dict& Tree::items() const {
-  if (!is_dict()) throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
+  if (!is_dict())
+    throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
   return std::get<Dict>(node_);
 }
 Tree::Dict& Tree::items() {
-  if (!is_dict()) throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
+  if (!is_dict())
+    throw ValueError(std::string("Tree::items() on ") + kind_name(kind()) + ", not a dict");
   return std::get<Dict>(node_);
 }
 const Tree::List& Tree::elements() const {
-  if (!is_list()) throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
+  if (!is_list())
+    throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
   return std::get<List>(node_);
 }
 Tree::List& Tree::elements() {
-  if (!is_list()) throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
+  if (!is_list())
+    throw ValueError(std::string("Tree::elements() on ") + kind_name(kind()) + ", not a list");
   return std::get<List>(node_);
 }
 
@@ -228,7 +265,8 @@ bool Tree::same_structure(const Tree& o) const {
   if (kind() != o.kind()) return false;
   switch (kind()) {
     case Kind::none:
-    case Kind::leaf: return true;
+    case Kind::leaf:
+      return true;
     case Kind::dict: {
       if (items().size() != o.items().size()) return false;
       for (const auto& [k, v] : items())
@@ -248,7 +286,8 @@ bool Tree::same_structure(const Tree& o) const {
 bool Tree::equals(const Tree& o) const {
   if (kind() != o.kind()) return false;
   switch (kind()) {
-    case Kind::none: return true;
+    case Kind::none:
+      return true;
     case Kind::leaf: {
       const Array &a = leaf(), &b = o.leaf();
       if (a.dtype() != b.dtype() || !(a.shape() == b.shape())) return false;
@@ -261,7 +300,9 @@ bool Tree::equals(const Tree& o) const {
     case Kind::dict: {
       if (items().size() != o.items().size()) return false;
       for (size_t i = 0; i < items().size(); ++i)
-        if (items()[i].first != o.items()[i].first || !items()[i].second.equals(o.items()[i].second)) return false;
+        if (items()[i].first != o.items()[i].first ||
+            !items()[i].second.equals(o.items()[i].second))
+          return false;
       return true;
     }
     case Kind::list: {
@@ -315,7 +356,8 @@ Tree tree_map(const std::function<Array(const Array&)>& f, const Tree& t) {
   return map_rec([&](const Array& a, const Array&) { return f(a); }, t, nullptr, ".");
 }
 
-Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a, const Tree& b) {
+Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
+              const Tree& b) {
   return map_rec(f, a, &b, ".");
 }
 
@@ -326,7 +368,11 @@ Array tree_traits<Array>::rebuild(const Array&, std::span<const Array>& leaves) 
   return a;
 }
 
-void tree_traits<Tree>::flatten(const Tree& t, std::vector<Array>& leaves, size_t& h) { flatten_rec(t, leaves, h); }
-Tree tree_traits<Tree>::rebuild(const Tree& like, std::span<const Array>& leaves) { return rebuild_rec(like, leaves); }
+void tree_traits<Tree>::flatten(const Tree& t, std::vector<Array>& leaves, size_t& h) {
+  flatten_rec(t, leaves, h);
+}
+Tree tree_traits<Tree>::rebuild(const Tree& like, std::span<const Array>& leaves) {
+  return rebuild_rec(like, leaves);
+}
 
 }  // namespace kiln

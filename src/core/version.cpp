@@ -1,5 +1,7 @@
 #include "kiln/version.hpp"
 
 namespace kiln {
-const char* version() { return KILN_VERSION; }
+const char* version() {
+  return KILN_VERSION;
+}
 }  // namespace kiln

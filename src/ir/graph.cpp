@@ -7,7 +7,9 @@
 namespace kiln::ir {
 namespace {
 
-void hash_mix(size_t& h, size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
+void hash_mix(size_t& h, size_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+}
 void hash_vec(size_t& h, const std::vector<int64_t>& v) {
   hash_mix(h, v.size());
   for (int64_t x : v) hash_mix(h, static_cast<size_t>(x));
@@ -33,9 +35,10 @@ std::string value_name(ValueId v) {
 }  // namespace
 
 bool Attrs::operator==(const Attrs& o) const {
-  return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start && limit == o.limit &&
-         stride == o.stride && low == o.low && high == o.high && interior == o.interior && axis == o.axis &&
-         dot == o.dot && value == o.value && literal == o.literal && index == o.index;
+  return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
+         limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
+         interior == o.interior && axis == o.axis && dot == o.dot && value == o.value &&
+         literal == o.literal && index == o.index;
 }
 
 size_t Attrs::hash() const {
@@ -61,39 +64,56 @@ std::string attrs_str(Prim p, const Attrs& a) {
   std::string s;
   auto add = [&](const std::string& kv) { s += (s.empty() ? "" : " ") + kv; };
   switch (p) {
-    case Prim::full: add("value=" + std::to_string(a.value.to_double())); break;
-    case Prim::iota: add("dimension=" + std::to_string(a.axis)); break;
+    case Prim::full:
+      add("value=" + std::to_string(a.value.to_double()));
+      break;
+    case Prim::iota:
+      add("dimension=" + std::to_string(a.axis));
+      break;
     case Prim::convert:
-    case Prim::bitcast_convert: add("new_dtype=" + std::string(name(a.dtype))); break;
+    case Prim::bitcast_convert:
+      add("new_dtype=" + std::string(name(a.dtype)));
+      break;
     case Prim::broadcast_in_dim:
       add("shape=" + ints(a.shape.vec()));
       add("broadcast_dimensions=" + ints(a.dims));
       break;
-    case Prim::reshape: add("new_sizes=" + ints(a.shape.vec())); break;
-    case Prim::transpose: add("permutation=" + ints(a.dims)); break;
+    case Prim::reshape:
+      add("new_sizes=" + ints(a.shape.vec()));
+      break;
+    case Prim::transpose:
+      add("permutation=" + ints(a.dims));
+      break;
     case Prim::slice:
       add("start_indices=" + ints(a.start));
       add("limit_indices=" + ints(a.limit));
       add("strides=" + ints(a.stride));
       break;
-    case Prim::concatenate: add("dimension=" + std::to_string(a.axis)); break;
+    case Prim::concatenate:
+      add("dimension=" + std::to_string(a.axis));
+      break;
     case Prim::pad: {
       std::string cfg = "(";
       for (size_t i = 0; i < a.low.size(); ++i)
-        cfg += (i ? ", " : "") + std::string("(") + std::to_string(a.low[i]) + ", " + std::to_string(a.high[i]) +
-               ", " + std::to_string(a.interior[i]) + ")";
+        cfg += (i ? ", " : "") + std::string("(") + std::to_string(a.low[i]) + ", " +
+               std::to_string(a.high[i]) + ", " + std::to_string(a.interior[i]) + ")";
       add("padding_config=" + cfg + ")");
       break;
     }
     case Prim::reduce_sum:
     case Prim::reduce_max:
-    case Prim::reduce_min: add("axes=" + ints(a.dims)); break;
-    case Prim::argmax: add("axes=(" + std::to_string(a.axis) + ",)"); break;
-    case Prim::dot_general:
-      add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) + "), (" +
-          ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+    case Prim::reduce_min:
+      add("axes=" + ints(a.dims));
       break;
-    default: break;
+    case Prim::argmax:
+      add("axes=(" + std::to_string(a.axis) + ",)");
+      break;
+    case Prim::dot_general:
+      add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
+          "), (" + ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      break;
+    default:
+      break;
   }
   return s.empty() ? "" : "[" + s + "]";
 }
@@ -125,7 +145,8 @@ void Graph::verify() const {
     const Node& n = nodes[i];
     int arity = info(n.prim).arity;
     if (arity >= 0 && static_cast<int>(n.inputs.size()) != arity)
-      fail(i, "has " + std::to_string(n.inputs.size()) + " operands, expected " + std::to_string(arity));
+      fail(i, "has " + std::to_string(n.inputs.size()) + " operands, expected " +
+                  std::to_string(arity));
     std::vector<ValueType> types;
     for (ValueId v : n.inputs) {
       if (v >= i) fail(i, "reads value " + value_name(v) + " before it is defined");
@@ -138,7 +159,8 @@ void Graph::verify() const {
       continue;
     }
     if (n.prim == Prim::constant) {
-      if (!n.attrs.literal || n.attrs.literal->bytes() != n.type.shape.numel() * itemsize(n.type.dtype))
+      if (!n.attrs.literal ||
+          n.attrs.literal->bytes() != n.type.shape.numel() * itemsize(n.type.dtype))
         fail(i, "has a literal whose size does not match " + n.type.str());
       continue;
     }
@@ -148,10 +170,12 @@ void Graph::verify() const {
     } catch (const Error& e) {
       fail(i, std::string("is ill-typed: ") + e.what());
     }
-    if (!(t == n.type)) fail(i, "records type " + n.type.str() + " but its operands give " + t.str());
+    if (!(t == n.type))
+      fail(i, "records type " + n.type.str() + " but its operands give " + t.str());
   }
   for (ValueId v : outputs)
-    if (v >= nodes.size()) throw Error("ir verifier: output names undefined value " + value_name(v));
+    if (v >= nodes.size())
+      throw Error("ir verifier: output names undefined value " + value_name(v));
 }
 
 std::string Graph::str() const {
@@ -162,8 +186,8 @@ std::string Graph::str() const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
     if (n.prim == Prim::parameter) continue;
-    os << "    " << value_name(static_cast<ValueId>(i)) << ":" << n.type.str() << " = " << ir::name(n.prim)
-       << attrs_str(n.prim, n.attrs);
+    os << "    " << value_name(static_cast<ValueId>(i)) << ":" << n.type.str() << " = "
+       << ir::name(n.prim) << attrs_str(n.prim, n.attrs);
     for (ValueId v : n.inputs) os << " " << value_name(v);
     os << "\n";
   }

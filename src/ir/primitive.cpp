@@ -70,7 +70,11 @@ constexpr std::array<PrimInfo, kNumPrims> kPrims = {{
 
 }  // namespace
 
-const PrimInfo& info(Prim p) { return kPrims[static_cast<size_t>(p)]; }
-std::string_view name(Prim p) { return info(p).name; }
+const PrimInfo& info(Prim p) {
+  return kPrims[static_cast<size_t>(p)];
+}
+std::string_view name(Prim p) {
+  return info(p).name;
+}
 
 }  // namespace kiln::ir

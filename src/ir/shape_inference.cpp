@@ -24,8 +24,9 @@ std::string ints(std::span<const int64_t> v) {
 void require_rank_list(Prim p, const std::vector<int64_t>& v, int rank, const char* field,
                        const std::source_location& loc) {
   if (static_cast<int>(v.size()) != rank)
-    shape_error(p, std::string(field) + " has " + std::to_string(v.size()) + " entries for an operand of rank " +
-                       std::to_string(rank),
+    shape_error(p,
+                std::string(field) + " has " + std::to_string(v.size()) +
+                    " entries for an operand of rank " + std::to_string(rank),
                 loc);
 }
 
@@ -33,10 +34,12 @@ ValueType elementwise(Prim p, std::span<const ValueType> in, const std::source_l
   const ValueType& a = in[0];
   for (size_t i = 1; i < in.size(); ++i) {
     if (!(in[i].shape == a.shape))
-      shape_error(p, "operand shapes " + a.shape.str() + " and " + in[i].shape.str() + " differ", loc);
+      shape_error(p, "operand shapes " + a.shape.str() + " and " + in[i].shape.str() + " differ",
+                  loc);
     if (in[i].dtype != a.dtype)
-      dtype_error(p, "operand dtypes " + std::string(name(a.dtype)) + " and " + std::string(name(in[i].dtype)) +
-                         " differ",
+      dtype_error(p,
+                  "operand dtypes " + std::string(name(a.dtype)) + " and " +
+                      std::string(name(in[i].dtype)) + " differ",
                   loc);
   }
   return a;
@@ -44,38 +47,61 @@ ValueType elementwise(Prim p, std::span<const ValueType> in, const std::source_l
 
 bool float_only(Prim p) {
   switch (p) {
-    case Prim::exp: case Prim::log: case Prim::log1p: case Prim::expm1: case Prim::sqrt:
-    case Prim::rsqrt: case Prim::tanh: case Prim::logistic: case Prim::sin: case Prim::cos:
-    case Prim::erf: case Prim::erf_inv: case Prim::floor: case Prim::ceil: case Prim::round:
+    case Prim::exp:
+    case Prim::log:
+    case Prim::log1p:
+    case Prim::expm1:
+    case Prim::sqrt:
+    case Prim::rsqrt:
+    case Prim::tanh:
+    case Prim::logistic:
+    case Prim::sin:
+    case Prim::cos:
+    case Prim::erf:
+    case Prim::erf_inv:
+    case Prim::floor:
+    case Prim::ceil:
+    case Prim::round:
     case Prim::pow:
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
-bool int_only(Prim p) { return p == Prim::shift_left || p == Prim::shift_right_logical; }
-bool int_or_bool_only(Prim p) { return p == Prim::and_ || p == Prim::or_ || p == Prim::xor_ || p == Prim::not_; }
+bool int_only(Prim p) {
+  return p == Prim::shift_left || p == Prim::shift_right_logical;
+}
+bool int_or_bool_only(Prim p) {
+  return p == Prim::and_ || p == Prim::or_ || p == Prim::xor_ || p == Prim::not_;
+}
 
 }  // namespace
 
-ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, const std::source_location& loc) {
+ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                     const std::source_location& loc) {
   const PrimInfo& pi = info(p);
   if (pi.arity >= 0 && static_cast<int>(in.size()) != pi.arity)
-    throw ValueError(message(std::string(pi.name) + " takes " + std::to_string(pi.arity) + " operands, got " +
-                                 std::to_string(in.size()),
+    throw ValueError(message(std::string(pi.name) + " takes " + std::to_string(pi.arity) +
+                                 " operands, got " + std::to_string(in.size()),
                              loc));
   switch (pi.kind) {
     case PrimKind::structural:
       if (p == Prim::iota) {
         if (a.axis < 0 || a.axis >= a.shape.rank())
-          shape_error(p, "dimension " + std::to_string(a.axis) + " out of range for shape " + a.shape.str(), loc);
+          shape_error(
+              p, "dimension " + std::to_string(a.axis) + " out of range for shape " + a.shape.str(),
+              loc);
         if (a.dtype == DType::bool_) dtype_error(p, "iota of bool", loc);
       }
       return {a.dtype, a.shape};  // parameter/constant types are set when they are created
     case PrimKind::unary: {
       DType t = in[0].dtype;
       if (float_only(p) && !is_floating(t))
-        dtype_error(p, "needs a floating-point operand, got " + std::string(name(t)) + " (cast with astype first)", loc);
+        dtype_error(p,
+                    "needs a floating-point operand, got " + std::string(name(t)) +
+                        " (cast with astype first)",
+                    loc);
       if (int_or_bool_only(p) && is_floating(t))
         dtype_error(p, "needs an integer or bool operand, got " + std::string(name(t)), loc);
       if ((p == Prim::neg || p == Prim::abs || p == Prim::sign) && t == DType::bool_)
@@ -83,8 +109,9 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       if (p == Prim::convert) return {a.dtype, in[0].shape};
       if (p == Prim::bitcast_convert) {
         if (itemsize(a.dtype) != itemsize(t))
-          dtype_error(p, "needs dtypes of the same size, got " + std::string(name(t)) + " -> " +
-                             std::string(name(a.dtype)),
+          dtype_error(p,
+                      "needs dtypes of the same size, got " + std::string(name(t)) + " -> " +
+                          std::string(name(a.dtype)),
                       loc);
         return {a.dtype, in[0].shape};
       }
@@ -107,29 +134,40 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       return {DType::bool_, t.shape};
     }
     case PrimKind::select: {
-      if (in[0].dtype != DType::bool_) dtype_error(p, "predicate must be bool, got " + std::string(name(in[0].dtype)), loc);
-      if (!(in[0].shape == in[1].shape)) shape_error(p, "predicate shape " + in[0].shape.str() + " and operand shape " + in[1].shape.str() + " differ", loc);
+      if (in[0].dtype != DType::bool_)
+        dtype_error(p, "predicate must be bool, got " + std::string(name(in[0].dtype)), loc);
+      if (!(in[0].shape == in[1].shape))
+        shape_error(p,
+                    "predicate shape " + in[0].shape.str() + " and operand shape " +
+                        in[1].shape.str() + " differ",
+                    loc);
       return elementwise(p, in.subspan(1), loc);
     }
-    case PrimKind::shape: break;
+    case PrimKind::shape:
+      break;
     case PrimKind::reduce: {
       const Shape& s = in[0].shape;
       if (p == Prim::argmax) {
         if (a.axis < 0 || a.axis >= s.rank())
-          shape_error(p, "axis " + std::to_string(a.axis) + " out of range for shape " + s.str(), loc);
-        if (s[static_cast<int>(a.axis)] == 0) shape_error(p, "argmax of an empty axis in shape " + s.str(), loc);
+          shape_error(p, "axis " + std::to_string(a.axis) + " out of range for shape " + s.str(),
+                      loc);
+        if (s[static_cast<int>(a.axis)] == 0)
+          shape_error(p, "argmax of an empty axis in shape " + s.str(), loc);
         if (in[0].dtype == DType::bool_) dtype_error(p, "argmax of bool", loc);
         Shape out;
         for (int i = 0; i < s.rank(); ++i)
           if (i != a.axis) out.push_back(s[i]);
         return {DType::int32, out};
       }
-      if (in[0].dtype == DType::bool_) dtype_error(p, "reduction of bool (cast with astype first)", loc);
+      if (in[0].dtype == DType::bool_)
+        dtype_error(p, "reduction of bool (cast with astype first)", loc);
       std::vector<bool> reduced(s.rank(), false);
       for (size_t i = 0; i < a.dims.size(); ++i) {
         int64_t d = a.dims[i];
-        if (d < 0 || d >= s.rank()) shape_error(p, "axis " + std::to_string(d) + " out of range for shape " + s.str(), loc);
-        if (i > 0 && d <= a.dims[i - 1]) shape_error(p, "axes " + ints(a.dims) + " must be sorted and unique", loc);
+        if (d < 0 || d >= s.rank())
+          shape_error(p, "axis " + std::to_string(d) + " out of range for shape " + s.str(), loc);
+        if (i > 0 && d <= a.dims[i - 1])
+          shape_error(p, "axes " + ints(a.dims) + " must be sorted and unique", loc);
         reduced[d] = true;
       }
       Shape out;
@@ -141,14 +179,22 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       const ValueType &l = in[0], &r = in[1];
       const DotDims& d = a.dot;
       if (l.dtype != r.dtype)
-        dtype_error(p, "operand dtypes " + std::string(name(l.dtype)) + " and " + std::string(name(r.dtype)) + " differ", loc);
+        dtype_error(p,
+                    "operand dtypes " + std::string(name(l.dtype)) + " and " +
+                        std::string(name(r.dtype)) + " differ",
+                    loc);
       if (l.dtype == DType::bool_) dtype_error(p, "dot of bool", loc);
-      if (d.lhs_contract.size() != d.rhs_contract.size() || d.lhs_batch.size() != d.rhs_batch.size())
-        shape_error(p, "lhs and rhs name different numbers of contracting or batch dimensions", loc);
+      if (d.lhs_contract.size() != d.rhs_contract.size() ||
+          d.lhs_batch.size() != d.rhs_batch.size())
+        shape_error(p, "lhs and rhs name different numbers of contracting or batch dimensions",
+                    loc);
       std::vector<bool> lused(l.shape.rank(), false), rused(r.shape.rank(), false);
       auto use = [&](std::vector<bool>& used, int64_t dim, const Shape& s) {
         if (dim < 0 || dim >= s.rank() || used[dim])
-          shape_error(p, "dimension " + std::to_string(dim) + " is out of range or repeated for shape " + s.str(), loc);
+          shape_error(p,
+                      "dimension " + std::to_string(dim) +
+                          " is out of range or repeated for shape " + s.str(),
+                      loc);
         used[dim] = true;
       };
       Shape out;
@@ -156,8 +202,10 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
         use(lused, d.lhs_batch[i], l.shape);
         use(rused, d.rhs_batch[i], r.shape);
         if (l.shape[d.lhs_batch[i]] != r.shape[d.rhs_batch[i]])
-          shape_error(p, "batch dimensions differ: lhs " + l.shape.str() + " dim " + std::to_string(d.lhs_batch[i]) +
-                             " vs rhs " + r.shape.str() + " dim " + std::to_string(d.rhs_batch[i]),
+          shape_error(p,
+                      "batch dimensions differ: lhs " + l.shape.str() + " dim " +
+                          std::to_string(d.lhs_batch[i]) + " vs rhs " + r.shape.str() + " dim " +
+                          std::to_string(d.rhs_batch[i]),
                       loc);
         out.push_back(l.shape[d.lhs_batch[i]]);
       }
@@ -165,9 +213,10 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
         use(lused, d.lhs_contract[i], l.shape);
         use(rused, d.rhs_contract[i], r.shape);
         if (l.shape[d.lhs_contract[i]] != r.shape[d.rhs_contract[i]])
-          shape_error(p, "contracting dimensions differ: lhs " + l.shape.str() + " dim " +
-                             std::to_string(d.lhs_contract[i]) + " vs rhs " + r.shape.str() + " dim " +
-                             std::to_string(d.rhs_contract[i]),
+          shape_error(p,
+                      "contracting dimensions differ: lhs " + l.shape.str() + " dim " +
+                          std::to_string(d.lhs_contract[i]) + " vs rhs " + r.shape.str() + " dim " +
+                          std::to_string(d.rhs_contract[i]),
                       loc);
       }
       for (int i = 0; i < l.shape.rank(); ++i)
@@ -194,7 +243,10 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       for (int i = 0; i < s.rank(); ++i) {
         int64_t d = a.dims[i];
         if (d < 0 || d >= a.shape.rank() || (i > 0 && d <= a.dims[i - 1]))
-          shape_error(p, "broadcast_dimensions " + ints(a.dims) + " invalid for " + s.str() + " -> " + a.shape.str(), loc);
+          shape_error(p,
+                      "broadcast_dimensions " + ints(a.dims) + " invalid for " + s.str() + " -> " +
+                          a.shape.str(),
+                      loc);
         if (s[i] != 1 && s[i] != a.shape[static_cast<int>(d)])
           shape_error(p, "cannot broadcast shape " + s.str() + " to " + a.shape.str(), loc);
       }
@@ -202,8 +254,10 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
     }
     case Prim::reshape:
       if (a.shape.numel() != s.numel())
-        shape_error(p, "cannot reshape " + s.str() + " (" + std::to_string(s.numel()) + " elements) to " +
-                           a.shape.str() + " (" + std::to_string(a.shape.numel()) + " elements)",
+        shape_error(p,
+                    "cannot reshape " + s.str() + " (" + std::to_string(s.numel()) +
+                        " elements) to " + a.shape.str() + " (" + std::to_string(a.shape.numel()) +
+                        " elements)",
                     loc);
       return {t, a.shape};
     case Prim::transpose: {
@@ -211,7 +265,11 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       std::vector<int64_t> sorted = a.dims;
       std::sort(sorted.begin(), sorted.end());
       for (int i = 0; i < s.rank(); ++i)
-        if (sorted[i] != i) shape_error(p, "permutation " + ints(a.dims) + " is not a permutation of " + std::to_string(s.rank()) + " axes", loc);
+        if (sorted[i] != i)
+          shape_error(p,
+                      "permutation " + ints(a.dims) + " is not a permutation of " +
+                          std::to_string(s.rank()) + " axes",
+                      loc);
       Shape out;
       for (int64_t d : a.dims) out.push_back(s[static_cast<int>(d)]);
       return {t, out};
@@ -223,8 +281,9 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
       Shape out;
       for (int i = 0; i < s.rank(); ++i) {
         if (a.start[i] < 0 || a.limit[i] > s[i] || a.start[i] > a.limit[i] || a.stride[i] < 1)
-          shape_error(p, "slice " + ints(a.start) + ":" + ints(a.limit) + ":" + ints(a.stride) +
-                             " out of bounds for shape " + s.str(),
+          shape_error(p,
+                      "slice " + ints(a.start) + ":" + ints(a.limit) + ":" + ints(a.stride) +
+                          " out of bounds for shape " + s.str(),
                       loc);
         out.push_back((a.limit[i] - a.start[i] + a.stride[i] - 1) / a.stride[i]);
       }
@@ -232,33 +291,45 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a, cons
     }
     case Prim::concatenate: {
       if (in.empty()) throw ValueError(message("concatenate of no arrays", loc));
-      if (a.axis < 0 || a.axis >= s.rank()) shape_error(p, "axis " + std::to_string(a.axis) + " out of range for " + s.str(), loc);
+      if (a.axis < 0 || a.axis >= s.rank())
+        shape_error(p, "axis " + std::to_string(a.axis) + " out of range for " + s.str(), loc);
       Shape out = s;
       for (size_t k = 1; k < in.size(); ++k) {
         const Shape& o = in[k].shape;
-        if (in[k].dtype != t) dtype_error(p, "operand dtypes " + std::string(name(t)) + " and " + std::string(name(in[k].dtype)) + " differ", loc);
+        if (in[k].dtype != t)
+          dtype_error(p,
+                      "operand dtypes " + std::string(name(t)) + " and " +
+                          std::string(name(in[k].dtype)) + " differ",
+                      loc);
         bool ok = o.rank() == s.rank();
         for (int i = 0; ok && i < s.rank(); ++i) ok = (i == a.axis) || o[i] == s[i];
-        if (!ok) shape_error(p, "shapes " + s.str() + " and " + o.str() + " differ outside axis " + std::to_string(a.axis), loc);
+        if (!ok)
+          shape_error(p,
+                      "shapes " + s.str() + " and " + o.str() + " differ outside axis " +
+                          std::to_string(a.axis),
+                      loc);
         out[static_cast<int>(a.axis)] += o[static_cast<int>(a.axis)];
       }
       return {t, out};
     }
     case Prim::pad: {
       if (in[1].shape.rank() != 0 || in[1].dtype != t)
-        shape_error(p, "padding value must be a scalar of the operand's dtype, got " + in[1].str(), loc);
+        shape_error(p, "padding value must be a scalar of the operand's dtype, got " + in[1].str(),
+                    loc);
       require_rank_list(p, a.low, s.rank(), "low padding", loc);
       require_rank_list(p, a.high, s.rank(), "high padding", loc);
       require_rank_list(p, a.interior, s.rank(), "interior padding", loc);
       Shape out;
       for (int i = 0; i < s.rank(); ++i) {
-        if (a.low[i] < 0 || a.high[i] < 0 || a.interior[i] < 0) shape_error(p, "negative padding is not supported", loc);
+        if (a.low[i] < 0 || a.high[i] < 0 || a.interior[i] < 0)
+          shape_error(p, "negative padding is not supported", loc);
         int64_t n = s[i];
         out.push_back(a.low[i] + n + (n > 0 ? (n - 1) * a.interior[i] : 0) + a.high[i]);
       }
       return {t, out};
     }
-    default: break;
+    default:
+      break;
   }
   throw Error("infer_type: no rule for " + std::string(name(p)));
 }

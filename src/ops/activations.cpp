@@ -24,7 +24,9 @@ Array gelu(const Array& x, bool approximate, Loc loc) {
   return mul(mul(x, 0.5, loc), add(1.0, erf(div(x, std::numbers::sqrt2, loc), loc), loc), loc);
 }
 
-Array silu(const Array& x, Loc loc) { return mul(x, logistic(x, loc), loc); }
+Array silu(const Array& x, Loc loc) {
+  return mul(x, logistic(x, loc), loc);
+}
 
 Array log_softmax(const Array& x, Axes axes, Loc loc) {
   // The max is a constant shift: stop_gradient keeps it out of the derivative, as jax.nn does.

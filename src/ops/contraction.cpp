@@ -14,16 +14,16 @@ Array dot_general(const Array& a, const Array& b, ir::DotDims dims, Loc loc) {
 
 Array matmul(const Array& a, const Array& b, Loc loc) {
   if (a.ndim() == 0 || b.ndim() == 0)
-    throw ShapeError(message("matmul of a 0-d array (shapes " + a.shape().str() + " and " + b.shape().str() +
-                                 "); use * for scalars",
+    throw ShapeError(message("matmul of a 0-d array (shapes " + a.shape().str() + " and " +
+                                 b.shape().str() + "); use * for scalars",
                              loc));
   // numpy: a 1-d lhs is a row vector, a 1-d rhs a column vector; the added dims are removed after.
   Array l = a.ndim() == 1 ? reshape(a, {1, a.shape()[0]}, loc) : a;
   Array r = b.ndim() == 1 ? reshape(b, {b.shape()[0], 1}, loc) : b;
   int64_t k = l.shape()[l.ndim() - 1];
   if (r.shape()[r.ndim() - 2] != k)
-    throw ShapeError(message("matmul: contracting dimensions differ for shapes " + a.shape().str() + " and " +
-                                 b.shape().str() + " (" + std::to_string(k) + " vs " +
+    throw ShapeError(message("matmul: contracting dimensions differ for shapes " + a.shape().str() +
+                                 " and " + b.shape().str() + " (" + std::to_string(k) + " vs " +
                                  std::to_string(r.shape()[r.ndim() - 2]) + ")",
                              loc));
   // Leading (batch) dimensions broadcast against each other.
@@ -58,8 +58,8 @@ Array matmul(const Array& a, const Array& b, Loc loc) {
 
 Array dot(const Array& a, const Array& b, Loc loc) {
   if (a.ndim() > 2 || b.ndim() > 2)
-    throw ShapeError(message("dot of arrays of rank > 2 (" + a.shape().str() + ", " + b.shape().str() +
-                                 "); use matmul or dot_general",
+    throw ShapeError(message("dot of arrays of rank > 2 (" + a.shape().str() + ", " +
+                                 b.shape().str() + "); use matmul or dot_general",
                              loc));
   if (a.ndim() == 0 || b.ndim() == 0) return mul(a, b, loc);
   return matmul(a, b, loc);

@@ -9,7 +9,9 @@ namespace {
 
 using ir::Prim;
 
-Array unary(Prim p, const Array& x, const Loc& loc) { return bind(p, {&x, 1}, {}, loc); }
+Array unary(Prim p, const Array& x, const Loc& loc) {
+  return bind(p, {&x, 1}, {}, loc);
+}
 
 // A unary op that, like jnp's, promotes integer and bool inputs to float32 first.
 Array unary_float(Prim p, const Array& x, const Loc& loc) {
@@ -34,53 +36,135 @@ Array binary_float(Prim p, const Operand& a, const Operand& b, const Loc& loc) {
 
 }  // namespace
 
-Array neg(const Array& x, Loc loc) { return unary(Prim::neg, x, loc); }
-Array abs(const Array& x, Loc loc) { return unary(Prim::abs, x, loc); }
-Array sign(const Array& x, Loc loc) { return unary(Prim::sign, x, loc); }
-Array exp(const Array& x, Loc loc) { return unary_float(Prim::exp, x, loc); }
-Array log(const Array& x, Loc loc) { return unary_float(Prim::log, x, loc); }
-Array log1p(const Array& x, Loc loc) { return unary_float(Prim::log1p, x, loc); }
-Array expm1(const Array& x, Loc loc) { return unary_float(Prim::expm1, x, loc); }
-Array sqrt(const Array& x, Loc loc) { return unary_float(Prim::sqrt, x, loc); }
-Array rsqrt(const Array& x, Loc loc) { return unary_float(Prim::rsqrt, x, loc); }
-Array tanh(const Array& x, Loc loc) { return unary_float(Prim::tanh, x, loc); }
-Array logistic(const Array& x, Loc loc) { return unary_float(Prim::logistic, x, loc); }
-Array sigmoid(const Array& x, Loc loc) { return unary_float(Prim::logistic, x, loc); }
-Array sin(const Array& x, Loc loc) { return unary_float(Prim::sin, x, loc); }
-Array cos(const Array& x, Loc loc) { return unary_float(Prim::cos, x, loc); }
-Array erf(const Array& x, Loc loc) { return unary_float(Prim::erf, x, loc); }
-Array erf_inv(const Array& x, Loc loc) { return unary_float(Prim::erf_inv, x, loc); }
-Array floor(const Array& x, Loc loc) { return is_floating(x.dtype()) ? unary(Prim::floor, x, loc) : x; }
-Array ceil(const Array& x, Loc loc) { return is_floating(x.dtype()) ? unary(Prim::ceil, x, loc) : x; }
-Array round(const Array& x, Loc loc) { return is_floating(x.dtype()) ? unary(Prim::round, x, loc) : x; }
-Array square(const Array& x, Loc loc) { return mul(x, x, loc); }
-Array reciprocal(const Array& x, Loc loc) { return div(1, x, loc); }
-Array logical_not(const Array& x, Loc loc) { return unary(Prim::not_, x, loc); }
-Array stop_gradient(const Array& x, Loc loc) { return unary(Prim::stop_gradient, x, loc); }
+Array neg(const Array& x, Loc loc) {
+  return unary(Prim::neg, x, loc);
+}
+Array abs(const Array& x, Loc loc) {
+  return unary(Prim::abs, x, loc);
+}
+Array sign(const Array& x, Loc loc) {
+  return unary(Prim::sign, x, loc);
+}
+Array exp(const Array& x, Loc loc) {
+  return unary_float(Prim::exp, x, loc);
+}
+Array log(const Array& x, Loc loc) {
+  return unary_float(Prim::log, x, loc);
+}
+Array log1p(const Array& x, Loc loc) {
+  return unary_float(Prim::log1p, x, loc);
+}
+Array expm1(const Array& x, Loc loc) {
+  return unary_float(Prim::expm1, x, loc);
+}
+Array sqrt(const Array& x, Loc loc) {
+  return unary_float(Prim::sqrt, x, loc);
+}
+Array rsqrt(const Array& x, Loc loc) {
+  return unary_float(Prim::rsqrt, x, loc);
+}
+Array tanh(const Array& x, Loc loc) {
+  return unary_float(Prim::tanh, x, loc);
+}
+Array logistic(const Array& x, Loc loc) {
+  return unary_float(Prim::logistic, x, loc);
+}
+Array sigmoid(const Array& x, Loc loc) {
+  return unary_float(Prim::logistic, x, loc);
+}
+Array sin(const Array& x, Loc loc) {
+  return unary_float(Prim::sin, x, loc);
+}
+Array cos(const Array& x, Loc loc) {
+  return unary_float(Prim::cos, x, loc);
+}
+Array erf(const Array& x, Loc loc) {
+  return unary_float(Prim::erf, x, loc);
+}
+Array erf_inv(const Array& x, Loc loc) {
+  return unary_float(Prim::erf_inv, x, loc);
+}
+Array floor(const Array& x, Loc loc) {
+  return is_floating(x.dtype()) ? unary(Prim::floor, x, loc) : x;
+}
+Array ceil(const Array& x, Loc loc) {
+  return is_floating(x.dtype()) ? unary(Prim::ceil, x, loc) : x;
+}
+Array round(const Array& x, Loc loc) {
+  return is_floating(x.dtype()) ? unary(Prim::round, x, loc) : x;
+}
+Array square(const Array& x, Loc loc) {
+  return mul(x, x, loc);
+}
+Array reciprocal(const Array& x, Loc loc) {
+  return div(1, x, loc);
+}
+Array logical_not(const Array& x, Loc loc) {
+  return unary(Prim::not_, x, loc);
+}
+Array stop_gradient(const Array& x, Loc loc) {
+  return unary(Prim::stop_gradient, x, loc);
+}
 
-Array add(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::add, a, b, loc); }
-Array sub(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::sub, a, b, loc); }
-Array mul(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::mul, a, b, loc); }
+Array add(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::add, a, b, loc);
+}
+Array sub(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::sub, a, b, loc);
+}
+Array mul(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::mul, a, b, loc);
+}
 // True division, as jnp.divide: integer operands give float32.
-Array div(const Operand& a, const Operand& b, Loc loc) { return binary_float(Prim::div, a, b, loc); }
-Array rem(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::rem, a, b, loc); }
-Array pow(const Operand& a, const Operand& b, Loc loc) { return binary_float(Prim::pow, a, b, loc); }
-Array maximum(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::max, a, b, loc); }
-Array minimum(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::min, a, b, loc); }
-Array bitwise_and(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::and_, a, b, loc); }
-Array bitwise_or(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::or_, a, b, loc); }
-Array bitwise_xor(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::xor_, a, b, loc); }
-Array shift_left(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::shift_left, a, b, loc); }
+Array div(const Operand& a, const Operand& b, Loc loc) {
+  return binary_float(Prim::div, a, b, loc);
+}
+Array rem(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::rem, a, b, loc);
+}
+Array pow(const Operand& a, const Operand& b, Loc loc) {
+  return binary_float(Prim::pow, a, b, loc);
+}
+Array maximum(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::max, a, b, loc);
+}
+Array minimum(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::min, a, b, loc);
+}
+Array bitwise_and(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::and_, a, b, loc);
+}
+Array bitwise_or(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::or_, a, b, loc);
+}
+Array bitwise_xor(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::xor_, a, b, loc);
+}
+Array shift_left(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::shift_left, a, b, loc);
+}
 Array shift_right_logical(const Operand& a, const Operand& b, Loc loc) {
   return binary(Prim::shift_right_logical, a, b, loc);
 }
 
-Array equal(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::eq, a, b, loc); }
-Array not_equal(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::ne, a, b, loc); }
-Array less(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::lt, a, b, loc); }
-Array less_equal(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::le, a, b, loc); }
-Array greater(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::gt, a, b, loc); }
-Array greater_equal(const Operand& a, const Operand& b, Loc loc) { return binary(Prim::ge, a, b, loc); }
+Array equal(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::eq, a, b, loc);
+}
+Array not_equal(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::ne, a, b, loc);
+}
+Array less(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::lt, a, b, loc);
+}
+Array less_equal(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::le, a, b, loc);
+}
+Array greater(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::gt, a, b, loc);
+}
+Array greater_equal(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::ge, a, b, loc);
+}
 
 Array where(const Operand& cond, const Operand& a, const Operand& b, Loc loc) {
   DType t = ops::result_dtype({&a, &b});
@@ -108,16 +192,38 @@ Array clip(const Array& x, const Operand& lo, const Operand& hi, Loc loc) {
   return minimum(maximum(x, lo, loc), hi, loc);
 }
 
-Array operator+(const Operand& a, const Operand& b) { return add(a, b, a.loc()); }
-Array operator-(const Operand& a, const Operand& b) { return sub(a, b, a.loc()); }
-Array operator*(const Operand& a, const Operand& b) { return mul(a, b, a.loc()); }
-Array operator/(const Operand& a, const Operand& b) { return div(a, b, a.loc()); }
-Array operator-(const Operand& a) { return neg(a.array(), a.loc()); }
-Array operator<(const Operand& a, const Operand& b) { return less(a, b, a.loc()); }
-Array operator<=(const Operand& a, const Operand& b) { return less_equal(a, b, a.loc()); }
-Array operator>(const Operand& a, const Operand& b) { return greater(a, b, a.loc()); }
-Array operator>=(const Operand& a, const Operand& b) { return greater_equal(a, b, a.loc()); }
-Array operator==(const Operand& a, const Operand& b) { return equal(a, b, a.loc()); }
-Array operator!=(const Operand& a, const Operand& b) { return not_equal(a, b, a.loc()); }
+Array operator+(const Operand& a, const Operand& b) {
+  return add(a, b, a.loc());
+}
+Array operator-(const Operand& a, const Operand& b) {
+  return sub(a, b, a.loc());
+}
+Array operator*(const Operand& a, const Operand& b) {
+  return mul(a, b, a.loc());
+}
+Array operator/(const Operand& a, const Operand& b) {
+  return div(a, b, a.loc());
+}
+Array operator-(const Operand& a) {
+  return neg(a.array(), a.loc());
+}
+Array operator<(const Operand& a, const Operand& b) {
+  return less(a, b, a.loc());
+}
+Array operator<=(const Operand& a, const Operand& b) {
+  return less_equal(a, b, a.loc());
+}
+Array operator>(const Operand& a, const Operand& b) {
+  return greater(a, b, a.loc());
+}
+Array operator>=(const Operand& a, const Operand& b) {
+  return greater_equal(a, b, a.loc());
+}
+Array operator==(const Operand& a, const Operand& b) {
+  return equal(a, b, a.loc());
+}
+Array operator!=(const Operand& a, const Operand& b) {
+  return not_equal(a, b, a.loc());
+}
 
 }  // namespace kiln

@@ -35,15 +35,18 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const Loc& loc) {
       }
       std::string all;
       for (const auto& x : shapes) all += (all.empty() ? "" : " and ") + x.str();
-      throw ShapeError(message("incompatible shapes for broadcasting: " + all, loc,
-                               "numpy broadcasting aligns trailing dimensions, which must be equal or 1; reshape "
-                               "or transpose an operand"));
+      throw ShapeError(message(
+          "incompatible shapes for broadcasting: " + all, loc,
+          "numpy broadcasting aligns trailing dimensions, which must be equal or 1; reshape "
+          "or transpose an operand"));
     }
   }
   return out;
 }
 
-Shape shape_of(const Operand& x) { return x.is_scalar() ? Shape{} : x.array().shape(); }
+Shape shape_of(const Operand& x) {
+  return x.is_scalar() ? Shape{} : x.array().shape();
+}
 
 Array coerce(const Operand& x, DType dtype, const Shape& shape, const Loc& loc) {
   if (x.is_scalar()) {
@@ -62,8 +65,8 @@ Array coerce(const Operand& x, DType dtype, const Shape& shape, const Loc& loc) 
 int64_t normalize_axis(int64_t axis, int rank, const Loc& loc) {
   int64_t a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank)
-    throw ValueError(message("axis " + std::to_string(axis) + " is out of range for an array of rank " +
-                                 std::to_string(rank),
+    throw ValueError(message("axis " + std::to_string(axis) +
+                                 " is out of range for an array of rank " + std::to_string(rank),
                              loc));
   return a;
 }

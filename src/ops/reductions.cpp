@@ -29,9 +29,15 @@ Array reduce(Prim p, const Array& x, const Axes& axes, bool keepdims, const Loc&
 
 }  // namespace
 
-Array sum(const Array& x, Axes axes, bool keepdims, Loc loc) { return reduce(Prim::reduce_sum, x, axes, keepdims, loc); }
-Array max(const Array& x, Axes axes, bool keepdims, Loc loc) { return reduce(Prim::reduce_max, x, axes, keepdims, loc); }
-Array min(const Array& x, Axes axes, bool keepdims, Loc loc) { return reduce(Prim::reduce_min, x, axes, keepdims, loc); }
+Array sum(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Prim::reduce_sum, x, axes, keepdims, loc);
+}
+Array max(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Prim::reduce_max, x, axes, keepdims, loc);
+}
+Array min(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Prim::reduce_min, x, axes, keepdims, loc);
+}
 
 Array mean(const Array& x, Axes axes, bool keepdims, Loc loc) {
   std::vector<int64_t> ax = axes.resolve(x.ndim(), loc);

@@ -19,7 +19,8 @@ Array broadcast_to(const Array& x, const Shape& shape, Loc loc) {
   if (x.shape() == shape) return x;
   Shape s = ops::broadcast_shapes({x.shape(), shape}, loc);
   if (!(s == shape))
-    throw ShapeError(message("cannot broadcast shape " + x.shape().str() + " to " + shape.str(), loc));
+    throw ShapeError(
+        message("cannot broadcast shape " + x.shape().str() + " to " + shape.str(), loc));
   std::vector<int64_t> dims;
   for (int i = 0; i < x.ndim(); ++i) dims.push_back(shape.rank() - x.ndim() + i);
   return broadcast_in_dim(x, shape, std::move(dims), loc);
@@ -55,15 +56,16 @@ Array transpose(const Array& x, std::vector<int64_t> perm, Loc loc) {
     for (int i = x.ndim() - 1; i >= 0; --i) perm.push_back(i);
   for (auto& p : perm) p = ops::normalize_axis(p, x.ndim(), loc);
   bool identity = true;
-  for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int64_t>(i);
+  for (size_t i = 0; i < perm.size(); ++i)
+    identity = identity && perm[i] == static_cast<int64_t>(i);
   if (identity && static_cast<int>(perm.size()) == x.ndim()) return x;
   ir::Attrs a;
   a.dims = std::move(perm);
   return bind(Prim::transpose, {&x, 1}, std::move(a), loc);
 }
 
-Array slice(const Array& x, std::vector<int64_t> start, std::vector<int64_t> limit, std::vector<int64_t> stride,
-            Loc loc) {
+Array slice(const Array& x, std::vector<int64_t> start, std::vector<int64_t> limit,
+            std::vector<int64_t> stride, Loc loc) {
   if (stride.empty()) stride.assign(start.size(), 1);
   ir::Attrs a;
   a.start = std::move(start);
@@ -84,8 +86,8 @@ Array concatenate(const std::vector<Array>& xs, int64_t axis, Loc loc) {
   return bind(Prim::concatenate, in, std::move(a), loc);
 }
 
-Array pad(const Array& x, const Operand& padding_value, std::vector<int64_t> low, std::vector<int64_t> high,
-          std::vector<int64_t> interior, Loc loc) {
+Array pad(const Array& x, const Operand& padding_value, std::vector<int64_t> low,
+          std::vector<int64_t> high, std::vector<int64_t> interior, Loc loc) {
   if (interior.empty()) interior.assign(low.size(), 0);
   Array xs[2] = {x, ops::coerce(padding_value, x.dtype(), Shape{}, loc)};
   ir::Attrs a;
@@ -111,8 +113,8 @@ Array squeeze(const Array& x, Axes axes, Loc loc) {
     drop = axes.resolve(x.ndim(), loc);
     for (int64_t d : drop)
       if (x.shape()[static_cast<int>(d)] != 1)
-        throw ShapeError(message("cannot squeeze axis " + std::to_string(d) + " of shape " + x.shape().str() +
-                                     ": its size is not 1",
+        throw ShapeError(message("cannot squeeze axis " + std::to_string(d) + " of shape " +
+                                     x.shape().str() + ": its size is not 1",
                                  loc));
   }
   std::vector<int64_t> s;

@@ -23,11 +23,14 @@ std::vector<bool> depends_on_wrt(const ir::Graph& g, size_t n_wrt) {
   return dep;
 }
 
-void accumulate(Array& slot, const Array& ct, const Loc& loc) { slot = slot.empty() ? ct : add(slot, ct, loc); }
+void accumulate(Array& slot, const Array& ct, const Loc& loc) {
+  slot = slot.empty() ? ct : add(slot, ct, loc);
+}
 
 std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
     const ir::Graph& g, std::span<const Array> inputs, size_t n_wrt,
-    const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who, const Loc& loc) {
+    const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who,
+    const Loc& loc) {
   // Forward: every intermediate value, in the current context (eager or the enclosing trace).
   std::vector<Array> env = eval_graph_values(g, inputs);
   std::vector<Array> args;
@@ -42,10 +45,11 @@ std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
     if (out_cts[k].empty()) continue;
     const Array& o = outputs[k];
     if (out_cts[k].dtype() != o.dtype() || !(out_cts[k].shape() == o.shape()))
-      throw GradError(message(std::string(who) + ": cotangent " + std::string(short_name(out_cts[k].dtype())) + "[" +
-                                  out_cts[k].shape().dims_str() + "] does not match output " + std::to_string(k) +
-                                  " of type " + std::string(short_name(o.dtype())) + "[" + o.shape().dims_str() + "]",
-                              loc));
+      throw GradError(message(
+          std::string(who) + ": cotangent " + std::string(short_name(out_cts[k].dtype())) + "[" +
+              out_cts[k].shape().dims_str() + "] does not match output " + std::to_string(k) +
+              " of type " + std::string(short_name(o.dtype())) + "[" + o.shape().dims_str() + "]",
+          loc));
     if (dep[g.outputs[k]]) accumulate(ct[g.outputs[k]], out_cts[k], loc);
   }
   for (size_t i = g.nodes.size(); i-- > 0;) {
@@ -72,16 +76,21 @@ std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
 
 std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
     std::span<const Array> primals, const TraceBody& body,
-    const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who, const Loc& loc) {
+    const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who,
+    const Loc& loc) {
   std::vector<ir::ValueType> types;
   for (size_t i = 0; i < primals.size(); ++i) {
     const Array& p = primals[i];
-    if (p.empty()) throw ValueError(message(std::string(who) + ": argument leaf " + std::to_string(i) + " is an empty kiln::Array", loc));
+    if (p.empty())
+      throw ValueError(message(
+          std::string(who) + ": argument leaf " + std::to_string(i) + " is an empty kiln::Array",
+          loc));
     if (!is_floating(p.dtype()))
-      throw GradError(message(std::string(who) + " requires floating-point inputs, but leaf " + std::to_string(i) +
-                                  " of the differentiated argument is " + std::string(short_name(p.dtype())) + "[" +
-                                  p.shape().dims_str() + "]",
-                              loc, "pass integer data as a later argument (it is not differentiated) or astype it"));
+      throw GradError(message(
+          std::string(who) + " requires floating-point inputs, but leaf " + std::to_string(i) +
+              " of the differentiated argument is " + std::string(short_name(p.dtype())) + "[" +
+              p.shape().dims_str() + "]",
+          loc, "pass integer data as a later argument (it is not differentiated) or astype it"));
     types.push_back(type_of(p));
   }
   Traced t = trace(types, body, loc);
@@ -93,24 +102,29 @@ std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
 namespace autodiff_detail {
 
 std::vector<Array> scalar_seed(std::span<const Array> outputs, const char* who, const Loc& loc) {
-  if (outputs.empty()) throw GradError(message(std::string(who) + ": the function returned no value", loc));
+  if (outputs.empty())
+    throw GradError(message(std::string(who) + ": the function returned no value", loc));
   const Array& y = outputs[0];
   if (y.ndim() != 0 || !is_floating(y.dtype()))
-    throw GradError(message(std::string(who) + " requires a real scalar output, got " + std::string(short_name(y.dtype())) +
-                                "[" + y.shape().dims_str() + "]",
+    throw GradError(message(std::string(who) + " requires a real scalar output, got " +
+                                std::string(short_name(y.dtype())) + "[" + y.shape().dims_str() +
+                                "]",
                             loc,
                             "reduce it to a scalar (kiln::sum or kiln::mean), or use kiln::vjp for "
                             "non-scalar outputs"));
   return {ones_like(y, loc)};
 }
 
-void check_output_kind(bool returns_array, bool returns_pair, bool has_aux, const char* who, const Loc& loc) {
+void check_output_kind(bool returns_array, bool returns_pair, bool has_aux, const char* who,
+                       const Loc& loc) {
   if (has_aux && !returns_pair)
-    throw GradError(message(std::string(who) + " with has_aux needs the function to return {value, aux}", loc));
+    throw GradError(
+        message(std::string(who) + " with has_aux needs the function to return {value, aux}", loc));
   if (!has_aux && !returns_array)
-    throw GradError(message(std::string(who) + " needs the function to return a scalar Array", loc,
-                            returns_pair ? "it returns a pair: pass {.has_aux = true} to return auxiliary data"
-                                         : "return the scalar loss"));
+    throw GradError(
+        message(std::string(who) + " needs the function to return a scalar Array", loc,
+                returns_pair ? "it returns a pair: pass {.has_aux = true} to return auxiliary data"
+                             : "return the scalar loss"));
 }
 
 }  // namespace autodiff_detail

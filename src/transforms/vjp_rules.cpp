@@ -17,8 +17,12 @@ using ir::Prim;
 using Grads = std::vector<Array>;
 using Rule = Grads (*)(const VjpArgs&);
 
-const Loc& L(const VjpArgs& a) { return a.node.loc; }
-const ir::Attrs& A(const VjpArgs& a) { return a.node.attrs; }
+const Loc& L(const VjpArgs& a) {
+  return a.node.loc;
+}
+const ir::Attrs& A(const VjpArgs& a) {
+  return a.node.attrs;
+}
 
 // JAX's _balanced_eq: where x == z, 1 (or 0.5 if y == z too), else 0 — splits ties evenly.
 Array balanced_eq(const Array& x, const Array& z, const Array& y, const Loc& loc) {
@@ -29,7 +33,8 @@ Array balanced_eq(const Array& x, const Array& z, const Array& y, const Loc& loc
 // The inverse of a permutation.
 std::vector<int64_t> inverse(const std::vector<int64_t>& perm) {
   std::vector<int64_t> inv(perm.size());
-  for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < perm.size(); ++i)
+    inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
   return inv;
 }
 
@@ -127,9 +132,12 @@ Grads concatenate_rule(const VjpArgs& a) {
 
 // dot_general's cotangent for one operand: contract g with the other operand over the other's free
 // dims, then transpose the result's dims into this operand's order.
-Array dot_transpose(const Array& g, const Array& other, int self_rank, const std::vector<int64_t>& self_contract,
-                    const std::vector<int64_t>& self_batch, const std::vector<int64_t>& other_contract,
-                    const std::vector<int64_t>& other_batch, int64_t g_other_free_begin, const Loc& loc) {
+Array dot_transpose(const Array& g, const Array& other, int self_rank,
+                    const std::vector<int64_t>& self_contract,
+                    const std::vector<int64_t>& self_batch,
+                    const std::vector<int64_t>& other_contract,
+                    const std::vector<int64_t>& other_batch, int64_t g_other_free_begin,
+                    const Loc& loc) {
   int other_rank = other.ndim();
   std::vector<int64_t> other_free;
   for (int d = 0; d < other_rank; ++d)
@@ -137,7 +145,8 @@ Array dot_transpose(const Array& g, const Array& other, int self_rank, const std
         std::find(other_batch.begin(), other_batch.end(), d) == other_batch.end())
       other_free.push_back(d);
   ir::DotDims dims;
-  for (size_t i = 0; i < other_free.size(); ++i) dims.lhs_contract.push_back(g_other_free_begin + static_cast<int64_t>(i));
+  for (size_t i = 0; i < other_free.size(); ++i)
+    dims.lhs_contract.push_back(g_other_free_begin + static_cast<int64_t>(i));
   dims.rhs_contract = other_free;
   for (size_t i = 0; i < self_batch.size(); ++i) dims.lhs_batch.push_back(static_cast<int64_t>(i));
   dims.rhs_batch = other_batch;
@@ -152,11 +161,13 @@ Array dot_transpose(const Array& g, const Array& other, int self_rank, const std
   std::vector<int64_t> other_sorted = other_contract;
   std::sort(other_sorted.begin(), other_sorted.end());
   for (int64_t od : other_sorted) {
-    size_t k = static_cast<size_t>(std::find(other_contract.begin(), other_contract.end(), od) - other_contract.begin());
+    size_t k = static_cast<size_t>(std::find(other_contract.begin(), other_contract.end(), od) -
+                                   other_contract.begin());
     labels.push_back(self_contract[k]);
   }
   std::vector<int64_t> perm(static_cast<size_t>(self_rank));
-  for (size_t pos = 0; pos < labels.size(); ++pos) perm[static_cast<size_t>(labels[pos])] = static_cast<int64_t>(pos);
+  for (size_t pos = 0; pos < labels.size(); ++pos)
+    perm[static_cast<size_t>(labels[pos])] = static_cast<int64_t>(pos);
   return transpose(r, perm, loc);
 }
 
@@ -166,8 +177,10 @@ Grads dot_general_rule(const VjpArgs& a) {
   int64_t nb = static_cast<int64_t>(d.lhs_batch.size());
   int64_t x_free = x.ndim() - nb - static_cast<int64_t>(d.lhs_contract.size());
   // g's dims: batch, x's free dims, y's free dims.
-  Array gx = dot_transpose(a.g, y, x.ndim(), d.lhs_contract, d.lhs_batch, d.rhs_contract, d.rhs_batch, nb + x_free, L(a));
-  Array gy = dot_transpose(a.g, x, y.ndim(), d.rhs_contract, d.rhs_batch, d.lhs_contract, d.lhs_batch, nb, L(a));
+  Array gx = dot_transpose(a.g, y, x.ndim(), d.lhs_contract, d.lhs_batch, d.rhs_contract,
+                           d.rhs_batch, nb + x_free, L(a));
+  Array gy = dot_transpose(a.g, x, y.ndim(), d.rhs_contract, d.rhs_batch, d.lhs_contract,
+                           d.lhs_batch, nb, L(a));
   return {gx, gy};
 }
 
@@ -186,9 +199,12 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::stop_gradient, [](const VjpArgs&) -> Grads { return {Array()}; });
   set(Prim::exp, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.out, L(a))}; });
   set(Prim::log, [](const VjpArgs& a) -> Grads { return {div(a.g, a.in[0], L(a))}; });
-  set(Prim::log1p, [](const VjpArgs& a) -> Grads { return {div(a.g, add(a.in[0], 1.0, L(a)), L(a))}; });
-  set(Prim::expm1, [](const VjpArgs& a) -> Grads { return {mul(a.g, add(a.out, 1.0, L(a)), L(a))}; });
-  set(Prim::sqrt, [](const VjpArgs& a) -> Grads { return {div(a.g, mul(a.out, 2.0, L(a)), L(a))}; });
+  set(Prim::log1p,
+      [](const VjpArgs& a) -> Grads { return {div(a.g, add(a.in[0], 1.0, L(a)), L(a))}; });
+  set(Prim::expm1,
+      [](const VjpArgs& a) -> Grads { return {mul(a.g, add(a.out, 1.0, L(a)), L(a))}; });
+  set(Prim::sqrt,
+      [](const VjpArgs& a) -> Grads { return {div(a.g, mul(a.out, 2.0, L(a)), L(a))}; });
   set(Prim::rsqrt, [](const VjpArgs& a) -> Grads {
     return {mul(a.g, mul(div(a.out, a.in[0], L(a)), -0.5, L(a)), L(a))};
   });
@@ -199,7 +215,8 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
     return {mul(a.g, mul(a.out, sub(1.0, a.out, L(a)), L(a)), L(a))};
   });
   set(Prim::sin, [](const VjpArgs& a) -> Grads { return {mul(a.g, cos(a.in[0], L(a)), L(a))}; });
-  set(Prim::cos, [](const VjpArgs& a) -> Grads { return {neg(mul(a.g, sin(a.in[0], L(a)), L(a)), L(a))}; });
+  set(Prim::cos,
+      [](const VjpArgs& a) -> Grads { return {neg(mul(a.g, sin(a.in[0], L(a)), L(a)), L(a))}; });
   set(Prim::erf, [](const VjpArgs& a) -> Grads {
     const double c = 2.0 / std::sqrt(std::numbers::pi);
     return {mul(a.g, mul(exp(neg(mul(a.in[0], a.in[0], L(a)), L(a)), L(a)), c, L(a)), L(a))};
@@ -214,7 +231,9 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   });
   set(Prim::add, [](const VjpArgs& a) -> Grads { return {a.g, a.g}; });
   set(Prim::sub, [](const VjpArgs& a) -> Grads { return {a.g, neg(a.g, L(a))}; });
-  set(Prim::mul, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.in[1], L(a)), mul(a.g, a.in[0], L(a))}; });
+  set(Prim::mul, [](const VjpArgs& a) -> Grads {
+    return {mul(a.g, a.in[1], L(a)), mul(a.g, a.in[0], L(a))};
+  });
   set(Prim::div, [](const VjpArgs& a) -> Grads {
     const Array &x = a.in[0], &y = a.in[1];
     return {div(a.g, y, L(a)), div(mul(neg(a.g, L(a)), x, L(a)), mul(y, y, L(a)), L(a))};
@@ -228,7 +247,8 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::pow, [](const VjpArgs& a) -> Grads {
     const Array &x = a.in[0], &y = a.in[1];
     // JAX: d/dx = y x^(y-1) (0 where y == 0); d/dy = log(x) x^y with log(0) read as 0.
-    Array dx = where(kiln::equal(y, 0.0, L(a)), 0.0, mul(y, pow(x, sub(y, 1.0, L(a)), L(a)), L(a)), L(a));
+    Array dx =
+        where(kiln::equal(y, 0.0, L(a)), 0.0, mul(y, pow(x, sub(y, 1.0, L(a)), L(a)), L(a)), L(a));
     Array safe_x = where(kiln::equal(x, 0.0, L(a)), 1.0, x, L(a));
     Array dy = mul(log(safe_x, L(a)), a.out, L(a));
     return {mul(a.g, dx, L(a)), mul(a.g, dy, L(a))};
@@ -243,8 +263,10 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
     return {Array(), where(a.in[0], a.g, zero, L(a)), where(a.in[0], zero, a.g, L(a))};
   });
   set(Prim::broadcast_in_dim, broadcast_rule);
-  set(Prim::reshape, [](const VjpArgs& a) -> Grads { return {reshape(a.g, a.in[0].shape().vec(), L(a))}; });
-  set(Prim::transpose, [](const VjpArgs& a) -> Grads { return {transpose(a.g, inverse(A(a).dims), L(a))}; });
+  set(Prim::reshape,
+      [](const VjpArgs& a) -> Grads { return {reshape(a.g, a.in[0].shape().vec(), L(a))}; });
+  set(Prim::transpose,
+      [](const VjpArgs& a) -> Grads { return {transpose(a.g, inverse(A(a).dims), L(a))}; });
   set(Prim::slice, slice_rule);
   set(Prim::concatenate, concatenate_rule);
   set(Prim::pad, pad_rule);

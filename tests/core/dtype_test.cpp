@@ -28,7 +28,8 @@ TEST(DType, PromotionFollowsJaxLattice) {
 TEST(DType, PromotionIsSymmetric) {
   for (int a = 0; a < kNumDTypes; ++a)
     for (int b = 0; b < kNumDTypes; ++b)
-      EXPECT_EQ(promote(static_cast<DType>(a), static_cast<DType>(b)), promote(static_cast<DType>(b), static_cast<DType>(a)));
+      EXPECT_EQ(promote(static_cast<DType>(a), static_cast<DType>(b)),
+                promote(static_cast<DType>(b), static_cast<DType>(a)));
 }
 
 TEST(DType, WeakScalarsAdaptToTheArray) {
@@ -41,7 +42,8 @@ TEST(DType, WeakScalarsAdaptToTheArray) {
 }
 
 TEST(DType, NamesRoundTripAndUnknownNamesAreErrors) {
-  for (int a = 0; a < kNumDTypes; ++a) EXPECT_EQ(dtype_from_name(name(static_cast<DType>(a))), static_cast<DType>(a));
+  for (int a = 0; a < kNumDTypes; ++a)
+    EXPECT_EQ(dtype_from_name(name(static_cast<DType>(a))), static_cast<DType>(a));
   EXPECT_EQ(name(bool_), "bool");
   EXPECT_EQ(short_name(bfloat16), "bf16");
   EXPECT_EQ(itemsize(int64), 8u);

@@ -27,7 +27,8 @@ TEST(Graph, PrintsTypedSsaLikeAJaxpr) {
 TEST(Graph, InfersDotGeneralWithBatchDims) {
   Attrs a;
   a.dot = {{2}, {1}, {0}, {0}};
-  ValueType out = infer_type(Prim::dot_general, std::vector<ValueType>{{float32, {5, 2, 3}}, {float32, {5, 3, 7}}}, a, {});
+  ValueType out = infer_type(
+      Prim::dot_general, std::vector<ValueType>{{float32, {5, 2, 3}}, {float32, {5, 3, 7}}}, a, {});
   EXPECT_EQ(out, (ValueType{float32, {5, 2, 7}}));
 }
 
@@ -63,7 +64,8 @@ TEST(Graph, VerifierRejectsAWrongRecordedType) {
     g.verify();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("records type f32[3] but its operands give f32[2]"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("records type f32[3] but its operands give f32[2]"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -81,25 +83,33 @@ TEST(Graph, ShapeRulesOfLayoutPrimitives) {
   s.start = {1, 0};
   s.limit = {5, 3};
   s.stride = {2, 1};
-  EXPECT_EQ(infer_type(Prim::slice, std::vector<ValueType>{{float32, {6, 3}}}, s, {}).shape, (Shape{2, 3}));
+  EXPECT_EQ(infer_type(Prim::slice, std::vector<ValueType>{{float32, {6, 3}}}, s, {}).shape,
+            (Shape{2, 3}));
   Attrs p;
   p.low = {1};
   p.high = {2};
   p.interior = {1};
-  EXPECT_EQ(infer_type(Prim::pad, std::vector<ValueType>{{float32, {3}}, {float32, {}}}, p, {}).shape, (Shape{8}));
+  EXPECT_EQ(
+      infer_type(Prim::pad, std::vector<ValueType>{{float32, {3}}, {float32, {}}}, p, {}).shape,
+      (Shape{8}));
   Attrs b;
   b.shape = {4, 3};
   b.dims = {1};
-  EXPECT_EQ(infer_type(Prim::broadcast_in_dim, std::vector<ValueType>{{float32, {3}}}, b, {}).shape, (Shape{4, 3}));
+  EXPECT_EQ(infer_type(Prim::broadcast_in_dim, std::vector<ValueType>{{float32, {3}}}, b, {}).shape,
+            (Shape{4, 3}));
   b.dims = {0};
-  EXPECT_THROW(infer_type(Prim::broadcast_in_dim, std::vector<ValueType>{{float32, {3}}}, b, {}), ShapeError);
+  EXPECT_THROW(infer_type(Prim::broadcast_in_dim, std::vector<ValueType>{{float32, {3}}}, b, {}),
+               ShapeError);
   Attrs c;
   c.axis = 1;
-  EXPECT_EQ(infer_type(Prim::concatenate, std::vector<ValueType>{{float32, {2, 1}}, {float32, {2, 4}}}, c, {}).shape,
+  EXPECT_EQ(infer_type(Prim::concatenate,
+                       std::vector<ValueType>{{float32, {2, 1}}, {float32, {2, 4}}}, c, {})
+                .shape,
             (Shape{2, 5}));
   Attrs am;
   am.axis = 0;
-  EXPECT_EQ(infer_type(Prim::argmax, std::vector<ValueType>{{float32, {5, 2}}}, am, {}), (ValueType{int32, {2}}));
+  EXPECT_EQ(infer_type(Prim::argmax, std::vector<ValueType>{{float32, {5, 2}}}, am, {}),
+            (ValueType{int32, {2}}));
 }
 
 }  // namespace

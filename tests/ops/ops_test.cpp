@@ -9,7 +9,9 @@
 namespace kiln {
 namespace {
 
-std::vector<float> v(const Array& a) { return a.to_vector<float>(); }
+std::vector<float> v(const Array& a) {
+  return a.to_vector<float>();
+}
 
 TEST(Ops, WeakScalarsKeepTheArrayDType) {
   Array x = ones({2});
@@ -113,9 +115,10 @@ TEST(Ops, SoftmaxFamilyMatchesClosedForms) {
   auto ls = v(log_softmax(x));
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(ls[i], std::log(e[i] / z), 1e-6);
   EXPECT_NEAR(logsumexp(x).item<float>(), std::log(z), 1e-6);
-  EXPECT_NEAR(logsumexp(array({1000, 1000})).item<float>(), 1000 + std::log(2.0), 1e-3);  // no overflow
-  EXPECT_NEAR(v(gelu(array({1.0f})))[0], 0.8411920071, 1e-6);                          // tanh form
-  EXPECT_NEAR(v(gelu(array({1.0f}), false))[0], 0.8413447461, 1e-6);                   // erf form
+  EXPECT_NEAR(logsumexp(array({1000, 1000})).item<float>(), 1000 + std::log(2.0),
+              1e-3);                                                  // no overflow
+  EXPECT_NEAR(v(gelu(array({1.0f})))[0], 0.8411920071, 1e-6);         // tanh form
+  EXPECT_NEAR(v(gelu(array({1.0f}), false))[0], 0.8413447461, 1e-6);  // erf form
   EXPECT_NEAR(v(silu(array({1.0f})))[0], 1 / (1 + std::exp(-1.0)), 1e-6);
 }
 

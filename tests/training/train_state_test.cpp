@@ -21,7 +21,9 @@ Tree variables() {
   return Tree::dict({{"params", Tree::dict({{"w", array({1.0f, -2.0f})}, {"b", array({0.5f})}})}});
 }
 
-Array linear(const Tree& v, const Array& x) { return x * v["params"]["w"].leaf() + v["params"]["b"].leaf(); }
+Array linear(const Tree& v, const Array& x) {
+  return x * v["params"]["w"].leaf() + v["params"]["b"].leaf();
+}
 
 TEST(TrainState, CreateStartsAtStepZeroWithTheOptimizersState) {
   TrainState s = TrainState::create(linear, variables(), optim::adam(1e-3));
@@ -30,16 +32,20 @@ TEST(TrainState, CreateStartsAtStepZeroWithTheOptimizersState) {
   EXPECT_EQ(keys(s.opt_state), (std::vector<std::string>{"0", "1"}));
   EXPECT_EQ(keys(s.opt_state["0"]), (std::vector<std::string>{"count", "mu", "nu"}));
   EXPECT_TRUE(s.opt_state["0"]["mu"].same_structure(s.params));
-  EXPECT_EQ(s.apply(s.params, array({1.0f, 1.0f})).to_vector<float>(), (std::vector<float>{1.5f, -1.5f}));
+  EXPECT_EQ(s.apply(s.params, array({1.0f, 1.0f})).to_vector<float>(),
+            (std::vector<float>{1.5f, -1.5f}));
 }
 
 TEST(TrainState, ApplyGradientsIsOneAdamStep) {
   TrainState s = TrainState::create(linear, variables(), optim::adam(0.1));
-  Tree g = Tree::dict({{"params", Tree::dict({{"w", array({0.5f, -4.0f})}, {"b", array({2.0f})}})}});
+  Tree g =
+      Tree::dict({{"params", Tree::dict({{"w", array({0.5f, -4.0f})}, {"b", array({2.0f})}})}});
   TrainState next = s.apply_gradients(g);
   EXPECT_EQ(next.step.item<int32_t>(), 1);
   // First adam step, optax's formula in float64: mu_hat = g, nu_hat = g², u = -lr·g / (|g| + eps).
-  auto step = [](double p, double grad) { return p - 0.1 * grad / (std::sqrt(grad * grad) + 1e-8); };
+  auto step = [](double p, double grad) {
+    return p - 0.1 * grad / (std::sqrt(grad * grad) + 1e-8);
+  };
   auto w = next.params["params"]["w"].leaf().to_vector<float>();
   EXPECT_NEAR(w[0], step(1.0, 0.5), 1e-6);
   EXPECT_NEAR(w[1], step(-2.0, -4.0), 1e-6);

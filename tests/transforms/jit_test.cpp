@@ -16,7 +16,8 @@ TEST(Jit, TracesOncePerSignatureAndReusesTheExecutable) {
   EXPECT_EQ(f(full({3}, 2.0)).to_vector<float>(), (std::vector<float>{5, 5, 5}));
   EXPECT_EQ(traces, 1);
   EXPECT_EQ(f(full({2}, 2.0)).to_vector<float>(), (std::vector<float>{5, 5}));  // new shape
-  EXPECT_EQ(f(full({2}, 2.0, float64)).to_vector<double>(), (std::vector<double>{5, 5}));  // new dtype
+  EXPECT_EQ(f(full({2}, 2.0, float64)).to_vector<double>(),
+            (std::vector<double>{5, 5}));  // new dtype
   EXPECT_EQ(traces, 3);
   EXPECT_EQ(f.cache_size(), 3u);
 }
@@ -30,7 +31,8 @@ TEST(Jit, TreeStructureIsPartOfTheSignature) {
     return s;
   });
   EXPECT_FLOAT_EQ(f(Tree::dict({{"a", ones({2})}, {"b", ones({3})}})).item<float>(), 5.0f);
-  EXPECT_FLOAT_EQ(f(Tree::dict({{"b", ones({3})}, {"a", ones({2})}})).item<float>(), 5.0f);  // same structure
+  EXPECT_FLOAT_EQ(f(Tree::dict({{"b", ones({3})}, {"a", ones({2})}})).item<float>(),
+                  5.0f);  // same structure
   EXPECT_EQ(traces, 1);
   EXPECT_FLOAT_EQ(f(Tree::dict({{"a", ones({2})}, {"c", ones({3})}})).item<float>(), 5.0f);
   EXPECT_EQ(traces, 2);
@@ -40,9 +42,10 @@ TEST(Jit, LowerPrintsTheGraphLikeAJaxpr) {
   auto f = jit([](const Array& x, const Array& w) { return relu(matmul(x, w)); });
   std::string text = f.lower(ones({16, 4}), ones({4, 8})).text();
   EXPECT_NE(text.find("{ lambda ; a:f32[16,4] b:f32[4,8] . let"), std::string::npos) << text;
-  EXPECT_NE(text.find("c:f32[16,8] = dot_general[dimension_numbers=(((1,), (0,)), ((), ()))] a b"), std::string::npos)
+  EXPECT_NE(text.find("c:f32[16,8] = dot_general[dimension_numbers=(((1,), (0,)), ((), ()))] a b"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("gt"), std::string::npos) << text;      // relu: select(x > 0, ...)
+  EXPECT_NE(text.find("gt"), std::string::npos) << text;  // relu: select(x > 0, ...)
   EXPECT_NE(text.find("select"), std::string::npos) << text;
   EXPECT_EQ(text.substr(text.size() - 4), ",) }") << text;  // one output
 }
@@ -56,7 +59,9 @@ TEST(Jit, CapturedConcreteArraysBecomeConstants) {
 }
 
 TEST(Jit, ReturningAnInputOrAConstantWorks) {
-  auto f = jit([](const Array& x, const Array& y) { return std::make_pair(x, std::make_pair(y * 1.0, ones({2}))); });
+  auto f = jit([](const Array& x, const Array& y) {
+    return std::make_pair(x, std::make_pair(y * 1.0, ones({2})));
+  });
   auto [a, bc] = f(full({2}, 4.0), full({1}, 5.0));
   EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{4, 4}));
   EXPECT_EQ(bc.first.to_vector<float>(), (std::vector<float>{5}));

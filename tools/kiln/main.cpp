@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
   CLI::App app{"kiln: train on the host, deploy compiled to an accelerator"};
   app.require_subcommand(1);
   auto* version = app.add_subcommand("version", "print kiln's version");
-  auto* devs = app.add_subcommand("devices", "list platforms and devices, and how to enable missing ones");
+  auto* devs =
+      app.add_subcommand("devices", "list platforms and devices, and how to enable missing ones");
   std::string file;
-  auto* insp = app.add_subcommand("inspect", "show the tree, shapes, dtypes, parameter count and bytes of a file");
+  auto* insp = app.add_subcommand(
+      "inspect", "show the tree, shapes, dtypes, parameter count and bytes of a file");
   insp->add_option("file", file, "a Flax msgpack file")->required();
   CLI11_PARSE(app, argc, argv);
   try {
