@@ -95,6 +95,9 @@ Tree tree_map(const std::function<Array(const Array&)>& f, const Tree& t);
 // f applied leafwise to two trees of the same structure (ValueError naming the first mismatch).
 Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
               const Tree& b);
+// f applied leafwise to three trees of the same structure (an optimizer's updates, state, params).
+Tree tree_map(const std::function<Array(const Array&, const Array&, const Array&)>& f,
+              const Tree& a, const Tree& b, const Tree& c);
 
 // ---- user types as trees ----
 //

@@ -87,39 +87,53 @@ Tree rebuild_rec(const Tree& like, std::span<const Array>& leaves) {
   return Tree();
 }
 
-Tree map_rec(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
-             const Tree* b, const std::string& path) {
-  if (b && a.kind() != b->kind())
-    throw ValueError("tree_map: at " + path + " the first tree has " + kind_name(a.kind()) +
-                     ", the second " + kind_name(b->kind()));
+// f applied leafwise to trees of one structure; the first tree's dict order is kept and the others
+// are looked up by key (a tree that went through jit has sorted dicts, another may not).
+Tree map_rec(const std::function<Array(std::span<const Array>)>& f,
+             std::span<const Tree* const> trees, const std::string& path) {
+  const Tree& a = *trees[0];
+  for (size_t k = 1; k < trees.size(); ++k) {
+    const Tree& b = *trees[k];
+    if (a.kind() != b.kind())
+      throw ValueError("tree_map: at " + path + " tree 1 has " + kind_name(a.kind()) +
+                       " but tree " + std::to_string(k + 1) + " has " + kind_name(b.kind()));
+    if ((a.is_dict() || a.is_list()) && a.size() != b.size())
+      throw ValueError("tree_map: at " + path + " tree 1 has " + std::to_string(a.size()) +
+                       (a.is_dict() ? " keys" : " elements") + " but tree " +
+                       std::to_string(k + 1) + " has " + std::to_string(b.size()));
+  }
+  std::vector<const Tree*> sub(trees.size());
   switch (a.kind()) {
     case Tree::Kind::none:
       return Tree();
-    case Tree::Kind::leaf:
-      return Tree(f(a.leaf(), b ? b->leaf() : a.leaf()));
+    case Tree::Kind::leaf: {
+      std::vector<Array> xs;
+      xs.reserve(trees.size());
+      for (const Tree* t : trees) xs.push_back(t->leaf());
+      return Tree(f(xs));
+    }
     case Tree::Kind::dict: {
       Tree::Dict d;
-      if (b && b->items().size() != a.items().size())
-        throw ValueError("tree_map: at " + path + " the dicts have " +
-                         std::to_string(a.items().size()) + " and " +
-                         std::to_string(b->items().size()) + " keys");
-      for (const auto& [k, v] : a.items()) {
-        if (b && !b->contains(k))
-          throw ValueError("tree_map: key '" + k + "' at " + path +
-                           " is missing in the second tree");
-        d.emplace_back(k, map_rec(f, v, b ? &(*b)[k] : nullptr, path + "/" + k));
+      d.reserve(a.size());
+      for (const auto& [key, v] : a.items()) {
+        sub[0] = &v;
+        for (size_t k = 1; k < trees.size(); ++k) {
+          if (!trees[k]->contains(key))
+            throw ValueError("tree_map: key '" + key + "' at " + path + " is missing in tree " +
+                             std::to_string(k + 1));
+          sub[k] = &(*trees[k])[key];
+        }
+        d.emplace_back(key, map_rec(f, sub, path + "/" + key));
       }
       return Tree(std::move(d));
     }
     case Tree::Kind::list: {
-      if (b && b->elements().size() != a.elements().size())
-        throw ValueError("tree_map: at " + path + " the lists have " +
-                         std::to_string(a.elements().size()) + " and " +
-                         std::to_string(b->elements().size()) + " elements");
       Tree::List l;
-      for (size_t i = 0; i < a.elements().size(); ++i)
-        l.push_back(map_rec(f, a.elements()[i], b ? &b->elements()[i] : nullptr,
-                            path + "/" + std::to_string(i)));
+      l.reserve(a.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        for (size_t k = 0; k < trees.size(); ++k) sub[k] = &trees[k]->elements()[i];
+        l.push_back(map_rec(f, sub, path + "/" + std::to_string(i)));
+      }
       return Tree::list(std::move(l));
     }
   }
@@ -353,12 +367,20 @@ Tree unflatten(const TreeDef& def, std::span<const Array> leaves) {
 }
 
 Tree tree_map(const std::function<Array(const Array&)>& f, const Tree& t) {
-  return map_rec([&](const Array& a, const Array&) { return f(a); }, t, nullptr, ".");
+  const Tree* trees[] = {&t};
+  return map_rec([&](std::span<const Array> x) { return f(x[0]); }, trees, ".");
 }
 
 Tree tree_map(const std::function<Array(const Array&, const Array&)>& f, const Tree& a,
               const Tree& b) {
-  return map_rec(f, a, &b, ".");
+  const Tree* trees[] = {&a, &b};
+  return map_rec([&](std::span<const Array> x) { return f(x[0], x[1]); }, trees, ".");
+}
+
+Tree tree_map(const std::function<Array(const Array&, const Array&, const Array&)>& f,
+              const Tree& a, const Tree& b, const Tree& c) {
+  const Tree* trees[] = {&a, &b, &c};
+  return map_rec([&](std::span<const Array> x) { return f(x[0], x[1], x[2]); }, trees, ".");
 }
 
 Array tree_traits<Array>::rebuild(const Array&, std::span<const Array>& leaves) {

@@ -31,7 +31,7 @@ GradientTransformation scale_by_adam(double b1, double b2, double eps, double ep
     Array c1 = tree_math::bias_correction(b1, count);
     Array c2 = tree_math::bias_correction(b2, count);
     // tree_bias_correction divides by the correction cast to each moment's dtype.
-    Tree u = tree_math::tree_map3(
+    Tree u = tree_map(
         [&](const Array&, const Array& m, const Array& v) {
           Array m_hat = div(m, astype(c1, m.dtype()));
           Array v_hat = div(v, astype(c2, v.dtype()));

@@ -7,67 +7,6 @@
 #include "kiln/ops.hpp"
 
 namespace kiln::optim::tree_math {
-namespace {
-
-const char* kind_name(Tree::Kind k) {
-  switch (k) {
-    case Tree::Kind::none:
-      return "none";
-    case Tree::Kind::leaf:
-      return "an array";
-    case Tree::Kind::dict:
-      return "a dict";
-    case Tree::Kind::list:
-      return "a list";
-  }
-  return "?";
-}
-
-Tree map3_rec(const std::function<Array(const Array&, const Array&, const Array&)>& f,
-              const Tree& a, const Tree& b, const Tree& c, const std::string& path) {
-  if (a.kind() != b.kind() || a.kind() != c.kind())
-    throw ValueError("optimizer trees differ at " + path + ": " + kind_name(a.kind()) + ", " +
-                     kind_name(b.kind()) + " and " + kind_name(c.kind()) +
-                     "; updates, optimizer state and params must have the structure of the params "
-                     "given to init()");
-  switch (a.kind()) {
-    case Tree::Kind::none:
-      return Tree();
-    case Tree::Kind::leaf:
-      return Tree(f(a.leaf(), b.leaf(), c.leaf()));
-    case Tree::Kind::dict: {
-      if (b.size() != a.size() || c.size() != a.size())
-        throw ValueError("optimizer trees differ at " + path + ": dicts of " +
-                         std::to_string(a.size()) + ", " + std::to_string(b.size()) + " and " +
-                         std::to_string(c.size()) + " keys");
-      Tree::Dict d;
-      d.reserve(a.size());
-      // Lookups by key: a tree that went through jit has sorted dicts, another may not.
-      for (const auto& [k, v] : a.items())
-        d.emplace_back(k, map3_rec(f, v, b[k], c[k], path + "/" + k));
-      return Tree(std::move(d));
-    }
-    case Tree::Kind::list: {
-      if (b.size() != a.size() || c.size() != a.size())
-        throw ValueError("optimizer trees differ at " + path + ": lists of " +
-                         std::to_string(a.size()) + ", " + std::to_string(b.size()) + " and " +
-                         std::to_string(c.size()) + " elements");
-      Tree::List l;
-      l.reserve(a.size());
-      for (size_t i = 0; i < a.size(); ++i)
-        l.push_back(map3_rec(f, a[i], b[i], c[i], path + "/" + std::to_string(i)));
-      return Tree::list(std::move(l));
-    }
-  }
-  return Tree();
-}
-
-}  // namespace
-
-Tree tree_map3(const std::function<Array(const Array&, const Array&, const Array&)>& f,
-               const Tree& a, const Tree& b, const Tree& c) {
-  return map3_rec(f, a, b, c, ".");
-}
 
 Tree tree_zeros_like(const Tree& t) {
   return tree_map([](const Array& x) { return zeros_like(x); }, t);

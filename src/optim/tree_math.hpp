@@ -11,10 +11,6 @@
 
 namespace kiln::optim::tree_math {
 
-// f applied leafwise to three trees of the same structure; structure and dict order of `a` kept.
-Tree tree_map3(const std::function<Array(const Array&, const Array&, const Array&)>& f,
-               const Tree& a, const Tree& b, const Tree& c);
-
 // jnp.zeros_like / jnp.full_like over a tree (same dtypes and shapes).
 Tree tree_zeros_like(const Tree& t);
 Tree tree_full_like(const Tree& t, double value);
