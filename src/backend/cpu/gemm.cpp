@@ -64,13 +64,13 @@ void gemm_tile(const GemmDims& d, const T* ar, int64_t sai, int64_t sap, const T
 
 // Debian's oneDNN runs its GEMM on OpenMP threads. On this 2-core machine, shared with other
 // processes, two spinning OpenMP threads were measured taking 24-36 ms for a 1.5 ms forward pass
-// (docs/cpu-backend.md), so kiln asks for KILN_CPU_THREADS threads (1 unless set) and leaves
+// (docs/cpu-backend.md), so kiln asks for KILN_NUM_THREADS threads (1 unless set) and leaves
 // OpenMP alone only when the user configured it with OMP_NUM_THREADS. The count is a per-thread
 // OpenMP setting, hence once per calling thread; libgomp is already loaded by oneDNN, so look its
 // setter up instead of linking OpenMP into kiln.
 int library_threads() {
   static const int n = [] {
-    if (const char* v = std::getenv("KILN_CPU_THREADS")) return std::max(1, std::atoi(v));
+    if (const char* v = std::getenv("KILN_NUM_THREADS")) return std::max(1, std::atoi(v));
     return std::getenv("OMP_NUM_THREADS") != nullptr ? 0 : 1;
   }();
   return n;
