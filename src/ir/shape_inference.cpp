@@ -125,7 +125,9 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
         dtype_error(p, "needs integer operands, got " + std::string(name(t.dtype)), loc);
       if (int_or_bool_only(p) && is_floating(t.dtype))
         dtype_error(p, "needs integer or bool operands, got " + std::string(name(t.dtype)), loc);
-      if ((p == Prim::sub || p == Prim::div || p == Prim::rem) && t.dtype == DType::bool_)
+      if ((p == Prim::add || p == Prim::sub || p == Prim::mul || p == Prim::div || p == Prim::rem ||
+           p == Prim::pow || p == Prim::max || p == Prim::min) &&
+          t.dtype == DType::bool_)
         dtype_error(p, "is not defined for bool", loc);
       return t;
     }

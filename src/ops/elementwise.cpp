@@ -25,8 +25,23 @@ Array binary_as(Prim p, const Operand& a, const Operand& b, DType t, const Loc& 
   return bind(p, xs, {}, loc);
 }
 
+// jnp's arithmetic on bools is logic: add and max are or, mul and min are and.
+Prim bool_equivalent(Prim p) {
+  switch (p) {
+    case Prim::add:
+    case Prim::max:
+      return Prim::or_;
+    case Prim::mul:
+    case Prim::min:
+      return Prim::and_;
+    default:
+      return p;
+  }
+}
+
 Array binary(Prim p, const Operand& a, const Operand& b, const Loc& loc) {
-  return binary_as(p, a, b, ops::result_dtype({&a, &b}), loc);
+  DType t = ops::result_dtype({&a, &b});
+  return binary_as(t == bool_ ? bool_equivalent(p) : p, a, b, t, loc);
 }
 
 Array binary_float(Prim p, const Operand& a, const Operand& b, const Loc& loc) {

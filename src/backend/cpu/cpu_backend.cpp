@@ -6,6 +6,7 @@
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/schedule.hpp"
 #include "kiln/error.hpp"
+#include "passes/constant_fills.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -23,7 +24,8 @@ class CpuBackend final : public Backend {
 
   std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) override {
     check_device(device);
-    return std::make_unique<CpuExecutable>(g);
+    // Fills are computed once here, not on every run (the tutorial's train step has 45 of them).
+    return std::make_unique<CpuExecutable>(passes::materialize_fills(g));
   }
 
   std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {
