@@ -1,0 +1,156 @@
+// Writes the seed corpora of the fuzz targets: small valid files in the layouts Flax writes.
+//   build-fuzz/bin/make_seed_corpus fuzz/corpus
+// writes fuzz/corpus/msgpack_decode_fuzzer/* and fuzz/corpus/flax_from_bytes_fuzzer/* (no .msgpack
+// extension: .gitignore ignores *.msgpack).
+// The files are committed; rerun this only when the formats or the templates change.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fuzz_templates.hpp"
+#include "io/chunked_array.hpp"
+#include "kiln/serialization.hpp"
+
+namespace fs = std::filesystem;
+namespace ks = kiln::serialization;
+using kiln::Tree;
+using ks::StateValue;
+
+namespace {
+
+StateValue map(std::vector<std::pair<std::string, StateValue>> entries) {
+  StateValue v;
+  v.kind = StateValue::Kind::map;
+  v.map = std::make_shared<StateValue::Map>();
+  v.map->entries = std::move(entries);
+  return v;
+}
+StateValue integer(int64_t x) {
+  StateValue v;
+  v.kind = StateValue::Kind::integer;
+  v.i = x;
+  v.u = static_cast<uint64_t>(x);
+  return v;
+}
+StateValue big_unsigned(uint64_t x) {
+  StateValue v;
+  v.kind = StateValue::Kind::integer;
+  v.u = x;
+  v.i_unsigned = true;
+  return v;
+}
+StateValue floating(double x, bool single) {
+  StateValue v;
+  v.kind = StateValue::Kind::floating;
+  v.f = x;
+  v.f_single = single;
+  return v;
+}
+StateValue boolean(bool b) {
+  StateValue v;
+  v.kind = StateValue::Kind::boolean;
+  v.b = b;
+  return v;
+}
+StateValue string(std::string s) {
+  StateValue v;
+  v.kind = StateValue::Kind::string;
+  v.s = std::move(s);
+  return v;
+}
+StateValue array(kiln::Array a, bool scalar = false) {
+  StateValue v;
+  v.kind = scalar ? StateValue::Kind::scalar : StateValue::Kind::array;
+  v.array = std::move(a);
+  return v;
+}
+StateValue& at(StateValue& m, const std::string& key) {
+  for (auto& [k, v] : m.map->entries)
+    if (k == key) return v;
+  throw std::runtime_error("no key " + key);
+}
+
+void write(const fs::path& dir, const std::string& name, const std::vector<uint8_t>& bytes) {
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::printf("%s/%s: %zu bytes\n", dir.c_str(), name.c_str(), bytes.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR (fuzz/corpus)\n", argv[0]);
+    return 2;
+  }
+  const fs::path root = argv[1];
+  const fs::path decode_dir = root / "msgpack_decode_fuzzer";
+  const fs::path restore_dir = root / "flax_from_bytes_fuzzer";
+  using kiln_fuzz::patterned;
+
+  // A Flax params tree, as flax.serialization.to_bytes writes it.
+  const auto params = ks::to_bytes(kiln_fuzz::params_template());
+  write(decode_dir, "params", params);
+  write(restore_dir, "params", params);
+
+  // A TrainState with native msgpack leaves where Flax writes Python values: step an int (as
+  // TrainState.create leaves it), a Python float and bool.
+  StateValue ts = ks::to_state_dict(kiln_fuzz::train_state_template());
+  at(ts, "step") = integer(1000);
+  at(at(ts, "extra"), "f64") = floating(0.125, false);
+  at(at(ts, "extra"), "flag") = boolean(true);
+  at(at(ts, "extra"), "i64") = integer(-70000);
+  write(decode_dir, "train_state_native", ks::encode(ts));
+  write(restore_dir, "train_state_native", ks::encode(ts));
+
+  // The same TrainState with numpy scalars (ext 3) for step and count, and the kernel of Dense_0
+  // in Flax's chunked layout (4-byte chunks here; Flax chunks at 2**30 bytes).
+  StateValue ts3 = ks::to_state_dict(kiln_fuzz::train_state_template());
+  at(ts3, "step") = array(patterned(kiln::int32, {}, 5), true);
+  at(at(at(ts3, "opt_state"), "0"), "count") = array(patterned(kiln::int32, {}, 6), true);
+  at(at(at(ts3, "params"), "params"), "Dense_0") =
+      map({{"bias", array(patterned(kiln::float32, {4}))},
+           {"kernel", ks::chunk_array(patterned(kiln::float32, {3, 4}, 7), 16)}});
+  write(decode_dir, "train_state_scalar_chunked", ks::encode(ts3));
+  write(restore_dir, "train_state_scalar_chunked", ks::encode(ts3));
+
+  // Every native msgpack kind, in each of its encodings, and numpy scalars of every dtype.
+  StateValue natives = map({
+      {"nil", StateValue{}},
+      {"true", boolean(true)},
+      {"false", boolean(false)},
+      {"fixint", integer(5)},
+      {"neg_fixint", integer(-3)},
+      {"uint8", integer(200)},
+      {"uint16", integer(60000)},
+      {"uint32", integer(4000000000)},
+      {"int64", integer(-5000000000)},
+      {"uint64", big_unsigned(18000000000000000000ull)},
+      {"float32", floating(1.5, true)},
+      {"float64", floating(-2.25, false)},
+      {"str", string("adam")},
+      {"str8", string(std::string(40, 'x'))},
+      {"list", map({{"0", integer(1)}, {"1", string("two")}})},
+  });
+  StateValue scalars = map({});
+  for (kiln::DType dt : {kiln::bool_, kiln::uint8, kiln::uint32, kiln::int8, kiln::int32,
+                         kiln::int64, kiln::bfloat16, kiln::float16, kiln::float32, kiln::float64})
+    scalars.map->entries.emplace_back(std::string(kiln::name(dt)), array(patterned(dt, {}, 1), true));
+  natives.map->entries.emplace_back("scalars", std::move(scalars));
+  write(decode_dir, "natives_scalars", ks::encode(natives));
+
+  // A chunked array on its own, with a 0-d and an empty array beside it.
+  StateValue chunked = map({{"w", ks::chunk_array(patterned(kiln::float16, {2, 3}, 3), 4)},
+                            {"zero_d", array(patterned(kiln::float64, {}))},
+                            {"empty", array(patterned(kiln::int8, {0, 3}))}});
+  write(decode_dir, "chunked", ks::encode(chunked));
+
+  // Nesting at the reader's depth limit (64 maps).
+  StateValue deep = map({});
+  for (int i = 1; i < 64; ++i) deep = map({{"d", std::move(deep)}});
+  write(decode_dir, "deep64", ks::encode(deep));
+  return 0;
+}
