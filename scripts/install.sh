@@ -22,6 +22,7 @@ packages=(
   libmsgpack-cxx-dev # Flax's msgpack checkpoint format
   libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
   libcli11-dev     # the kiln command-line tool
+  nlohmann-json3-dev # safetensors headers (JSON)
 )
 
 usage() {

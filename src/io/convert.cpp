@@ -1,0 +1,210 @@
+// Checkpoint files in either format: reading and writing by extension, conversion, comparison.
+//
+// Everything goes through the state dict (StateValue), which holds all either format can say, so
+// conversions are lossless and `diff` compares a msgpack file with a safetensors one by content.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "io/chunked_array.hpp"
+#include "io/state_value_text.hpp"
+#include "kiln/safetensors.hpp"
+
+namespace kiln::checkpoint {
+namespace {
+
+using serialization::StateValue;
+using K = StateValue::Kind;
+
+// One comparable entry: an array (chunked ones joined) or anything else as its text.
+struct Leaf {
+  const StateValue* value;
+  Array array;  // set for arrays, numpy scalars and chunked arrays
+};
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+void flatten(const StateValue& v, const std::string& path,
+             std::vector<std::pair<std::string, Leaf>>& out) {
+  if (v.kind == K::array || v.kind == K::scalar) {
+    out.push_back({path, {&v, v.array}});
+  } else if (v.kind == K::map && serialization::is_chunked_array(v)) {
+    out.push_back({path, {&v, serialization::unchunk_array(v, path)}});
+  } else if (v.kind == K::map && v.map && !v.map->entries.empty()) {
+    for (const auto& [k, x] : v.map->entries) flatten(x, join(path, k), out);
+  } else {
+    out.push_back({path, {&v, Array()}});  // native values and empty maps
+  }
+}
+
+std::string text_of(const Leaf& l) {
+  if (!l.array.empty()) return serialization::array_type(l.array.dtype(), l.array.shape());
+  if (l.value->kind == K::map) return "{}";
+  return serialization::native_text(*l.value);
+}
+
+std::vector<uint8_t> raw_bytes(const Array& a) {
+  std::vector<uint8_t> out(static_cast<size_t>(a.size()) * itemsize(a.dtype()));
+  if (!out.empty()) a.copy_to_host(out.data(), a.dtype());
+  return out;
+}
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", x);
+  return buf;
+}
+
+// Values of two equal-shaped arrays: how many elements differ and by how much at most. Integers
+// compare as int64 (exact for every integer dtype kiln has); floats as double, NaN equal to NaN.
+std::string compare_values(const Array& a, const Array& b, bool& differ) {
+  auto n = static_cast<size_t>(a.size());
+  size_t count = 0;
+  double max_diff = 0;
+  bool ints = !is_floating(a.dtype()) && !is_floating(b.dtype());
+  if (ints) {
+    std::vector<int64_t> x(n), y(n);
+    if (n) a.copy_to_host(x.data(), DType::int64), b.copy_to_host(y.data(), DType::int64);
+    for (size_t i = 0; i < n; ++i) {
+      if (x[i] == y[i]) continue;
+      ++count;
+      max_diff =
+          std::max(max_diff, std::fabs(static_cast<double>(x[i]) - static_cast<double>(y[i])));
+    }
+  } else {
+    std::vector<double> x(n), y(n);
+    if (n) a.copy_to_host(x.data(), DType::float64), b.copy_to_host(y.data(), DType::float64);
+    for (size_t i = 0; i < n; ++i) {
+      if (x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))) continue;
+      ++count;
+      double d = std::fabs(x[i] - y[i]);
+      max_diff = std::isnan(d) ? NAN : std::isnan(max_diff) ? max_diff : std::max(max_diff, d);
+    }
+  }
+  if (count == 0) {
+    // Equal values can still differ in bits (-0.0 and 0.0, NaN payloads, or the dtype).
+    if (a.dtype() == b.dtype() && raw_bytes(a) != raw_bytes(b)) {
+      differ = true;
+      return "equal values but different bits (-0.0 vs 0.0 or NaN payloads)";
+    }
+    return "";
+  }
+  differ = true;
+  return std::to_string(count) + " of " + std::to_string(n) +
+         (n == 1 ? " element differs" : " elements differ") + ", max abs difference " +
+         number(max_diff);
+}
+
+bool same_native(const StateValue& a, const StateValue& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case K::nil:
+      return true;
+    case K::boolean:
+      return a.b == b.b;
+    case K::integer:
+      return a.i_unsigned == b.i_unsigned && (a.i_unsigned ? a.u == b.u : a.i == b.i);
+    case K::floating:
+      return a.f_single == b.f_single && (a.f == b.f || (std::isnan(a.f) && std::isnan(b.f)));
+    case K::string:
+      return a.s == b.s;
+    default:
+      return true;  // empty maps
+  }
+}
+
+}  // namespace
+
+Format format_of(const std::filesystem::path& path) {
+  auto ext = path.extension().string();
+  if (ext == ".msgpack") return Format::msgpack;
+  if (ext == ".safetensors") return Format::safetensors;
+  throw ValueError("cannot tell the format of " + path.string() +
+                   " from its extension: use .msgpack (Flax) or .safetensors");
+}
+
+StateValue read_state(const std::filesystem::path& path) {
+  Format f = format_of(path);
+  auto bytes = serialization::read_file(path);
+  if (f == Format::msgpack) return serialization::decode(bytes, path.string());
+  return safetensors::to_state_dict(safetensors::decode(bytes, path.string()), path.string());
+}
+
+void write_state(const std::filesystem::path& path, const StateValue& state) {
+  if (format_of(path) == Format::msgpack) {
+    serialization::write_file(path, serialization::encode(state));
+  } else {
+    safetensors::write(path, safetensors::from_state_dict(state));
+  }
+}
+
+void convert(const std::filesystem::path& in, const std::filesystem::path& out) {
+  format_of(out);  // a bad output name fails before the input is read
+  write_state(out, read_state(in));
+}
+
+Diff diff(const StateValue& a, const StateValue& b, const std::string& a_name,
+          const std::string& b_name) {
+  std::vector<std::pair<std::string, Leaf>> la, lb;
+  flatten(a, "", la);
+  flatten(b, "", lb);
+  std::map<std::string, const Leaf*> in_b;
+  for (const auto& [p, l] : lb) in_b.emplace(p, &l);
+  std::map<std::string, bool> in_a;
+  for (const auto& [p, l] : la) in_a.emplace(p, true);
+
+  Diff d;
+  size_t differing = 0;
+  auto line = [&](const std::string& s) {
+    d.report += s + "\n";
+    ++differing;
+  };
+  for (const auto& [path, l] : la) {
+    std::string name = path.empty() ? "(top level)" : path;
+    auto it = in_b.find(path);
+    if (it == in_b.end()) {
+      line("only in " + a_name + ": " + name + " " + text_of(l));
+      continue;
+    }
+    const Leaf& r = *it->second;
+    if (l.array.empty() != r.array.empty()) {
+      line(name + ": " + text_of(l) + " vs " + text_of(r));
+      continue;
+    }
+    if (l.array.empty()) {
+      if (!same_native(*l.value, *r.value)) line(name + ": " + text_of(l) + " vs " + text_of(r));
+      continue;
+    }
+    bool kinds_differ = (l.value->kind == K::scalar) != (r.value->kind == K::scalar);
+    if (!(l.array.shape() == r.array.shape())) {
+      line(name + ": " + text_of(l) + " vs " + text_of(r));
+      continue;
+    }
+    bool differ = false;
+    std::string values = compare_values(l.array, r.array, differ);
+    std::string what;
+    if (l.array.dtype() != r.array.dtype()) what = text_of(l) + " vs " + text_of(r);
+    if (kinds_differ)
+      what += std::string(what.empty() ? "" : "; ") + "a numpy scalar in " +
+              (l.value->kind == K::scalar ? a_name : b_name) + " only";
+    if (!values.empty()) what += (what.empty() ? "" : "; ") + values;
+    if (!what.empty())
+      line(name + " " + (l.array.dtype() == r.array.dtype() ? text_of(l) + ": " : ": ") + what);
+  }
+  for (const auto& [path, l] : lb)
+    if (!in_a.count(path))
+      line("only in " + b_name + ": " + (path.empty() ? "(top level)" : path) + " " + text_of(l));
+
+  d.identical = differing == 0;
+  size_t total = la.size();
+  for (const auto& [path, l] : lb) total += in_a.count(path) ? 0 : 1;
+  d.report += d.identical ? "identical: " + std::to_string(total) + " entries\n"
+                          : std::to_string(differing) + " of " + std::to_string(total) +
+                                " entries differ\n";
+  return d;
+}
+
+}  // namespace kiln::checkpoint

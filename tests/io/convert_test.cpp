@@ -1,0 +1,192 @@
+// Conversions between Flax msgpack and safetensors (lossless both ways) and checkpoint diffs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "io/io_test_helpers.hpp"
+#include "kiln/safetensors.hpp"
+
+namespace kiln {
+namespace {
+
+using serialization::StateValue;
+using testing_io::error_of;
+using testing_io::f32;
+using testing_io::i32;
+using testing_io::map_of;
+
+StateValue array_value(Array a, StateValue::Kind kind = StateValue::Kind::array) {
+  StateValue v;
+  v.kind = kind;
+  v.array = std::move(a);
+  return v;
+}
+
+StateValue string_value(std::string s) {
+  StateValue v;
+  v.kind = StateValue::Kind::string;
+  v.s = std::move(s);
+  return v;
+}
+
+// What a Flax TrainState with optax's sgd + momentum holds, with the native values, empty state,
+// numpy scalars and field order safetensors has no place for.
+StateValue train_state() {
+  StateValue lr;
+  lr.kind = StateValue::Kind::floating;
+  lr.f = 0.001;
+  StateValue nan;
+  nan.kind = StateValue::Kind::floating;
+  nan.f = std::numeric_limits<double>::quiet_NaN();
+  nan.f_single = true;
+  StateValue big;
+  big.kind = StateValue::Kind::integer;
+  big.i_unsigned = true;
+  big.u = 18446744073709551615ull;
+  StateValue flag;
+  flag.kind = StateValue::Kind::boolean;
+  flag.b = true;
+  auto params = [] {
+    return map_of({{"Dense_0", map_of({{"kernel", array_value(f32({1, 2, 3, 4, 5, 6}, {2, 3}))},
+                                       {"bias", array_value(f32({0.5f, -1, 2}, {3}))}})},
+                   {"Dense_1", map_of({{"bias", array_value(f32({7}, {1}))},
+                                       {"kernel", array_value(f32({8, 9, 10}, {3, 1}))}})}});
+  };
+  return map_of({
+      {"step", testing_io::int_value(100)},
+      {"params", params()},
+      {"opt_state",
+       map_of({{"0", map_of({{"trace", params()}})},
+               {"1", map_of({})},
+               {"2", map_of({{"count", array_value(i32({3}, {}))}, {"none", StateValue()}})}})},
+      {"lr", lr},
+      {"scale", array_value(f32({2}, {}), StateValue::Kind::scalar)},
+      {"extras", map_of({{"nan", nan},
+                         {"big", big},
+                         {"flag", flag},
+                         {"name", string_value("run \"7\" \xc3\xa9")},
+                         {"neg", testing_io::int_value(-5)}})},
+  });
+}
+
+TEST(Convert, StateDictThroughSafetensorsGivesTheSameMsgpackBytes) {
+  StateValue s = train_state();
+  auto original = serialization::encode(s);
+  auto file = safetensors::from_state_dict(s);
+  // Its layout is recorded, as the names alone cannot say all of it.
+  ASSERT_TRUE(file.metadata.has_value());
+  EXPECT_EQ(file.metadata->back().first, safetensors::kStateDictKey);
+  auto st_bytes = safetensors::encode(file);
+  StateValue back = safetensors::to_state_dict(safetensors::decode(st_bytes));
+  EXPECT_EQ(testing_io::to_hex(serialization::encode(back)), testing_io::to_hex(original));
+  // And safetensors -> msgpack -> safetensors keeps the safetensors bytes.
+  EXPECT_EQ(safetensors::encode(safetensors::from_state_dict(back)), st_bytes);
+}
+
+TEST(Convert, PlainParamsNeedNoLayout) {
+  // A params tree in Flax's (sorted) order, all float32: the file's own order reproduces it, so
+  // the file is exactly what any safetensors writer would make, with no kiln metadata.
+  StateValue s = map_of(
+      {{"params", map_of({{"Dense_0", map_of({{"bias", array_value(f32({1, 2}, {2}))},
+                                              {"kernel", array_value(f32({3, 4}, {1, 2}))}})},
+                          {"Dense_1", map_of({{"bias", array_value(f32({5}, {1}))}})}})}});
+  auto file = safetensors::from_state_dict(s);
+  EXPECT_FALSE(file.metadata.has_value());
+  ASSERT_EQ(file.tensors.size(), 3u);
+  EXPECT_EQ(file.tensors[0].first, "params.Dense_0.bias");
+  auto back = safetensors::to_state_dict(safetensors::decode(safetensors::encode(file)));
+  EXPECT_EQ(serialization::encode(back), serialization::encode(s));
+}
+
+TEST(Convert, SafetensorsMetadataSurvivesMsgpack) {
+  safetensors::File f;
+  f.tensors = {{"model.embed.weight", Array::from_data<int64_t>(std::vector<int64_t>{1, 2}, {2})},
+               {"model.norm.weight", f32({1, 2, 3}, {3})},
+               {"lm_head.weight", Array::from_data<bf16>(std::vector<bf16>{{1}, {2}}, {2})}};
+  f.metadata = safetensors::Metadata{{"format", "pt"}, {"author", "someone"}};
+  auto bytes = safetensors::encode(f);
+  StateValue s = safetensors::to_state_dict(safetensors::decode(bytes));
+  ASSERT_EQ(s.map->entries[0].first, "__metadata__");
+  EXPECT_EQ(s.map->entries[0].second.map->entries[1].second.s, "someone");
+  // Through msgpack bytes and back: the same safetensors file.
+  StateValue via = serialization::decode(serialization::encode(s));
+  EXPECT_EQ(safetensors::encode(safetensors::from_state_dict(via)), bytes);
+}
+
+TEST(Convert, MsgpackToSafetensorsToMsgpackFiles) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kiln_convert_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::create_directories(dir);
+  auto a = dir / "a.msgpack";
+  serialization::write_file(a, serialization::encode(train_state()));
+  checkpoint::convert(a, dir / "b.safetensors");
+  checkpoint::convert(dir / "b.safetensors", dir / "c.msgpack");
+  checkpoint::convert(a, dir / "d.msgpack");
+  EXPECT_EQ(serialization::read_file(dir / "c.msgpack"), serialization::read_file(a));
+  EXPECT_EQ(serialization::read_file(dir / "d.msgpack"), serialization::read_file(a));
+  EXPECT_TRUE(
+      checkpoint::diff(checkpoint::read_state(a), checkpoint::read_state(dir / "b.safetensors"))
+          .identical);
+  std::string e = error_of([&] { checkpoint::convert(a, dir / "x.npz"); });
+  EXPECT_NE(e.find("x.npz"), std::string::npos) << e;
+  EXPECT_NE(e.find(".safetensors"), std::string::npos) << e;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Convert, FlaxFixtureRoundTripsByteForByte) {
+  KILN_SKIP_WITHOUT_FLAX_FIXTURE();
+  auto original = serialization::read_file(testing_io::flax_fixture());
+  StateValue s = serialization::decode(original);
+  auto st = safetensors::encode(safetensors::from_state_dict(s));
+  StateValue back = safetensors::to_state_dict(safetensors::decode(st, "fixture.safetensors"));
+  EXPECT_TRUE(serialization::encode(back) == original);
+  EXPECT_EQ(safetensors::encode(safetensors::from_state_dict(back)), st);
+}
+
+TEST(Convert, BadLayoutsAreErrors) {
+  safetensors::File f;
+  f.tensors = {{"a", f32({1}, {1})}};
+  auto layout_error = [&](const std::string& layout) {
+    f.metadata = safetensors::Metadata{{std::string(safetensors::kStateDictKey), layout}};
+    return error_of([&] { safetensors::to_state_dict(f, "l.safetensors"); });
+  };
+  EXPECT_NE(layout_error("{").find("l.safetensors: __metadata__['kiln.flax_state_dict'] is not "
+                                   "valid JSON"),
+            std::string::npos);
+  EXPECT_NE(layout_error("{\"b\":[\"array\"]}").find("it lists tensor 'b', which the file lacks"),
+            std::string::npos);
+  EXPECT_NE(layout_error("{}").find("it does not place tensor 'a'"), std::string::npos);
+  EXPECT_NE(layout_error("{\"a\":[\"frob\"]}").find("at 'a'"), std::string::npos);
+  EXPECT_NE(layout_error(std::string(10000, '[') + std::string(10000, ']')).find("deeper"),
+            std::string::npos);
+}
+
+TEST(Convert, DiffSaysWhatDiffersAndByHowMuch) {
+  StateValue a = train_state();
+  StateValue b = train_state();
+  EXPECT_TRUE(checkpoint::diff(a, b).identical);
+  EXPECT_EQ(checkpoint::diff(a, b).report, "identical: 19 entries\n");
+
+  auto& dense0 = b.map->entries[1].second.map->entries[0].second.map->entries;
+  dense0[0].second.array = f32({1, 2.5f, 3, 4, 5, 4}, {2, 3});  // kernel: 2 elements differ
+  dense0[1].second.array = f32({0.5f, -1}, {2});                // bias: shape
+  b.map->entries[0].second.i = 101;                             // step
+  b.map->entries.pop_back();                                    // extras.* only in A
+  b.map->entries.push_back({"new", array_value(i32({1}, {1}))});
+  auto d = checkpoint::diff(a, b, "a.msgpack", "b.safetensors");
+  EXPECT_FALSE(d.identical);
+  EXPECT_NE(d.report.find("step: int 100 vs int 101\n"), std::string::npos) << d.report;
+  EXPECT_NE(d.report.find("params.Dense_0.kernel float32[2,3]: 2 of 6 elements differ, max abs "
+                          "difference 2\n"),
+            std::string::npos)
+      << d.report;
+  EXPECT_NE(d.report.find("params.Dense_0.bias: float32[3] vs float32[2]\n"), std::string::npos)
+      << d.report;
+  EXPECT_NE(d.report.find("only in a.msgpack: extras.flag bool True\n"), std::string::npos)
+      << d.report;
+  EXPECT_NE(d.report.find("only in b.safetensors: new int32[1]\n"), std::string::npos) << d.report;
+  EXPECT_NE(d.report.find("9 of 20 entries differ\n"), std::string::npos) << d.report;
+}
+
+}  // namespace
+}  // namespace kiln
