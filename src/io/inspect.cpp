@@ -1,7 +1,11 @@
 #include "kiln/inspect.hpp"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <vector>
 
 #include "io/chunked_array.hpp"
 #include "io/state_value_text.hpp"
@@ -15,6 +19,7 @@ struct Totals {
   size_t arrays = 0;
   uint64_t elements = 0;
   uint64_t bytes = 0;
+  bool checksums = true;  // off for the second pass that only counts the params
   void add(DType dt, const Shape& s) {
     ++arrays;
     elements += static_cast<uint64_t>(s.numel());
@@ -22,18 +27,36 @@ struct Totals {
   }
 };
 
+// zlib's CRC-32 of the elements' bytes as stored (little-endian, row-major): the same in both file
+// formats, and what Python's zlib.crc32(np.asarray(x).tobytes()) gives, so arrays can be matched
+// across files and tools.
+std::string crc32_text(const Array& a) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(a.size()) * itemsize(a.dtype()));
+  if (!bytes.empty()) a.copy_to_host(bytes.data(), a.dtype());
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  // zlib takes 32-bit lengths, so large arrays go in pieces.
+  constexpr size_t kPiece = size_t{1} << 30;
+  for (size_t at = 0; at < bytes.size(); at += kPiece)
+    crc = ::crc32(crc, bytes.data() + at, static_cast<uInt>(std::min(kPiece, bytes.size() - at)));
+  char buf[24];
+  std::snprintf(buf, sizeof buf, " crc32=%08lx", static_cast<unsigned long>(crc));
+  return buf;
+}
+
 // The one-line form of a value that is not a plain map.
 std::optional<std::string> leaf_text(const StateValue& v, Totals& totals) {
   using K = StateValue::Kind;
   if (v.kind == K::array || v.kind == K::scalar) {
     totals.add(v.array.dtype(), v.array.shape());
     return serialization::array_type(v.array.dtype(), v.array.shape()) +
-           (v.kind == K::scalar ? " (numpy scalar)" : "");
+           (v.kind == K::scalar ? " (numpy scalar)" : "") +
+           (totals.checksums ? crc32_text(v.array) : "");
   }
   if (v.kind == K::map) {
     if (auto type = serialization::chunked_array_type(v)) {
       totals.add(type->first, type->second);
-      return serialization::array_type(type->first, type->second) + " (chunked)";
+      return serialization::array_type(type->first, type->second) + " (chunked)" +
+             (totals.checksums ? crc32_text(serialization::unchunk_array(v, "inspect")) : "");
     }
     if (!v.map || v.map->entries.empty()) return "{}";
     return std::nullopt;
@@ -85,6 +108,7 @@ std::string inspect_summary(const StateValue& v) {
     for (const auto& [key, sub] : v.map->entries) {
       if (key != "params") continue;
       Totals params;
+      params.checksums = false;
       std::string unused;  // rendering is how the totals are gathered
       if (!leaf_text(sub, params)) render(sub, 0, unused, params);
       out += "Parameters (under 'params'): " + totals_text(params) + "\n";

@@ -1,4 +1,5 @@
-// inspect_summary: the text `kiln inspect FILE.msgpack` prints.
+// inspect_summary: the text `kiln inspect FILE` prints. Checksums are zlib's CRC-32 of the stored
+// bytes, the values Python's zlib.crc32 gives (12 zero bytes: 7bd5c66f).
 #include <gtest/gtest.h>
 
 #include "io/chunked_array.hpp"
@@ -38,13 +39,13 @@ TEST(Inspect, SmallTrainStateSummary) {
             "step: int 0\n"
             "params:\n"
             "  Dense_0:\n"
-            "    bias: float32[3]\n"
-            "    kernel: float32[2,3]\n"
+            "    bias: float32[3] crc32=7bd5c66f\n"
+            "    kernel: float32[2,3] crc32=a3c1ca20\n"
             "opt_state:\n"
             "  0:\n"
-            "    count: int32[]\n"
+            "    count: int32[] crc32=2144df1c\n"
             "  1: {}\n"
-            "scale: float32[] (numpy scalar)\n"
+            "scale: float32[] (numpy scalar) crc32=aca16a6a\n"
             "lr: float 0.001\n"
             "Total: 4 arrays, 11 elements, 44 bytes\n"
             "Parameters (under 'params'): 2 arrays, 9 elements, 36 bytes\n");
@@ -54,7 +55,7 @@ TEST(Inspect, ChunkedArraysShowAsOneArray) {
   StateValue s =
       map_of({{"emb", serialization::chunk_array(f32(std::vector<float>(300, 0), {3, 100}), 400)}});
   EXPECT_EQ(inspect_summary(s),
-            "emb: float32[3,100] (chunked)\n"
+            "emb: float32[3,100] (chunked) crc32=0c4e4a69\n"
             "Total: 1 array, 300 elements, 1200 bytes (1.2 KiB)\n");
 }
 
@@ -62,9 +63,11 @@ TEST(Inspect, FixtureSummaryTotals) {
   KILN_SKIP_WITHOUT_FLAX_FIXTURE();
   const auto p = testing_io::flax_fixture();
   std::string text = inspect_summary(serialization::decode(serialization::read_file(p)));
-  EXPECT_EQ(text.rfind("step: int32[]\nparams:\n  Transformer:\n    encoder_norm:\n", 0), 0u)
+  EXPECT_EQ(
+      text.rfind("step: int32[] crc32=3c9ce773\nparams:\n  Transformer:\n    encoder_norm:\n", 0),
+      0u)
       << text;
-  EXPECT_NE(text.find("\n      pos_embedding: float32[1,400,42]\n"), std::string::npos);
+  EXPECT_NE(text.find("\n      pos_embedding: float32[1,400,42] crc32="), std::string::npos);
   EXPECT_NE(text.find("\n  1: {}\nmetrics:\n"), std::string::npos);
   EXPECT_NE(
       text.find(
