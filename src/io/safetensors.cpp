@@ -160,6 +160,9 @@ Json parse_header(const std::string& source, const uint8_t* p, size_t n) {
     size_t at = 8 + (e.byte > 0 ? e.byte - 1 : 0);
     fail(source,
          "the JSON header is not valid JSON at byte " + std::to_string(at) + ": " + e.what());
+  } catch (const Json::exception& e) {
+    // Valid JSON that nlohmann cannot hold, such as a number past double's range (1e999).
+    fail(source, std::string("the JSON header (at byte 8) cannot be read: ") + e.what());
   }
 }
 

@@ -331,7 +331,7 @@ StateValue to_state_dict(const File& f, const std::string& source) {
           return true;
         };
         j = Json::parse(*layout, limit);
-      } catch (const Json::parse_error& e) {
+      } catch (const Json::exception& e) {
         throw ValueError(source + ": __metadata__['" + std::string(kStateDictKey) +
                          "'] is not valid JSON: " + e.what());
       } catch (const ValueError& e) {

@@ -257,6 +257,11 @@ TEST(SafetensorsReader, BadJson) {
   std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   e = decode_error(file_of(deep));
   EXPECT_NE(e.find("nests deeper"), std::string::npos) << e;
+  // JSON that parses but that no double holds.
+  e = decode_error(file_of("{\"a\":{\"dtype\":\"F32\",\"shape\":[1e999],\"data_offsets\":[0,4]}}"));
+  EXPECT_NE(e.find("bad.safetensors: the JSON header (at byte 8) cannot be read"),
+            std::string::npos)
+      << e;
   e = decode_error(file_of("{\"__metadata__\": {\"k\": 1}}"));
   EXPECT_NE(e.find("__metadata__['k'] is 1, not a string"), std::string::npos) << e;
 }
