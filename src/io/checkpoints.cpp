@@ -90,14 +90,14 @@ void remove_stale_temporaries(const fs::path& dir, const std::string& prefix) {
   }
 }
 
-// Deletes a checkpoint that the new one made redundant; a file already gone is fine (another
-// cleanup got there first).
-void remove_checkpoint(const fs::path& path, const fs::path& saved) {
+// Deletes a checkpoint that the one being saved makes redundant; a file already gone is fine
+// (another cleanup got there first).
+void remove_checkpoint(const fs::path& path, const fs::path& saving) {
   std::error_code ec;
   fs::remove(path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
-    throw Error("save_checkpoint: saved " + saved.string() +
-                " but cannot remove the old checkpoint " + path.string() + ": " + ec.message());
+    throw Error("save_checkpoint " + saving.string() + ": cannot remove the old checkpoint " +
+                path.string() + ": " + ec.message());
 }
 
 std::string describe_steps(const std::vector<std::pair<int64_t, fs::path>>& found) {
@@ -145,7 +145,17 @@ fs::path save_checkpoint(const fs::path& dir, const Tree& target, int64_t step,
 
   // Encoding can fail (a tracer, an unsupported leaf): do it before anything on disk changes.
   std::vector<uint8_t> bytes = serialization::to_bytes(target);
+  // First the cleanup a killed save left undone: its temporary file, and the oldest checkpoint it
+  // renamed past but did not delete. Without the latter, saves killed one after another in that
+  // window would each leave one checkpoint more than `keep`; with it there are never more than
+  // keep + 1, the extra one only between a rename and the deletion that follows it. (Only when the
+  // step is the newest: an overwrite of an older step deletes newer ones instead, and which old
+  // ones survive that is decided after the write, as Flax decides it.)
   remove_stale_temporaries(dir, options.prefix);
+  const size_t keep = static_cast<size_t>(options.keep);
+  if (found.empty() || found.back().first < step) {
+    for (size_t i = 0; i + keep < found.size(); ++i) remove_checkpoint(found[i].second, path);
+  }
   serialization::write_file(path, bytes);
 
   // The new checkpoint is durable; only now may others go. Flax's order: with overwrite, the
@@ -157,7 +167,6 @@ fs::path save_checkpoint(const fs::path& dir, const Tree& target, int64_t step,
       found.pop_back();
     }
   }
-  const size_t keep = static_cast<size_t>(options.keep);
   for (size_t i = 0; i + keep < found.size(); ++i) remove_checkpoint(found[i].second, path);
   return path;
 }

@@ -97,6 +97,12 @@ TEST_F(Checkpoints, RefusesAStepNotNewerThanTheLatestUnlessOverwrite) {
   // ...and an older one becomes the latest, the newer ones deleted (Flax's rule).
   save_checkpoint(dir_, tree_at(6), 6, {.keep = 5, .overwrite = true});
   EXPECT_EQ(listing(), (std::vector<std::string>{"checkpoint_5", "checkpoint_6"}));
+  // keep counts what is left once the newer ones are gone: overwriting step 2 of 1..4 with keep 3
+  // leaves 1 and 2, as in Flax.
+  fs::remove_all(dir_);
+  for (int s : {1, 2, 3, 4}) save_checkpoint(dir_, tree_at(s), s, {.keep = 4});
+  save_checkpoint(dir_, tree_at(20), 2, {.keep = 3, .overwrite = true});
+  EXPECT_EQ(listing(), (std::vector<std::string>{"checkpoint_1", "checkpoint_2"}));
 }
 
 TEST_F(Checkpoints, RestoresTheLatestOrAGivenStep) {

@@ -5,8 +5,10 @@
 //
 // Each iteration starts `checkpoint_kill writer DIR` (this program again), which resumes after the
 // latest checkpoint and saves steps with keep = 3, each a few MB whose every element is a function
-// of the step, reporting each step on stdout once save_checkpoint has returned. After a random
-// delay (seeded: a failure reproduces) the driver kills it and checks:
+// of the step, reporting each step on stdout once save_checkpoint has returned. The first writer is
+// killed after its second save; each later one after a random delay (seeded: a failure
+// reproduces) of up to MAX_DELAY_MS or, on a slow disk, the writer's start plus four saves. After
+// each kill the driver checks:
 //   - restore_checkpoint(dir, template) succeeds, and every checkpoint left holds exactly the
 //     content of its step (so none is partial);
 //   - the latest step is at least the last one the writer reported saved (no saved work lost) and
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -66,12 +69,17 @@ int writer(const fs::path& dir) {
   }
 }
 
-// Everything the writer reported on its stdout (one saved step per line); the last one wins.
-int64_t read_reports(int fd) {
-  std::string text;
+// Reads the writer's stdout (one saved step per line) until EOF, or until `lines` lines when
+// lines > 0, appending to `text`.
+void read_reports(int fd, std::string& text, int lines = 0) {
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  while ((lines <= 0 || std::count(text.begin(), text.end(), '\n') < lines) &&
+         (n = ::read(fd, buf, sizeof buf)) > 0)
+    text.append(buf, static_cast<size_t>(n));
+}
+// The last step reported in `text` (0 for none).
+int64_t last_report(const std::string& text) {
   int64_t last = 0;
   size_t pos = 0, nl;
   while ((nl = text.find('\n', pos)) != std::string::npos) {
@@ -82,16 +90,15 @@ int64_t read_reports(int fd) {
 }
 
 struct Stats {
-  int with_temp = 0;           // a kill in the middle of a write
-  int with_extra = 0;          // a kill between the rename and deleting the oldest
-  int without_checkpoint = 0;  // killed before the first save finished
+  int with_temp = 0;   // a kill in the middle of a write
+  int with_extra = 0;  // a kill between the rename and deleting the oldest
 };
 
 int drive(const fs::path& workdir, int iterations, uint64_t seed, int max_delay_ms) {
   const fs::path dir = workdir / "kill";
   fs::remove_all(dir);
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> delay_ms(0, max_delay_ms);
+  double startup_ms = 0, save_ms = 0;
   const Tree templ = payload(0);
   int64_t reported = 0, latest = 0;
   Stats stats;
@@ -107,10 +114,27 @@ int drive(const fs::path& workdir, int iterations, uint64_t seed, int max_delay_
     if (::pipe(fds) != 0) return fail(i, std::string("pipe: ") + std::strerror(errno));
     pid_t pid = checkpoint_programs::spawn_self({"writer", dir.string()}, fds[1]);
     ::close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    std::string reports;
+    if (i == 0) {
+      // The first writer runs until it has saved twice: every later kill then finds checkpoints
+      // to check, and the time between the two saves scales the delays, so that they span several
+      // saves however fast the disk is.
+      auto t0 = std::chrono::steady_clock::now();
+      read_reports(fds[0], reports, 1);
+      auto t1 = std::chrono::steady_clock::now();
+      read_reports(fds[0], reports, 2);
+      auto save = std::chrono::steady_clock::now() - t1;
+      startup_ms = std::chrono::duration<double, std::milli>(t1 - t0 - save).count();
+      save_ms = std::chrono::duration<double, std::milli>(save).count();
+      max_delay_ms = std::max(max_delay_ms, static_cast<int>(startup_ms + 4 * save_ms));
+    } else {
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_delay_ms)(rng)));
+    }
     ::kill(pid, SIGKILL);
     int status = checkpoint_programs::wait_child(pid);
-    int64_t got = read_reports(fds[0]);
+    read_reports(fds[0], reports);
+    int64_t got = last_report(reports);
     ::close(fds[0]);
     if (status != 128 + SIGKILL)
       return fail(i, "the writer ended with status " + std::to_string(status) + " before the kill");
@@ -122,12 +146,7 @@ int drive(const fs::path& workdir, int iterations, uint64_t seed, int max_delay_
       temps += e.path().filename().string().rfind(".", 0) == 0;
     if (temps > 1) return fail(i, std::to_string(temps) + " temporary files left");
     stats.with_temp += temps;
-    if (steps.empty()) {
-      if (reported > 0)
-        return fail(i, "no checkpoint, but step " + std::to_string(reported) + " was saved");
-      ++stats.without_checkpoint;
-      continue;
-    }
+    if (steps.empty()) return fail(i, "no checkpoint left");
     if (steps.size() > static_cast<size_t>(kKeep) + 1)
       return fail(
           i, std::to_string(steps.size()) + " checkpoints with keep = " + std::to_string(kKeep));
@@ -153,14 +172,11 @@ int drive(const fs::path& workdir, int iterations, uint64_t seed, int max_delay_
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "%d kills (seed %llu, delays 0-%d ms) in %.1f s: the latest checkpoint restored complete "
-      "every "
-      "time; reached step %lld; kills mid-write (temporary file left): %d; between rename and "
-      "cleanup (%d checkpoints): %d; before the first save: %d\n",
-      iterations, static_cast<unsigned long long>(seed), max_delay_ms, secs,
-      static_cast<long long>(latest), stats.with_temp, kKeep + 1, stats.with_extra,
-      stats.without_checkpoint);
-  if (latest == 0) return fail(iterations, "no checkpoint was ever completed: nothing was tested");
+      "%d kills (seed %llu; writer start %.0f ms, a save %.0f ms; delays 0-%d ms) in %.1f s: the "
+      "latest checkpoint restored complete every time; reached step %lld; kills mid-write "
+      "(temporary file left): %d; between rename and cleanup (%d checkpoints): %d\n",
+      iterations, static_cast<unsigned long long>(seed), startup_ms, save_ms, max_delay_ms, secs,
+      static_cast<long long>(latest), stats.with_temp, kKeep + 1, stats.with_extra);
   fs::remove_all(dir);
   return 0;
 }
