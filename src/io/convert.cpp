@@ -137,7 +137,13 @@ void write_state(const std::filesystem::path& path, const StateValue& state) {
   if (format_of(path) == Format::msgpack) {
     serialization::write_file(path, serialization::encode(state));
   } else {
-    safetensors::write(path, safetensors::from_state_dict(state));
+    safetensors::File f;
+    try {
+      f = safetensors::from_state_dict(state);
+    } catch (const ValueError& e) {
+      throw ValueError("cannot write " + path.string() + ": " + e.what());
+    }
+    safetensors::write(path, f);
   }
 }
 

@@ -343,7 +343,13 @@ File decode(const std::vector<uint8_t>& bytes, const std::string& source) {
 }
 
 void write(const std::filesystem::path& path, const File& f) {
-  serialization::write_file(path, encode(f));
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = encode(f);
+  } catch (const ValueError& e) {
+    throw ValueError("cannot write " + path.string() + ": " + e.what());
+  }
+  serialization::write_file(path, bytes);
 }
 
 File read(const std::filesystem::path& path) {

@@ -161,6 +161,20 @@ TEST(Convert, BadLayoutsAreErrors) {
             std::string::npos);
 }
 
+TEST(Convert, StateDictsSafetensorsCannotHold) {
+  // Flax's to_bytes of a bare array has no name to give it.
+  std::string e = error_of([&] {
+    checkpoint::write_state(std::filesystem::temp_directory_path() / "kiln_bare.safetensors",
+                            array_value(f32({1}, {1})));
+  });
+  EXPECT_NE(e.find("kiln_bare.safetensors: safetensors holds named arrays, so the state dict must "
+                   "be a map, not an array float32[1]"),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::temp_directory_path() / "kiln_bare.safetensors"));
+}
+
 TEST(Convert, DiffSaysWhatDiffersAndByHowMuch) {
   StateValue a = train_state();
   StateValue b = train_state();
