@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   clang-16           # the compiler (libFuzzer instrumentation: -fsanitize=fuzzer)
   libclang-rt-16-dev # libclang_rt.fuzzer / asan / ubsan
+  llvm-16            # llvm-symbolizer-16: file:line in sanitizer stack traces
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 // Writes the seed corpora of the fuzz targets: small valid files in the layouts Flax writes.
 //   build-fuzz/bin/make_seed_corpus fuzz/corpus
-// writes fuzz/corpus/msgpack_decode_fuzzer/* and fuzz/corpus/flax_from_bytes_fuzzer/* (no .msgpack
-// extension: .gitignore ignores *.msgpack).
+// writes fuzz/corpus/msgpack_decode_fuzzer/*, fuzz/corpus/flax_from_bytes_fuzzer/* and
+// fuzz/corpus/safetensors_fuzzer/* (no .msgpack extension: .gitignore ignores *.msgpack).
 // The files are committed; rerun this only when the formats or the templates change.
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +12,10 @@
 #include "fuzz_templates.hpp"
 #include "io/chunked_array.hpp"
 #include "kiln/serialization.hpp"
+#if __has_include("kiln/safetensors.hpp")
+#include "kiln/safetensors.hpp"
+#define KILN_FUZZ_HAVE_SAFETENSORS 1
+#endif
 
 namespace fs = std::filesystem;
 namespace ks = kiln::serialization;
@@ -152,5 +156,20 @@ int main(int argc, char** argv) {
   StateValue deep = map({});
   for (int i = 1; i < 64; ++i) deep = map({{"d", std::move(deep)}});
   write(decode_dir, "deep64", ks::encode(deep));
+
+#ifdef KILN_FUZZ_HAVE_SAFETENSORS
+  // safetensors files: a plain params tree, one with a user __metadata__, and the state dicts
+  // above, whose layout (native values, ext 3 scalars, chunked arrays, EmptyState, key order)
+  // rides in __metadata__ as kiln.flax_state_dict JSON.
+  namespace st = kiln::safetensors;
+  const fs::path st_dir = root / "safetensors_fuzzer";
+  write(st_dir, "params", st::encode(st::from_tree(kiln_fuzz::params_template())));
+  write(st_dir, "params_metadata",
+        st::encode(st::from_tree(kiln_fuzz::params_template(),
+                                 st::Metadata{{"format", "flax"}, {"step", "1000"}})));
+  write(st_dir, "train_state_native", st::encode(st::from_state_dict(ts)));
+  write(st_dir, "train_state_scalar_chunked", st::encode(st::from_state_dict(ts3)));
+  write(st_dir, "natives_scalars", st::encode(st::from_state_dict(natives)));
+#endif
   return 0;
 }
