@@ -10,6 +10,7 @@
 //
 // What is not kept: the width of a non-canonical integer (`d1 00 05` for 5 re-encodes as `05`);
 // Python never writes one.
+#include <bit>
 #include <msgpack.hpp>
 
 #include <cstdio>
@@ -70,6 +71,14 @@ void encode_array(const Array& a, int8_t type, std::vector<uint8_t>& out) {
   if (nbytes) a.copy_to_host(out.data() + at, a.dtype());
 }
 
+// A one-byte msgpack type tag followed by `bits`, big-endian as msgpack stores numbers.
+template <class U>
+void write_be(std::vector<uint8_t>& out, uint8_t tag, U bits) {
+  out.push_back(tag);
+  for (int shift = 8 * static_cast<int>(sizeof(U)) - 8; shift >= 0; shift -= 8)
+    out.push_back(static_cast<uint8_t>(bits >> shift));
+}
+
 void encode_value(const StateValue& v, std::vector<uint8_t>& out, size_t depth) {
   ByteSink sink{&out};
   Packer pk(sink);
@@ -85,7 +94,13 @@ void encode_value(const StateValue& v, std::vector<uint8_t>& out, size_t depth) 
       v.i_unsigned ? pk.pack_uint64(v.u) : pk.pack_int64(v.i);
       return;
     case K::floating:
-      v.f_single ? pk.pack_float(static_cast<float>(v.f)) : pk.pack_double(v.f);
+      // Written by hand: msgpack-c++ 4.1's pack_float/pack_double write an integral value (1.0,
+      // -0.0) as a msgpack int, where Python's msgpack (what Flax uses) always writes ca/cb.
+      if (v.f_single) {
+        write_be(out, 0xca, std::bit_cast<uint32_t>(static_cast<float>(v.f)));
+      } else {
+        write_be(out, 0xcb, std::bit_cast<uint64_t>(v.f));
+      }
       return;
     case K::string:
       check_fits_u32(v.s.size(), "string");

@@ -51,6 +51,18 @@ TEST(MsgpackCodec, Float32VectorInAMap) {
             to_hex(hex("81 a1 61 c7 15 01 93 91 02 a7 'float32' c4 08 00 00 80 3f 00 00 00 40")));
 }
 
+TEST(MsgpackCodec, IntegralFloatsStayFloats) {
+  // Python's msgpack writes every float as ca/cb, integral or not; msgpack-c++'s packer would write
+  // 1.0 as the int 01 (found by fuzz/msgpack_decode_fuzzer). Each of these must re-encode as read.
+  for (const char* bytes : {"81 a1 61 cb 3f f0 00 00 00 00 00 00",  // {"a": 1.0}
+                            "81 a1 61 cb 80 00 00 00 00 00 00 00",  // {"a": -0.0}
+                            "81 a1 61 ca 5f 80 00 00",              // {"a": float32 2**64}
+                            "81 a1 6c 81 a1 64 ca 5e 6b 65 80"}) {  // {"l": {"d": float32 4.24e18}}
+    auto in = hex(bytes);
+    EXPECT_EQ(to_hex(encode(decode(in))), to_hex(in)) << bytes;
+  }
+}
+
 TEST(MsgpackCodec, ZeroDimInt32IsExt8OfFourteenBytes) {
   // As the notes record for a jitted `step`: shape () is an empty fixarray (90); 1+1+6+2+4 = 14.
   auto v = array_value(testing_io::i32({2280}, {}));
