@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const std::string name = "template " + std::to_string(which) + ": ";
     if (!matches_template(templ, restored))
-      kiln_fuzz::property_failed(name + "from_bytes returned a tree that does not match the template");
+      kiln_fuzz::property_failed(name +
+                                 "from_bytes returned a tree that does not match the template");
     std::vector<uint8_t> bytes;
     try {
       bytes = ks::to_bytes(restored);
@@ -73,8 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
       again = ks::from_bytes(templ, bytes, "<re-encoded>");
     } catch (const kiln::Error& e) {
-      kiln_fuzz::property_failed(name + "from_bytes refused to_bytes of a restored tree: " +
-                                 e.what());
+      kiln_fuzz::property_failed(name +
+                                 "from_bytes refused to_bytes of a restored tree: " + e.what());
     }
     if (!again.equals(restored))
       kiln_fuzz::property_failed(name + "from_bytes(to_bytes(restored)) differs from restored");

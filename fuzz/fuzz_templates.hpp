@@ -54,6 +54,8 @@ inline kiln::Tree train_state_template() {
                              {"layers", Tree::list({patterned(kiln::float32, {1}), Tree()})}})}});
 }
 
-inline std::vector<kiln::Tree> templates() { return {params_template(), train_state_template()}; }
+inline std::vector<kiln::Tree> templates() {
+  return {params_template(), train_state_template()};
+}
 
 }  // namespace kiln_fuzz

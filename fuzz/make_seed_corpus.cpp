@@ -79,7 +79,8 @@ StateValue& at(StateValue& m, const std::string& key) {
 void write(const fs::path& dir, const std::string& name, const std::vector<uint8_t>& bytes) {
   fs::create_directories(dir);
   std::ofstream(dir / name, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   std::printf("%s/%s: %zu bytes\n", dir.c_str(), name.c_str(), bytes.size());
 }
 
@@ -142,7 +143,8 @@ int main(int argc, char** argv) {
   StateValue scalars = map({});
   for (kiln::DType dt : {kiln::bool_, kiln::uint8, kiln::uint32, kiln::int8, kiln::int32,
                          kiln::int64, kiln::bfloat16, kiln::float16, kiln::float32, kiln::float64})
-    scalars.map->entries.emplace_back(std::string(kiln::name(dt)), array(patterned(dt, {}, 1), true));
+    scalars.map->entries.emplace_back(std::string(kiln::name(dt)),
+                                      array(patterned(dt, {}, 1), true));
   natives.map->entries.emplace_back("scalars", std::move(scalars));
   write(decode_dir, "natives_scalars", ks::encode(natives));
 

@@ -30,11 +30,13 @@ void visit_chunked(const ks::StateValue& v) {
     auto type = ks::chunked_array_type(v);
     try {
       kiln::Array a = ks::unchunk_array(v, "<fuzz>");
-      if (!type) kiln_fuzz::property_failed("unchunk_array accepted what chunked_array_type refused");
+      if (!type)
+        kiln_fuzz::property_failed("unchunk_array accepted what chunked_array_type refused");
       if (a.dtype() != type->first || !(a.shape() == type->second))
         kiln_fuzz::property_failed("unchunk_array's result disagrees with chunked_array_type");
     } catch (const kiln::Error&) {
-      if (type) kiln_fuzz::property_failed("unchunk_array refused what chunked_array_type accepted");
+      if (type)
+        kiln_fuzz::property_failed("unchunk_array refused what chunked_array_type accepted");
     }
   }
   for (const auto& [k, sub] : v.map->entries) visit_chunked(sub);
