@@ -15,12 +15,7 @@ using testing_io::f32;
 using testing_io::i32;
 using testing_io::map_of;
 
-StateValue array_value(Array a, StateValue::Kind kind = StateValue::Kind::array) {
-  StateValue v;
-  v.kind = kind;
-  v.array = std::move(a);
-  return v;
-}
+using testing_io::array_value;
 
 StateValue string_value(std::string s) {
   StateValue v;

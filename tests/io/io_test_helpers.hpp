@@ -68,6 +68,15 @@ inline serialization::StateValue map_of(
   return v;
 }
 
+// An array leaf of a state dict: ext 1 (array) or, with Kind::scalar, ext 3 (numpy scalar).
+inline serialization::StateValue array_value(
+    Array a, serialization::StateValue::Kind kind = serialization::StateValue::Kind::array) {
+  serialization::StateValue v;
+  v.kind = kind;
+  v.array = std::move(a);
+  return v;
+}
+
 inline serialization::StateValue int_value(int64_t i) {
   serialization::StateValue v;
   v.kind = serialization::StateValue::Kind::integer;

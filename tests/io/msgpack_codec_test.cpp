@@ -20,12 +20,7 @@ using testing_io::int_value;
 using testing_io::map_of;
 using testing_io::to_hex;
 
-StateValue array_value(Array a, StateValue::Kind kind = StateValue::Kind::array) {
-  StateValue v;
-  v.kind = kind;
-  v.array = std::move(a);
-  return v;
-}
+using testing_io::array_value;
 
 StateValue float_value(double f, bool single = false) {
   StateValue v;
