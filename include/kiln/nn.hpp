@@ -1,6 +1,6 @@
 // Flax-style modules: a model is a struct whose operator()(nn::Scope&, inputs...) creates its
-// parameters through the scope and computes its output. The same code initialises (a scope that
-// creates parameters from an rng) and applies (a scope that reads them from a variables tree).
+// variables through the scope and computes its output. The same code initialises (a scope that
+// creates variables from rngs) and applies (a scope that reads them from a variables tree).
 //
 //   struct SimpleMLP : kiln::nn::Module<SimpleMLP> {
 //     int features = 8;
@@ -12,8 +12,17 @@
 //   kiln::Tree variables = SimpleMLP{}.init(kiln::random::key(0), kiln::ones({1, 4}));
 //   kiln::Array y = SimpleMLP{}.apply(variables, x);
 //
-// Names follow Flax: submodules are `ClassName_<n>`, counted per parent and class; parameters are
-// created in call order (`kernel` before `bias`); `init` returns {"params": {...}}.
+// Names follow Flax: submodules are `ClassName_<n>`, counted per parent and class; variables are
+// created in call order (`kernel` before `bias`); `init` returns every collection made
+// ({"params": {...}, "batch_stats": {...}}) in creation order.
+//
+// Collections other than "params" (BatchNorm's "batch_stats") and rngs other than "params"
+// (Dropout's "dropout") work as in Flax's model.apply(variables, x, rngs=..., mutable=[...]):
+//
+//   auto [y, updates] = model.apply_with({.rngs = {{"dropout", key}},
+//                                         .mutable_collections = {"batch_stats"}},
+//                                        variables, x, /*train=*/true);
+//   // updates == {"batch_stats": {...}}: only the mutable collections, as Flax returns them.
 #pragma once
 
 #include <functional>
@@ -21,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/array.hpp"
@@ -30,40 +40,73 @@ namespace kiln::nn {
 
 // (key, shape, dtype) -> a new parameter array. Keys are uint32[2] (kiln::random).
 using Initializer = std::function<Array(const Array& key, const Shape& shape, DType dtype)>;
+// (shape, dtype) -> the first value of a non-parameter variable (Flax's variable init_fn takes no
+// rng: BatchNorm's running mean is `lambda s: jnp.zeros(s, jnp.float32)`).
+using VariableInit = std::function<Array(const Shape& shape, DType dtype)>;
+// Rng streams by name, as Flax's rngs dict: {{"params", key}, {"dropout", key2}}.
+using Rngs = std::map<std::string, Array>;
 
-// Where parameters live while a module runs. init: creates them (with rngs derived as Flax derives
-// them); apply: reads them from the variables tree and checks their shapes.
+// Flax's model.apply(variables, ..., rngs=..., mutable=[...]). (`mutable` is a C++ keyword.)
+struct ApplyOptions {
+  Rngs rngs = {};                                     // streams make_rng may draw from
+  std::vector<std::string> mutable_collections = {};  // writable, and returned by apply_with
+};
+
+class Variable;
+
+// Where variables live while a module runs. init: creates them (with rngs derived as Flax derives
+// them); apply: reads them from the variables tree and checks their shapes; a variable of a mutable
+// collection may be written (and, when missing, created) during apply too.
 class Scope {
  public:
-  // A scope that creates parameters from `rng` (Flax's {'params': rng}).
+  // A scope that creates variables from `rng` (Flax's {'params': rng}).
   static Scope for_init(const Array& rng);
-  // A scope that reads parameters from `variables` ({"params": {...}}).
-  static Scope for_apply(const Tree& variables);
+  // A scope that creates variables from several streams ({"params": k1, "dropout": k2}).
+  static Scope for_init(const Rngs& rngs);
+  // A scope that reads variables from `variables` ({"params": {...}, "batch_stats": {...}}).
+  static Scope for_apply(const Tree& variables, const ApplyOptions& options = {});
 
-  // The parameter `name` of this scope: created with `init(key, shape, dtype)` in init mode,
-  // read (and checked against shape and dtype) in apply mode.
+  // The parameter `name` of this scope: created with `init(make_rng("params"), shape, dtype)` in
+  // init mode, read (and checked against shape and dtype) in apply mode.
   Array param(const std::string& name, const Initializer& init, const Shape& shape,
               DType dtype = float32, Loc loc = Loc::current());
+  // The variable `name` of `collection` ("batch_stats"): created with `init(shape, dtype)` when it
+  // is missing and the collection is mutable (always in init), else read and checked. An empty
+  // `init` means it must exist already.
+  Variable variable(const std::string& collection, const std::string& name,
+                    const VariableInit& init, const Shape& shape, DType dtype = float32,
+                    Loc loc = Loc::current());
   // The child scope for a submodule of class `class_name`: named `<class_name>_<n>`, n counting
   // per class within this scope (Flax's auto-naming). An explicit `name` overrides it.
   Scope& child(const std::string& class_name,
                const std::optional<std::string>& name = std::nullopt);
-  // A fresh rng for stream `stream` ("params", "dropout"), as Flax's make_rng.
-  Array make_rng(const std::string& stream = "params");
+  // A fresh rng for stream `stream` ("params", "dropout"), as Flax's make_rng: a stream that was
+  // not given falls back to "params"; ValueError when neither was given.
+  Array make_rng(const std::string& stream = "params", Loc loc = Loc::current());
+  bool has_rng(const std::string& stream) const;
 
   bool is_initializing() const;
+  // Whether variables of `collection` may be written: every collection in init; those named in
+  // ApplyOptions::mutable_collections in apply.
+  bool is_mutable_collection(const std::string& collection) const;
+  bool has_variable(const std::string& collection, const std::string& name) const;
   // This scope's path from the root, "/"-joined ("Dense_0"); empty at the root.
   const std::string& path() const;
-  // The variables created (init) or given (apply): {"params": {...}}.
+  // All variables, as created (init) or given and updated (apply): {"params": {...}, ...}.
   Tree variables() const;
+  // The mutable collections as they are now (Flax's mutable_variables): in apply, what
+  // apply_with returns beside the output; in init, everything.
+  Tree mutable_variables() const;
 
   Scope(Scope&&) noexcept;
   Scope& operator=(Scope&&) noexcept;
   ~Scope();
 
  private:
+  friend class Variable;
   struct State;
   explicit Scope(std::shared_ptr<State> root, std::string path);
+  void reserve(const std::string& name, const std::string& collection, const Loc& loc);
   std::shared_ptr<State> root_;
   std::string path_;
   std::vector<std::string> rng_suffix_;  // names from the root, for rng derivation
@@ -72,19 +115,67 @@ class Scope {
   std::vector<std::unique_ptr<Scope>> children_;
 };
 
+// A handle on one variable of a scope (Flax's Variable): value() reads what the variables hold
+// now, set_value() writes it — only when its collection is mutable (ValueError naming the
+// collection and the path otherwise), and only with the shape and dtype it was declared with.
+class Variable {
+ public:
+  Array value() const;
+  void set_value(const Array& value, Loc loc = Loc::current());
+  const std::string& collection() const { return collection_; }
+  const std::string& name() const { return name_; }
+  // "batch_stats/BatchNorm_0/mean".
+  std::string path() const;
+
+ private:
+  friend class Scope;
+  Variable(std::shared_ptr<Scope::State> root, std::vector<std::string> scope_path,
+           std::string collection, std::string name, Shape shape, DType dtype)
+      : root_(std::move(root)),
+        scope_path_(std::move(scope_path)),
+        collection_(std::move(collection)),
+        name_(std::move(name)),
+        shape_(shape),
+        dtype_(dtype) {}
+  std::shared_ptr<Scope::State> root_;
+  std::vector<std::string> scope_path_;
+  std::string collection_;
+  std::string name_;
+  Shape shape_;
+  DType dtype_;
+};
+
 // CRTP base giving a module init() and apply(). Derived defines operator()(Scope&, Inputs...).
 template <class Derived>
 struct Module {
+  // Flax's model.init(rng, inputs...): every collection the module creates.
   template <class... Inputs>
   Tree init(const Array& rng, const Inputs&... inputs) const {
     Scope s = Scope::for_init(rng);
     (void)static_cast<const Derived&> (*this)(s, inputs...);
     return s.variables();
   }
+  // Flax's model.init({"params": k1, "dropout": k2}, inputs...).
+  template <class... Inputs>
+  Tree init_with(const Rngs& rngs, const Inputs&... inputs) const {
+    Scope s = Scope::for_init(rngs);
+    (void)static_cast<const Derived&> (*this)(s, inputs...);
+    return s.variables();
+  }
+  // Flax's model.apply(variables, inputs...): no rngs, nothing mutable.
   template <class... Inputs>
   auto apply(const Tree& variables, const Inputs&... inputs) const {
     Scope s = Scope::for_apply(variables);
     return static_cast<const Derived&>(*this)(s, inputs...);
+  }
+  // Flax's model.apply(variables, inputs..., rngs=..., mutable=[...]) -> (output, the mutable
+  // collections after the call, e.g. {"batch_stats": {...}}).
+  template <class... Inputs>
+  auto apply_with(const ApplyOptions& options, const Tree& variables,
+                  const Inputs&... inputs) const {
+    Scope s = Scope::for_apply(variables, options);
+    auto out = static_cast<const Derived&>(*this)(s, inputs...);
+    return std::make_pair(std::move(out), s.mutable_variables());
   }
 };
 
@@ -127,5 +218,9 @@ struct Dense {
   explicit Dense(Options o) : options(std::move(o)) {}
   Array operator()(Scope& scope, const Array& x, Loc loc = Loc::current()) const;
 };
+
+// Keeps the leading (batch) axis and merges the rest: (N, d1, d2, ...) -> (N, d1·d2·...), as
+// `x.reshape((x.shape[0], -1))` in Flax examples. ShapeError for a 0-d input.
+Array flatten(const Array& x, Loc loc = Loc::current());
 
 }  // namespace kiln::nn
