@@ -46,8 +46,7 @@ Array Embed::operator()(Scope& scope, const Array& ids, Loc loc) const {
   // ids at least 32-bit, so that comparing them with num_embeddings cannot overflow; negative ids
   // wrap, as take's index normalisation does.
   Array id = ids;
-  if (id.dtype() != int32 && id.dtype() != int64 && id.dtype() != uint32 && id.dtype() != uint64)
-    id = astype(id, int32, loc);
+  if (itemsize(id.dtype()) < 4) id = astype(id, int32, loc);
   if (n > 1 && is_signed(id.dtype())) id = where(less(id, 0, loc), add(id, n, loc), id, loc);
   Shape onehot_shape = ids.shape();
   onehot_shape.push_back(n);
