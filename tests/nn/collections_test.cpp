@@ -208,6 +208,29 @@ TEST(NnCollections, MissingVariablesAreCreatedOnlyInMutableCollections) {
   EXPECT_TRUE(has(msg, "[mean]")) << msg;
 }
 
+TEST(NnCollections, ApplyWithMutableParamsCreatesThemAsInit) {
+  // Flax's init is apply on empty variables with every collection mutable: an apply with
+  // "params" mutable and a "params" rng creates the same parameters.
+  const Array k = random::key(4);
+  Tree v = Net{}.init(k, ones({2, 5}), false);
+  auto [y, made] =
+      Net{}.apply_with({.rngs = {{"params", k}}, .mutable_collections = {"params", "batch_stats"}},
+                       Tree::dict(), ones({2, 5}), false);
+  ASSERT_EQ(keys(made), (std::vector<std::string>{"params", "batch_stats"}));
+  EXPECT_TRUE(made.equals(v)) << made.str();
+  // Without the rng: the missing-stream error, naming "params".
+  std::string msg = error_of([&] {
+    Net{}.apply_with({.mutable_collections = {"params", "batch_stats"}}, Tree::dict(), ones({2, 5}),
+                     false);
+  });
+  EXPECT_TRUE(has(msg, "\"params\" stream")) << msg;
+  // In init, everything is mutable and mutable_variables() is everything.
+  Scope s = Scope::for_init(k);
+  EXPECT_TRUE(s.is_mutable_collection("anything"));
+  (void)s.param("w", init::ones(), {1});
+  EXPECT_TRUE(s.mutable_variables().equals(s.variables()));
+}
+
 TEST(NnCollections, StoredVariablesAreCheckedAgainstTheModule) {
   Tree v = Net{}.init(random::key(0), ones({2, 5}), false);
   Tree wrong = v;
