@@ -91,6 +91,12 @@ enum class Prim : uint8_t {
   argmax,
   // contraction
   dot_general,
+  convolution,
+  // windows
+  reduce_window_sum,
+  reduce_window_max,
+  select_and_scatter_add,
+  rev,
   // random
   threefry2x32,
 };
@@ -105,6 +111,7 @@ enum class PrimKind : uint8_t {
   shape,
   reduce,
   contraction,
+  window,
   random
 };
 
@@ -124,17 +131,34 @@ struct DotDims {
   bool operator==(const DotDims&) const = default;
 };
 
+// lax.conv_general_dilated's static parameters. The specs are lax.ConvDimensionNumbers: lhs_spec =
+// (batch dim, feature dim, spatial dims...), rhs_spec = (out-feature dim, in-feature dim, spatial
+// dims...), out_spec = (batch dim, feature dim, spatial dims...); the i-th spatial dims of the
+// three correspond. The other fields have one entry per spatial dim; padding may be negative (it
+// crops).
+struct ConvDims {
+  std::vector<int64_t> lhs_spec = {}, rhs_spec = {}, out_spec = {};
+  std::vector<int64_t> window_strides = {}, padding_low = {}, padding_high = {}, lhs_dilation = {},
+                       rhs_dilation = {};
+  int64_t feature_group_count = 1, batch_group_count = 1;
+  bool operator==(const ConvDims&) const = default;
+};
+
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its
 // row documents and leaves the rest empty (an empty field costs nothing and hashes to nothing).
 struct Attrs {
   Shape shape;                   // full, iota, broadcast_in_dim, reshape: the result shape
   DType dtype = DType::float32;  // full, iota, convert, bitcast_convert: the result dtype
   std::vector<int64_t> dims;     // broadcast_in_dim: operand dim -> result dim;
-                                 // transpose: permutation; reductions: axes
-  std::vector<int64_t> start, limit, stride;  // slice
-  std::vector<int64_t> low, high, interior;   // pad
+                                 // transpose: permutation; reductions, rev: axes
+  std::vector<int64_t> start, limit, stride;  // slice; stride: also window strides
+  std::vector<int64_t> low, high, interior;   // pad; reduce_window_*, select_and_scatter_add:
+                                              // window padding (low, high), may be negative
+  std::vector<int64_t> window;                // reduce_window_*, select_and_scatter_add: window
+                                              // dimensions (window strides in `stride`)
   int64_t axis = 0;                           // concatenate, iota, argmax
   DotDims dot;                                // dot_general
+  ConvDims conv;                              // convolution
   Scalar value;                               // full
   std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
   int64_t index = 0;                          // parameter: position among the graph's inputs

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kiln/array.hpp"
@@ -146,6 +149,35 @@ Array dot_general(const Array& a, const Array& b, ir::DotDims dims, Loc loc = Lo
 Array matmul(const Array& a, const Array& b, Loc loc = Loc::current());
 // numpy dot for 1-d and 2-d operands.
 Array dot(const Array& a, const Array& b, Loc loc = Loc::current());
+
+// ---- convolution and windows (src/ops/convolution.cpp) ----
+struct ConvOptions {
+  std::vector<int64_t> window_strides = {};               // empty: 1 per spatial dim
+  std::vector<std::pair<int64_t, int64_t>> padding = {};  // (low, high) per spatial dim; empty: 0
+  std::vector<int64_t> lhs_dilation = {}, rhs_dilation = {};  // empty: 1
+  int64_t feature_group_count = 1;
+  // lax's string form of ConvDimensionNumbers: N/C batch/feature of lhs and out, O/I out/in
+  // features of rhs, any other letters spatial (matched across the three by letter).
+  std::string lhs_spec = "NHWC", rhs_spec = "HWIO", out_spec = "NHWC";
+};
+// lax.conv_general_dilated. Operands are promoted to one dtype, as dot_general does.
+Array conv_general_dilated(const Array& lhs, const Array& rhs, const ConvOptions& options = {},
+                           Loc loc = Loc::current());
+// lax.padtype_to_pads: "SAME" | "SAME_LOWER" | "VALID" -> (low, high) per spatial dim. `window` is
+// the (dilated) window size.
+std::vector<std::pair<int64_t, int64_t>> padtype_to_pads(std::span<const int64_t> in_spatial,
+                                                         std::span<const int64_t> window,
+                                                         std::span<const int64_t> strides,
+                                                         std::string_view padding,
+                                                         Loc loc = Loc::current());
+// lax.reduce_window with max (init -inf, or the lowest integer) / add (init 0): one window size,
+// stride and (low, high) padding per dim of x; empty strides: 1, empty padding: 0.
+Array reduce_window_max(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                        std::vector<std::pair<int64_t, int64_t>> padding, Loc loc = Loc::current());
+Array reduce_window_sum(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                        std::vector<std::pair<int64_t, int64_t>> padding, Loc loc = Loc::current());
+// lax.rev: reverses the order of elements along `dims`.
+Array rev(const Array& x, std::vector<int64_t> dims, Loc loc = Loc::current());
 
 // ---- composites (as jax.nn defines them) ----
 Array relu(const Array& x, Loc loc = Loc::current());

@@ -22,6 +22,16 @@ std::string ints(const std::vector<int64_t>& v) {
   return s + ")";
 }
 
+// "((1, 1), (0, 2))", as jaxprs print padding.
+std::string pairs(const std::vector<int64_t>& low, const std::vector<int64_t>& high) {
+  std::string s = "(";
+  for (size_t i = 0; i < low.size() && i < high.size(); ++i)
+    s += (i ? ", " : "") + std::string("(") + std::to_string(low[i]) + ", " +
+         std::to_string(high[i]) + ")";
+  if (low.size() == 1) s += ",";
+  return s + ")";
+}
+
 // Names values a, b, ..., z, ba, bb, ... as jaxprs do.
 std::string value_name(ValueId v) {
   std::string s;
@@ -37,17 +47,37 @@ std::string value_name(ValueId v) {
 bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
-         interior == o.interior && axis == o.axis && dot == o.dot && value == o.value &&
-         literal == o.literal && index == o.index;
+         interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
+         conv == o.conv && value == o.value && literal == o.literal && index == o.index;
 }
 
 size_t Attrs::hash() const {
   size_t h = 0;
   hash_vec(h, shape.vec());
   hash_mix(h, static_cast<size_t>(dtype));
-  for (const auto* v : {&dims, &start, &limit, &stride, &low, &high, &interior, &dot.lhs_contract,
-                        &dot.rhs_contract, &dot.lhs_batch, &dot.rhs_batch})
+  for (const auto* v : {&dims,
+                        &start,
+                        &limit,
+                        &stride,
+                        &low,
+                        &high,
+                        &interior,
+                        &window,
+                        &dot.lhs_contract,
+                        &dot.rhs_contract,
+                        &dot.lhs_batch,
+                        &dot.rhs_batch,
+                        &conv.lhs_spec,
+                        &conv.rhs_spec,
+                        &conv.out_spec,
+                        &conv.window_strides,
+                        &conv.padding_low,
+                        &conv.padding_high,
+                        &conv.lhs_dilation,
+                        &conv.rhs_dilation})
     hash_vec(h, *v);
+  hash_mix(h, static_cast<size_t>(conv.feature_group_count));
+  hash_mix(h, static_cast<size_t>(conv.batch_group_count));
   hash_mix(h, static_cast<size_t>(axis));
   hash_mix(h, value.bits);
   hash_mix(h, static_cast<size_t>(value.dtype));
@@ -111,6 +141,28 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
           "), (" + ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      break;
+    case Prim::convolution: {
+      const ConvDims& c = a.conv;
+      add("window_strides=" + ints(c.window_strides));
+      add("padding=" + pairs(c.padding_low, c.padding_high));
+      add("lhs_dilation=" + ints(c.lhs_dilation));
+      add("rhs_dilation=" + ints(c.rhs_dilation));
+      add("dimension_numbers=ConvDimensionNumbers(lhs_spec=" + ints(c.lhs_spec) +
+          ", rhs_spec=" + ints(c.rhs_spec) + ", out_spec=" + ints(c.out_spec) + ")");
+      add("feature_group_count=" + std::to_string(c.feature_group_count));
+      add("batch_group_count=" + std::to_string(c.batch_group_count));
+      break;
+    }
+    case Prim::reduce_window_sum:
+    case Prim::reduce_window_max:
+    case Prim::select_and_scatter_add:
+      add("window_dimensions=" + ints(a.window));
+      add("window_strides=" + ints(a.stride));
+      add("padding=" + pairs(a.low, a.high));
+      break;
+    case Prim::rev:
+      add("dimensions=" + ints(a.dims));
       break;
     default:
       break;

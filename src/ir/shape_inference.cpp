@@ -76,6 +76,131 @@ bool int_or_bool_only(Prim p) {
   return p == Prim::and_ || p == Prim::or_ || p == Prim::xor_ || p == Prim::not_;
 }
 
+// The extent of `n` elements with `dilation - 1` holes between neighbours (lax._dilate_shape).
+int64_t dilated(int64_t n, int64_t dilation) {
+  return n == 0 ? 0 : (n - 1) * dilation + 1;
+}
+
+// Whether `spec` names each of the `rank` dims exactly once.
+bool is_permutation(const std::vector<int64_t>& spec, int rank) {
+  if (static_cast<int>(spec.size()) != rank) return false;
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  for (int64_t d : spec) {
+    if (d < 0 || d >= rank || seen[static_cast<size_t>(d)]) return false;
+    seen[static_cast<size_t>(d)] = true;
+  }
+  return true;
+}
+
+// The number of windows of `window` (dilated) that fit in `size` padded by low/high at `stride`.
+// Throws when the padding crops the operand below zero elements.
+int64_t window_count(Prim p, int64_t size, int64_t low, int64_t high, int64_t window,
+                     int64_t stride, const std::string& where, const std::source_location& loc) {
+  int64_t padded = size + low + high;
+  if (padded < 0)
+    shape_error(p,
+                where + ": padding (" + std::to_string(low) + ", " + std::to_string(high) +
+                    ") crops a dimension of " + std::to_string(size) + " below zero",
+                loc);
+  return padded < window ? 0 : (padded - window) / stride + 1;
+}
+
+ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
+                    const std::source_location& loc) {
+  const Prim p = Prim::convolution;
+  const ValueType &l = in[0], &r = in[1];
+  const std::string shapes = " (lhs " + l.shape.str() + ", rhs " + r.shape.str() + ")";
+  if (l.dtype != r.dtype)
+    dtype_error(p,
+                "operand dtypes " + std::string(name(l.dtype)) + " and " +
+                    std::string(name(r.dtype)) + " differ",
+                loc);
+  if (l.dtype == DType::bool_) dtype_error(p, "convolution of bool", loc);
+  const int rank = l.shape.rank();
+  if (rank < 2 || r.shape.rank() != rank)
+    shape_error(p, "lhs and rhs must have the same rank, at least 2" + shapes, loc);
+  if (!is_permutation(c.lhs_spec, rank) || !is_permutation(c.rhs_spec, rank) ||
+      !is_permutation(c.out_spec, rank))
+    shape_error(p,
+                "dimension numbers " + ints(c.lhs_spec) + ", " + ints(c.rhs_spec) + ", " +
+                    ints(c.out_spec) + " must each be a permutation of " + std::to_string(rank) +
+                    " dims" + shapes,
+                loc);
+  const size_t ns = static_cast<size_t>(rank - 2);
+  for (const auto& [field, v] :
+       {std::pair{"window_strides", &c.window_strides}, std::pair{"padding low", &c.padding_low},
+        std::pair{"padding high", &c.padding_high}, std::pair{"lhs_dilation", &c.lhs_dilation},
+        std::pair{"rhs_dilation", &c.rhs_dilation}}) {
+    if (v->size() != ns)
+      shape_error(p,
+                  std::string(field) + " has " + std::to_string(v->size()) + " entries for " +
+                      std::to_string(ns) + " spatial dims" + shapes,
+                  loc);
+  }
+  for (size_t i = 0; i < ns; ++i)
+    if (c.window_strides[i] < 1 || c.lhs_dilation[i] < 1 || c.rhs_dilation[i] < 1)
+      shape_error(p, "window strides and dilations must be at least 1" + shapes, loc);
+  const int64_t fg = c.feature_group_count, bg = c.batch_group_count;
+  if (fg < 1 || bg < 1 || (fg > 1 && bg > 1))
+    shape_error(p,
+                "feature_group_count " + std::to_string(fg) + " and batch_group_count " +
+                    std::to_string(bg) + " must be positive and at most one of them above 1",
+                loc);
+  const int64_t batch = l.shape[static_cast<int>(c.lhs_spec[0])];
+  const int64_t features = l.shape[static_cast<int>(c.lhs_spec[1])];
+  const int64_t out_features = r.shape[static_cast<int>(c.rhs_spec[0])];
+  const int64_t in_features = r.shape[static_cast<int>(c.rhs_spec[1])];
+  if (features != in_features * fg)
+    shape_error(p,
+                "lhs feature dim (" + std::to_string(features) +
+                    ") must equal rhs in-feature dim (" + std::to_string(in_features) +
+                    ") times feature_group_count (" + std::to_string(fg) + ")" + shapes,
+                loc);
+  if (out_features % fg != 0)
+    shape_error(p,
+                "rhs out-feature dim (" + std::to_string(out_features) +
+                    ") must be a multiple of feature_group_count (" + std::to_string(fg) + ")" +
+                    shapes,
+                loc);
+  if (batch % bg != 0 || out_features % bg != 0)
+    shape_error(p,
+                "lhs batch dim (" + std::to_string(batch) + ") and rhs out-feature dim (" +
+                    std::to_string(out_features) + ") must be multiples of batch_group_count (" +
+                    std::to_string(bg) + ")" + shapes,
+                loc);
+  Shape out = l.shape;
+  out[static_cast<int>(c.out_spec[0])] = batch / bg;
+  out[static_cast<int>(c.out_spec[1])] = out_features;
+  for (size_t i = 0; i < ns; ++i) {
+    const int64_t n = l.shape[static_cast<int>(c.lhs_spec[i + 2])];
+    const int64_t k = r.shape[static_cast<int>(c.rhs_spec[i + 2])];
+    out[static_cast<int>(c.out_spec[i + 2])] =
+        window_count(p, dilated(n, c.lhs_dilation[i]), c.padding_low[i], c.padding_high[i],
+                     dilated(k, c.rhs_dilation[i]), c.window_strides[i],
+                     "spatial dim " + std::to_string(i) + shapes, loc);
+  }
+  return {l.dtype, out};
+}
+
+// reduce_window_* and select_and_scatter_add: the windowed result's shape of operand `s`.
+Shape window_shape(Prim p, const Shape& s, const Attrs& a, const std::source_location& loc) {
+  require_rank_list(p, a.window, s.rank(), "window_dimensions", loc);
+  require_rank_list(p, a.stride, s.rank(), "window_strides", loc);
+  require_rank_list(p, a.low, s.rank(), "padding low", loc);
+  require_rank_list(p, a.high, s.rank(), "padding high", loc);
+  Shape out;
+  for (int i = 0; i < s.rank(); ++i) {
+    if (a.window[i] < 1 || a.stride[i] < 1)
+      shape_error(p,
+                  "window " + ints(a.window) + " and strides " + ints(a.stride) +
+                      " must be at least 1 for operand " + s.str(),
+                  loc);
+    out.push_back(window_count(p, s[i], a.low[i], a.high[i], a.window[i], a.stride[i],
+                               "operand " + s.str() + " dim " + std::to_string(i), loc));
+  }
+  return out;
+}
+
 }  // namespace
 
 ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
@@ -177,7 +302,24 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
         if (!reduced[i]) out.push_back(s[i]);
       return {in[0].dtype, out};
     }
+    case PrimKind::window: {
+      const ValueType& x = in[p == Prim::select_and_scatter_add ? 1 : 0];
+      if (p == Prim::reduce_window_sum && x.dtype == DType::bool_)
+        dtype_error(p, "sum of bool (cast with astype first)", loc);
+      Shape out = window_shape(p, x.shape, a, loc);
+      if (p != Prim::select_and_scatter_add) return {x.dtype, out};
+      if (x.dtype == DType::bool_) dtype_error(p, "scatter-add of bool", loc);
+      if (in[0].dtype != x.dtype || !(in[0].shape == out))
+        shape_error(p,
+                    "source " + in[0].str() +
+                        " must have the operand's dtype and the windowed "
+                        "shape " +
+                        ValueType{x.dtype, out}.str() + " of operand " + x.str(),
+                    loc);
+      return x;
+    }
     case PrimKind::contraction: {
+      if (p == Prim::convolution) return conv_type(in, a.conv, loc);
       const ValueType &l = in[0], &r = in[1];
       const DotDims& d = a.dot;
       if (l.dtype != r.dtype)
@@ -314,6 +456,11 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       }
       return {t, out};
     }
+    case Prim::rev:
+      for (size_t i = 0; i < a.dims.size(); ++i)
+        if (a.dims[i] < 0 || a.dims[i] >= s.rank() || (i > 0 && a.dims[i] <= a.dims[i - 1]))
+          shape_error(p, "dimensions " + ints(a.dims) + " invalid for shape " + s.str(), loc);
+      return in[0];
     case Prim::pad: {
       if (in[1].shape.rank() != 0 || in[1].dtype != t)
         shape_error(p, "padding value must be a scalar of the operand's dtype, got " + in[1].str(),

@@ -184,6 +184,153 @@ Grads dot_general_rule(const VjpArgs& a) {
   return {gx, gy};
 }
 
+// ---- convolution and windows (JAX's rules in jax/_src/lax/convolution.py and
+// windowed_reductions.py)
+
+// The extent of n elements spaced `dilation` apart (lax._dilate_shape).
+int64_t dilate(int64_t n, int64_t dilation) {
+  return n == 0 ? 0 : (n - 1) * dilation + 1;
+}
+
+// lax's _conv_spec_transpose: swaps the first two entries (batch <-> feature, out <-> in).
+std::vector<int64_t> swap_first_two(std::vector<int64_t> spec) {
+  std::swap(spec[0], spec[1]);
+  return spec;
+}
+
+// JAX's _reshape_axis_out_of: splits dim src into (size1, rest), size1 the major part.
+Array split_axis(const Array& x, int64_t src, int64_t size1, const Loc& loc) {
+  std::vector<int64_t> s = x.shape().vec();
+  const auto i = static_cast<size_t>(src);
+  const int64_t rest = s[i] / size1;
+  s[i] = rest;
+  s.insert(s.begin() + src, size1);
+  return reshape(x, s, loc);
+}
+
+// JAX's _reshape_axis_into: merges dim src into dim dst (dst counted with src removed) as its
+// major part.
+Array merge_axis(const Array& x, int64_t src, int64_t dst, const Loc& loc) {
+  std::vector<int64_t> perm;
+  for (int64_t i = 0; i < x.ndim(); ++i)
+    if (i != src) perm.push_back(i);
+  perm.insert(perm.begin() + dst, src);
+  std::vector<int64_t> s;
+  for (int64_t i : perm) s.push_back(x.shape()[static_cast<int>(i)]);
+  s[static_cast<size_t>(dst)] *= s[static_cast<size_t>(dst) + 1];
+  s.erase(s.begin() + dst + 1);
+  return reshape(transpose(x, perm, loc), s, loc);
+}
+
+Array conv(const Array& lhs, const Array& rhs, ir::ConvDims dims, const Loc& loc) {
+  ir::Attrs at;
+  at.conv = std::move(dims);
+  Array xs[2] = {lhs, rhs};
+  return bind(Prim::convolution, xs, std::move(at), loc);
+}
+
+int64_t spatial(const Array& x, const std::vector<int64_t>& spec, size_t i) {
+  return x.shape()[static_cast<int>(spec[i + 2])];
+}
+
+// The lhs cotangent is a convolution of g with the spatially reversed kernel, in and out
+// features swapped: the forward's strides become lhs dilation, and the padding puts every
+// (output, tap) pair that read lhs element i back on i (JAX's _conv_general_vjp_lhs_padding).
+Array conv_lhs_cotangent(const VjpArgs& a) {
+  const ir::ConvDims& c = A(a).conv;
+  const Array &lhs = a.in[0], &rhs = a.in[1];
+  const size_t ns = c.window_strides.size();
+  int64_t groups = c.feature_group_count;
+  Array w = rhs;
+  // Each group's out features become the transposed convolution's in features, so the group
+  // count moves from rhs's out-feature dim into its in-feature dim.
+  if (c.feature_group_count > 1 || c.batch_group_count > 1) {
+    groups = std::max(c.feature_group_count, c.batch_group_count);
+    w = merge_axis(split_axis(w, c.rhs_spec[0], groups, L(a)), c.rhs_spec[0], c.rhs_spec[1], L(a));
+  }
+  ir::ConvDims t;
+  t.lhs_spec = c.out_spec;
+  t.rhs_spec = swap_first_two(c.rhs_spec);
+  t.out_spec = c.lhs_spec;
+  t.window_strides = c.lhs_dilation;
+  t.lhs_dilation = c.window_strides;
+  t.rhs_dilation = c.rhs_dilation;
+  t.feature_group_count = groups;
+  std::vector<int64_t> kernel_dims;
+  for (size_t i = 0; i < ns; ++i) {
+    const int64_t in = dilate(spatial(lhs, c.lhs_spec, i), c.lhs_dilation[i]);
+    const int64_t k = dilate(spatial(rhs, c.rhs_spec, i), c.rhs_dilation[i]);
+    const int64_t out = dilate(spatial(a.g, c.out_spec, i), c.window_strides[i]);
+    const int64_t before = k - c.padding_low[i] - 1;
+    t.padding_low.push_back(before);
+    t.padding_high.push_back(in + k - 1 - out - before);
+    kernel_dims.push_back(c.rhs_spec[i + 2]);
+  }
+  Array gl = conv(a.g, rev(w, kernel_dims, L(a)), std::move(t), L(a));
+  // Batch groups came out as feature groups: move them back into the batch dim.
+  if (c.batch_group_count > 1)
+    gl = merge_axis(split_axis(gl, c.lhs_spec[1], c.batch_group_count, L(a)), c.lhs_spec[1],
+                    c.lhs_spec[0], L(a));
+  return gl;
+}
+
+// The rhs cotangent correlates lhs with g over the batch: a convolution whose batch is lhs's
+// features and whose in features are the batch, with the forward's strides as rhs dilation (JAX's
+// _conv_general_vjp_rhs_padding). Feature groups become batch groups and back.
+Array conv_rhs_cotangent(const VjpArgs& a) {
+  const ir::ConvDims& c = A(a).conv;
+  const Array &lhs = a.in[0], &rhs = a.in[1];
+  const size_t ns = c.window_strides.size();
+  ir::ConvDims t;
+  t.lhs_spec = swap_first_two(c.lhs_spec);
+  t.rhs_spec = swap_first_two(c.out_spec);
+  t.out_spec = swap_first_two(c.rhs_spec);
+  t.window_strides = c.rhs_dilation;
+  t.lhs_dilation = c.lhs_dilation;
+  t.rhs_dilation = c.window_strides;
+  t.feature_group_count = c.batch_group_count;
+  t.batch_group_count = c.feature_group_count;
+  for (size_t i = 0; i < ns; ++i) {
+    const int64_t in = dilate(spatial(lhs, c.lhs_spec, i), c.lhs_dilation[i]);
+    const int64_t k = dilate(spatial(rhs, c.rhs_spec, i), c.rhs_dilation[i]);
+    const int64_t out = dilate(spatial(a.g, c.out_spec, i), c.window_strides[i]);
+    t.padding_low.push_back(c.padding_low[i]);
+    t.padding_high.push_back(out - in - c.padding_low[i] + k - 1);
+  }
+  return conv(lhs, a.g, std::move(t), L(a));
+}
+
+Grads convolution_rule(const VjpArgs& a) {
+  if (a.g.size() == 0) return {zeros_like(a.in[0], L(a)), zeros_like(a.in[1], L(a))};
+  return {conv_lhs_cotangent(a), conv_rhs_cotangent(a)};
+}
+
+// Every operand element receives the cotangent of each window covering it: the cotangent,
+// dilated by the strides, summed over windows of the same size at stride 1 (JAX's
+// _reduce_window_sum_transpose_rule). The padding may come out negative; reduce_window crops then.
+Grads reduce_window_sum_rule(const VjpArgs& a) {
+  const ir::Attrs& at = A(a);
+  const Shape& in = a.in[0].shape();
+  if (a.g.size() == 0) return {zeros_like(a.in[0], L(a))};
+  std::vector<int64_t> zero(static_cast<size_t>(in.rank()), 0), interior, ones;
+  std::vector<std::pair<int64_t, int64_t>> padding;
+  for (int d = 0; d < in.rank(); ++d) {
+    const auto i = static_cast<size_t>(d);
+    interior.push_back(at.stride[i] - 1);
+    ones.push_back(1);
+    const int64_t out = dilate(a.g.shape()[d], at.stride[i]);
+    padding.emplace_back(at.window[i] - 1 - at.low[i], in[d] + at.low[i] - out);
+  }
+  Array dilated = pad(a.g, 0.0, zero, zero, interior, L(a));
+  return {reduce_window_sum(dilated, at.window, ones, padding, L(a))};
+}
+
+// JAX's max-pool VJP: each window's cotangent goes to its first maximum.
+Grads reduce_window_max_rule(const VjpArgs& a) {
+  Array xs[2] = {a.g, a.in[0]};
+  return {bind(Prim::select_and_scatter_add, xs, A(a), L(a))};
+}
+
 constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
@@ -274,6 +421,10 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::reduce_max, reduce_chooser_rule);
   set(Prim::reduce_min, reduce_chooser_rule);
   set(Prim::dot_general, dot_general_rule);
+  set(Prim::convolution, convolution_rule);
+  set(Prim::reduce_window_sum, reduce_window_sum_rule);
+  set(Prim::reduce_window_max, reduce_window_max_rule);
+  set(Prim::rev, [](const VjpArgs& a) -> Grads { return {rev(a.g, A(a).dims, L(a))}; });
   return t;
 }
 

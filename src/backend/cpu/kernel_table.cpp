@@ -53,6 +53,11 @@ std::array<PrimRow, ir::kNumPrims> build_table() {
   set(Prim::reduce_min, kAll, &lower_reduce);
   set(Prim::argmax, kAll, &lower_argmax);
   set(Prim::dot_general, kNumeric, &lower_dot_general);
+  set(Prim::convolution, kNumeric, &lower_convolution);
+  set(Prim::reduce_window_sum, kNumeric, &lower_reduce_window);
+  set(Prim::reduce_window_max, kAll, &lower_reduce_window);
+  set(Prim::select_and_scatter_add, kNumeric, &lower_select_and_scatter_add);
+  set(Prim::rev, kAll, &lower_rev);
   set(Prim::threefry2x32, bit(DType::uint32), &lower_threefry2x32);
   return t;
 }

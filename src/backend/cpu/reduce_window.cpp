@@ -1,0 +1,211 @@
+// reduce_window_sum, reduce_window_max and select_and_scatter_add (the max pool's VJP). Trailing
+// dims that the window passes through unchanged (window 1, stride 1, no padding: the features of
+// an NHWC pool) form one contiguous inner run, so a pool is a tight loop over channels per window
+// position; other forms are the same loop with a run of one.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "backend/cpu/element_types.hpp"
+#include "backend/cpu/lowerings.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+struct WindowParams : KernelParams {
+  size_t rank = 0;                           // outer dims (the pass-through run excluded)
+  std::vector<int64_t> in_dims, in_strides;  // strides in units of the inner run
+  std::vector<int64_t> out_dims, window, stride, low;
+  int64_t inner = 1;  // elements of the pass-through run
+  int64_t out_outer = 1, in_numel = 0;
+  std::vector<int64_t> window_index;  // every window position, rank entries each
+};
+
+// The operand elements (in units of the run) a window at output index `out` covers, in window
+// order, skipping padding. Returns the count written to `offsets`.
+size_t window_offsets(const WindowParams& p, const std::vector<int64_t>& out, int64_t* offsets) {
+  const size_t nw = p.window_index.size() / std::max<size_t>(p.rank, 1);
+  size_t count = 0;
+  for (size_t w = 0; w < (p.rank == 0 ? 1 : nw); ++w) {
+    int64_t off = 0;
+    bool inside = true;
+    for (size_t i = 0; i < p.rank && inside; ++i) {
+      const int64_t pos = out[i] * p.stride[i] + p.window_index[w * p.rank + i] - p.low[i];
+      inside = pos >= 0 && pos < p.in_dims[i];
+      off += pos * p.in_strides[i];
+    }
+    if (inside) offsets[count++] = off;
+  }
+  return count;
+}
+
+void next(std::vector<int64_t>& idx, const std::vector<int64_t>& dims) {
+  for (size_t i = idx.size(); i-- > 0;) {
+    if (++idx[i] < dims[i]) return;
+    idx[i] = 0;
+  }
+}
+
+size_t window_size(const WindowParams& p) {
+  return p.rank == 0 ? 1 : p.window_index.size() / p.rank;
+}
+
+template <class T, bool kMax>
+void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
+  const auto& p = static_cast<const WindowParams&>(params);
+  using C = compute_t<T>;
+  const T* in = in_ptr<T>(args, 0);
+  T* out = out_ptr<T>(args);
+  auto* acc = reinterpret_cast<C*>(args.scratch);
+  auto* offsets = reinterpret_cast<int64_t*>(args.scratch + p.inner * sizeof(double));
+  C init;
+  if constexpr (!kMax) {
+    init = C(0);
+  } else if constexpr (std::numeric_limits<C>::has_infinity) {
+    init = -std::numeric_limits<C>::infinity();
+  } else {
+    init = std::numeric_limits<C>::lowest();
+  }
+  std::vector<int64_t> idx(p.rank, 0);
+  for (int64_t o = 0; o < p.out_outer; ++o, next(idx, p.out_dims)) {
+    for (int64_t c = 0; c < p.inner; ++c) acc[c] = init;
+    const size_t n = window_offsets(p, idx, offsets);
+    for (size_t w = 0; w < n; ++w) {
+      const T* src = in + offsets[w] * p.inner;
+      for (int64_t c = 0; c < p.inner; ++c) {
+        const C x = load(src[c]);
+        if constexpr (kMax) {
+          // max propagates NaN, as the max primitive does.
+          bool take = x > acc[c];
+          if constexpr (kIsFloat<T>) take = take || std::isnan(x);
+          if (take) acc[c] = x;
+        } else if constexpr (kIsBool<T>) {
+          acc[c] = acc[c] || x;
+        } else {
+          acc[c] = static_cast<C>(acc[c] + x);
+        }
+      }
+    }
+    T* dst = out + o * p.inner;
+    for (int64_t c = 0; c < p.inner; ++c) dst[c] = store<T>(acc[c]);
+  }
+}
+
+// XLA's SelectAndScatter with select = `>=` (what JAX's max pool VJP binds): a window keeps its
+// first element unless a later one is not <= it, so the cotangent goes to the first maximum.
+template <class T>
+void select_and_scatter_add_kernel(const KernelArgs& args, const KernelParams& params) {
+  const auto& p = static_cast<const WindowParams&>(params);
+  using C = compute_t<T>;
+  const T* source = in_ptr<T>(args, 0);
+  const T* operand = in_ptr<T>(args, 1);
+  T* out = out_ptr<T>(args);
+  auto* best = reinterpret_cast<C*>(args.scratch);
+  auto* where = reinterpret_cast<int64_t*>(args.scratch + p.inner * sizeof(double));
+  auto* offsets = where + p.inner;
+  // Sums gather in the compute type (float for 16-bit floats) and are rounded once at the end.
+  C* sums = kIsHalf<T> ? reinterpret_cast<C*>(offsets + window_size(p)) : reinterpret_cast<C*>(out);
+  for (int64_t i = 0; i < p.in_numel; ++i) sums[i] = C(0);
+  std::vector<int64_t> idx(p.rank, 0);
+  for (int64_t o = 0; o < p.out_outer; ++o, next(idx, p.out_dims)) {
+    const size_t n = window_offsets(p, idx, offsets);
+    if (n == 0) continue;
+    const T* first = operand + offsets[0] * p.inner;
+    for (int64_t c = 0; c < p.inner; ++c) {
+      best[c] = load(first[c]);
+      where[c] = offsets[0] * p.inner + c;
+    }
+    for (size_t w = 1; w < n; ++w) {
+      const T* src = operand + offsets[w] * p.inner;
+      for (int64_t c = 0; c < p.inner; ++c) {
+        const C x = load(src[c]);
+        if (!(best[c] >= x)) {
+          best[c] = x;
+          where[c] = offsets[w] * p.inner + c;
+        }
+      }
+    }
+    const T* g = source + o * p.inner;
+    for (int64_t c = 0; c < p.inner; ++c) sums[where[c]] += load(g[c]);
+  }
+  if constexpr (kIsHalf<T>) {
+    for (int64_t i = 0; i < p.in_numel; ++i) out[i] = store<T>(sums[i]);
+  }
+}
+
+std::unique_ptr<WindowParams> window_params(const ir::Attrs& a, const Shape& in, const Shape& out) {
+  auto p = std::make_unique<WindowParams>();
+  int rank = in.rank();
+  // The trailing pass-through run.
+  while (rank > 0) {
+    const auto d = static_cast<size_t>(rank - 1);
+    if (a.window[d] != 1 || a.stride[d] != 1 || a.low[d] != 0 || a.high[d] != 0) break;
+    p->inner *= in[rank - 1];
+    --rank;
+  }
+  p->rank = static_cast<size_t>(rank);
+  std::vector<int64_t> strides(p->rank, 1);
+  for (size_t i = p->rank; i-- > 1;) strides[i - 1] = strides[i] * in[static_cast<int>(i)];
+  p->in_strides = strides;
+  for (size_t i = 0; i < p->rank; ++i) {
+    p->in_dims.push_back(in[static_cast<int>(i)]);
+    p->out_dims.push_back(out[static_cast<int>(i)]);
+    p->out_outer *= out[static_cast<int>(i)];
+    p->window.push_back(a.window[i]);
+    p->stride.push_back(a.stride[i]);
+    p->low.push_back(a.low[i]);
+  }
+  if (p->inner == 0) p->out_outer = 0;
+  p->in_numel = in.numel();
+  std::vector<int64_t> w(p->rank, 0);
+  int64_t count = 1;
+  for (int64_t d : p->window) count *= d;
+  for (int64_t i = 0; i < count && p->rank > 0; ++i, next(w, p->window))
+    p->window_index.insert(p->window_index.end(), w.begin(), w.end());
+  return p;
+}
+
+}  // namespace
+
+Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType> in) {
+  auto params = window_params(node.attrs, in[0].shape, node.type.shape);
+  const bool is_max = node.prim == ir::Prim::reduce_window_max;
+  Lowered l;
+  l.scratch_bytes =
+      static_cast<size_t>(params->inner) * sizeof(double) + window_size(*params) * sizeof(int64_t);
+  l.fn = visit_dtype(in[0].dtype, [&](auto tag) -> KernelFn {
+    using T = decltype(tag);
+    if (is_max) return &reduce_window_kernel<T, true>;
+    if constexpr (kIsBool<T>) {
+      return nullptr;
+    } else {
+      return &reduce_window_kernel<T, false>;
+    }
+  });
+  if (l.fn == nullptr) no_kernel(node, in[0].dtype);
+  l.params = std::move(params);
+  return l;
+}
+
+Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::ValueType> in) {
+  auto params = window_params(node.attrs, in[1].shape, in[0].shape);
+  Lowered l;
+  l.scratch_bytes = static_cast<size_t>(params->inner) * (sizeof(double) + sizeof(int64_t)) +
+                    window_size(*params) * sizeof(int64_t);
+  if (is_floating(in[1].dtype) && itemsize(in[1].dtype) == 2)
+    l.scratch_bytes += static_cast<size_t>(params->in_numel) * sizeof(float);
+  l.fn = visit_dtype(in[1].dtype, [](auto tag) -> KernelFn {
+    using T = decltype(tag);
+    if constexpr (kIsBool<T>) {
+      return nullptr;
+    } else {
+      return &select_and_scatter_add_kernel<T>;
+    }
+  });
+  if (l.fn == nullptr) no_kernel(node, in[1].dtype);
+  l.params = std::move(params);
+  return l;
+}
+
+}  // namespace kiln::cpu
