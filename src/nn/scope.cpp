@@ -7,15 +7,16 @@
 //  - make_rng(stream) for a stream that was not given falls back to 'params' (and to its counter),
 //    and is InvalidRngError ("needs PRNG for ...") when 'params' was not given either;
 //  - a child scope's rng is its parent's LazyRng with the child's name appended to the suffix; a
-//  key
-//    is fold_in(stream key, SHA-1 of suffix + (count,)) — see fold_in_static.hpp;
+//    key is fold_in(stream key, SHA-1 of suffix + (count,)) — see fold_in_static.hpp;
 //  - param(name) in init calls the initializer with make_rng('params'), so Dense_0's kernel gets
 //    suffix ("Dense_0", 1) and its bias ("Dense_0", 2);
 //  - a module's variables dict appears in its parent's the first time it stores a variable, so
 //    dicts are in creation order and a submodule without parameters leaves no entry;
 //  - names are reserved per scope: a second child or parameter of the same name is an error
 //    ("Duplicate use of scope name"); with flax_relaxed_naming (the default) two *variables* of
-//    different collections may share a name, a child may share none; auto names are `Class_<n>`,
+//    different collections may share a name, a child may share none (Flax remembers only the
+//    last collection a name was used in; kiln remembers all, so a name is never used twice in one
+//    collection); auto names are `Class_<n>`,
 //    n counting per class in the parent and not advanced by explicitly named children;
 //  - init and apply are one mechanism: init is apply on empty variables with every collection
 //    mutable. variable()/param() read what exists; a missing one is created (init_fn, or the
