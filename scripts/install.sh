@@ -19,6 +19,8 @@ packages=(
   libgtest-dev     # tests/
   libbenchmark-dev # bench/
   zlib1g-dev       # gzip-compressed IDX data files
+  libpng-dev       # PNG images for kiln predict (src/data/png.cpp)
+  dataset-fashion-mnist # the Fashion-MNIST IDX files, in /usr/share/datasets/fashion-mnist
   libmsgpack-cxx-dev # Flax's msgpack checkpoint format
   libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
   libcli11-dev     # the kiln command-line tool

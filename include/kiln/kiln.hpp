@@ -5,6 +5,7 @@
 #include "kiln/autodiff.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/checkpoints.hpp"
+#include "kiln/data.hpp"
 #include "kiln/device.hpp"
 #include "kiln/dtype.hpp"
 #include "kiln/error.hpp"
