@@ -44,6 +44,9 @@ inline bool same_state(const kiln::serialization::StateValue& a,
       return a.f_single == b.f_single && std::memcmp(&a.f, &b.f, sizeof a.f) == 0;
     case K::string:
       return a.s == b.s;
+    case K::complex:
+      return std::memcmp(&a.f, &b.f, sizeof a.f) == 0 &&
+             std::memcmp(&a.imag, &b.imag, sizeof a.imag) == 0;
     case K::array:
     case K::scalar:
       return a.array.dtype() == b.array.dtype() && a.array.shape() == b.array.shape() &&

@@ -148,6 +148,21 @@ int main(int argc, char** argv) {
   natives.map->entries.emplace_back("scalars", std::move(scalars));
   write(decode_dir, "natives_scalars", ks::encode(natives));
 
+  // Arrays (ext 1) and numpy scalars (ext 3) of every dtype, and a Python complex (ext 2).
+  StateValue every = map({});
+  for (int i = 0; i < kiln::kNumDTypes; ++i) {
+    const auto dt = static_cast<kiln::DType>(i);
+    const std::string n(kiln::name(dt));
+    every.map->entries.emplace_back(n, array(patterned(dt, {2}, static_cast<uint8_t>(3 * i))));
+    every.map->entries.emplace_back(n + "_scalar", array(patterned(dt, {}, 1), true));
+  }
+  StateValue python_complex;
+  python_complex.kind = StateValue::Kind::complex;
+  python_complex.f = 1.5;
+  python_complex.imag = -2;
+  every.map->entries.emplace_back("python_complex", python_complex);
+  write(decode_dir, "every_dtype", ks::encode(every));
+
   // A chunked array on its own, with a 0-d and an empty array beside it.
   StateValue chunked = map({{"w", ks::chunk_array(patterned(kiln::float16, {2, 3}, 3), 4)},
                             {"zero_d", array(patterned(kiln::float64, {}))},
@@ -172,6 +187,10 @@ int main(int argc, char** argv) {
   write(st_dir, "train_state_native", st::encode(st::from_state_dict(ts)));
   write(st_dir, "train_state_scalar_chunked", st::encode(st::from_state_dict(ts3)));
   write(st_dir, "natives_scalars", st::encode(st::from_state_dict(natives)));
+  // safetensors has no complex128.
+  std::erase_if(every.map->entries,
+                [](const auto& e) { return e.first.rfind("complex128", 0) == 0; });
+  write(st_dir, "every_dtype", st::encode(st::from_state_dict(every)));
 #endif
   return 0;
 }

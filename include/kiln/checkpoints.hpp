@@ -12,7 +12,8 @@
 //
 // Differences from Flax: steps are integers; restoring from a directory without checkpoints is an
 // error (Flax returns the template unchanged, which silently restarts training from scratch); and
-// restore checks shapes and dtypes as serialization::from_bytes does.
+// restore checks keys, shapes and dtypes as serialization::from_bytes does, unless given
+// RestoreOptions{.strict = false} (Flax's behaviour: extra keys dropped, arrays as saved).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/serialization.hpp"
 #include "kiln/train_state.hpp"
 #include "kiln/tree.hpp"
 
@@ -43,11 +45,13 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Tr
                                       int64_t step, const SaveOptions& options = {});
 
 // Restores the checkpoint of `step` (default: the latest) against `templ`, validated as
-// serialization::from_bytes does (keys, shapes, dtypes; errors name the file and the path).
-// `dir` may also be a checkpoint file. kiln::Error naming the directory when there is none.
+// serialization::from_bytes does (keys, shapes, dtypes, or Flax's lenient rules with
+// {.strict = false}; errors name the file and the path). `dir` may also be a checkpoint file.
+// kiln::Error naming the directory when there is none.
 Tree restore_checkpoint(const std::filesystem::path& dir, const Tree& templ,
                         std::optional<int64_t> step = std::nullopt,
-                        const std::string& prefix = kDefaultPrefix);
+                        const std::string& prefix = kDefaultPrefix,
+                        const serialization::RestoreOptions& options = {});
 
 // The newest checkpoint in `dir` (none when `dir` is missing or holds none).
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir,
@@ -72,6 +76,7 @@ TrainState restore_train_state(const TrainState& like, const Tree& restored);
 // restore_checkpoint against `like`'s tree, then the above.
 TrainState restore_train_state(const std::filesystem::path& dir, const TrainState& like,
                                std::optional<int64_t> step = std::nullopt,
-                               const std::string& prefix = kDefaultPrefix);
+                               const std::string& prefix = kDefaultPrefix,
+                               const serialization::RestoreOptions& options = {});
 
 }  // namespace kiln::checkpoints

@@ -1,6 +1,7 @@
-// Element types, their numpy names, and JAX's type-promotion rules restricted to kiln's dtypes.
+// Element types, their numpy names, and JAX's type-promotion rules over them.
 #pragma once
 
+#include <complex>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -9,51 +10,69 @@
 
 namespace kiln {
 
+// Lattice-friendly order: bool, unsigned ints, signed ints, floats, complex, each by width. Nothing
+// persists these numbers; loops over dtypes and the backends' dtype bit masks follow this order.
 enum class DType : uint8_t {
   bool_,
   uint8,
+  uint16,
   uint32,
+  uint64,
   int8,
+  int16,
   int32,
   int64,
   bfloat16,
   float16,
   float32,
-  float64
+  float64,
+  complex64,
+  complex128
 };
 
-inline constexpr int kNumDTypes = 10;
+inline constexpr int kNumDTypes = 15;
 inline constexpr DType float32 = DType::float32;
 inline constexpr DType float64 = DType::float64;
 inline constexpr DType bfloat16 = DType::bfloat16;
 inline constexpr DType float16 = DType::float16;
 inline constexpr DType int8 = DType::int8;
+inline constexpr DType int16 = DType::int16;
 inline constexpr DType int32 = DType::int32;
 inline constexpr DType int64 = DType::int64;
 inline constexpr DType uint8 = DType::uint8;
+inline constexpr DType uint16 = DType::uint16;
 inline constexpr DType uint32 = DType::uint32;
+inline constexpr DType uint64 = DType::uint64;
+inline constexpr DType complex64 = DType::complex64;
+inline constexpr DType complex128 = DType::complex128;
 inline constexpr DType bool_ = DType::bool_;
 
-// numpy's name: "float32", "bfloat16", "bool", ...
+// numpy's name: "float32", "bfloat16", "complex64", "bool", ...
 std::string_view name(DType t);
-// jaxpr's short name: "f32", "bf16", "bool", ...
+// jaxpr's short name: "f32", "bf16", "u16", "c64", "bool", ...
 std::string_view short_name(DType t);
 // The dtype called `name` (numpy spelling); throws DTypeError listing the known names.
 DType dtype_from_name(std::string_view name);
 size_t itemsize(DType t);
-bool is_floating(DType t);
-bool is_integer(DType t);  // signed or unsigned, not bool
-bool is_signed(DType t);
+bool is_floating(DType t);  // real floats only: bfloat16, float16, float32, float64
+bool is_complex(DType t);   // complex64, complex128
+bool is_integer(DType t);   // signed or unsigned, not bool
+bool is_signed(DType t);    // signed ints, floats and complex
+bool is_unsigned(DType t);  // uint8 ... uint64
 
 // The kind of a C++ scalar written at the API (JAX's "weak type"): it adapts to the other operand.
 enum class WeakKind : uint8_t { none, boolean, integer, floating };
 
-// JAX's promotion: the least upper bound on its type lattice (bool < uint8 < uint32 < int64 ...,
-// int8 < int32 < int64 < floats, bfloat16/float16 < float32 < float64), over kiln's dtypes.
+// JAX's promotion (jax.numpy.promote_types with x64 enabled): the least upper bound on its type
+// lattice. uint64 with a signed int meets at JAX's weak float node, which is float64 here.
 DType promote(DType a, DType b);
 // The dtype of `array_dtype op weak_scalar`: a weak scalar keeps the array's dtype unless the kinds
-// differ (int array * 2.0 -> float32, bool array + 1 -> int32).
+// differ (int array * 2.0 -> float32, bool array + 1 -> int32; complex arrays keep theirs).
 DType promote_weak(DType array_dtype, WeakKind weak);
+
+// complex64/complex128 are storage-only: arrays of them are created, printed, saved and loaded,
+// but no kernel computes on them. Throws the Unsupported error that says so, naming `what`.
+[[noreturn]] void complex_is_storage_only(DType t, std::string_view what);
 
 // 16-bit float storage: IEEE half and bfloat16, round-to-nearest-even.
 struct bf16 {
@@ -67,7 +86,9 @@ float to_float(f16 v);
 bf16 to_bf16(float v);
 f16 to_f16(float v);
 
-// Calls f(T{}) with T the C++ storage type of t (bool, uint8_t, ..., bf16, f16, float, double).
+// Calls f(T{}) with T the C++ storage type of t (bool, uint8_t, ..., bf16, f16, float, double):
+// the types kernels compute in. A complex t throws (complex_is_storage_only), so no caller
+// instantiates its code for complex; code that moves complex bytes reads them itself.
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
@@ -75,10 +96,16 @@ decltype(auto) visit_dtype(DType t, F&& f) {
       return f(bool{});
     case DType::uint8:
       return f(uint8_t{});
+    case DType::uint16:
+      return f(uint16_t{});
     case DType::uint32:
       return f(uint32_t{});
+    case DType::uint64:
+      return f(uint64_t{});
     case DType::int8:
       return f(int8_t{});
+    case DType::int16:
+      return f(int16_t{});
     case DType::int32:
       return f(int32_t{});
     case DType::int64:
@@ -91,6 +118,9 @@ decltype(auto) visit_dtype(DType t, F&& f) {
       return f(float{});
     case DType::float64:
       break;
+    case DType::complex64:
+    case DType::complex128:
+      complex_is_storage_only(t, "this operation");
   }
   return f(double{});
 }
@@ -106,12 +136,24 @@ constexpr DType dtype_of<uint8_t>() {
   return DType::uint8;
 }
 template <>
+constexpr DType dtype_of<uint16_t>() {
+  return DType::uint16;
+}
+template <>
 constexpr DType dtype_of<uint32_t>() {
   return DType::uint32;
 }
 template <>
+constexpr DType dtype_of<uint64_t>() {
+  return DType::uint64;
+}
+template <>
 constexpr DType dtype_of<int8_t>() {
   return DType::int8;
+}
+template <>
+constexpr DType dtype_of<int16_t>() {
+  return DType::int16;
 }
 template <>
 constexpr DType dtype_of<int32_t>() {
@@ -137,8 +179,18 @@ template <>
 constexpr DType dtype_of<double>() {
   return DType::float64;
 }
+// numpy's complex64/complex128 layout: real then imaginary part, as std::complex stores them.
+template <>
+constexpr DType dtype_of<std::complex<float>>() {
+  return DType::complex64;
+}
+template <>
+constexpr DType dtype_of<std::complex<double>>() {
+  return DType::complex128;
+}
 
-// An 8-byte slot holding one scalar in a dtype's own encoding (exact for every dtype).
+// An 8-byte slot holding one scalar in a dtype's own encoding (exact for every real dtype). A
+// complex value does not fit: building a Scalar of a complex dtype throws DTypeError.
 struct Scalar {
   DType dtype = DType::float32;
   uint64_t bits = 0;

@@ -1,7 +1,8 @@
 // Flax's msgpack format (flax.serialization.to_bytes / from_bytes), byte for byte.
 //
 // Files hold a *state dict*: nested maps with string keys whose leaves are arrays (msgpack ext 1),
-// numpy scalars (ext 3), or native msgpack values (ints, floats, bools, None, strings). StateValue
+// numpy scalars (ext 3), Python complex numbers (ext 2), or native msgpack values (ints, floats,
+// bools, None, strings). Arrays and numpy scalars may have any kiln dtype. StateValue
 // keeps all of that — including which msgpack encoding each value had — so decoding and encoding a
 // file written by Flax gives back the same bytes. Trees convert to and from state dicts.
 #pragma once
@@ -22,14 +23,25 @@ namespace kiln::serialization {
 // One node of a state dict.
 struct StateValue {
   struct Map;  // ordered entries
-  enum class Kind : uint8_t { nil, boolean, integer, floating, string, array, scalar, map };
+  enum class Kind : uint8_t {
+    nil,
+    boolean,
+    integer,
+    floating,
+    string,
+    array,
+    scalar,
+    map,
+    complex
+  };
   Kind kind = Kind::nil;
   bool b = false;
   int64_t i = 0;
   bool i_unsigned = false;  // a msgpack uint (the value is in `u`)
   uint64_t u = 0;
-  double f = 0;
+  double f = 0;           // a float, or the real part of a complex
   bool f_single = false;  // encoded as float32 (ca), not float64 (cb)
+  double imag = 0;        // the imaginary part of a complex (ext 2: [real, imag] as float64s)
   std::string s;
   Array array;  // array (ext 1) and numpy scalar (ext 3)
   std::shared_ptr<Map> map;
@@ -45,20 +57,29 @@ StateValue decode(const std::vector<uint8_t>& bytes, const std::string& source =
 // Tree <-> state dict: dicts to maps (their order), lists to maps keyed "0", "1", ..., arrays to
 // ext 1 (0-d arrays too, as Flax writes jax arrays), none to nil.
 StateValue to_state_dict(const Tree& t);
-// Restores `template`'s structure from a state dict, checking keys, shapes and dtypes; errors name
-// the path (./params/Dense_0/kernel), what was expected and what was found.
+// How a state dict is matched against a template.
+struct RestoreOptions {
+  // true (the default): the file must have the template's keys and no others, each array the
+  // template's shape and dtype. false: as Flax's from_state_dict, keys the template lacks are
+  // dropped and arrays keep the file's shape and dtype. Either way a key the template has and the
+  // file lacks, or a list of another length, is an error naming the path.
+  bool strict = true;
+};
+
+// Restores `template`'s structure from a state dict, checking keys, shapes and dtypes (unless
+// lenient); errors name the path (./params/Dense_0/kernel), what was expected and what was found.
 Tree from_state_dict(const Tree& templ, const StateValue& state,
-                     const std::string& source = "<bytes>");
+                     const std::string& source = "<bytes>", const RestoreOptions& options = {});
 
 std::vector<uint8_t> to_bytes(const Tree& t);
 Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
-                const std::string& source = "<bytes>");
+                const std::string& source = "<bytes>", const RestoreOptions& options = {});
 
 // Writes atomically (temporary file in the same directory, flush, rename): a failed write never
 // leaves a half-written file where the old one was.
 void save(const std::filesystem::path& path, const Tree& t);
 void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
-Tree load(const std::filesystem::path& path, const Tree& templ);
+Tree load(const std::filesystem::path& path, const Tree& templ, const RestoreOptions& options = {});
 std::vector<uint8_t> read_file(const std::filesystem::path& path);
 
 }  // namespace kiln::serialization

@@ -186,8 +186,9 @@ Decimal capped_scientific(double v, DType t, int precision) {
   return d;
 }
 
-// Positional text split at the point: {"-12", "5"} for -12.5 (the sign belongs to the int part).
-std::pair<std::string, std::string> positional_parts(const Decimal& d) {
+// Positional text split at the point: {"-12", "5"} for -12.5 (the sign belongs to the int part;
+// `plus` writes "+" on the others, numpy's sign='+').
+std::pair<std::string, std::string> positional_parts(const Decimal& d, bool plus = false) {
   std::string int_part, frac_part;
   const int n = static_cast<int>(d.digits.size());
   if (d.digits == "0") {
@@ -200,7 +201,7 @@ std::pair<std::string, std::string> positional_parts(const Decimal& d) {
     int_part = "0";
     frac_part = std::string(-d.exp - 1, '0') + d.digits;
   }
-  if (d.negative) int_part = "-" + int_part;
+  if (d.negative || plus) int_part = (d.negative ? "-" : "+") + int_part;
   return {int_part, frac_part};
 }
 
@@ -208,9 +209,9 @@ struct SciParts {
   std::string int_part, frac_part;  // "-1", "25"
   int exp = 0;
 };
-SciParts scientific_parts(const Decimal& d) {
+SciParts scientific_parts(const Decimal& d, bool plus = false) {
   SciParts p;
-  p.int_part = (d.negative ? "-" : "") + d.digits.substr(0, 1);
+  p.int_part = (d.negative ? "-" : plus ? "+" : "") + d.digits.substr(0, 1);
   p.frac_part = d.digits.substr(1);
   p.exp = d.digits == "0" ? 0 : d.exp;
   return p;
@@ -229,17 +230,45 @@ std::string exponent_text(int exp, int min_digits) {
 // 1e16 or x == 0 with one zero kept after the point ("1.0"), else scientific with the point and
 // trailing zeros trimmed ("1e-05"); shortest digits, no precision cutoff.
 
-std::string float_scalar_str(double v, DType t) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+// `keep_zero`: "1.0" (a float's str) rather than "1" (a complex part's); `plus`: "+1.0".
+std::string float_scalar_str(double v, DType t, bool keep_zero = true, bool plus = false) {
+  if (std::isnan(v)) return plus ? "+nan" : "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : plus ? "+inf" : "inf";
   long double a = std::fabs(static_cast<long double>(v));
   Decimal d = shortest(v, t);
   if (a == 0 || (a < 1.e16L && a >= 1.e-4L)) {
-    auto [ip, fp] = positional_parts(d);
-    return ip + "." + (fp.empty() ? "0" : fp);
+    auto [ip, fp] = positional_parts(d, plus);
+    if (fp.empty()) return keep_zero ? ip + ".0" : ip;
+    return ip + "." + fp;
   }
-  SciParts s = scientific_parts(d);
+  SciParts s = scientific_parts(d, plus);
   return s.int_part + (s.frac_part.empty() ? "" : "." + s.frac_part) + exponent_text(s.exp, 2);
+}
+
+// The real dtype of a complex dtype's parts.
+DType part_dtype(DType t) {
+  return t == DType::complex64 ? DType::float32 : DType::float64;
+}
+
+// Part `part` (0 real, 1 imaginary) of complex element i.
+double complex_part(const void* data, DType t, int64_t i, int part) {
+  if (t == DType::complex64) {
+    float v;
+    std::memcpy(&v, static_cast<const char*>(data) + (2 * i + part) * sizeof(float), sizeof v);
+    return v;
+  }
+  double v;
+  std::memcpy(&v, static_cast<const char*>(data) + (2 * i + part) * sizeof(double), sizeof v);
+  return v;
+}
+
+// numpy's str of a complex scalar (scalartypes.c, c*type_str): "(1+2j)", "(1.5-0j)", and "2j"
+// when the real part is +0; the parts trimmed of ".0", the imaginary part signed.
+std::string complex_scalar_str(const void* data, DType t) {
+  const double re = complex_part(data, t, 0, 0), im = complex_part(data, t, 0, 1);
+  const DType pt = part_dtype(t);
+  if (re == 0 && !std::signbit(re)) return float_scalar_str(im, pt, false) + "j";
+  return "(" + float_scalar_str(re, pt, false) + float_scalar_str(im, pt, false, true) + "j)";
 }
 
 // ml_dtypes' bfloat16 repr/str: `std::ostream << float` in the classic locale (printf "%g").
@@ -254,13 +283,16 @@ std::string ostream_float(float f) {
 // Element formatters over the displayed elements (numpy sizes its columns from those only)
 
 using ElementFn = std::function<std::string(int64_t)>;
+using ValueFn = std::function<double(int64_t)>;
 
-// numpy's FloatingFormat in 'maxprec' mode.
-ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>& shown) {
+// numpy's FloatingFormat in 'maxprec' mode over the values value(i) of dtype t; `plus` is its
+// sign='+' (the imaginary parts of a complex array).
+ElementFn floating_format(const ValueFn& value, DType t, const std::vector<int64_t>& shown,
+                          bool plus = false) {
   std::vector<double> finite;
-  bool any_nonfinite = false, any_neginf = false;
+  bool any_nonfinite = false, any_neginf = plus;  // numpy: neginf = sign != '-' or any(x == -inf)
   for (int64_t i : shown) {
-    double v = element_as_double(data, t, i);
+    double v = value(i);
     if (std::isfinite(v)) {
       finite.push_back(v);
     } else {
@@ -305,7 +337,7 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
     // nothing to size
   } else if (exp_format) {
     for (double v : finite) {
-      SciParts s = scientific_parts(capped_scientific(v, t, kPrecision));
+      SciParts s = scientific_parts(capped_scientific(v, t, kPrecision), plus);
       precision = std::max(precision, static_cast<int>(s.frac_part.size()));
       pad_left = std::max(pad_left, static_cast<int>(s.int_part.size()));
       exp_size =
@@ -314,7 +346,7 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
     pad_right = exp_size + 2 + precision;
   } else {
     for (double v : finite) {
-      auto [ip, fp] = positional_parts(capped_positional(v, t, kPrecision));
+      auto [ip, fp] = positional_parts(capped_positional(v, t, kPrecision), plus);
       pad_left = std::max(pad_left, static_cast<int>(ip.size()));
       pad_right = std::max(pad_right, static_cast<int>(fp.size()));
     }
@@ -325,22 +357,38 @@ ElementFn floating_format(const void* data, DType t, const std::vector<int64_t>&
   }
 
   return [=](int64_t i) -> std::string {
-    double v = element_as_double(data, t, i);
+    double v = value(i);
     auto pad_to = [](std::string s, int width) {
       if (static_cast<int>(s.size()) < width) s.insert(0, width - s.size(), ' ');
       return s;
     };
     if (!std::isfinite(v)) {
       std::string r = std::isnan(v) ? "nan" : (v < 0 ? "-inf" : "inf");
+      if (plus && !(std::isinf(v) && v < 0)) r = "+" + r;
       return pad_to(r, pad_left + pad_right + 1);
     }
     if (exp_format) {
-      SciParts s = scientific_parts(capped_scientific(v, t, precision));
+      SciParts s = scientific_parts(capped_scientific(v, t, precision), plus);
       std::string frac = s.frac_part + std::string(precision - s.frac_part.size(), '0');
       return pad_to(s.int_part, pad_left) + "." + frac + exponent_text(s.exp, exp_size);
     }
-    auto [ip, fp] = positional_parts(capped_positional(v, t, kPrecision));
+    auto [ip, fp] = positional_parts(capped_positional(v, t, kPrecision), plus);
     return pad_to(ip, pad_left) + "." + fp + std::string(pad_right - fp.size(), ' ');
+  };
+}
+
+// numpy's ComplexFloatingFormat: the real parts and the imaginary parts each formatted as a float
+// array of the part dtype (the imaginary ones signed), "j" put before the imaginary part's padding.
+ElementFn complex_format(const void* data, DType t, const std::vector<int64_t>& shown) {
+  const DType pt = part_dtype(t);
+  ElementFn re = floating_format([=](int64_t i) { return complex_part(data, t, i, 0); }, pt, shown);
+  ElementFn im =
+      floating_format([=](int64_t i) { return complex_part(data, t, i, 1); }, pt, shown, true);
+  return [=](int64_t i) {
+    std::string r = re(i), m = im(i);
+    size_t end = m.find_last_not_of(' ');
+    m.insert(end == std::string::npos ? 0 : end + 1, "j");
+    return r + m;
   };
 }
 
@@ -370,7 +418,10 @@ ElementFn element_format(const void* data, DType t, const std::vector<int64_t>& 
     case DType::float16:
     case DType::float32:
     case DType::float64:
-      return floating_format(data, t, shown);
+      return floating_format([=](int64_t i) { return element_as_double(data, t, i); }, t, shown);
+    case DType::complex64:
+    case DType::complex128:
+      return complex_format(data, t, shown);
     default:
       return integer_format(data, t, shown);
   }
@@ -491,6 +542,9 @@ std::string format_str(const void* host_data, DType dtype, const Shape& shape) {
       case DType::float32:
       case DType::float64:
         return float_scalar_str(element_as_double(host_data, dtype, 0), dtype);
+      case DType::complex64:
+      case DType::complex128:
+        return complex_scalar_str(host_data, dtype);
       default:
         return integer_text(host_data, dtype, 0);
     }

@@ -17,54 +17,89 @@ struct DTypeInfo {
 constexpr std::array<DTypeInfo, kNumDTypes> kInfo = {{
     {"bool", "bool", 1},
     {"uint8", "u8", 1},
+    {"uint16", "u16", 2},
     {"uint32", "u32", 4},
+    {"uint64", "u64", 8},
     {"int8", "i8", 1},
+    {"int16", "i16", 2},
     {"int32", "i32", 4},
     {"int64", "i64", 8},
     {"bfloat16", "bf16", 2},
     {"float16", "f16", 2},
     {"float32", "f32", 4},
     {"float64", "f64", 8},
+    {"complex64", "c64", 8},
+    {"complex128", "c128", 16},
 }};
 
 constexpr int idx(DType t) {
   return static_cast<int>(t);
 }
 
-// JAX's promotion lattice restricted to kiln's dtypes: the upward edges. int16/uint16/uint64 and
-// the weak types are absent, so their paths are contracted (uint8 -> int16 -> int32 becomes uint8
-// -> int32; uint32 -> uint64 -> floats becomes uint32 -> int64 -> floats, same upper set).
-using Bits = uint16_t;
+// JAX's promotion lattice (jax/_src/dtypes.py, _type_promotion_lattice, the 'standard' branch) as
+// upward edges between kiln's dtypes plus one extra node: JAX's weak float f*, where uint64 meets
+// the signed ints. The other weak nodes lie on single paths and are contracted: i* between bool
+// and uint8/int8, c* between f* and complex64.
+constexpr int kWeakFloat = kNumDTypes;
+constexpr int kNumNodes = kNumDTypes + 1;
+using Bits = uint32_t;
+constexpr Bits bit(int node) {
+  return Bits{1} << node;
+}
 constexpr Bits bit(DType t) {
-  return static_cast<Bits>(1u << idx(t));
+  return bit(idx(t));
 }
 
-constexpr std::array<Bits, kNumDTypes> direct_edges() {
-  std::array<Bits, kNumDTypes> e{};
-  e[idx(DType::bool_)] = bit(DType::uint8) | bit(DType::int8);
-  e[idx(DType::uint8)] = bit(DType::uint32) | bit(DType::int32);
-  e[idx(DType::uint32)] = bit(DType::int64);
-  e[idx(DType::int8)] = bit(DType::int32);
-  e[idx(DType::int32)] = bit(DType::int64);
-  e[idx(DType::int64)] = bit(DType::bfloat16) | bit(DType::float16);
-  e[idx(DType::bfloat16)] = bit(DType::float32);
-  e[idx(DType::float16)] = bit(DType::float32);
-  e[idx(DType::float32)] = bit(DType::float64);
+constexpr std::array<Bits, kNumNodes> direct_edges() {
+  using enum DType;
+  std::array<Bits, kNumNodes> e{};
+  e[idx(bool_)] = bit(uint8) | bit(int8);
+  e[idx(uint8)] = bit(uint16) | bit(int16);
+  e[idx(uint16)] = bit(uint32) | bit(int32);
+  e[idx(uint32)] = bit(uint64) | bit(int64);
+  e[idx(uint64)] = bit(kWeakFloat);
+  e[idx(int8)] = bit(int16);
+  e[idx(int16)] = bit(int32);
+  e[idx(int32)] = bit(int64);
+  e[idx(int64)] = bit(kWeakFloat);
+  e[kWeakFloat] = bit(bfloat16) | bit(float16) | bit(complex64);
+  e[idx(bfloat16)] = bit(float32);
+  e[idx(float16)] = bit(float32);
+  e[idx(float32)] = bit(float64) | bit(complex64);
+  e[idx(float64)] = bit(complex128);
+  e[idx(complex64)] = bit(complex128);
   return e;
 }
 
-// up[t]: every dtype reachable from t, t included.
-constexpr std::array<Bits, kNumDTypes> upper_sets() {
+// up[n]: every node reachable from n, n included.
+constexpr std::array<Bits, kNumNodes> upper_sets() {
   auto e = direct_edges();
-  std::array<Bits, kNumDTypes> up{};
-  for (int i = 0; i < kNumDTypes; ++i) up[i] = static_cast<Bits>(1u << i);
-  for (int round = 0; round < kNumDTypes; ++round)
-    for (int i = 0; i < kNumDTypes; ++i)
-      for (int j = 0; j < kNumDTypes; ++j)
-        if (e[i] & (1u << j)) up[i] |= up[j];
+  std::array<Bits, kNumNodes> up{};
+  for (int i = 0; i < kNumNodes; ++i) up[i] = bit(i);
+  for (int round = 0; round < kNumNodes; ++round)
+    for (int i = 0; i < kNumNodes; ++i)
+      for (int j = 0; j < kNumNodes; ++j)
+        if (e[i] & bit(j)) up[i] |= up[j];
   return up;
 }
 constexpr auto kUp = upper_sets();
+
+// The least upper bound: the common bound whose own upper set holds all the others.
+constexpr int join(int a, int b) {
+  Bits common = kUp[a] & kUp[b];
+  for (int c = 0; c < kNumNodes; ++c)
+    if ((common & bit(c)) && (kUp[c] & common) == common) return c;
+  return -1;
+}
+
+// Every pair has a least upper bound: the graph is a lattice, as JAX requires of its own.
+constexpr bool every_pair_joins() {
+  for (int a = 0; a < kNumNodes; ++a)
+    for (int b = 0; b < kNumNodes; ++b)
+      if (join(a, b) < 0) return false;
+  return true;
+}
+static_assert(every_pair_joins());
 
 }  // namespace
 
@@ -89,20 +124,25 @@ DType dtype_from_name(std::string_view n) {
 bool is_floating(DType t) {
   return t == DType::bfloat16 || t == DType::float16 || t == DType::float32 || t == DType::float64;
 }
+bool is_complex(DType t) {
+  return t == DType::complex64 || t == DType::complex128;
+}
+bool is_unsigned(DType t) {
+  return t == DType::uint8 || t == DType::uint16 || t == DType::uint32 || t == DType::uint64;
+}
 bool is_integer(DType t) {
-  return !is_floating(t) && t != DType::bool_;
+  return is_unsigned(t) || t == DType::int8 || t == DType::int16 || t == DType::int32 ||
+         t == DType::int64;
 }
 bool is_signed(DType t) {
-  return t == DType::int8 || t == DType::int32 || t == DType::int64 || is_floating(t);
+  return (is_integer(t) && !is_unsigned(t)) || is_floating(t) || is_complex(t);
 }
 
 DType promote(DType a, DType b) {
-  Bits common = kUp[idx(a)] & kUp[idx(b)];
-  for (int c = 0; c < kNumDTypes; ++c) {
-    // The least upper bound is the common bound whose own upper set holds all the others.
-    if ((common & (1u << c)) && (kUp[c] & common) == common) return static_cast<DType>(c);
-  }
-  return DType::float64;  // unreachable: float64 bounds everything
+  const int j = join(idx(a), idx(b));
+  // JAX's weak float as a result means "the default float"; with x64 (kiln has int64 and uint64
+  // only as JAX has them, with x64 enabled) that is float64.
+  return j == kWeakFloat ? DType::float64 : static_cast<DType>(j);
 }
 
 DType promote_weak(DType t, WeakKind weak) {
@@ -113,9 +153,17 @@ DType promote_weak(DType t, WeakKind weak) {
     case WeakKind::integer:
       return t == DType::bool_ ? DType::int32 : t;
     case WeakKind::floating:
-      return is_floating(t) ? t : DType::float32;
+      return is_floating(t) || is_complex(t) ? t : DType::float32;
   }
   return t;
+}
+
+void complex_is_storage_only(DType t, std::string_view what) {
+  throw Unsupported(std::string(what) + " on " + std::string(name(t)) + ": kiln's " +
+                    std::string(name(t)) +
+                    " arrays are storage only (created from host data, printed, saved, loaded and "
+                    "converted between file formats); no kernel computes on them. Read the "
+                    "elements with to_vector<std::complex<...>>() and compute on the host");
 }
 
 float to_float(bf16 v) {
@@ -155,9 +203,18 @@ double to_double_from(T v) {
     return static_cast<double>(v);
   }
 }
+
+// A Scalar is one 8-byte slot: a complex value (two parts, up to 16 bytes) has no place in it.
+void check_scalar_dtype(DType t, const char* what) {
+  if (is_complex(t))
+    throw DTypeError(std::string("Scalar::") + what + " of dtype " + std::string(name(t)) +
+                     ": a kiln::Scalar holds one real value in 8 bytes, and complex dtypes are "
+                     "storage only (build complex arrays from host data with Array::from_data)");
+}
 }  // namespace
 
 Scalar Scalar::from_double(double v, DType t) {
+  check_scalar_dtype(t, "from_double");
   Scalar s{t, 0};
   visit_dtype(t, [&](auto tag) {
     auto x = from_double_as<decltype(tag)>(v);
@@ -167,6 +224,7 @@ Scalar Scalar::from_double(double v, DType t) {
 }
 
 Scalar Scalar::from_int(int64_t v, DType t) {
+  check_scalar_dtype(t, "from_int");
   if (is_floating(t)) return from_double(static_cast<double>(v), t);
   Scalar s{t, 0};
   visit_dtype(t, [&](auto tag) {
@@ -180,6 +238,7 @@ Scalar Scalar::from_int(int64_t v, DType t) {
 }
 
 double Scalar::to_double() const {
+  check_scalar_dtype(dtype, "to_double");
   return visit_dtype(dtype, [&](auto tag) {
     decltype(tag) x;
     std::memcpy(&x, &bits, sizeof(x));
@@ -188,6 +247,7 @@ double Scalar::to_double() const {
 }
 
 int64_t Scalar::to_int() const {
+  check_scalar_dtype(dtype, "to_int");
   if (is_floating(dtype)) return static_cast<int64_t>(to_double());
   return visit_dtype(dtype, [&](auto tag) -> int64_t {
     using T = decltype(tag);

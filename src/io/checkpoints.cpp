@@ -172,7 +172,7 @@ fs::path save_checkpoint(const fs::path& dir, const Tree& target, int64_t step,
 }
 
 Tree restore_checkpoint(const fs::path& dir, const Tree& templ, std::optional<int64_t> step,
-                        const std::string& prefix) {
+                        const std::string& prefix, const serialization::RestoreOptions& options) {
   check_prefix(prefix, "restore_checkpoint");
   fs::path path;
   std::error_code ec;
@@ -194,7 +194,7 @@ Tree restore_checkpoint(const fs::path& dir, const Tree& templ, std::optional<in
     path = *latest;
   }
   // load's errors start with the file's path: a corrupt checkpoint is named, never skipped.
-  return serialization::load(path, templ);
+  return serialization::load(path, templ, options);
 }
 
 fs::path save_train_state(const fs::path& dir, const TrainState& state,
@@ -214,9 +214,10 @@ TrainState restore_train_state(const TrainState& like, const Tree& restored) {
 }
 
 TrainState restore_train_state(const fs::path& dir, const TrainState& like,
-                               std::optional<int64_t> step, const std::string& prefix) {
+                               std::optional<int64_t> step, const std::string& prefix,
+                               const serialization::RestoreOptions& options) {
   return restore_train_state(
-      like, restore_checkpoint(dir, tree_traits<TrainState>::to_tree(like), step, prefix));
+      like, restore_checkpoint(dir, tree_traits<TrainState>::to_tree(like), step, prefix, options));
 }
 
 }  // namespace kiln::checkpoints

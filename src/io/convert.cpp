@@ -4,7 +4,9 @@
 // conversions are lossless and `diff` compares a msgpack file with a safetensors one by content.
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "io/chunked_array.hpp"
@@ -58,29 +60,69 @@ std::string number(double x) {
   return buf;
 }
 
+// Every element of an integer or bool array, exactly (int64 and uint64 both fit in 128 bits).
+std::vector<__int128> int_values(const Array& a) {
+  std::vector<uint8_t> raw = raw_bytes(a);
+  std::vector<__int128> out(static_cast<size_t>(a.size()));
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) {
+      for (size_t i = 0; i < out.size(); ++i) {
+        T x;
+        std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
+        out[i] = static_cast<__int128>(x);
+      }
+    }
+  });
+  return out;
+}
+
+// Every element as a complex double: real arrays through the float64 conversion kernel, complex
+// ones read from their bytes (no kernel computes on complex).
+std::vector<std::complex<double>> complex_values(const Array& a) {
+  const auto n = static_cast<size_t>(a.size());
+  std::vector<std::complex<double>> out(n);
+  if (n == 0) return out;
+  if (a.dtype() == DType::complex128) {
+    a.copy_to_host(out.data(), DType::complex128);
+  } else if (a.dtype() == DType::complex64) {
+    std::vector<std::complex<float>> c(n);
+    a.copy_to_host(c.data(), DType::complex64);
+    for (size_t i = 0; i < n; ++i) out[i] = c[i];
+  } else {
+    std::vector<double> x(n);
+    a.copy_to_host(x.data(), DType::float64);
+    for (size_t i = 0; i < n; ++i) out[i] = x[i];
+  }
+  return out;
+}
+
+bool same_number(double x, double y) {
+  return x == y || (std::isnan(x) && std::isnan(y));
+}
+
 // Values of two equal-shaped arrays: how many elements differ and by how much at most. Integers
-// compare as int64 (exact for every integer dtype kiln has); floats as double, NaN equal to NaN.
+// compare exactly; floats and complex as complex doubles (parts NaN equal to NaN), the difference
+// as the modulus.
 std::string compare_values(const Array& a, const Array& b, bool& differ) {
   auto n = static_cast<size_t>(a.size());
   size_t count = 0;
   double max_diff = 0;
-  bool ints = !is_floating(a.dtype()) && !is_floating(b.dtype());
-  if (ints) {
-    std::vector<int64_t> x(n), y(n);
-    if (n) a.copy_to_host(x.data(), DType::int64), b.copy_to_host(y.data(), DType::int64);
+  auto int_like = [](DType t) { return is_integer(t) || t == DType::bool_; };
+  if (int_like(a.dtype()) && int_like(b.dtype())) {
+    std::vector<__int128> x = int_values(a), y = int_values(b);
     for (size_t i = 0; i < n; ++i) {
       if (x[i] == y[i]) continue;
       ++count;
-      max_diff =
-          std::max(max_diff, std::fabs(static_cast<double>(x[i]) - static_cast<double>(y[i])));
+      __int128 d = x[i] > y[i] ? x[i] - y[i] : y[i] - x[i];
+      max_diff = std::max(max_diff, static_cast<double>(d));
     }
   } else {
-    std::vector<double> x(n), y(n);
-    if (n) a.copy_to_host(x.data(), DType::float64), b.copy_to_host(y.data(), DType::float64);
+    std::vector<std::complex<double>> x = complex_values(a), y = complex_values(b);
     for (size_t i = 0; i < n; ++i) {
-      if (x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))) continue;
+      if (same_number(x[i].real(), y[i].real()) && same_number(x[i].imag(), y[i].imag())) continue;
       ++count;
-      double d = std::fabs(x[i] - y[i]);
+      double d = std::abs(x[i] - y[i]);
       max_diff = std::isnan(d) ? NAN : std::isnan(max_diff) ? max_diff : std::max(max_diff, d);
     }
   }
@@ -111,6 +153,8 @@ bool same_native(const StateValue& a, const StateValue& b) {
       return a.f_single == b.f_single && (a.f == b.f || (std::isnan(a.f) && std::isnan(b.f)));
     case K::string:
       return a.s == b.s;
+    case K::complex:
+      return same_number(a.f, b.f) && same_number(a.imag, b.imag);
     default:
       return true;  // empty maps
   }

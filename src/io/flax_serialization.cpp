@@ -1,9 +1,12 @@
 // flax.serialization for kiln trees: to_state_dict / from_state_dict and the msgpack wrappers.
 //
-// from_state_dict follows Flax's rules and messages (target keys must be in the state, extra state
-// keys are dropped, lists must match in size, paths like ./params/Dense_0) and adds what Flax does
-// not check: every array's shape and dtype, so a wrong checkpoint fails at load, not deep inside a
-// jitted step.
+// from_state_dict follows Flax's rules and messages (target keys must be in the state, lists must
+// match in size, paths like ./params/Dense_0). Strict, the default, adds what Flax does not check:
+// no keys beyond the template's, and every array's shape and dtype, so a wrong checkpoint fails at
+// load, not deep inside a jitted step. Lenient is Flax's own behaviour: extra state keys are
+// dropped and arrays are taken as the file has them.
+#include <algorithm>
+#include <complex>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
@@ -53,7 +56,8 @@ std::string python_set(const std::vector<std::string>& keys) {
 
 class Restorer {
  public:
-  explicit Restorer(const std::string& source) : source_(source) {}
+  Restorer(const std::string& source, const RestoreOptions& options)
+      : source_(source), strict_(options.strict) {}
 
   Tree restore(const Tree& templ, const StateValue& state, const std::string& path) {
     switch (templ.kind()) {
@@ -101,6 +105,16 @@ class Restorer {
                        "contains keys " +
                        python_set(missing) + " which are not present in state dict at path " +
                        path);
+    if (strict_ && entries.size() != templ.items().size()) {
+      std::vector<std::string> extra;
+      for (const auto& [k, sub] : state.map->entries)
+        if (!templ.contains(k) && std::find(extra.begin(), extra.end(), k) == extra.end())
+          extra.push_back(k);
+      throw ValueError(source_ + ": the state dict has keys " + python_set(extra) +
+                       " which the template does not have at path " + path +
+                       " (restore with RestoreOptions{.strict = false} to drop them, as Flax "
+                       "does)");
+    }
     Tree::Dict out;
     out.reserve(templ.items().size());
     for (const auto& [k, sub] : templ.items())
@@ -146,11 +160,13 @@ class Restorer {
       case K::integer:
       case K::floating:
       case K::boolean:
+      case K::complex:
         return from_native(like, state, path);
       case K::nil:
       case K::string:
         mismatch(path, expected, state);
     }
+    if (!strict_) return found;
     if (found.shape() != like.shape())
       throw ShapeError(source_ + ": shape mismatch at path " + path + ": the template has " +
                        array_type(like.dtype(), like.shape()) + " but the state dict has " +
@@ -163,50 +179,86 @@ class Restorer {
   }
 
   // A native msgpack number where the template has an array: Flax's TrainState.create saves step
-  // as a Python int. It becomes a 0-d array of the template's dtype when the value fits exactly.
+  // as a Python int. It becomes a 0-d array of the template's dtype when the value fits exactly;
+  // lenient, anything else becomes a 0-d array of the value's own type (int64, uint64 past
+  // int64, float64 or float32 as encoded, bool, complex128), as Flax keeps the Python value.
   Array from_native(const Array& like, const StateValue& v, const std::string& path) const {
     using K = StateValue::Kind;
     const DType dt = like.dtype();
+    const bool fits_kind = (v.kind == K::boolean && dt == DType::bool_) ||
+                           (v.kind == K::integer && (is_integer(dt) || is_floating(dt))) ||
+                           (v.kind == K::floating && is_floating(dt)) ||
+                           (v.kind == K::complex && is_complex(dt));
+    const bool fits = fits_kind && (!is_integer(dt) || int_fits(v, dt));
+    if (!strict_) return native_array(v, fits ? dt : own_dtype(v));
     if (like.ndim() != 0)
       throw ShapeError(source_ + ": shape mismatch at path " + path + ": the template has " +
                        array_type(dt, like.shape()) + " but the state dict has " + native_text(v));
-    Scalar s;
-    if (v.kind == K::boolean && dt == DType::bool_) {
-      s = Scalar::from_int(v.b ? 1 : 0, dt);
-    } else if (v.kind == K::integer && (is_integer(dt) || is_floating(dt))) {
-      if (is_integer(dt) && !int_fits(v, dt))
-        throw DTypeError(source_ + ": at path " + path + " the state dict has " + native_text(v) +
-                         ", which does not fit the template's " + std::string(name(dt)));
-      s = v.i_unsigned ? Scalar::from_double(static_cast<double>(v.u), dt)
-                       : Scalar::from_int(v.i, dt);
-    } else if (v.kind == K::floating && is_floating(dt)) {
-      s = Scalar::from_double(v.f, dt);
-    } else {
+    if (fits_kind && !fits)
+      throw DTypeError(source_ + ": at path " + path + " the state dict has " + native_text(v) +
+                       ", which does not fit the template's " + std::string(name(dt)));
+    if (!fits)
       throw DTypeError(source_ + ": dtype mismatch at path " + path + ": the template has " +
                        array_type(dt, like.shape()) + " but the state dict has " + native_text(v));
+    return native_array(v, dt);
+  }
+
+  static DType own_dtype(const StateValue& v) {
+    using K = StateValue::Kind;
+    switch (v.kind) {
+      case K::boolean:
+        return DType::bool_;
+      case K::integer:
+        return v.i_unsigned ? DType::uint64 : DType::int64;
+      case K::floating:
+        return v.f_single ? DType::float32 : DType::float64;
+      default:
+        return DType::complex128;
+    }
+  }
+
+  // A 0-d array of dtype dt holding native value v (a kind dt can hold, checked by the caller).
+  static Array native_array(const StateValue& v, DType dt) {
+    using K = StateValue::Kind;
+    if (v.kind == K::complex) {
+      if (dt == DType::complex64) {
+        std::complex<float> c(static_cast<float>(v.f), static_cast<float>(v.imag));
+        return Array::from_bytes(&c, sizeof c, dt, Shape{});
+      }
+      std::complex<double> c(v.f, v.imag);
+      return Array::from_bytes(&c, sizeof c, dt, Shape{});
+    }
+    Scalar s;
+    if (v.kind == K::boolean) {
+      s = Scalar::from_int(v.b ? 1 : 0, dt);
+    } else if (v.kind == K::integer && v.i_unsigned) {
+      s = dt == DType::uint64 ? Scalar{dt, v.u} : Scalar::from_double(static_cast<double>(v.u), dt);
+    } else if (v.kind == K::integer) {
+      s = Scalar::from_int(v.i, dt);
+    } else {
+      s = Scalar::from_double(v.f, dt);
     }
     return Array::from_bytes(&s.bits, itemsize(dt), dt, Shape{});
   }
 
+  // Whether integer v is a value of integer dtype dt.
   static bool int_fits(const StateValue& v, DType dt) {
-    if (v.i_unsigned) return false;  // above int64's range: no kiln integer dtype holds it
-    switch (dt) {
-      case DType::uint8:
-        return v.i >= 0 && v.i <= std::numeric_limits<uint8_t>::max();
-      case DType::uint32:
-        return v.i >= 0 && v.i <= std::numeric_limits<uint32_t>::max();
-      case DType::int8:
-        return v.i >= std::numeric_limits<int8_t>::min() &&
-               v.i <= std::numeric_limits<int8_t>::max();
-      case DType::int32:
-        return v.i >= std::numeric_limits<int32_t>::min() &&
-               v.i <= std::numeric_limits<int32_t>::max();
-      default:
-        return true;
-    }
+    if (v.i_unsigned) return dt == DType::uint64;  // above int64's range
+    return visit_dtype(dt, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        if constexpr (std::is_unsigned_v<T>) {
+          return v.i >= 0 && static_cast<uint64_t>(v.i) <= std::numeric_limits<T>::max();
+        } else {
+          return v.i >= std::numeric_limits<T>::min() && v.i <= std::numeric_limits<T>::max();
+        }
+      }
+      return false;
+    });
   }
 
   const std::string& source_;
+  bool strict_;
 };
 
 }  // namespace
@@ -242,24 +294,26 @@ StateValue to_state_dict(const Tree& t) {
   return {};
 }
 
-Tree from_state_dict(const Tree& templ, const StateValue& state, const std::string& source) {
-  return Restorer(source).restore(templ, state, ".");
+Tree from_state_dict(const Tree& templ, const StateValue& state, const std::string& source,
+                     const RestoreOptions& options) {
+  return Restorer(source, options).restore(templ, state, ".");
 }
 
 std::vector<uint8_t> to_bytes(const Tree& t) {
   return encode(to_state_dict(t));
 }
 
-Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes, const std::string& source) {
-  return from_state_dict(templ, decode(bytes, source), source);
+Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes, const std::string& source,
+                const RestoreOptions& options) {
+  return from_state_dict(templ, decode(bytes, source), source, options);
 }
 
 void save(const std::filesystem::path& path, const Tree& t) {
   write_file(path, to_bytes(t));
 }
 
-Tree load(const std::filesystem::path& path, const Tree& templ) {
-  return from_bytes(templ, read_file(path), path.string());
+Tree load(const std::filesystem::path& path, const Tree& templ, const RestoreOptions& options) {
+  return from_bytes(templ, read_file(path), path.string(), options);
 }
 
 }  // namespace kiln::serialization

@@ -8,8 +8,9 @@
 // truncation and format errors, and it never allocates from a declared length. Input is untrusted,
 // so every count is bounded by the input's size and nesting is capped.
 //
-// What is not kept: the width of a non-canonical integer (`d1 00 05` for 5 re-encodes as `05`);
-// Python never writes one.
+// What is not kept: the width of a non-canonical integer (`d1 00 05` for 5 re-encodes as `05`),
+// and the encoding of a complex's parts (Flax packs a Python complex as [real, imag] float64s, so
+// a float32 or int part re-encodes as float64); Python never writes either.
 #include <bit>
 #include <msgpack.hpp>
 
@@ -113,6 +114,16 @@ void encode_value(const StateValue& v, std::vector<uint8_t>& out, size_t depth) 
     case K::scalar:
       encode_array(v.array, kExtNumpyScalar, out);
       return;
+    case K::complex: {
+      // Flax's _msgpack_ext_pack: ExtType(2, msgpack.packb((x.real, x.imag))), a fixarray of two
+      // float64s: 19 bytes, so ext8 (c7 13 02).
+      std::vector<uint8_t> payload{0x92};
+      write_be(payload, 0xcb, std::bit_cast<uint64_t>(v.f));
+      write_be(payload, 0xcb, std::bit_cast<uint64_t>(v.imag));
+      pk.pack_ext(payload.size(), kExtComplex);
+      sink.write(reinterpret_cast<const char*>(payload.data()), payload.size());
+      return;
+    }
     case K::map: {
       if (depth >= kMaxDepth)
         throw ValueError("cannot encode a state dict nested deeper than " +
@@ -207,17 +218,23 @@ void parse_region(V& v, const uint8_t* input, size_t begin, size_t size, const s
 
 // dtype names numpy and ml_dtypes write that kiln has no storage for yet.
 bool is_known_unsupported_dtype(std::string_view n) {
-  static constexpr std::string_view kNames[] = {"int16",           "uint16",
-                                                "uint64",          "int4",
-                                                "uint4",           "int2",
-                                                "uint2",           "float8_e4m3fn",
-                                                "float8_e5m2",     "float8_e4m3fnuz",
-                                                "float8_e5m2fnuz", "float8_e4m3b11fnuz",
-                                                "float8_e3m4",     "float8_e4m3",
-                                                "float8_e8m0fnu",  "float4_e2m1fn",
-                                                "complex64",       "complex128",
-                                                "complex256",      "float128",
-                                                "longdouble",      "clongdouble"};
+  static constexpr std::string_view kNames[] = {"int4",
+                                                "uint4",
+                                                "int2",
+                                                "uint2",
+                                                "float8_e4m3fn",
+                                                "float8_e5m2",
+                                                "float8_e4m3fnuz",
+                                                "float8_e5m2fnuz",
+                                                "float8_e4m3b11fnuz",
+                                                "float8_e3m4",
+                                                "float8_e4m3",
+                                                "float8_e8m0fnu",
+                                                "float4_e2m1fn",
+                                                "complex256",
+                                                "float128",
+                                                "longdouble",
+                                                "clongdouble"};
   for (std::string_view k : kNames)
     if (k == n) return true;
   return false;
@@ -330,6 +347,63 @@ Array decode_ndarray(const uint8_t* input, size_t begin, size_t size, int8_t typ
   return Array::from_bytes(r.data_, r.data_size_, dt, shape);
 }
 
+// The payload of ext 2, a Python complex: msgpack.packb((real, imag)), a two-element array of
+// numbers (float64 as Flax writes them; float32 and ints are read too, as msgpack.unpackb would).
+class ComplexPayloadReader : public CheckedVisitor {
+ public:
+  using CheckedVisitor::CheckedVisitor;
+
+  bool start_array(uint32_t n) {
+    if (depth_ != 0) return unexpected("a nested array");
+    if (n != 2)
+      return fail("complex payload is a " + std::to_string(n) +
+                  "-element array; Flax writes [real, imag]");
+    ++depth_;
+    return true;
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool visit_float64(double x) { return part(x); }
+  bool visit_float32(float x) { return part(x); }
+  bool visit_positive_integer(uint64_t x) { return part(static_cast<double>(x)); }
+  bool visit_negative_integer(int64_t x) { return part(static_cast<double>(x)); }
+  bool visit_nil() { return unexpected("nil"); }
+  bool visit_boolean(bool) { return unexpected("a bool"); }
+  bool visit_str(const char*, uint32_t) { return unexpected("a string"); }
+  bool visit_bin(const char*, uint32_t) { return unexpected("bytes"); }
+  bool visit_ext(const char*, uint32_t) { return unexpected("an ext value"); }
+  bool start_map(uint32_t) { return unexpected("a map"); }
+
+  double parts_[2] = {0, 0};
+  int count_ = 0;
+
+ private:
+  bool part(double x) {
+    if (depth_ != 1) return unexpected("a bare number");
+    parts_[count_++] = x;
+    return true;
+  }
+  bool unexpected(const std::string& what) {
+    return fail("unexpected " + what + " in a complex payload (expected [real, imag])");
+  }
+  int depth_ = 0;
+};
+
+StateValue decode_complex(const uint8_t* input, size_t begin, size_t size,
+                          const std::string& source) {
+  ComplexPayloadReader r(input, begin);
+  std::string what = "the ext 2 payload at byte offset " + std::to_string(begin);
+  parse_region(r, input, begin, size, source, what);
+  if (r.count_ != 2) throw ValueError(at(source, begin, what + " is not [real, imag]"));
+  StateValue v;
+  v.kind = StateValue::Kind::complex;
+  v.f = r.parts_[0];
+  v.imag = r.parts_[1];
+  return v;
+}
+
 // Builds the StateValue tree from the parser's events. Maps are placed in their parent as soon as
 // they start (their entries live behind a shared_ptr, so later growth of the parent is harmless).
 class StateDictBuilder : public CheckedVisitor {
@@ -399,9 +473,7 @@ class StateDictBuilder : public CheckedVisitor {
       v.array = decode_ndarray(input_, payload, size - 1, type, source_);
       return put(std::move(v));
     }
-    if (type == kExtComplex)
-      return fail("a Python complex number (ext 2): kiln does not support complex values yet",
-                  offset_of(p));
+    if (type == kExtComplex) return put(decode_complex(input_, payload, size - 1, source_));
     return fail("unknown msgpack ext type " + std::to_string(type) +
                     " (Flax writes 1 = ndarray, 2 = complex, 3 = numpy scalar)",
                 offset_of(p));

@@ -28,17 +28,19 @@ struct DTypeName {
   std::string_view name;
   int rank;  // position in the reference's Dtype enum: the sort key of the writer
 };
-// Ranks are the reference's enum order restricted to kiln's dtypes; only their order matters.
+// Ranks are the reference's enum order (BOOL, F4, F6_*, U8, I8, F8_*, I16, U16, F16, BF16, I32,
+// U32, F32, C64, F64, I64, U64) restricted to kiln's dtypes; only their order matters. The format
+// has no complex128.
 constexpr DTypeName kDTypes[] = {
-    {DType::bool_, "BOOL", 0},  {DType::uint8, "U8", 1},      {DType::int8, "I8", 2},
-    {DType::float16, "F16", 3}, {DType::bfloat16, "BF16", 4}, {DType::int32, "I32", 5},
-    {DType::uint32, "U32", 6},  {DType::float32, "F32", 7},   {DType::float64, "F64", 8},
-    {DType::int64, "I64", 9},
+    {DType::bool_, "BOOL", 0},    {DType::uint8, "U8", 1},       {DType::int8, "I8", 2},
+    {DType::int16, "I16", 3},     {DType::uint16, "U16", 4},     {DType::float16, "F16", 5},
+    {DType::bfloat16, "BF16", 6}, {DType::int32, "I32", 7},      {DType::uint32, "U32", 8},
+    {DType::float32, "F32", 9},   {DType::complex64, "C64", 10}, {DType::float64, "F64", 11},
+    {DType::int64, "I64", 12},    {DType::uint64, "U64", 13},
 };
 // dtypes safetensors defines that kiln has no element type for.
 constexpr std::string_view kUnsupported[] = {
-    "I16",     "U16",         "U64",         "C64", "F8_E5M2", "F8_E4M3",
-    "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4",  "F6_E2M3", "F6_E3M2",
+    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F4", "F6_E2M3", "F6_E3M2",
 };
 
 int dtype_rank(DType t) {
@@ -211,15 +213,21 @@ void collect(const Tree& t, const std::string& path, File& out) {
 std::string_view dtype_name(DType t) {
   for (const auto& d : kDTypes)
     if (d.dtype == t) return d.name;
-  return "?";
+  return "?";  // complex128: encode refuses it by name
 }
 
 std::vector<uint8_t> encode(const File& f) {
   std::vector<size_t> order(f.tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (const auto& [name, a] : f.tensors)
+  for (const auto& [name, a] : f.tensors) {
     if (a.empty())
       throw ValueError("safetensors: tensor " + in_quotes(name) + " is an empty Array");
+    if (dtype_name(a.dtype()) == "?")
+      throw ValueError("safetensors: tensor " + in_quotes(name) + " is " +
+                       std::string(kiln::name(a.dtype())) +
+                       ", which safetensors has no dtype for (its only complex dtype is C64, "
+                       "complex64): keep this file in Flax's msgpack format");
+  }
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
     int rx = dtype_rank(f.tensors[x].second.dtype()), ry = dtype_rank(f.tensors[y].second.dtype());
     if (rx != ry) return rx > ry;

@@ -73,6 +73,8 @@ Json layout_of(const StateValue& v, int depth) {
       return v.i_unsigned ? Json::array({"uint", v.u}) : Json::array({"int", v.i});
     case K::floating:
       return Json::array({v.f_single ? "float32" : "float64", float_json(v.f)});
+    case K::complex:
+      return Json::array({"complex", float_json(v.f), float_json(v.imag)});
     case K::string:
       return Json::array({"str", v.s});
     case K::array:
@@ -237,6 +239,10 @@ class Rebuilder {
       v.kind = K::floating;
       v.f_single = tag == "float32";
       v.f = float_of(j[1], path);
+    } else if (tag == "complex" && j.size() == 3) {
+      v.kind = K::complex;
+      v.f = float_of(j[1], path);
+      v.imag = float_of(j[2], path);
     } else if (tag == "str" && j.size() == 2 && j[1].is_string()) {
       v.kind = K::string;
       v.s = j[1].get<std::string>();

@@ -1,6 +1,7 @@
 #include "io/state_value_text.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include "io/chunked_array.hpp"
 
@@ -23,6 +24,20 @@ std::string python_float(double f) {
   return s;
 }
 
+// Python's repr of a complex: "(1+2j)", "(1.5-0j)", "2j" when the real part is +0; the parts
+// without a trailing ".0".
+std::string python_complex(double re, double im) {
+  auto part = [](double x) {
+    std::string s = python_float(x);
+    if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
+    return s;
+  };
+  std::string imag = part(im) + "j";
+  if (re == 0 && !std::signbit(re)) return imag;
+  if (imag[0] != '-') imag = "+" + imag;
+  return "(" + part(re) + imag + ")";
+}
+
 }  // namespace
 
 std::string native_text(const StateValue& v) {
@@ -38,6 +53,8 @@ std::string native_text(const StateValue& v) {
       return (v.f_single ? "float32 " : "float ") + python_float(v.f);
     case K::string:
       return "str '" + v.s + "'";
+    case K::complex:
+      return "complex " + python_complex(v.f, v.imag);
     case K::array:
     case K::scalar:
     case K::map:

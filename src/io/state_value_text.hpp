@@ -10,7 +10,8 @@ namespace kiln::serialization {
 
 // "float32[2,3]", "int32[]".
 std::string array_type(DType dtype, const Shape& shape);
-// A native value as Python would show it: "int 5", "float 0.5", "bool True", "str 'x'", "None".
+// A native value as Python would show it: "int 5", "float 0.5", "bool True", "str 'x'", "None",
+// "complex (1+2j)".
 std::string native_text(const StateValue& v);
 // What a value is, for error messages: "an array float32[2,3]", "a map with 2 entries", "int 5".
 std::string describe(const StateValue& v);

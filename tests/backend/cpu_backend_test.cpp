@@ -984,9 +984,12 @@ TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
       EXPECT_NO_THROW(run(b.g, {buffer(std::vector<uint8_t>(bytes, 0))}));
     }
   }
-  // convert: all 100 pairs.
+  // convert: every pair of the 13 dtypes kernels compute on (complex is storage only).
+  int pairs = 0;
   for (int from = 0; from < kNumDTypes; ++from) {
     for (int to = 0; to < kNumDTypes; ++to) {
+      if (is_complex(static_cast<DType>(from)) || is_complex(static_cast<DType>(to))) continue;
+      ++pairs;
       GraphBuilder b;
       auto x = b.param(static_cast<DType>(from), Shape{3});
       ir::Attrs a;
@@ -995,6 +998,154 @@ TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
       EXPECT_NO_THROW(
           run(b.g, {buffer(std::vector<uint8_t>(3 * itemsize(static_cast<DType>(from)), 0))}));
     }
+  }
+  EXPECT_EQ(pairs, 13 * 13);
+}
+
+// ---- int16, uint16, uint64: full citizens, checked against literal two's-complement answers ----
+
+TEST_F(CpuBackendTest, Int16ArithmeticWrapsAndDividesAsXla) {
+  GraphBuilder b;
+  auto x = b.param(DType::int16, Shape{5});
+  auto y = b.param(DType::int16, Shape{5});
+  for (Prim p : {Prim::add, Prim::sub, Prim::mul, Prim::div, Prim::rem})
+    b.output(b.binary(p, x, y));
+  b.output(b.unary(Prim::neg, x));
+  b.output(b.unary(Prim::abs, x));
+  auto out = run(b.g, {buffer(std::vector<int16_t>{32767, -32768, 300, -7, 9}),
+                       buffer(std::vector<int16_t>{1, -1, 300, 2, 0})});
+  EXPECT_EQ(read<int16_t>(*out[0]), (std::vector<int16_t>{-32768, 32767, 600, -5, 9}));
+  EXPECT_EQ(read<int16_t>(*out[1]), (std::vector<int16_t>{32766, -32767, 0, -9, 9}));
+  // 300 * 300 = 90000 = 65536 + 24464.
+  EXPECT_EQ(read<int16_t>(*out[2]), (std::vector<int16_t>{32767, -32768, 24464, -14, 0}));
+  // MIN / -1 is MIN and x / 0 is -1 (XLA), division truncates toward zero.
+  EXPECT_EQ(read<int16_t>(*out[3]), (std::vector<int16_t>{32767, -32768, 1, -3, -1}));
+  EXPECT_EQ(read<int16_t>(*out[4]), (std::vector<int16_t>{0, 0, 0, -1, 9}));
+  EXPECT_EQ(read<int16_t>(*out[5]), (std::vector<int16_t>{-32767, -32768, -300, 7, -9}));
+  EXPECT_EQ(read<int16_t>(*out[6]), (std::vector<int16_t>{32767, -32768, 300, 7, 9}));
+}
+
+TEST_F(CpuBackendTest, Uint16AndUint64WrapShiftAndCompare) {
+  GraphBuilder b;
+  auto x = b.param(DType::uint16, Shape{4});
+  auto y = b.param(DType::uint16, Shape{4});
+  for (Prim p : {Prim::add, Prim::sub, Prim::mul, Prim::div, Prim::shift_left,
+                 Prim::shift_right_logical, Prim::max})
+    b.output(b.binary(p, x, y));
+  b.output(b.compare(Prim::lt, x, y));
+  auto out = run(b.g, {buffer(std::vector<uint16_t>{65535, 0, 0xFFFF, 40000}),
+                       buffer(std::vector<uint16_t>{1, 1, 15, 0})});
+  EXPECT_EQ(read<uint16_t>(*out[0]), (std::vector<uint16_t>{0, 1, 14, 40000}));
+  EXPECT_EQ(read<uint16_t>(*out[1]), (std::vector<uint16_t>{65534, 65535, 65520, 40000}));
+  // 65535 * 15 = 983025 = 15 * 65536 - 15, so 65536 - 15.
+  EXPECT_EQ(read<uint16_t>(*out[2]), (std::vector<uint16_t>{65535, 0, 65521, 0}));
+  EXPECT_EQ(read<uint16_t>(*out[3]), (std::vector<uint16_t>{65535, 0, 4369, 65535}));
+  EXPECT_EQ(read<uint16_t>(*out[4]), (std::vector<uint16_t>{65534, 0, 0x8000, 40000}));
+  EXPECT_EQ(read<uint16_t>(*out[5]), (std::vector<uint16_t>{32767, 0, 1, 40000}));
+  EXPECT_EQ(read<uint16_t>(*out[6]), (std::vector<uint16_t>{65535, 1, 0xFFFF, 40000}));
+  EXPECT_EQ(read<uint8_t>(*out[7]), (std::vector<uint8_t>{0, 1, 0, 0}));
+
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  GraphBuilder w;
+  auto p = w.param(DType::uint64, Shape{3});
+  auto q = w.param(DType::uint64, Shape{3});
+  for (Prim pr : {Prim::add, Prim::sub, Prim::mul, Prim::div, Prim::rem, Prim::shift_left})
+    w.output(w.binary(pr, p, q));
+  ir::Attrs axis0;
+  axis0.dims = {0};
+  w.output(w.push(Prim::reduce_sum, {p}, axis0, {DType::uint64, Shape{}}));
+  w.output(w.push(Prim::reduce_max, {p}, axis0, {DType::uint64, Shape{}}));
+  auto wo = run(w.g, {buffer(std::vector<uint64_t>{kMax, 1ull << 63, 10}),
+                      buffer(std::vector<uint64_t>{1, 2, 3})});
+  EXPECT_EQ(read<uint64_t>(*wo[0]), (std::vector<uint64_t>{0, (1ull << 63) + 2, 13}));
+  EXPECT_EQ(read<uint64_t>(*wo[1]), (std::vector<uint64_t>{kMax - 1, (1ull << 63) - 2, 7}));
+  EXPECT_EQ(read<uint64_t>(*wo[2]), (std::vector<uint64_t>{kMax, 0, 30}));
+  // Unsigned division: no sign bit, so 2**63 / 2 is 2**62.
+  EXPECT_EQ(read<uint64_t>(*wo[3]), (std::vector<uint64_t>{kMax, 1ull << 62, 3}));
+  EXPECT_EQ(read<uint64_t>(*wo[4]), (std::vector<uint64_t>{0, 0, 1}));
+  EXPECT_EQ(read<uint64_t>(*wo[5]), (std::vector<uint64_t>{kMax - 1, 0, 80}));
+  // kMax + 2**63 + 10 wraps to 2**63 + 9.
+  EXPECT_EQ(read<uint64_t>(*wo[6]), (std::vector<uint64_t>{(1ull << 63) + 9}));
+  EXPECT_EQ(read<uint64_t>(*wo[7]), (std::vector<uint64_t>{kMax}));
+}
+
+TEST_F(CpuBackendTest, NewIntegerDtypesConvertToAndFromFloat) {
+  auto convert = [&](DType from, DType to, auto values, [[maybe_unused]] auto tag) {
+    GraphBuilder b;
+    auto x = b.param(from, Shape{static_cast<int64_t>(values.size())});
+    ir::Attrs a;
+    a.dtype = to;
+    b.output(b.push(Prim::convert, {x}, a, {to, b.g.nodes[x].type.shape}));
+    return read<decltype(tag)>(*run(b.g, {buffer(values)})[0]);
+  };
+  // float -> int16/uint16: truncation toward zero, saturation, NaN -> 0 (XLA's convert).
+  std::vector<float> f{-1.5f, 2.9f, 1e9f, -1e9f, kNaN};
+  EXPECT_EQ(convert(DType::float32, DType::int16, f, int16_t{}),
+            (std::vector<int16_t>{-1, 2, 32767, -32768, 0}));
+  EXPECT_EQ(convert(DType::float32, DType::uint16, f, uint16_t{}),
+            (std::vector<uint16_t>{0, 2, 65535, 0, 0}));
+  EXPECT_EQ(convert(DType::float64, DType::uint64, std::vector<double>{1e30, 3.99, -4, 0x1p63},
+                    uint64_t{}),
+            (std::vector<uint64_t>{std::numeric_limits<uint64_t>::max(), 3, 0, 1ull << 63}));
+  // int -> float, exactly where the float holds the value, else correctly rounded.
+  EXPECT_EQ(convert(DType::uint64, DType::float64,
+                    std::vector<uint64_t>{std::numeric_limits<uint64_t>::max(), 12345}, double{}),
+            (std::vector<double>{0x1p64, 12345.0}));
+  EXPECT_EQ(convert(DType::int16, DType::float32, std::vector<int16_t>{-32768, 7}, float{}),
+            (std::vector<float>{-32768.f, 7.f}));
+  // int -> int wraps: uint16 65535 is int16 -1, int16 -1 is uint64 2**64 - 1.
+  EXPECT_EQ(convert(DType::uint16, DType::int16, std::vector<uint16_t>{65535, 32768}, int16_t{}),
+            (std::vector<int16_t>{-1, -32768}));
+  EXPECT_EQ(convert(DType::int16, DType::uint64, std::vector<int16_t>{-1}, uint64_t{}),
+            (std::vector<uint64_t>{std::numeric_limits<uint64_t>::max()}));
+}
+
+TEST_F(CpuBackendTest, Int16DotAccumulatesWithWraparound) {
+  GraphBuilder b;
+  auto x = b.param(DType::int16, Shape{1, 2});
+  auto y = b.param(DType::int16, Shape{2, 1});
+  ir::Attrs a;
+  a.dot = ir::DotDims{{1}, {0}, {}, {}};
+  b.output(b.push(Prim::dot_general, {x, y}, a, {DType::int16, Shape{1, 1}}));
+  auto out =
+      run(b.g, {buffer(std::vector<int16_t>{200, -3}), buffer(std::vector<int16_t>{200, 5})});
+  // 40000 - 15 = 39985, which is -25551 in int16.
+  EXPECT_EQ(read<int16_t>(*out[0]), (std::vector<int16_t>{-25551}));
+}
+
+// ---- complex64/complex128 are storage only: no primitive runs on them ----
+
+TEST_F(CpuBackendTest, ComplexDtypesAreRefusedWithAClearError) {
+  for (DType t : {DType::complex64, DType::complex128}) {
+    EXPECT_FALSE(backend_->supports(Prim::add, t));
+    EXPECT_FALSE(backend_->supports(Prim::parameter, t));
+    EXPECT_FALSE(backend_->supports(Prim::convert, t));
+    GraphBuilder b;
+    auto x = b.param(t, Shape{2});
+    b.output(b.binary(Prim::add, x, x));
+    try {
+      backend_->compile(b.g, device_);
+      FAIL() << "expected kiln::Unsupported";
+    } catch (const Unsupported& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string(name(t))), std::string::npos) << e.what();
+    }
+  }
+  // A real operand converted to complex: the operand's dtype passes the table, the result does not.
+  GraphBuilder b;
+  auto x = b.param(DType::float32, Shape{2});
+  ir::Attrs a;
+  a.dtype = DType::complex64;
+  const auto loc = std::source_location::current();
+  b.output(b.push(Prim::convert, {x}, a, {DType::complex64, Shape{2}}, loc));
+  try {
+    backend_->compile(b.g, device_);
+    FAIL() << "expected kiln::Unsupported";
+  } catch (const Unsupported& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot convert to complex64"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("storage only"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cpu_backend_test.cpp:" + std::to_string(loc.line())), std::string::npos)
+        << msg;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -215,6 +216,63 @@ TEST(ArrayFormat, Empty) {
   float dummy = 0;
   EXPECT_EQ(format_str(&dummy, float32, {0}), "[]");
   EXPECT_EQ(format_repr(&dummy, float32, {2, 0}), "Array([], shape=(2, 0), dtype=float32)");
+}
+
+// ---- int16, uint16, uint64: IntegerFormat, right-aligned to the widest ----
+
+TEST(ArrayFormat, NewIntegerDtypes) {
+  std::vector<int16_t> i16{-32768, 7};
+  EXPECT_EQ(format_str(i16.data(), int16, {2}), "[-32768      7]");
+  EXPECT_EQ(format_repr(i16.data(), int16, {2}), "Array([-32768,      7], dtype=int16)");
+  std::vector<uint16_t> u16{65535, 0};
+  EXPECT_EQ(format_str(u16.data(), uint16, {2}), "[65535     0]");
+  // uint64's maximum prints unsigned, 20 digits wide.
+  std::vector<uint64_t> u64{18446744073709551615ull, 0};
+  EXPECT_EQ(format_str(u64.data(), uint64, {2}), "[18446744073709551615                    0]");
+  EXPECT_EQ(format_str(u64.data(), uint64, {}), "18446744073709551615");
+}
+
+// ---- complex: ComplexFloatingFormat = FloatingFormat of the real parts + FloatingFormat of the
+// imaginary parts with sign='+', "j" put before the imaginary part's right padding ----
+
+TEST(ArrayFormat, Complex64Row) {
+  // Reals [1, 3]: "1." "3."; imaginaries [2, -4] signed: "+2." "-4.".
+  std::vector<std::complex<float>> v{{1, 2}, {3, -4}};
+  EXPECT_EQ(format_str(v.data(), complex64, {2}), "[1.+2.j 3.-4.j]");
+  EXPECT_EQ(format_repr(v.data(), complex64, {2}), "Array([1.+2.j, 3.-4.j], dtype=complex64)");
+}
+
+TEST(ArrayFormat, Complex128PadsEachPartAsItsOwnColumn) {
+  // Reals [0.5, -1.25]: pad_left 2 ("-1"), pad_right 2 ("25"): " 0.5 " and "-1.25".
+  // Imaginaries [1, -0.5] signed: int parts "+1" "-0", pad_right 1: "+1. " and "-0.5"; the j goes
+  // before the padding: "+1.j " and "-0.5j".
+  std::vector<std::complex<double>> v{{0.5, 1}, {-1.25, -0.5}};
+  EXPECT_EQ(format_str(v.data(), complex128, {2}), "[ 0.5 +1.j  -1.25-0.5j]");
+  EXPECT_EQ(format_repr(v.data(), complex128, {2}),
+            "Array([ 0.5 +1.j , -1.25-0.5j], dtype=complex128)");
+}
+
+TEST(ArrayFormat, ComplexZeroDim) {
+  // str of a 0-d array is the scalar's str (scalartypes.c): parenthesised, ".0" trimmed, and just
+  // the imaginary part when the real part is +0.
+  std::complex<float> a{1, 2};
+  EXPECT_EQ(format_str(&a, complex64, {}), "(1+2j)");
+  std::complex<double> b{1.5, -0.25};
+  EXPECT_EQ(format_str(&b, complex128, {}), "(1.5-0.25j)");
+  std::complex<double> c{0, 2};
+  EXPECT_EQ(format_str(&c, complex128, {}), "2j");
+  std::complex<double> d{-0.0, 2};
+  EXPECT_EQ(format_str(&d, complex128, {}), "(-0+2j)");
+  // repr of a 0-d array goes through array2string: "1.+2.j".
+  EXPECT_EQ(format_repr(&a, complex64, {}), "Array(1.+2.j, dtype=complex64)");
+}
+
+TEST(ArrayFormat, ComplexNonFinite) {
+  // Imaginary parts [nan, 1] signed: "+nan" padded to pad_left + pad_right + 1; numpy counts a
+  // possible "-inf" too (neginf is true with sign '+'), so pad_left is max(2, 4 - 1) = 3.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::complex<double>> v{{1, nan}, {2, 1}};
+  EXPECT_EQ(format_str(v.data(), complex128, {2}), "[1.+nanj 2. +1.j]");
 }
 
 }  // namespace

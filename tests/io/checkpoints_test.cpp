@@ -127,6 +127,24 @@ TEST_F(Checkpoints, RestoreValidatesAgainstTheTemplate) {
   EXPECT_NE(msg.find("float32[3]"), std::string::npos) << msg;
 }
 
+TEST_F(Checkpoints, LenientRestoreDropsExtraKeysAndTakesShapesFromTheFile) {
+  // What Flax writes for a subclassed TrainState: an extra field the template does not have.
+  Tree saved =
+      Tree::dict({{"step", i32({2}, {})}, {"w", f32({1, 2}, {2})}, {"metrics", f32({0.5f}, {})}});
+  save_checkpoint(dir_, saved, 2);
+  std::string msg = error_of([&] { restore_checkpoint(dir_, tree_template()); });
+  EXPECT_NE(msg.find((dir_ / "checkpoint_2").string() + ": the state dict has keys {'metrics'} "
+                                                        "which the template does not have at "
+                                                        "path ."),
+            std::string::npos)
+      << msg;
+  Tree t =
+      restore_checkpoint(dir_, tree_template(), std::nullopt, kDefaultPrefix, {.strict = false});
+  EXPECT_FALSE(t.contains("metrics"));
+  EXPECT_EQ(t["w"].leaf().shape(), (Shape{2}));
+  EXPECT_EQ(step_in(t), 2);
+}
+
 TEST_F(Checkpoints, MissingDirectoryOrNoCheckpointIsAnErrorNamingTheDirectory) {
   EXPECT_EQ(latest_checkpoint(dir_), std::nullopt);
   EXPECT_TRUE(available_steps(dir_).empty());

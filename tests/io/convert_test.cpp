@@ -1,7 +1,9 @@
 // Conversions between Flax msgpack and safetensors (lossless both ways) and checkpoint diffs.
 #include <gtest/gtest.h>
 
+#include <complex>
 #include <filesystem>
+#include <span>
 
 #include "io/io_test_helpers.hpp"
 #include "kiln/safetensors.hpp"
@@ -168,6 +170,108 @@ TEST(Convert, StateDictsSafetensorsCannotHold) {
       << e;
   EXPECT_FALSE(
       std::filesystem::exists(std::filesystem::temp_directory_path() / "kiln_bare.safetensors"));
+}
+
+// ---- every dtype ----
+
+// One array of every kiln dtype (as ext 1; int16 and uint64 also as numpy scalars) and a Python
+// complex; with_complex128 = false leaves out the one dtype safetensors cannot hold.
+StateValue every_dtype(bool with_complex128) {
+  auto a = [](auto values, Shape s) {
+    using T = typename decltype(values)::value_type;
+    return array_value(Array::from_data<T>(values, s));
+  };
+  bool bools[] = {true, false};
+  StateValue z;
+  z.kind = StateValue::Kind::complex;
+  z.f = 1;
+  z.imag = -2.5;
+  auto m = map_of({
+      {"bool", array_value(Array::from_data<bool>(std::span<const bool>(bools), {2}))},
+      {"uint8", a(std::vector<uint8_t>{0, 255}, {2})},
+      {"uint16", a(std::vector<uint16_t>{1, 65535}, {2})},
+      {"uint32", a(std::vector<uint32_t>{4000000000u}, {1})},
+      {"uint64", a(std::vector<uint64_t>{18446744073709551615ull, 0}, {2, 1})},
+      {"int8", a(std::vector<int8_t>{-128}, {1})},
+      {"int16", a(std::vector<int16_t>{-32768, 5}, {2})},
+      {"int32", a(std::vector<int32_t>{-7}, {1})},
+      {"int64", a(std::vector<int64_t>{-(int64_t{1} << 62)}, {1})},
+      {"bfloat16", a(std::vector<bf16>{to_bf16(1.5f)}, {1})},
+      {"float16", a(std::vector<f16>{to_f16(-0.25f)}, {1})},
+      {"float32", a(std::vector<float>{3.5f, -0.f}, {2})},
+      {"float64", a(std::vector<double>{1e-300}, {1})},
+      {"complex64", a(std::vector<std::complex<float>>{{1, 2}, {-3, 0.5f}}, {2})},
+      {"int16_scalar", array_value(Array::from_data<int16_t>(std::vector<int16_t>{-3}, {}),
+                                   StateValue::Kind::scalar)},
+      {"uint64_scalar",
+       array_value(Array::from_data<uint64_t>(std::vector<uint64_t>{1ull << 63}, {}),
+                   StateValue::Kind::scalar)},
+      {"python_complex", z},
+  });
+  if (with_complex128)
+    m.map->entries.emplace_back(
+        "complex128", a(std::vector<std::complex<double>>{{0.5, -1}, {1e300, 0}}, {1, 2}));
+  return m;
+}
+
+TEST(Convert, MsgpackOfEveryDtypeConvertsToMsgpackByteForByte) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kiln_dtypes_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::create_directories(dir);
+  auto a = dir / "a.msgpack";
+  serialization::write_file(a, serialization::encode(every_dtype(true)));
+  checkpoint::convert(a, dir / "b.msgpack");
+  EXPECT_EQ(serialization::read_file(dir / "b.msgpack"), serialization::read_file(a));
+  EXPECT_TRUE(checkpoint::diff(checkpoint::read_state(a), checkpoint::read_state(dir / "b.msgpack"))
+                  .identical);
+
+  // To safetensors: complex128 has no dtype there; the error names the file, tensor and dtype,
+  // and nothing is written.
+  std::string e = error_of([&] { checkpoint::convert(a, dir / "c.safetensors"); });
+  EXPECT_NE(e.find("cannot write " + (dir / "c.safetensors").string() +
+                   ": safetensors: tensor 'complex128' is complex128, which safetensors has no "
+                   "dtype for"),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.safetensors"));
+
+  // Without it, msgpack -> safetensors -> msgpack gives back the same bytes (the Python complex
+  // and the numpy scalars ride in the layout).
+  auto d = dir / "d.msgpack";
+  serialization::write_file(d, serialization::encode(every_dtype(false)));
+  checkpoint::convert(d, dir / "e.safetensors");
+  checkpoint::convert(dir / "e.safetensors", dir / "f.msgpack");
+  EXPECT_EQ(serialization::read_file(dir / "f.msgpack"), serialization::read_file(d));
+  EXPECT_TRUE(
+      checkpoint::diff(checkpoint::read_state(d), checkpoint::read_state(dir / "e.safetensors"))
+          .identical);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Convert, DiffComparesComplexAndUint64Values) {
+  auto with = [](std::complex<double> c, uint64_t u, double imag) {
+    StateValue z;
+    z.kind = StateValue::Kind::complex;
+    z.f = 1;
+    z.imag = imag;
+    return map_of({{"c", array_value(Array::from_data<std::complex<double>>(
+                             std::vector<std::complex<double>>{{0, 0}, c}, {2}))},
+                   {"u", array_value(Array::from_data<uint64_t>(std::vector<uint64_t>{u}, {1}))},
+                   {"z", z}});
+  };
+  StateValue a = with({3, 4}, 18446744073709551615ull, 2);
+  EXPECT_TRUE(checkpoint::diff(a, with({3, 4}, 18446744073709551615ull, 2)).identical);
+  // |(3+4j) - 0| = 5; uint64 2**64-1 vs 2**64-2 differ by exactly 1 (an int64 view would not
+  // see them as the values they are).
+  auto d = checkpoint::diff(a, with({0, 0}, 18446744073709551614ull, 3), "a", "b");
+  EXPECT_FALSE(d.identical);
+  EXPECT_NE(d.report.find("c complex128[2]: 1 of 2 elements differ, max abs difference 5\n"),
+            std::string::npos)
+      << d.report;
+  EXPECT_NE(d.report.find("u uint64[1]: 1 of 1 element differs, max abs difference 1\n"),
+            std::string::npos)
+      << d.report;
+  EXPECT_NE(d.report.find("z: complex (1+2j) vs complex (1+3j)\n"), std::string::npos) << d.report;
 }
 
 TEST(Convert, DiffSaysWhatDiffersAndByHowMuch) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <complex>
 #include <filesystem>
 #include <fstream>
 
@@ -143,6 +144,13 @@ TEST(FlaxSerialization, EveryDtypeRoundTrips) {
       {"float16", Array::from_data<f16>(std::vector<f16>{to_f16(0.5f)}, {1, 1, 1})},
       {"float32", f32({1.25f, -0.f, 3e38f}, {3})},
       {"float64", Array::from_data<double>(std::vector<double>{1e300, -1e-300}, {2})},
+      {"int16", Array::from_data<int16_t>(std::vector<int16_t>{-32768, 32767}, {2})},
+      {"uint16", Array::from_data<uint16_t>(std::vector<uint16_t>{0, 65535}, {2})},
+      {"uint64", Array::from_data<uint64_t>(std::vector<uint64_t>{~uint64_t{0}, 1}, {1, 2})},
+      {"complex64",
+       Array::from_data<std::complex<float>>(std::vector<std::complex<float>>{{1, -2}}, {1})},
+      {"complex128",
+       Array::from_data<std::complex<double>>(std::vector<std::complex<double>>{{0.5, 3}}, {})},
       {"empty", f32({}, {0, 3})},
   });
   auto bytes = to_bytes(t);
@@ -196,16 +204,113 @@ TEST(FlaxSerialization, NativeStepRestoresAsA0DArrayOfTheTemplatesDtype) {
       "f: shape mismatch at path ./w: the template has float32[2] but the state dict has int 1");
 }
 
-TEST(FlaxSerialization, ExtraStateKeysAreDroppedAndTemplateOrderKept) {
-  // As Flax's _restore_dict: the result has the template's keys, in the template's order.
+// ---- strict (the default) and lenient (Flax's own from_state_dict) ----
+
+const RestoreOptions kLenient{.strict = false};
+
+TEST(FlaxSerialization, ExtraStateKeysAreAnErrorStrictAndDroppedLenient) {
   Tree templ = Tree::dict({{"kernel", f32({0}, {1})}, {"bias", f32({0}, {1})}});
   Tree saved =
       Tree::dict({{"bias", f32({2}, {1})}, {"extra", f32({9}, {1})}, {"kernel", f32({1}, {1})}});
-  Tree t = from_bytes(templ, to_bytes(saved));
+  EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f"); }),
+            "f: the state dict has keys {'extra'} which the template does not have at path . "
+            "(restore with RestoreOptions{.strict = false} to drop them, as Flax does)");
+  // As Flax's _restore_dict: the result has the template's keys, in the template's order.
+  Tree t = from_bytes(templ, to_bytes(saved), "f", kLenient);
   ASSERT_EQ(t.items().size(), 2u);
   EXPECT_EQ(t.items()[0].first, "kernel");
   EXPECT_EQ(t["kernel"].leaf().item<float>(), 1.f);
   EXPECT_EQ(t["bias"].leaf().item<float>(), 2.f);
+}
+
+TEST(FlaxSerialization, ShapeAndDtypeMismatchesAreErrorsStrictAndTakenFromTheFileLenient) {
+  Tree templ = Tree::dict({{"w", f32({0, 0}, {2})}, {"n", i32({0}, {})}});
+  Tree saved = Tree::dict({{"w", f32({1, 2, 3}, {3, 1})},
+                           {"n", Array::from_data<int16_t>(std::vector<int16_t>{-4}, {})}});
+  EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f"); }),
+            "f: shape mismatch at path ./w: the template has float32[2] but the state dict has "
+            "float32[3,1]");
+  Tree t = from_bytes(templ, to_bytes(saved), "f", kLenient);
+  EXPECT_TRUE(t.equals(saved));
+  EXPECT_EQ(t["n"].leaf().dtype(), int16);
+}
+
+TEST(FlaxSerialization, MissingKeysAndListLengthsAreErrorsInBothModes) {
+  Tree templ = Tree::dict({{"a", f32({0}, {1})}, {"b", f32({0}, {1})}});
+  Tree saved = Tree::dict({{"a", f32({0}, {1})}, {"c", f32({0}, {1})}});
+  for (const RestoreOptions& o : {RestoreOptions{}, kLenient}) {
+    EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f", o); }),
+              "f: The target dict keys and state dict keys do not match, target dict contains "
+              "keys {'b'} which are not present in state dict at path .");
+    Tree one = Tree::dict({{"l", Tree::list({f32({0}, {1})})}});
+    Tree two = Tree::dict({{"l", Tree::list({f32({0}, {1}), f32({0}, {1})})}});
+    EXPECT_EQ(error_of([&] { from_bytes(one, to_bytes(two), "f", o); }),
+              "f: The size of the list and the state dict do not match, got 1 and 2 at path ./l");
+  }
+}
+
+TEST(FlaxSerialization, LenientNativeValuesKeepTheirOwnTypeWhereTheTemplatesDoesNotFit) {
+  Tree templ = Tree::dict({{"step", i32({0}, {})}, {"big", i32({0}, {})}, {"w", f32({0, 0}, {2})}});
+  StateValue half;
+  half.kind = StateValue::Kind::floating;
+  half.f = 0.5;
+  StateValue state =
+      map_of({{"step", int_value(3)}, {"big", int_value(int64_t{1} << 40)}, {"w", half}});
+  Tree t = from_state_dict(templ, state, "f", kLenient);
+  EXPECT_EQ(t["step"].leaf().dtype(), int32);  // fits the template: as strict
+  EXPECT_EQ(t["step"].leaf().item<int32_t>(), 3);
+  EXPECT_EQ(t["big"].leaf().dtype(), int64);  // does not fit: a Python int, int64
+  EXPECT_EQ(t["big"].leaf().item<int64_t>(), int64_t{1} << 40);
+  EXPECT_EQ(t["w"].leaf().dtype(), float32);  // 0-d, though the template has float32[2]
+  EXPECT_EQ(t["w"].leaf().ndim(), 0);
+  EXPECT_NE(error_of([&] { from_state_dict(templ, state, "f"); }).find("does not fit"),
+            std::string::npos);
+}
+
+// ---- the new dtypes in native values ----
+
+TEST(FlaxSerialization, PythonComplexRestoresIntoAComplexTemplate) {
+  StateValue z;
+  z.kind = StateValue::Kind::complex;
+  z.f = 1.5;
+  z.imag = -2;
+  Tree templ = Tree::dict(
+      {{"c64", Array::from_data<std::complex<float>>(std::vector<std::complex<float>>{{0, 0}}, {})},
+       {"c128",
+        Array::from_data<std::complex<double>>(std::vector<std::complex<double>>{{0, 0}}, {})}});
+  Tree t = from_state_dict(templ, map_of({{"c64", z}, {"c128", z}}), "f");
+  EXPECT_EQ(t["c64"].leaf().item<std::complex<float>>(), std::complex<float>(1.5f, -2.f));
+  EXPECT_EQ(t["c128"].leaf().item<std::complex<double>>(), std::complex<double>(1.5, -2));
+  EXPECT_EQ(error_of([&] {
+              from_state_dict(Tree::dict({{"x", f32({0}, {})}}), map_of({{"x", z}}), "f");
+            }),
+            "f: dtype mismatch at path ./x: the template has float32[] but the state dict has "
+            "complex (1.5-2j)");
+  Tree lenient =
+      from_state_dict(Tree::dict({{"x", f32({0}, {})}}), map_of({{"x", z}}), "f", kLenient);
+  EXPECT_EQ(lenient["x"].leaf().dtype(), complex128);
+}
+
+TEST(FlaxSerialization, NativeIntsFitTheNewIntegerDtypesExactly) {
+  auto restore = [](DType dt, StateValue v) {
+    Tree templ = Tree::dict({{"n", Array::from_bytes(std::vector<uint8_t>(itemsize(dt)).data(),
+                                                     itemsize(dt), dt, {})}});
+    return from_state_dict(templ, map_of({{"n", std::move(v)}}), "f")["n"].leaf();
+  };
+  EXPECT_EQ(restore(int16, int_value(-32768)).item<int16_t>(), -32768);
+  EXPECT_EQ(restore(uint16, int_value(65535)).item<uint16_t>(), 65535);
+  EXPECT_NE(error_of([&] { restore(int16, int_value(32768)); }).find("does not fit"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { restore(uint16, int_value(-1)); }).find("does not fit"),
+            std::string::npos);
+  // Past int64: msgpack's uint64, which only uint64 holds.
+  StateValue big;
+  big.kind = StateValue::Kind::integer;
+  big.i_unsigned = true;
+  big.u = ~uint64_t{0};
+  EXPECT_EQ(restore(uint64, big).item<uint64_t>(), ~uint64_t{0});
+  EXPECT_NE(error_of([&] { restore(int64, big); }).find("does not fit the template's int64"),
+            std::string::npos);
 }
 
 // ---- from_bytes errors ----

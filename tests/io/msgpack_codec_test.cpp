@@ -255,26 +255,112 @@ TEST(MsgpackCodec, NestingIsCappedAt64Levels) {
 }
 
 TEST(MsgpackCodec, UnsupportedAndUnknownDtypesAreNamed) {
-  std::string i16 = error_of([&] { decode(hex("c7 0c 01 93 90 a5 'int16' c4 02 01 00"), "w"); });
-  EXPECT_EQ(i16, "w, byte offset 3: array of dtype 'int16': kiln does not support that dtype yet");
   std::string f8 =
       error_of([&] { decode(hex("c7 13 01 93 90 ad 'float8_e4m3fn' c4 01 00"), "w"); });
-  EXPECT_NE(f8.find("'float8_e4m3fn': kiln does not support that dtype yet"), std::string::npos)
-      << f8;
-  std::string c64 = error_of(
-      [&] { decode(hex("c7 16 01 93 90 a9 'complex64' c4 08 00 00 00 00 00 00 00 00"), "w"); });
-  EXPECT_NE(c64.find("'complex64': kiln does not support"), std::string::npos) << c64;
+  EXPECT_EQ(f8,
+            "w, byte offset 3: array of dtype 'float8_e4m3fn': kiln does not support that "
+            "dtype yet");
+  std::string i4 = error_of([&] { decode(hex("c7 0a 01 93 90 a4 'int4' c4 01 00"), "w"); });
+  EXPECT_NE(i4.find("'int4': kiln does not support that dtype yet"), std::string::npos) << i4;
   std::string bogus =
       error_of([&] { decode(hex("c7 0c 01 93 90 a3 'foo' c4 04 00 00 00 00"), "w"); });
   EXPECT_NE(bogus.find("w, byte offset 3: array of unknown dtype 'foo'"), std::string::npos)
       << bogus;
-  // A Python complex (ext 2, payload packb((re, im))) is refused by name.
-  std::string cplx = error_of([&] {
-    decode(hex("c7 13 02 92 cb 3f f0 00 00 00 00 00 00 cb 40 00 00 00 00 00 00 00"), "w");
-  });
-  EXPECT_EQ(cplx,
-            "w, byte offset 2: a Python complex number (ext 2): kiln does not support complex "
-            "values yet");
+}
+
+// ---- the dtypes added for Flax compatibility: int16, uint16, uint64, complex64, complex128 ----
+
+// {"i16": int16[1, -2] (ext 1), "u16": uint16 scalar 65535 (ext 3), "u64": uint64[2**64 - 1]
+// (ext 1), "u64s": uint64 scalar 7 (ext 3), "c64": complex64[1+2j] (ext 1), "c128": complex128
+// scalar 0.5-1j (ext 3), "i16s": int16 scalar -1 (ext 3), "z": the Python complex 1+2j (ext 2)},
+// written out as Python's msgpack packs what Flax hands it: each payload is packb((shape,
+// dtype.name, bytes)), its length picks the ext header (fixext only for 1/2/4/8/16 bytes).
+const char* kNewDtypesFile =
+    "88"
+    // payload 93 91 02 a5 'int16' c4 04 + 4 bytes = 15 bytes: ext8 (c7 0f 01)
+    " a3 'i16' c7 0f 01 93 91 02 a5 'int16' c4 04 01 00 fe ff"
+    // 93 90 a6 'uint16' c4 02 ff ff = 13 bytes
+    " a3 'u16' c7 0d 03 93 90 a6 'uint16' c4 02 ff ff"
+    // 93 91 01 a6 'uint64' c4 08 + 8 = 20 bytes
+    " a3 'u64' c7 14 01 93 91 01 a6 'uint64' c4 08 ff ff ff ff ff ff ff ff"
+    // 93 90 a6 'uint64' c4 08 + 8 = 19 bytes
+    " a4 'u64s' c7 13 03 93 90 a6 'uint64' c4 08 07 00 00 00 00 00 00 00"
+    // complex64: real then imaginary float32, little-endian: 1.0 = 00 00 80 3f, 2.0 = 00 00 00 40
+    " a3 'c64' c7 17 01 93 91 01 a9 'complex64' c4 08 00 00 80 3f 00 00 00 40"
+    // complex128 scalar: 0.5 = 00..e0 3f, -1.0 = 00..f0 bf; 93 90 aa 'complex128' c4 10 + 16 = 31
+    " a4 'c128' c7 1f 03 93 90 aa 'complex128' c4 10 00 00 00 00 00 00 e0 3f"
+    " 00 00 00 00 00 00 f0 bf"
+    // 93 90 a5 'int16' c4 02 ff ff = 12 bytes
+    " a4 'i16s' c7 0c 03 93 90 a5 'int16' c4 02 ff ff"
+    // packb((1.0, 2.0)): 92 cb 3ff0000000000000 cb 4000000000000000 = 19 bytes
+    " a1 'z' c7 13 02 92 cb 3f f0 00 00 00 00 00 00 cb 40 00 00 00 00 00 00 00";
+
+TEST(MsgpackCodec, NewDtypesDecodeFromHandBuiltBytesAndEncodeBackExactly) {
+  auto bytes = hex(kNewDtypesFile);
+  StateValue v = decode(bytes, "new.msgpack");
+  ASSERT_EQ(v.map->entries.size(), 8u);
+  auto entry = [&](size_t i) -> const StateValue& { return v.map->entries[i].second; };
+
+  EXPECT_EQ(entry(0).kind, StateValue::Kind::array);
+  EXPECT_EQ(entry(0).array.dtype(), int16);
+  EXPECT_EQ(entry(0).array.to_vector<int16_t>(), (std::vector<int16_t>{1, -2}));
+  EXPECT_EQ(entry(1).kind, StateValue::Kind::scalar);
+  EXPECT_EQ(entry(1).array.dtype(), uint16);
+  EXPECT_EQ(entry(1).array.ndim(), 0);
+  EXPECT_EQ(entry(1).array.item<uint16_t>(), 65535);
+  EXPECT_EQ(entry(2).array.dtype(), uint64);
+  EXPECT_EQ(entry(2).array.to_vector<uint64_t>(),
+            (std::vector<uint64_t>{std::numeric_limits<uint64_t>::max()}));
+  EXPECT_EQ(entry(3).kind, StateValue::Kind::scalar);
+  EXPECT_EQ(entry(3).array.item<uint64_t>(), 7u);
+  EXPECT_EQ(entry(4).array.dtype(), complex64);
+  EXPECT_EQ(entry(4).array.to_vector<std::complex<float>>(),
+            (std::vector<std::complex<float>>{{1.f, 2.f}}));
+  EXPECT_EQ(entry(5).kind, StateValue::Kind::scalar);
+  EXPECT_EQ(entry(5).array.dtype(), complex128);
+  EXPECT_EQ(entry(5).array.item<std::complex<double>>(), std::complex<double>(0.5, -1.0));
+  EXPECT_EQ(entry(6).array.item<int16_t>(), -1);
+  EXPECT_EQ(entry(7).kind, StateValue::Kind::complex);
+  EXPECT_EQ(entry(7).f, 1.0);
+  EXPECT_EQ(entry(7).imag, 2.0);
+
+  EXPECT_EQ(to_hex(encode(v)), to_hex(bytes));
+}
+
+TEST(MsgpackCodec, NewDtypeArraysEncodeAsFlaxWritesThem) {
+  // Each array alone, from a kiln Array: the same ext 1 bytes as in the file above.
+  auto one = [](Array a) { return to_hex(encode(array_value(std::move(a)))); };
+  EXPECT_EQ(one(Array::from_data<int16_t>(std::vector<int16_t>{1, -2}, {2})),
+            to_hex(hex("c7 0f 01 93 91 02 a5 'int16' c4 04 01 00 fe ff")));
+  EXPECT_EQ(one(Array::from_data<uint16_t>(std::vector<uint16_t>{65535}, {1})),
+            to_hex(hex("c7 0e 01 93 91 01 a6 'uint16' c4 02 ff ff")));
+  EXPECT_EQ(
+      one(Array::from_data<std::complex<float>>(std::vector<std::complex<float>>{{1.f, 2.f}}, {1})),
+      to_hex(hex("c7 17 01 93 91 01 a9 'complex64' c4 08 00 00 80 3f 00 00 00 40")));
+  // A Python complex on its own: ext 2 holding packb((real, imag)).
+  StateValue z;
+  z.kind = StateValue::Kind::complex;
+  z.f = -0.0;
+  z.imag = 0.25;
+  EXPECT_EQ(to_hex(encode(z)),
+            to_hex(hex("c7 13 02 92 cb 80 00 00 00 00 00 00 00 cb 3f d0 00 00 00 00 00 00")));
+}
+
+TEST(MsgpackCodec, PythonComplexPayloadsAreChecked) {
+  // Parts packed as float32 or ints still read (msgpack.unpackb would), and re-encode as the
+  // float64s Python writes for a complex.
+  StateValue v = decode(hex("c7 07 02 92 ca 3f c0 00 00 05"), "w");
+  EXPECT_EQ(v.kind, StateValue::Kind::complex);
+  EXPECT_EQ(v.f, 1.5);
+  EXPECT_EQ(v.imag, 5.0);
+  EXPECT_EQ(error_of([&] { decode(hex("c7 0a 02 91 cb 3f f0 00 00 00 00 00 00"), "w"); }),
+            "w, byte offset 3: complex payload is a 1-element array; Flax writes [real, imag]");
+  EXPECT_NE(error_of([&] {
+              decode(hex("d5 02 92 c0"), "w");
+            }).find("unexpected nil in a complex payload (expected [real, imag])"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { decode(hex("c7 05 02 92 cb 3f f0 00"), "w"); }).find("truncated"),
+            std::string::npos);
 }
 
 TEST(MsgpackCodec, StructuralProblemsAreNamed) {

@@ -3,6 +3,7 @@
 // with a kiln::Error naming the file, the byte or tensor, and the problem.
 #include <gtest/gtest.h>
 
+#include <complex>
 #include <cstring>
 #include <filesystem>
 
@@ -101,6 +102,10 @@ TEST(Safetensors, RoundTripOfEveryDtype) {
       {"h", arr<f16>({to_f16(0.25f), to_f16(65504.0f)}, {2})},
       {"f", arr<float>({1e-30f, -0.0f, 3.25f, 7}, {2, 2})},
       {"d", arr<double>({1.0 / 3, -1e300}, {2})},
+      {"i16", arr<int16_t>({-32768, 1, 32767}, {3})},
+      {"u16", arr<uint16_t>({0, 65535}, {1, 2})},
+      {"u64", arr<uint64_t>({18446744073709551615ull, 3}, {2})},
+      {"c64", arr<std::complex<float>>({{1, -2}, {0.5f, 4}}, {2})},
       {"scalar", arr<float>({42}, {})},
       {"empty", arr<float>({}, {0, 3})},
   };
@@ -198,6 +203,41 @@ TEST(Safetensors, SaveAndLoadFilesWithATemplate) {
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 1u);
   std::filesystem::remove_all(dir);
+}
+
+// The safetensors names of the dtypes kiln added, in a file whose header is written out: I16, U16,
+// U64 and C64 (complex64, the format's one complex dtype), sorted by the reference's enum order
+// (U64 > I64 > F64 > C64 > ... > U16 > I16) descending.
+TEST(Safetensors, PinnedHeaderOfTheNewDtypes) {
+  safetensors::File f;
+  f.tensors = {
+      {"a", arr<int16_t>({-2}, {1})},
+      {"b", arr<uint16_t>({2}, {1})},
+      {"c", arr<uint64_t>({5}, {1})},
+      {"d", arr<std::complex<float>>({{1, 2}}, {1})},
+  };
+  auto bytes = safetensors::encode(f);
+  std::string header(bytes.begin() + 8, bytes.end() - 20);
+  EXPECT_EQ(header,
+            "{\"c\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+            "\"d\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[8,16]},"
+            "\"b\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[16,18]},"
+            "\"a\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[18,20]}}      ");
+  // The buffer: 5 as uint64, 1+2j as two float32s, 2 as uint16, -2 as int16, little-endian.
+  std::vector<uint8_t> data(bytes.end() - 20, bytes.end());
+  EXPECT_EQ(to_hex(data), "05 00 00 00 00 00 00 00 00 00 80 3f 00 00 00 40 02 00 fe ff");
+  auto back = safetensors::decode(bytes);
+  EXPECT_EQ(back.tensors[1].second.dtype(), DType::complex64);
+  EXPECT_EQ(back.tensors[3].second.dtype(), DType::int16);
+  EXPECT_EQ(safetensors::encode(back), bytes);
+}
+
+TEST(Safetensors, Complex128HasNoSafetensorsDtype) {
+  safetensors::File f;
+  f.tensors = {{"z", arr<std::complex<double>>({{1, 2}}, {1})}};
+  EXPECT_EQ(error_of([&] { safetensors::encode(f); }),
+            "safetensors: tensor 'z' is complex128, which safetensors has no dtype for (its only "
+            "complex dtype is C64, complex64): keep this file in Flax's msgpack format");
 }
 
 TEST(Safetensors, WriterRefusesWhatTheFormatCannotHold) {
@@ -326,8 +366,8 @@ TEST(SafetensorsReader, ByteCountMustMatchTheShape) {
 TEST(SafetensorsReader, DtypesKilnLacksOrThatDoNotExist) {
   std::vector<uint8_t> data(4, 0);
   std::string e = decode_error(
-      file_of("{\"a\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", data));
-  EXPECT_NE(e.find("tensor 'a' has dtype I16: kiln does not support it yet"), std::string::npos)
+      file_of("{\"a\":{\"dtype\":\"F8_E5M2\",\"shape\":[4],\"data_offsets\":[0,4]}}", data));
+  EXPECT_NE(e.find("tensor 'a' has dtype F8_E5M2: kiln does not support it yet"), std::string::npos)
       << e;
   e = decode_error(
       file_of("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", data));

@@ -44,13 +44,18 @@ inline T store(compute_t<T> v) {
   }
 }
 
-// Calls f.template operator()<T>() for every storage type, in DType order.
+// Calls f.template operator()<T>() for every type kernels compute on, in DType order. complex64
+// and complex128 are storage only (kiln/dtype.hpp): absent here, so no dtype mask holds them and
+// the kernel table refuses every primitive on them.
 template <class F>
 constexpr void for_each_type(F&& f) {
   f.template operator()<bool>();
   f.template operator()<uint8_t>();
+  f.template operator()<uint16_t>();
   f.template operator()<uint32_t>();
+  f.template operator()<uint64_t>();
   f.template operator()<int8_t>();
+  f.template operator()<int16_t>();
   f.template operator()<int32_t>();
   f.template operator()<int64_t>();
   f.template operator()<bf16>();
@@ -60,6 +65,7 @@ constexpr void for_each_type(F&& f) {
 }
 
 using DTypeMask = uint16_t;
+static_assert(kNumDTypes <= 16, "DTypeMask has one bit per dtype");
 
 constexpr DTypeMask bit(DType t) {
   return static_cast<DTypeMask>(1u << static_cast<int>(t));

@@ -76,6 +76,8 @@ int library_threads() {
   return n;
 }
 
+}  // namespace
+
 void set_library_threads() {
   thread_local bool done = false;
   if (done) return;
@@ -85,8 +87,6 @@ void set_library_threads() {
       reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
   if (library_threads() > 0 && set_num_threads != nullptr) set_num_threads(library_threads());
 }
-
-}  // namespace
 
 template <class T>
 void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
@@ -132,8 +132,11 @@ void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
 }
 
 template void direct_gemm<uint8_t>(const GemmDims&, const uint8_t*, const uint8_t*, uint8_t*);
+template void direct_gemm<uint16_t>(const GemmDims&, const uint16_t*, const uint16_t*, uint16_t*);
 template void direct_gemm<uint32_t>(const GemmDims&, const uint32_t*, const uint32_t*, uint32_t*);
+template void direct_gemm<uint64_t>(const GemmDims&, const uint64_t*, const uint64_t*, uint64_t*);
 template void direct_gemm<int8_t>(const GemmDims&, const int8_t*, const int8_t*, int8_t*);
+template void direct_gemm<int16_t>(const GemmDims&, const int16_t*, const int16_t*, int16_t*);
 template void direct_gemm<int32_t>(const GemmDims&, const int32_t*, const int32_t*, int32_t*);
 template void direct_gemm<int64_t>(const GemmDims&, const int64_t*, const int64_t*, int64_t*);
 template void direct_gemm<bf16>(const GemmDims&, const bf16*, const bf16*, bf16*);
