@@ -160,5 +160,25 @@ TEST(FashionMnist, RealTestSplit) {
   EXPECT_EQ(testing_data::crc32_of(labels.data(), labels.size()), 0x242bc73fu);
 }
 
+TEST(FashionMnist, RealTrainingSplitThroughTheLoader) {
+  SKIP_WITHOUT_FASHION_MNIST();
+  data::Loader loader(data::load_fashion_mnist(data::Split::train, kSystemDir),
+                      {.batch_size = 128, .seed = 0, .layout = data::Layout::flat});
+  EXPECT_EQ(loader.batches_per_epoch(), 469);  // 468 full batches and 96 samples left
+  loader.start_epoch(0);
+  std::vector<int64_t> per_class(10, 0);
+  int64_t batches = 0, last_size = 0;
+  while (auto batch = loader.next()) {
+    ++batches;
+    last_size = batch->size;
+    EXPECT_EQ(batch->images.shape(), (Shape{batch->size, 784}));
+    for (int32_t label : batch->labels.to_vector<int32_t>())
+      ++per_class[static_cast<size_t>(label)];
+  }
+  EXPECT_EQ(batches, 469);
+  EXPECT_EQ(last_size, 96);
+  EXPECT_EQ(per_class, std::vector<int64_t>(10, 6000));  // the training split is balanced
+}
+
 }  // namespace
 }  // namespace kiln
