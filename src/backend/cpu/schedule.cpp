@@ -87,6 +87,14 @@ Liveness analyze(const ir::Graph& g) {
 
 [[noreturn]] void unsupported(const ir::Node& node, ValueId v, DType t) {
   const std::string prim(ir::name(node.prim));
+  if (is_complex(t))  // converting cannot help: no kernel reads complex (kiln/dtype.hpp)
+    throw Unsupported(message("the cpu backend cannot run " + prim + " on " + std::string(name(t)) +
+                                  " (value %" + std::to_string(v) + ")",
+                              node.loc,
+                              std::string(name(t)) +
+                                  " is storage only in kiln: no primitive computes on complex "
+                                  "arrays. Read the elements with to_vector<std::complex<...>>() "
+                                  "and compute on the host"));
   const DTypeMask ok = prim_row(node.prim).dtypes;
   std::string hint = ok == 0 ? "Run this computation on another backend"
                              : prim + " runs on " + dtype_list(ok) +
