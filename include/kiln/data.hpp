@@ -28,8 +28,8 @@ namespace kiln::data {
 inline constexpr int64_t kMaxIdxElements = (int64_t{1} << 31) - 1;
 
 // An IDX file, gzip-compressed (recognised by its magic bytes 1f 8b, not its name) or plain: the
-// header's element type (uint8, int8, int32, float32, float64; int16 is refused until kiln has that
-// dtype) and dimensions, with the big-endian elements converted to host order.
+// header's element type (uint8, int8, int16, int32, float32, float64) and dimensions, with the
+// big-endian elements converted to host order.
 Array read_idx(const std::filesystem::path& path);
 // The same from bytes in memory; `name` stands for the file in error messages.
 Array read_idx_bytes(std::span<const uint8_t> bytes, const std::string& name = "<bytes>");

@@ -38,6 +38,9 @@ TEST(Idx, MultiByteElementsAreBigEndian) {
   Array f64 = data::read_idx_bytes(idx_bytes(0x0E, {1}, {0x3f, 0xf8, 0, 0, 0, 0, 0, 0}));  // 1.5
   EXPECT_EQ(f64.dtype(), DType::float64);
   EXPECT_EQ(f64.to_vector<double>(), (std::vector<double>{1.5}));
+  Array i16 = data::read_idx_bytes(idx_bytes(0x0B, {3}, {0x01, 0x02, 0xff, 0xfe, 0x80, 0x00}));
+  EXPECT_EQ(i16.dtype(), DType::int16);
+  EXPECT_EQ(i16.to_vector<int16_t>(), (std::vector<int16_t>{258, -2, -32768}));
   Array i8 = data::read_idx_bytes(idx_bytes(0x09, {3}, {0xff, 0x7f, 0x80}));
   EXPECT_EQ(i8.dtype(), DType::int8);
   EXPECT_EQ(i8.to_vector<int8_t>(), (std::vector<int8_t>{-1, 127, -128}));
@@ -127,10 +130,6 @@ TEST(Idx, WrongMagicTypeOrRankIsRefusedByName) {
   EXPECT_EQ(idx_error(idx_bytes(0x07, {1}, {0})),
             "t.idx: at byte 2: unknown IDX element type 0x07; IDX defines 0x08 uint8, 0x09 "
             "int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64");
-  // int16 needs kiln's int16 dtype, which is not there yet.
-  EXPECT_EQ(idx_error(idx_bytes(0x0B, {1}, {0, 1})),
-            "t.idx: at byte 2: IDX element type 0x0B (int16) is not supported yet: kiln has no "
-            "int16 dtype; convert the file to int32 or float32");
   EXPECT_EQ(idx_error(idx_bytes(0x08, std::vector<uint32_t>(9, 1), {0})),
             "t.idx: at byte 3: 9 dimensions; kiln arrays have at most 8");
 }
