@@ -1,10 +1,11 @@
-// The kiln command-line tool: `kiln version`, `kiln devices`, and for checkpoints in Flax msgpack
-// or safetensors (told apart by extension) `kiln inspect FILE`, `kiln convert IN OUT`, `kiln diff A
-// B`.
+// The kiln command-line tool: `kiln version`, `kiln devices`; for checkpoints in Flax msgpack or
+// safetensors (told apart by extension) `kiln inspect FILE`, `kiln convert IN OUT`, `kiln diff A
+// B`; and the Fashion-MNIST workflow, `kiln train fashion-mnist`, `kiln eval`, `kiln predict`.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 
+#include "fashion_mnist_commands.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/device.hpp"
 #include "kiln/error.hpp"
@@ -78,6 +79,43 @@ int main(int argc, char** argv) {
       "diff", "compare two checkpoints (either format): exit 0 when identical, 1 when not");
   dif->add_option("a", a, "a .msgpack or .safetensors file")->required();
   dif->add_option("b", b, "a .msgpack or .safetensors file")->required();
+
+  kiln_tool::TrainArgs targs;
+  auto* trn = app.add_subcommand(
+      "train",
+      "train a built-in model on a dataset: kiln train fashion-mnist --model cnn --out DIR");
+  trn->add_option("dataset", targs.dataset, "the dataset (fashion-mnist)")->required();
+  trn->add_option("--model", targs.model, "mlp or cnn")->capture_default_str();
+  trn->add_option("--epochs", targs.epochs, "passes over the training set")->capture_default_str();
+  trn->add_option("--batch-size", targs.batch_size, "examples per step")->capture_default_str();
+  trn->add_option("--lr", targs.lr, "Adam's learning rate")->capture_default_str();
+  trn->add_option("--seed", targs.seed, "seeds initialisation, shuffling and dropout")
+      ->capture_default_str();
+  trn->add_option("--out", targs.out,
+                  "directory for params.msgpack, checkpoints/, metrics.csv, training.svg, "
+                  "confusion_matrix.csv")
+      ->required();
+  trn->add_option("--data", targs.data_dir,
+                  "directory of the IDX files (default: $KILN_FASHION_MNIST_DIR or "
+                  "/usr/share/datasets/fashion-mnist)");
+  trn->add_option("--limit", targs.limit, "train on the first N training images only (quick runs)");
+
+  kiln_tool::EvalArgs eargs;
+  auto* evl = app.add_subcommand("eval", "accuracy and per-class accuracy on the test set");
+  evl->add_option("--params", eargs.params, "a params.msgpack written by kiln train")->required();
+  evl->add_option("--model", eargs.model, "the model the parameters belong to: mlp or cnn")
+      ->capture_default_str();
+  evl->add_option("--data", eargs.data_dir, "directory of the IDX files");
+  evl->add_option("--batch-size", eargs.batch_size, "images per evaluation step")
+      ->capture_default_str();
+
+  kiln_tool::PredictArgs pargs;
+  auto* prd = app.add_subcommand("predict", "classify 28x28 images (PNG, PGM or IDX files)");
+  prd->add_option("--params", pargs.params, "a params.msgpack written by kiln train")->required();
+  prd->add_option("--model", pargs.model, "mlp or cnn")->capture_default_str();
+  prd->add_option("--top", pargs.top, "how many classes to show per image")->capture_default_str();
+  prd->add_option("images", pargs.images, "image files")->required();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*version) {
@@ -88,6 +126,12 @@ int main(int argc, char** argv) {
     if (*insp) return inspect(file);
     if (*conv) return convert(in, out);
     if (*dif) return diff(a, b);
+    if (*trn) return kiln_tool::train(targs);
+    if (*evl) return kiln_tool::eval(eargs);
+    if (*prd) return kiln_tool::predict(pargs);
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "kiln: %s\n", e.what());
+    return 1;
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "kiln: %s\n", e.what());
     return *dif ? 2 : 1;

@@ -1,0 +1,91 @@
+// Training and evaluating an image classifier (models::ImageClassifier) over data::Loader batches:
+// the loop behind `kiln train`, `kiln eval` and `kiln predict`, kept in the library so it is tested
+// and usable without the command-line tool.
+//
+//   classification::Trainer trainer(models::image_classifier("cnn"), {.learning_rate = 1e-3});
+//   for (int64_t e = 1; e <= epochs; ++e) {
+//     auto stats = trainer.train_epoch(train_loader, e);
+//     auto eval = classification::evaluate(trainer.model(), trainer.variables(), test_loader);
+//   }
+//
+// One train step is one jitted function (pinned to the cpu backend): forward with dropout, softmax
+// cross-entropy against integer labels, gradients, Adam (optax's), and the batch's loss and
+// correct count, so the loop reads two scalars per step and nothing else.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kiln/data.hpp"
+#include "kiln/models.hpp"
+#include "kiln/train_state.hpp"
+
+namespace kiln::classification {
+
+// Where a running epoch is, for progress output.
+struct StepProgress {
+  int64_t epoch = 0;
+  int64_t step = 0;  // 1-based within the epoch
+  int64_t steps_per_epoch = 0;
+  int64_t examples = 0;  // seen so far in this epoch
+  double mean_loss = 0;  // over the examples seen so far
+  double seconds = 0;    // since the epoch began
+};
+
+struct EpochStats {
+  int64_t epoch = 0;
+  int64_t examples = 0;
+  double mean_loss = 0;  // training loss, averaged over examples (dropout on)
+  double accuracy = 0;   // training accuracy of the batches as they were trained on
+  double seconds = 0;
+  double examples_per_second = 0;
+};
+
+struct Evaluation {
+  int64_t examples = 0;
+  int64_t num_classes = 0;
+  double mean_loss = 0;
+  double accuracy = 0;
+  // num_classes x num_classes, row-major: confusion[true * num_classes + predicted].
+  std::vector<int64_t> confusion;
+  // correct / examples of class c (0 when the class has no examples).
+  double class_accuracy(int64_t c) const;
+};
+
+class Trainer {
+ public:
+  struct Options {
+    double learning_rate = 1e-3;
+    uint32_t seed = 0;  // parameter init: random::key(seed); dropout: a key folded from it
+  };
+  Trainer(models::ImageClassifier model, const Options& options);
+
+  // One pass over `loader` (which start_epoch(epoch)s it); on_step after every step.
+  EpochStats train_epoch(data::Loader& loader, int64_t epoch,
+                         const std::function<void(const StepProgress&)>& on_step = {});
+
+  const models::ImageClassifier& model() const { return model_; }
+  const TrainState& state() const { return state_; }
+  void set_state(TrainState state) { state_ = std::move(state); }
+  // {"params": {...}}: what `kiln train` saves as params.msgpack.
+  const Tree& variables() const { return state_.params; }
+
+ private:
+  models::ImageClassifier model_;
+  TrainState state_;
+  Array dropout_key_;
+  std::function<std::tuple<TrainState, Array, Array>(const TrainState&, const Array&, const Array&,
+                                                     const Array&)>
+      step_;
+};
+
+// Loss, accuracy and confusion matrix of `variables` over one epoch of `loader` (dropout off).
+Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
+                    data::Loader& loader);
+
+// Softmax probabilities [B, num_classes] for a batch of images laid out as the model wants them.
+Array predict_probabilities(const models::ImageClassifier& model, const Tree& variables,
+                            const Array& images);
+
+}  // namespace kiln::classification

@@ -1,0 +1,40 @@
+// `kiln train fashion-mnist`, `kiln eval`, `kiln predict`: the Fashion-MNIST workflow from the
+// command line (docs/fashion-mnist.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln_tool {
+
+struct TrainArgs {
+  std::string dataset = "fashion-mnist";
+  std::string model = "mlp";
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  double lr = 1e-3;
+  uint32_t seed = 0;
+  std::string out;
+  std::string data_dir;  // empty: data::default_fashion_mnist_dir()
+  int64_t limit = 0;     // > 0: train on the first `limit` training images only (quick runs)
+};
+int train(const TrainArgs& args);
+
+struct EvalArgs {
+  std::string params;
+  std::string model = "mlp";
+  std::string data_dir;
+  int64_t batch_size = 1000;
+};
+int eval(const EvalArgs& args);
+
+struct PredictArgs {
+  std::string params;
+  std::string model = "mlp";
+  std::vector<std::string> images;  // PNG, PGM or IDX files
+  int top = 3;
+};
+int predict(const PredictArgs& args);
+
+}  // namespace kiln_tool
