@@ -110,7 +110,8 @@ enum class PrimKind : uint8_t {
   select,
   shape,
   reduce,
-  contraction,
+  contraction,  // dot_general
+  convolution,
   window,
   random
 };

@@ -65,7 +65,7 @@ constexpr std::array<PrimInfo, kNumPrims> kPrims = {{
     {"reduce_min", K::reduce, 1, true},
     {"argmax", K::reduce, 1, false},
     {"dot_general", K::contraction, 2, true},
-    {"conv_general_dilated", K::contraction, 2, true},
+    {"conv_general_dilated", K::convolution, 2, true},
     {"reduce_window_sum", K::window, 1, true},
     {"reduce_window_max", K::window, 1, true},
     {"select_and_scatter_add", K::window, 2, false},

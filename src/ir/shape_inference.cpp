@@ -318,8 +318,9 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                     loc);
       return x;
     }
+    case PrimKind::convolution:
+      return conv_type(in, a.conv, loc);
     case PrimKind::contraction: {
-      if (p == Prim::convolution) return conv_type(in, a.conv, loc);
       const ValueType &l = in[0], &r = in[1];
       const DotDims& d = a.dot;
       if (l.dtype != r.dtype)

@@ -32,10 +32,9 @@ Lowered lower_argmax(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> in);
 // oneDNN for the float32 forms it expresses, else the reference loop (convolution.cpp).
 Lowered lower_convolution(const ir::Node& node, std::span<const ir::ValueType> in);
-// The reference loop alone, any numeric dtype and form (tests compare the fast path with it).
-Lowered lower_convolution_reference(const ir::Node& node, std::span<const ir::ValueType> in);
 
-// reduce_window_sum, reduce_window_max (reduce_window.cpp).
+// reduce_window_sum, reduce_window_max, select_and_scatter_add (reduce_window.cpp); rev
+// (reverse.cpp).
 Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_rev(const ir::Node& node, std::span<const ir::ValueType> in);

@@ -169,6 +169,7 @@ std::unique_ptr<WindowParams> window_params(const ir::Attrs& a, const Shape& in,
 }  // namespace
 
 Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType> in) {
+  (void)ir::infer_type(node.prim, in, node.attrs, node.loc);  // attrs are indexed per dim below
   auto params = window_params(node.attrs, in[0].shape, node.type.shape);
   const bool is_max = node.prim == ir::Prim::reduce_window_max;
   Lowered l;
@@ -189,6 +190,7 @@ Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType>
 }
 
 Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::ValueType> in) {
+  (void)ir::infer_type(node.prim, in, node.attrs, node.loc);
   auto params = window_params(node.attrs, in[1].shape, in[0].shape);
   Lowered l;
   l.scratch_bytes = static_cast<size_t>(params->inner) * (sizeof(double) + sizeof(int64_t)) +
