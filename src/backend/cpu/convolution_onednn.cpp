@@ -224,6 +224,9 @@ std::optional<Lowered> lower_convolution_onednn(const ir::Node& node,
   // A window larger than the result is a weight gradient (see the top of the file).
   const bool weight_gradient =
       spatial_volume(in[1].shape, c.rhs_spec) > spatial_volume(node.type.shape, c.out_spec);
+  // oneDNN's JIT convolutions split their work for the thread count current when the primitive is
+  // created and run that many threads ever after, so kiln's count must be set before creation.
+  set_library_threads();
   try {
     if (weight_gradient) {
       if (auto l = backward_weights(node, in)) return l;
