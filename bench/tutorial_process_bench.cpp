@@ -6,13 +6,9 @@
 //
 //   tutorial_process_bench [--runs N] [--bin DIR]      (DIR defaults to this program's directory)
 //
-// A C++ runner rather than a shell loop: fork/exec/wait4 adds no process of its own to the time
-// (`date` in a loop would), and wait4 also reports each child's CPU time and peak memory.
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// A C++ runner rather than a shell loop (child_process.hpp): fork/exec/wait4 adds no process of its
+// own to the time (`date` in a loop would), and wait4 also reports each child's CPU time and peak
+// memory.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -25,6 +21,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "child_process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -44,58 +42,7 @@ struct Program {
   long max_rss_kb = 0;
 };
 
-struct Run {
-  double wall_ms = 0, cpu_ms = 0;
-  long max_rss_kb = 0;
-  int status = 0;
-};
-
-double now_ms() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-}
-
-// Runs `exe` with no arguments in `dir`, its stdout and stderr going to `output` (a file, so that
-// neither program pays for a terminal), and waits for it.
-Run run_once(const fs::path& exe, const fs::path& dir, const fs::path& output) {
-  Run r;
-  const double t0 = now_ms();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    std::perror("tutorial_process_bench: fork");
-    std::exit(1);
-  }
-  if (pid == 0) {
-    // In the child only async-signal-safe calls until exec.
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(126);
-    execl(exe.c_str(), exe.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  rusage usage{};
-  while (wait4(pid, &r.status, 0, &usage) < 0) {
-    if (errno != EINTR) {
-      std::perror("tutorial_process_bench: wait4");
-      std::exit(1);
-    }
-  }
-  r.wall_ms = now_ms() - t0;
-  auto ms = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3;
-  };
-  r.cpu_ms = ms(usage.ru_utime) + ms(usage.ru_stime);
-  r.max_rss_kb = usage.ru_maxrss;
-  return r;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using kiln_bench::ChildRun;
 
 // Empty if `out` is the tutorial's printout, else what is wrong with it.
 std::string check_output(const std::string& out) {
@@ -171,8 +118,8 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (Program& p : programs) {
     const fs::path out = dir / "output.txt";
-    const Run r = run_once(p.exe, dir, out);
-    const std::string text = read_file(out);
+    const ChildRun r = kiln_bench::run_child(p.exe, {}, dir, out);
+    const std::string text = kiln_bench::read_text(out);
     std::printf("== %s, output of the untimed first run:\n%s", p.name.c_str(), text.c_str());
     std::string problem = check_output(text);
     if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) problem = "it failed";
@@ -184,7 +131,7 @@ int main(int argc, char** argv) {
   if (ok) {
     for (int i = 0; i < runs; ++i) {
       for (Program& p : programs) {
-        const Run r = run_once(p.exe, dir, dir / "output.txt");
+        const ChildRun r = kiln_bench::run_child(p.exe, {}, dir, dir / "output.txt");
         if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
           std::fprintf(stderr, "tutorial_process_bench: %s failed on run %d\n", p.name.c_str(), i);
           ok = false;
