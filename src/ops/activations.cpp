@@ -7,10 +7,12 @@
 namespace kiln {
 
 // jax.nn.relu has a custom derivative, 1 where x > 0 and 0 elsewhere (relu'(0) = 0), which the
-// select gives; max's balanced tie rule would give 0.5 at 0. The second branch is max(x, 0)·0
-// rather than a plain 0 so that NaN still propagates, as it does through jax.nn.relu.
+// select gives; max's balanced tie rule would give 0.5 at 0. The second branch is max(x, 0) rather
+// than a plain 0 so that NaN still propagates, as it does through jax.nn.relu (it is 0 wherever
+// x <= 0). Its gradient is zero wherever the select takes it, so stop_gradient drops its VJP
+// (compares, selects and fills over the whole activation) from every training step.
 Array relu(const Array& x, Loc loc) {
-  return where(greater(x, 0, loc), x, mul(maximum(x, 0, loc), 0, loc), loc);
+  return where(greater(x, 0, loc), x, stop_gradient(maximum(x, 0, loc), loc), loc);
 }
 
 Array gelu(const Array& x, bool approximate, Loc loc) {
