@@ -50,9 +50,12 @@ struct Series {
   std::vector<double> values;
 };
 
-// One chart in the box (x0, y0, w, h): axes, ticks, a polyline per series, a legend.
+// One chart in the box (x0, y0, w, h): axes, ticks, a polyline per series, a legend — in the top
+// right corner for falling curves (loss), the bottom right for rising ones (accuracy), where the
+// lines are not.
 std::string chart(double x0, double y0, double w, double h, const std::string& title,
                   const std::vector<Series>& series, size_t epochs, bool percent) {
+  const bool legend_at_bottom = percent;
   double lo = INFINITY, hi = -INFINITY;
   for (const Series& s : series) {
     for (double v : s.values) {
@@ -107,7 +110,9 @@ std::string chart(double x0, double y0, double w, double h, const std::string& t
     }
     out += "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" + s.color + "\" points=\"" +
            points + "\"/>\n";
-    const double ly = top + 14 + 16 * static_cast<double>(k);
+    const double ly = legend_at_bottom
+                          ? bottom - 10 - 16 * static_cast<double>(series.size() - 1 - k)
+                          : top + 14 + 16 * static_cast<double>(k);
     out += "<line x1=\"" + fmt("%.1f", right - 110) + "\" y1=\"" + fmt("%.1f", ly - 4) +
            "\" x2=\"" + fmt("%.1f", right - 90) + "\" y2=\"" + fmt("%.1f", ly - 4) +
            "\" stroke-width=\"2\" stroke=\"" + s.color + "\"/>\n";
