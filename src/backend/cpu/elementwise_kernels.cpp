@@ -2,6 +2,7 @@
 // copies. Operands have the result's shape (the API inserts broadcasts), so each kernel is one
 // flat loop; reads of element i happen before the write of element i, so a result may overwrite
 // an operand (in-place reuse).
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstring>
@@ -325,15 +326,23 @@ KernelFn pick_compare(DType t) {
 
 // ---- select and copies (move bytes: only the element width matters) -------------------------
 
+// Both operands are loaded and blended through a mask: with `pred ? x[i] : y[i]` GCC keeps the
+// loads conditional and does not vectorize the loop.
+template <class Word>
+inline Word blend(uint8_t pred, Word x, Word y) {
+  const auto m = static_cast<Word>(Word{0} - static_cast<Word>(pred != 0));
+  return static_cast<Word>((x & m) | (y & static_cast<Word>(~m)));
+}
+
 template <size_t W>
 void select_kernel(const KernelArgs& a, const KernelParams& p) {
   using Word = word_t<W>;
   const int64_t n = static_cast<const CountParams&>(p).n;
-  const bool* pred = in_ptr<bool>(a, 0);
+  const uint8_t* pred = in_ptr<uint8_t>(a, 0);  // bool storage: one byte, 0 or 1
   const Word* x = in_ptr<Word>(a, 1);
   const Word* y = in_ptr<Word>(a, 2);
   Word* z = out_ptr<Word>(a);
-  for (int64_t i = 0; i < n; ++i) z[i] = pred[i] ? x[i] : y[i];
+  for (int64_t i = 0; i < n; ++i) z[i] = blend(pred[i], x[i], y[i]);
 }
 
 void copy_kernel(const KernelArgs& a, const KernelParams& p) {
@@ -389,6 +398,138 @@ constexpr KernelPicker kCompareKernels[] = {
     {Prim::gt, &pick_compare<std::greater<>>},  {Prim::ge, &pick_compare<std::greater_equal<>>},
 };
 
+// ---- absorbed operands (schedule.cpp replaced a full or broadcast_in_dim operand) -----------
+//
+// The result is rows × len elements. Operand k starts at base[k] and advances row_stride[k]
+// elements per row: len for a dense operand, 0 for a cyclic source (period len) or a scalar. The
+// inner loop is instantiated per scalar/contiguous pattern, so a scalar is a register and every
+// other operand a unit-stride stream: the compiler vectorizes it like the flat kernels.
+
+struct AbsorbParams : KernelParams {
+  int64_t rows = 0;
+  int64_t len = 0;
+  std::array<OperandRead::Kind, 3> kind{};
+  std::array<int64_t, 3> row_stride{};
+  std::array<uint64_t, 3> fill{};
+};
+
+// The operands' first elements: step inputs in order, a fill's value from the params (copied to
+// storage of the element type, so no object is read through a pointer of another type).
+template <class T, size_t N>
+struct AbsorbedOperands {
+  std::array<const T*, N> base{};
+  std::array<T, N> fills{};
+  AbsorbedOperands(std::span<const std::byte* const> ins, const OperandRead::Kind* kind,
+                   const uint64_t* fill) {
+    size_t next = 0;
+    for (size_t k = 0; k < N; ++k) {
+      if (kind[k] == OperandRead::Kind::fill) {
+        std::memcpy(&fills[k], &fill[k], sizeof(T));
+        base[k] = &fills[k];
+      } else {
+        base[k] = reinterpret_cast<const T*>(ins[next++]);
+      }
+    }
+  }
+};
+
+// One operand's row: a hoisted value when Scalar, else a stream.
+template <class T, bool Scalar>
+struct RowIn {
+  const T* p;
+  T s;
+  explicit RowIn(const T* row) : p(row), s(Scalar ? *row : T{}) {}
+  T operator[](int64_t i) const {
+    if constexpr (Scalar) {
+      return s;
+    } else {
+      return p[i];
+    }
+  }
+};
+
+template <class Op, class T, class R, bool S0, bool S1>
+void absorbed_binary_kernel(const KernelArgs& a, const KernelParams& pp) {
+  const auto& p = static_cast<const AbsorbParams&>(pp);
+  const AbsorbedOperands<T, 2> in(a.in, p.kind.data(), p.fill.data());
+  R* z = out_ptr<R>(a);
+  Op op;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const RowIn<T, S0> x(in.base[0] + r * p.row_stride[0]);
+    const RowIn<T, S1> y(in.base[1] + r * p.row_stride[1]);
+    R* zr = z + r * p.len;
+    for (int64_t i = 0; i < p.len; ++i) zr[i] = op(x[i], y[i]);
+  }
+}
+
+template <size_t W, bool S0, bool S1, bool S2>
+void absorbed_select_kernel(const KernelArgs& a, const KernelParams& pp) {
+  using Word = word_t<W>;
+  const auto& p = static_cast<const AbsorbParams&>(pp);
+  // The predicate is bool (one byte): read it as uint8_t so both operand arrays share a type.
+  const AbsorbedOperands<uint8_t, 1> pred(a.in, &p.kind[0], &p.fill[0]);
+  const size_t pred_inputs = p.kind[0] == OperandRead::Kind::fill ? 0 : 1;
+  const AbsorbedOperands<Word, 2> in(a.in.subspan(pred_inputs), &p.kind[1], &p.fill[1]);
+  Word* z = out_ptr<Word>(a);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const RowIn<uint8_t, S0> c(pred.base[0] + r * p.row_stride[0]);
+    const RowIn<Word, S1> x(in.base[0] + r * p.row_stride[1]);
+    const RowIn<Word, S2> y(in.base[1] + r * p.row_stride[2]);
+    Word* zr = z + r * p.len;
+    for (int64_t i = 0; i < p.len; ++i) zr[i] = blend(c[i], x[i], y[i]);
+  }
+}
+
+// The instantiation for a scalar pattern (bit k set: operand k is a scalar).
+template <class Op, class T, class R>
+KernelFn absorbed_binary(unsigned scalars) {
+  constexpr KernelFn table[] = {
+      &absorbed_binary_kernel<Op, T, R, false, false>,
+      &absorbed_binary_kernel<Op, T, R, true, false>,
+      &absorbed_binary_kernel<Op, T, R, false, true>,
+      &absorbed_binary_kernel<Op, T, R, true, true>,
+  };
+  return table[scalars & 3u];
+}
+
+template <size_t W>
+KernelFn absorbed_select(unsigned scalars) {
+  constexpr KernelFn table[] = {
+      &absorbed_select_kernel<W, false, false, false>,
+      &absorbed_select_kernel<W, true, false, false>,
+      &absorbed_select_kernel<W, false, true, false>,
+      &absorbed_select_kernel<W, true, true, false>,
+      &absorbed_select_kernel<W, false, false, true>,
+      &absorbed_select_kernel<W, true, false, true>,
+      &absorbed_select_kernel<W, false, true, true>,
+      &absorbed_select_kernel<W, true, true, true>,
+  };
+  return table[scalars & 7u];
+}
+
+// Only float32 binary ops and compares are specialized (the training hot path); other dtypes keep
+// materialized operands, which keeps the instantiations to a few dozen small loops.
+struct AbsorbPicker {
+  ir::Prim prim;
+  KernelFn (*pick)(unsigned scalars);
+};
+constexpr AbsorbPicker kAbsorbKernels[] = {
+    {Prim::add, &absorbed_binary<Add, float, float>},
+    {Prim::sub, &absorbed_binary<Sub, float, float>},
+    {Prim::mul, &absorbed_binary<Mul, float, float>},
+    {Prim::div, &absorbed_binary<Div, float, float>},
+    {Prim::rem, &absorbed_binary<Rem, float, float>},
+    {Prim::pow, &absorbed_binary<Pow, float, float>},
+    {Prim::max, &absorbed_binary<Max, float, float>},
+    {Prim::min, &absorbed_binary<Min, float, float>},
+    {Prim::eq, &absorbed_binary<std::equal_to<>, float, bool>},
+    {Prim::ne, &absorbed_binary<std::not_equal_to<>, float, bool>},
+    {Prim::lt, &absorbed_binary<std::less<>, float, bool>},
+    {Prim::le, &absorbed_binary<std::less_equal<>, float, bool>},
+    {Prim::gt, &absorbed_binary<std::greater<>, float, bool>},
+    {Prim::ge, &absorbed_binary<std::greater_equal<>, float, bool>},
+};
+
 template <size_t N>
 KernelFn pick(const KernelPicker (&table)[N], const ir::Node& node, DType t) {
   for (const KernelPicker& k : table) {
@@ -423,6 +564,53 @@ Lowered lower_copy(const ir::Node&, std::span<const ir::ValueType> in) {
   l.fn = &copy_kernel;
   l.params = std::make_unique<CountParams>(in[0].shape.numel() *
                                            static_cast<int64_t>(itemsize(in[0].dtype)));
+  l.elementwise = true;
+  return l;
+}
+
+bool can_absorb_operands(const ir::Node& node, std::span<const ir::ValueType> in) {
+  if (node.prim == Prim::select) return in.size() == 3;
+  if (in.size() != 2 || in[0].dtype != DType::float32) return false;
+  for (const AbsorbPicker& k : kAbsorbKernels) {
+    if (k.prim == node.prim) return true;
+  }
+  return false;
+}
+
+Lowered lower_absorbing(const ir::Node& node, std::span<const ir::ValueType> in,
+                        std::span<const OperandRead> reads) {
+  if (!can_absorb_operands(node, in) || reads.size() != in.size() || reads.size() > 3)
+    no_kernel(node, in.empty() ? node.type.dtype : in[0].dtype);
+  auto params = std::make_unique<AbsorbParams>();
+  const int64_t n = node.type.shape.numel();
+  // Rows span the period of the cyclic operands (the schedule gives them all one period).
+  int64_t len = n;
+  for (const OperandRead& r : reads) {
+    if (r.kind == OperandRead::Kind::cyclic) len = r.period;
+  }
+  params->len = len;
+  params->rows = len > 0 ? n / len : 0;
+  unsigned scalars = 0;
+  for (size_t k = 0; k < reads.size(); ++k) {
+    const OperandRead::Kind kind = reads[k].kind;
+    params->kind[k] = kind;
+    params->fill[k] = reads[k].fill;
+    params->row_stride[k] = kind == OperandRead::Kind::dense ? len : 0;
+    if (kind == OperandRead::Kind::scalar || kind == OperandRead::Kind::fill) scalars |= 1u << k;
+  }
+  KernelFn fn = nullptr;
+  if (node.prim == Prim::select) {
+    fn = visit_width(itemsize(in[1].dtype),
+                     [&]<size_t W>() -> KernelFn { return absorbed_select<W>(scalars); });
+  } else {
+    for (const AbsorbPicker& k : kAbsorbKernels) {
+      if (k.prim == node.prim) fn = k.pick(scalars);
+    }
+  }
+  Lowered l;
+  l.fn = fn;
+  l.params = std::move(params);
+  // In-place reuse is safe only for dense operands; the schedule checks that, not this flag.
   l.elementwise = true;
   return l;
 }

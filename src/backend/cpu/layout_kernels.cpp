@@ -170,15 +170,20 @@ Lowered lower_concatenate(const ir::Node& node, std::span<const ir::ValueType> i
   return l;
 }
 
+uint64_t fill_bits(const ir::Node& full) {
+  const DType t = full.type.dtype;
+  Scalar v = full.attrs.value;
+  // A value given in another dtype is converted the way Scalar converts.
+  if (v.dtype != t)
+    v = is_floating(t) ? Scalar::from_double(v.to_double(), t) : Scalar::from_int(v.to_int(), t);
+  return v.bits;
+}
+
 Lowered lower_full(const ir::Node& node, std::span<const ir::ValueType>) {
   const DType t = node.type.dtype;
   auto params = std::make_unique<FillParams>();
   params->n = node.type.shape.numel();
-  Scalar v = node.attrs.value;
-  // A value given in another dtype is converted the way Scalar converts.
-  if (v.dtype != t)
-    v = is_floating(t) ? Scalar::from_double(v.to_double(), t) : Scalar::from_int(v.to_int(), t);
-  params->value = v.bits;
+  params->value = fill_bits(node);
   Lowered l;
   l.fn = visit_width(itemsize(t), []<size_t W>() -> KernelFn { return &full_kernel<W>; });
   l.params = std::move(params);

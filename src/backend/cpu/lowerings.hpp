@@ -14,10 +14,33 @@ Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_compare(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_select(const ir::Node& node, std::span<const ir::ValueType> in);
 // reshape, stop_gradient, bitcast_convert when they cannot be a view of their operand.
+// How an elementwise step reads one operand whose producer the schedule absorbed instead of
+// materializing it (docs/cpu-backend.md, "Absorbed fills and broadcasts").
+struct OperandRead {
+  enum class Kind : uint8_t {
+    dense,   // the operand's own buffer, element i
+    cyclic,  // a broadcast's source over trailing dims: element i % period of the source
+    scalar,  // a broadcast's one-element source: element 0
+    fill,    // a full node: no buffer, the value below
+  };
+  Kind kind = Kind::dense;
+  int64_t period = 0;  // cyclic: the source's element count
+  uint64_t fill = 0;   // fill: the element's bytes
+};
+
+// Whether lower_absorbing can build node (binary, compare or select) for its operand dtypes:
+// float32 binary ops and compares, select of any width. Other nodes keep materialized operands.
+bool can_absorb_operands(const ir::Node& node, std::span<const ir::ValueType> in);
+// The kernel of such a node reading operand k as reads[k]; in are the node's operand types.
+// Its step inputs are the non-fill operands in order (a cyclic or scalar one is the source).
+Lowered lower_absorbing(const ir::Node& node, std::span<const ir::ValueType> in,
+                        std::span<const OperandRead> reads);
 Lowered lower_copy(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_convert(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_full(const ir::Node& node, std::span<const ir::ValueType> in);
+// The bytes of one element of a full node's result (its value converted to the result dtype).
+uint64_t fill_bits(const ir::Node& full);
 Lowered lower_iota(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_broadcast_in_dim(const ir::Node& node, std::span<const ir::ValueType> in);

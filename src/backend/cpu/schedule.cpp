@@ -59,14 +59,16 @@ struct Liveness {
   std::vector<int64_t> last_use;  // node index of the last reader of a root, or -1
 };
 
-Liveness analyze(const ir::Graph& g) {
+// reads[i]: the values node i's step reads (its inputs, except where an absorbed operand reads a
+// broadcast's source or nothing, see plan_absorption).
+Liveness analyze(const ir::Graph& g, const std::vector<std::vector<ValueId>>& reads) {
   const size_t n = g.nodes.size();
   Liveness l{std::vector<bool>(n, false), std::vector<int64_t>(n, -1), std::vector<ValueId>(n),
              std::vector<bool>(n, false), std::vector<int64_t>(n, -1)};
   for (ValueId v : g.outputs) l.needed[v] = true;
   for (size_t i = n; i-- > 0;) {
     if (!l.needed[i]) continue;
-    for (ValueId u : g.nodes[i].inputs) l.needed[u] = true;
+    for (ValueId u : reads[i]) l.needed[u] = true;
   }
   for (size_t j = g.outputs.size(); j-- > 0;) l.output_of[g.outputs[j]] = static_cast<int64_t>(j);
   for (size_t i = 0; i < n; ++i) {
@@ -80,9 +82,78 @@ Liveness analyze(const ir::Graph& g) {
   }
   for (size_t i = 0; i < n; ++i) {
     if (!l.needed[i] || l.is_view[i]) continue;
-    for (ValueId u : g.nodes[i].inputs) l.last_use[l.root[u]] = static_cast<int64_t>(i);
+    for (ValueId u : reads[i]) l.last_use[l.root[u]] = static_cast<int64_t>(i);
   }
   return l;
+}
+
+// Elementwise steps read full and trailing-broadcast operands in place instead of materialized
+// result-sized buffers: a fill is a scalar in the kernel's params, a broadcast's source is read
+// cyclically. What a step reads changes here, before liveness, so a full or broadcast_in_dim that
+// every needed reader absorbed is neither needed, computed nor given arena bytes.
+struct Absorption {
+  std::vector<std::vector<ValueId>> reads;        // per node: the values its step reads
+  std::vector<std::vector<OperandRead>> operand;  // per node: how each operand is read; empty: all
+                                                  // dense (the node's own lowering)
+};
+
+// How node i can read operand u without u being materialized (kind dense: it cannot).
+OperandRead absorbable(const ir::Graph& g, ValueId u, ValueId* source) {
+  const ir::Node& p = g.nodes[u];
+  *source = u;
+  if (p.prim == Prim::full) return {OperandRead::Kind::fill, 0, fill_bits(p)};
+  if (p.prim != Prim::broadcast_in_dim || p.inputs.size() != 1) return {};
+  const ValueId src = p.inputs[0];
+  const ir::Node& s = g.nodes[src];
+  if (s.prim == Prim::full && s.type.dtype == p.type.dtype)  // a broadcast fill is a fill
+    return {OperandRead::Kind::fill, 0, fill_bits(s)};
+  const Shape& from = s.type.shape;
+  const Shape& to = p.type.shape;
+  if (s.type.dtype != p.type.dtype || from.numel() == 0) return {};
+  *source = src;
+  if (from.numel() == 1) return {OperandRead::Kind::scalar, 1, 0};
+  // The source must be the result's trailing dims, in order and unexpanded.
+  const int off = to.rank() - from.rank();
+  if (off < 0 || p.attrs.dims.size() != static_cast<size_t>(from.rank())) return {};
+  for (int k = 0; k < from.rank(); ++k) {
+    if (p.attrs.dims[static_cast<size_t>(k)] != off + k || from[k] != to[off + k]) return {};
+  }
+  return {OperandRead::Kind::cyclic, from.numel(), 0};
+}
+
+Absorption plan_absorption(const ir::Graph& g) {
+  const size_t n = g.nodes.size();
+  Absorption a{std::vector<std::vector<ValueId>>(n), std::vector<std::vector<OperandRead>>(n)};
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Node& node = g.nodes[i];
+    a.reads[i] = node.inputs;
+    if (node.type.shape.numel() == 0) continue;
+    std::vector<ir::ValueType> types;
+    for (ValueId u : node.inputs) types.push_back(g.nodes[u].type);
+    if (!can_absorb_operands(node, types)) continue;
+    std::vector<OperandRead> ops(node.inputs.size());
+    std::vector<ValueId> src(node.inputs.size());
+    int64_t period = 0;  // one row length for all cyclic operands: the longest period wins
+    for (size_t k = 0; k < ops.size(); ++k) {
+      ops[k] = absorbable(g, node.inputs[k], &src[k]);
+      if (ops[k].kind == OperandRead::Kind::dense) src[k] = node.inputs[k];
+      if (ops[k].kind == OperandRead::Kind::cyclic) period = std::max(period, ops[k].period);
+    }
+    bool any = false;
+    std::vector<ValueId> reads;
+    for (size_t k = 0; k < ops.size(); ++k) {
+      if (ops[k].kind == OperandRead::Kind::cyclic && ops[k].period != period) {
+        ops[k] = {};  // another period: materialized, read densely
+        src[k] = node.inputs[k];
+      }
+      any = any || ops[k].kind != OperandRead::Kind::dense;
+      if (ops[k].kind != OperandRead::Kind::fill) reads.push_back(src[k]);
+    }
+    if (!any) continue;
+    a.reads[i] = std::move(reads);
+    a.operand[i] = std::move(ops);
+  }
+  return a;
 }
 
 [[noreturn]] void unsupported(const ir::Node& node, ValueId v, DType t) {
@@ -136,7 +207,8 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     if (!prim_supports(node.prim, t)) unsupported(node, static_cast<ValueId>(i), t);
   }
 
-  const Liveness live = analyze(g);
+  const Absorption absorbed = plan_absorption(g);
+  const Liveness live = analyze(g, absorbed.reads);
   const auto& [needed, output_of, root, is_view, last_use] = live;
 
   // 2. Places and steps, in graph order.
@@ -210,13 +282,25 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     }
 
     const auto types = operand_types(node);
-    Lowered lowered = prim_row(node.prim).lower(node, types);
+    const std::vector<OperandRead>& reading = absorbed.operand[i];
+    const std::vector<ValueId>& reads = absorbed.reads[i];
+    Lowered lowered = reading.empty() ? prim_row(node.prim).lower(node, types)
+                                      : lower_absorbing(node, types, reading);
     const size_t bytes = byte_size(node.type);
+    // Only a densely read operand may be overwritten by the result: a cyclic or scalar source is
+    // read again after its first elements are written.
+    std::vector<ValueId> dense_reads;
+    for (size_t k = 0, r = 0; k < node.inputs.size(); ++k) {
+      const OperandRead::Kind kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
+      if (kind == OperandRead::Kind::fill) continue;
+      if (kind == OperandRead::Kind::dense) dense_reads.push_back(root[reads[r]]);
+      ++r;
+    }
 
     // Result: the output buffer itself when the value is a graph output; else arena bytes, taken
     // over from an operand that dies here when the kernel is elementwise.
     std::vector<ValueId> dying;
-    for (ValueId u : node.inputs) {
+    for (ValueId u : reads) {
       const ValueId r = root[u];
       if (place[r].region == Region::arena && last_use[r] == static_cast<int64_t>(i) &&
           std::find(dying.begin(), dying.end(), r) == dying.end()) {
@@ -229,7 +313,8 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     } else {
       if (lowered.elementwise) {
         for (ValueId r : dying) {
-          if (byte_size(g.nodes[r].type) == bytes && bytes > 0) {
+          if (byte_size(g.nodes[r].type) == bytes && bytes > 0 &&
+              std::find(dense_reads.begin(), dense_reads.end(), r) != dense_reads.end()) {
             reused = r;
             break;
           }
@@ -244,10 +329,17 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
 
     std::vector<Place> ins;
     std::string line = value + " = " + std::string(ir::name(node.prim)) + " " + type + " (";
-    for (size_t k = 0; k < node.inputs.size(); ++k) {
-      const ValueId u = node.inputs[k];
+    for (size_t k = 0, r = 0; k < node.inputs.size(); ++k) {
+      line += k ? ", %" : "%";
+      const OperandRead::Kind kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
+      if (kind == OperandRead::Kind::fill) {  // a scalar in the kernel's params
+        line += std::to_string(node.inputs[k]) + ":fill";
+        continue;
+      }
+      const ValueId u = reads[r++];
       ins.push_back(place[root[u]]);
-      line += (k ? ", %" : "%") + std::to_string(u) + "@" + place_str(place[root[u]]);
+      if (kind != OperandRead::Kind::dense) line += std::to_string(node.inputs[k]) + ":bcast %";
+      line += std::to_string(u) + "@" + place_str(place[root[u]]);
     }
     line += ") -> " + place_str(place[i]);
     if (reused != static_cast<ValueId>(-1)) line += " (in place)";
