@@ -157,15 +157,8 @@ Lowered lower_reference(const ir::Node& node, std::span<const ir::ValueType> in)
   p.out_pos = enumerate(out_dims, out_strides);
   p.kernel_pos = enumerate(p.kernel_dims, k_strides);
   Lowered l;
-  l.fn = visit_dtype(in[0].dtype, [](auto tag) -> KernelFn {
-    using T = decltype(tag);
-    if constexpr (kIsBool<T>) {
-      return nullptr;
-    } else {
-      return &conv_reference_kernel<T>;
-    }
-  });
-  if (l.fn == nullptr) no_kernel(node, in[0].dtype);
+  l.fn = numeric_kernel(node, in[0].dtype,
+                        []<class T>() -> KernelFn { return &conv_reference_kernel<T>; });
   l.params = std::move(params);
   return l;
 }

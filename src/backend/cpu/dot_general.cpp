@@ -147,15 +147,7 @@ Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> i
   g.ldb = std::max<int64_t>(g.ldb, 1);
 
   Lowered l;
-  l.fn = visit_dtype(in[0].dtype, [](auto tag) -> KernelFn {
-    using T = decltype(tag);
-    if constexpr (kIsBool<T>) {
-      return nullptr;
-    } else {
-      return &dot_kernel<T>;
-    }
-  });
-  if (l.fn == nullptr) no_kernel(node, in[0].dtype);
+  l.fn = numeric_kernel(node, in[0].dtype, []<class T>() -> KernelFn { return &dot_kernel<T>; });
   l.params = std::move(params);
   l.scratch_bytes = scratch;
   return l;

@@ -200,15 +200,8 @@ Lowered lower_iota(const ir::Node& node, std::span<const ir::ValueType>) {
     for (int i = axis + 1; i < s.rank(); ++i) params->inner *= s[i];
   }
   Lowered l;
-  l.fn = visit_dtype(node.type.dtype, [](auto tag) -> KernelFn {
-    using T = decltype(tag);
-    if constexpr (kIsBool<T>) {
-      return nullptr;
-    } else {
-      return &iota_kernel<T>;
-    }
-  });
-  if (l.fn == nullptr) no_kernel(node, node.type.dtype);
+  l.fn =
+      numeric_kernel(node, node.type.dtype, []<class T>() -> KernelFn { return &iota_kernel<T>; });
   l.params = std::move(params);
   return l;
 }

@@ -2,12 +2,30 @@
 // one of these and to the dtypes it accepts.
 #pragma once
 
+#include "backend/cpu/element_types.hpp"
 #include "backend/cpu/kernel.hpp"
 
 namespace kiln::cpu {
 
 // Thrown by a lowering for a node it cannot build (a bug: supports() said yes).
 [[noreturn]] void no_kernel(const ir::Node& node, DType dtype);
+
+// pick.template operator()<T>() for the storage type T of `dtype`, for kernels that exist for
+// every numeric type but not bool; no_kernel for bool.
+//   l.fn = numeric_kernel(node, t, []<class T>() -> KernelFn { return &dot_kernel<T>; });
+template <class Pick>
+KernelFn numeric_kernel(const ir::Node& node, DType dtype, Pick pick) {
+  KernelFn fn = visit_dtype(dtype, [&](auto tag) -> KernelFn {
+    using T = decltype(tag);
+    if constexpr (kIsBool<T>) {
+      return nullptr;
+    } else {
+      return pick.template operator()<T>();
+    }
+  });
+  if (fn == nullptr) no_kernel(node, dtype);
+  return fn;
+}
 
 Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in);

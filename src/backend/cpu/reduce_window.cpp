@@ -197,15 +197,8 @@ Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::V
                     window_size(*params) * sizeof(int64_t);
   if (is_floating(in[1].dtype) && itemsize(in[1].dtype) == 2)
     l.scratch_bytes += static_cast<size_t>(params->in_numel) * sizeof(float);
-  l.fn = visit_dtype(in[1].dtype, [](auto tag) -> KernelFn {
-    using T = decltype(tag);
-    if constexpr (kIsBool<T>) {
-      return nullptr;
-    } else {
-      return &select_and_scatter_add_kernel<T>;
-    }
-  });
-  if (l.fn == nullptr) no_kernel(node, in[1].dtype);
+  l.fn = numeric_kernel(node, in[1].dtype,
+                        []<class T>() -> KernelFn { return &select_and_scatter_add_kernel<T>; });
   l.params = std::move(params);
   return l;
 }
