@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/schedule.hpp"
+#include "backend/graph_builder.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln {
@@ -25,29 +26,7 @@ using ir::ValueType;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// Builds a graph node by node, with types written out (no shape inference involved).
-struct GraphBuilder {
-  ir::Graph g;
-
-  ValueId param(DType t, Shape s) {
-    ir::Attrs a;
-    a.index = static_cast<int64_t>(g.inputs.size());
-    ValueId v = push(Prim::parameter, {}, a, {t, s});
-    g.inputs.push_back(v);
-    return v;
-  }
-  ValueId push(Prim p, std::vector<ValueId> in, ir::Attrs a, ValueType t,
-               std::source_location loc = {}) {
-    g.nodes.push_back(ir::Node{p, std::move(in), std::move(a), std::move(t), loc});
-    return static_cast<ValueId>(g.nodes.size() - 1);
-  }
-  ValueId unary(Prim p, ValueId x) { return push(p, {x}, {}, g.nodes[x].type); }
-  ValueId binary(Prim p, ValueId x, ValueId y) { return push(p, {x, y}, {}, g.nodes[x].type); }
-  ValueId compare(Prim p, ValueId x, ValueId y) {
-    return push(p, {x, y}, {}, {DType::bool_, g.nodes[x].type.shape});
-  }
-  void output(ValueId v) { g.outputs.push_back(v); }
-};
+using testing::GraphBuilder;
 
 class CpuBackendTest : public ::testing::Test {
  protected:

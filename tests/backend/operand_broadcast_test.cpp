@@ -11,6 +11,7 @@
 
 #include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/schedule.hpp"
+#include "backend/graph_builder.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln {
@@ -22,49 +23,7 @@ using ir::ValueType;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-struct GraphBuilder {
-  ir::Graph g;
-
-  ValueId param(DType t, Shape s) {
-    ir::Attrs a;
-    a.index = static_cast<int64_t>(g.inputs.size());
-    ValueId v = push(Prim::parameter, {}, a, {t, s});
-    g.inputs.push_back(v);
-    return v;
-  }
-  ValueId push(Prim p, std::vector<ValueId> in, ir::Attrs a, ValueType t) {
-    g.nodes.push_back(ir::Node{p, std::move(in), std::move(a), std::move(t), {}});
-    return static_cast<ValueId>(g.nodes.size() - 1);
-  }
-  ValueId full(DType t, Shape s, double value) {
-    ir::Attrs a;
-    a.shape = s;
-    a.dtype = t;
-    a.value = Scalar::from_double(value, t);
-    return push(Prim::full, {}, a, {t, s});
-  }
-  ValueId bcast(ValueId x, Shape s, std::vector<int64_t> dims) {
-    ir::Attrs a;
-    a.shape = s;
-    a.dims = std::move(dims);
-    return push(Prim::broadcast_in_dim, {x}, a, {g.nodes[x].type.dtype, s});
-  }
-  // Broadcasts x over the leading dims of s (x has s's trailing dims).
-  ValueId trailing(ValueId x, Shape s) {
-    const int r = g.nodes[x].type.shape.rank();
-    std::vector<int64_t> dims;
-    for (int k = 0; k < r; ++k) dims.push_back(s.rank() - r + k);
-    return bcast(x, s, dims);
-  }
-  ValueId binary(Prim p, ValueId x, ValueId y) { return push(p, {x, y}, {}, g.nodes[x].type); }
-  ValueId compare(Prim p, ValueId x, ValueId y) {
-    return push(p, {x, y}, {}, {DType::bool_, g.nodes[x].type.shape});
-  }
-  ValueId select(ValueId c, ValueId x, ValueId y) {
-    return push(Prim::select, {c, x, y}, {}, g.nodes[x].type);
-  }
-  void output(ValueId v) { g.outputs.push_back(v); }
-};
+using testing::GraphBuilder;
 
 class OperandBroadcastTest : public ::testing::Test {
  protected:

@@ -1,0 +1,60 @@
+// Builds an ir::Graph node by node with the types written out (no shape inference involved), for
+// the CPU backend's tests.
+#pragma once
+
+#include <source_location>
+#include <vector>
+
+#include "kiln/ir.hpp"
+
+namespace kiln::testing {
+
+struct GraphBuilder {
+  ir::Graph g;
+
+  ir::ValueId param(DType t, Shape s) {
+    ir::Attrs a;
+    a.index = static_cast<int64_t>(g.inputs.size());
+    ir::ValueId v = push(ir::Prim::parameter, {}, a, {t, s});
+    g.inputs.push_back(v);
+    return v;
+  }
+  ir::ValueId push(ir::Prim p, std::vector<ir::ValueId> in, ir::Attrs a, ir::ValueType t,
+                   std::source_location loc = {}) {
+    g.nodes.push_back(ir::Node{p, std::move(in), std::move(a), std::move(t), loc});
+    return static_cast<ir::ValueId>(g.nodes.size() - 1);
+  }
+  ir::ValueId full(DType t, Shape s, double value) {
+    ir::Attrs a;
+    a.shape = s;
+    a.dtype = t;
+    a.value = Scalar::from_double(value, t);
+    return push(ir::Prim::full, {}, a, {t, s});
+  }
+  ir::ValueId bcast(ir::ValueId x, Shape s, std::vector<int64_t> dims) {
+    ir::Attrs a;
+    a.shape = s;
+    a.dims = std::move(dims);
+    return push(ir::Prim::broadcast_in_dim, {x}, a, {g.nodes[x].type.dtype, s});
+  }
+  // Broadcasts x over the leading dims of s (x has s's trailing dims).
+  ir::ValueId trailing(ir::ValueId x, Shape s) {
+    const int r = g.nodes[x].type.shape.rank();
+    std::vector<int64_t> dims;
+    for (int k = 0; k < r; ++k) dims.push_back(s.rank() - r + k);
+    return bcast(x, s, dims);
+  }
+  ir::ValueId unary(ir::Prim p, ir::ValueId x) { return push(p, {x}, {}, g.nodes[x].type); }
+  ir::ValueId binary(ir::Prim p, ir::ValueId x, ir::ValueId y) {
+    return push(p, {x, y}, {}, g.nodes[x].type);
+  }
+  ir::ValueId compare(ir::Prim p, ir::ValueId x, ir::ValueId y) {
+    return push(p, {x, y}, {}, {DType::bool_, g.nodes[x].type.shape});
+  }
+  ir::ValueId select(ir::ValueId c, ir::ValueId x, ir::ValueId y) {
+    return push(ir::Prim::select, {c, x, y}, {}, g.nodes[x].type);
+  }
+  void output(ir::ValueId v) { g.outputs.push_back(v); }
+};
+
+}  // namespace kiln::testing
