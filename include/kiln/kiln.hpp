@@ -9,6 +9,7 @@
 #include "kiln/device.hpp"
 #include "kiln/dtype.hpp"
 #include "kiln/error.hpp"
+#include "kiln/export.hpp"
 #include "kiln/ir.hpp"
 #include "kiln/jit.hpp"
 #include "kiln/losses.hpp"

@@ -33,6 +33,13 @@ struct FashionCNN : nn::Module<FashionCNN> {
   Array operator()(nn::Scope& s, const Array& x, bool train) const;
 };
 
+// The tutorial's SimpleMLP (examples/tutorial.cpp): Dense 8 -> relu -> Dense 1, every weight and
+// bias initialised to 0.01. Input: float32 [B, 4]. (`kiln export --model tutorial`.)
+struct TutorialMLP : nn::Module<TutorialMLP> {
+  int64_t features = 8;
+  Array operator()(nn::Scope& s, const Array& x) const;
+};
+
 // A model behind one interface: what the command-line tool trains, evaluates and serves.
 struct ImageClassifier {
   std::string name;

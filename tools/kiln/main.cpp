@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "export_command.hpp"
 #include "fashion_mnist_commands.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/device.hpp"
@@ -116,6 +117,13 @@ int main(int argc, char** argv) {
   prd->add_option("--top", pargs.top, "how many classes to show per image")->capture_default_str();
   prd->add_option("images", pargs.images, "image files")->required();
 
+  kiln_tool::ExportArgs xargs;
+  auto* xpt = app.add_subcommand("export", "write a built-in model's inference as StableHLO MLIR");
+  xpt->add_option("--model", xargs.model, "tutorial, mlp or cnn")->capture_default_str();
+  xpt->add_option("--params", xargs.params, "parameters (.msgpack); default: the initial ones");
+  xpt->add_option("--batch", xargs.batch, "examples per call")->capture_default_str();
+  xpt->add_option("-o,--out", xargs.out, "the .mlir file to write (atomically)")->required();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*version) {
@@ -129,6 +137,7 @@ int main(int argc, char** argv) {
     if (*trn) return kiln_tool::train(targs);
     if (*evl) return kiln_tool::eval(eargs);
     if (*prd) return kiln_tool::predict(pargs);
+    if (*xpt) return kiln_tool::export_model(xargs);
   } catch (const std::filesystem::filesystem_error& e) {
     std::fprintf(stderr, "kiln: %s\n", e.what());
     return 1;

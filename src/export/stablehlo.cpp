@@ -1,0 +1,704 @@
+// ir::Graph -> StableHLO MLIR text, in the textual form JAX prints
+// (`jax.jit(f).lower(...).as_text()`): the pretty forms of the ops that have one, the generic form
+// (`"stablehlo.reduce_window"(...)
+// <{...}> ({ ^bb0(...): ... })`) for those that do not. Every SSA value gets a fresh number (%0,
+// %1,
+// ...; arguments are %arg0, ...), unique across nested regions, so the text parses without
+// shadowing questions. docs/export.md lists what each primitive becomes.
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kiln/backend.hpp"
+#include "kiln/error.hpp"
+#include "kiln/export.hpp"
+
+namespace kiln {
+namespace {
+
+using ir::Prim;
+
+std::string element_type(DType t) {
+  switch (t) {
+    case DType::bool_:
+      return "i1";
+    case DType::uint8:
+      return "ui8";
+    case DType::uint16:
+      return "ui16";
+    case DType::uint32:
+      return "ui32";
+    case DType::uint64:
+      return "ui64";
+    case DType::int8:
+      return "i8";
+    case DType::int16:
+      return "i16";
+    case DType::int32:
+      return "i32";
+    case DType::int64:
+      return "i64";
+    case DType::bfloat16:
+      return "bf16";
+    case DType::float16:
+      return "f16";
+    case DType::float32:
+      return "f32";
+    case DType::float64:
+      return "f64";
+    case DType::complex64:
+    case DType::complex128:
+      break;
+  }
+  throw Unsupported(message("StableHLO export: no element type for " + std::string(name(t)), Loc{},
+                            "complex dtypes are storage only in kiln"));
+}
+
+std::string tensor_type(DType t, const Shape& s) {
+  std::string out = "tensor<";
+  for (int64_t d : s) out += std::to_string(d) + "x";
+  return out + element_type(t) + ">";
+}
+std::string tensor_type(const ir::ValueType& vt) {
+  return tensor_type(vt.dtype, vt.shape);
+}
+
+std::string int_list(std::span<const int64_t> v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+  return out + "]";
+}
+std::string i64_array(std::span<const int64_t> v) {
+  std::string out = "array<i64";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : ": ") + std::to_string(v[i]);
+  return out + ">";
+}
+
+std::string hex_bits(uint64_t bits, size_t bytes) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%0*llX", static_cast<int>(2 * bytes),
+                static_cast<unsigned long long>(bits));
+  return buf;
+}
+
+// A float element, exactly: decimal (`1.000000e+00`, as MLIR prints) when the decimal text
+// reads back to the same bits, else the bit pattern in hex (`0x7FC00000`), which MLIR reads as
+// the bits of a float.
+std::string float_text(DType t, uint64_t bits) {
+  double v = 0;
+  if (t == DType::float64) {
+    std::memcpy(&v, &bits, 8);
+  } else if (t == DType::float32) {
+    float f = 0;
+    uint32_t b = static_cast<uint32_t>(bits);
+    std::memcpy(&f, &b, 4);
+    v = f;
+  } else if (t == DType::bfloat16) {
+    v = to_float(bf16{static_cast<uint16_t>(bits)});
+  } else {
+    v = to_float(f16{static_cast<uint16_t>(bits)});
+  }
+  if (std::isfinite(v)) {
+    for (int digits : {6, 9, 17}) {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.*e", digits, v);
+      bool same = false;
+      if (t == DType::float64) {
+        same = std::strtod(buf, nullptr) == v && !(v == 0 && std::signbit(v) != (buf[0] == '-'));
+      } else if (t == DType::float32) {
+        float back = std::strtof(buf, nullptr);
+        uint32_t b = 0;
+        std::memcpy(&b, &back, 4);
+        same = b == static_cast<uint32_t>(bits);
+      } else {
+        // 16-bit floats: only text whose value is exactly the element (no rounding to argue).
+        same = std::strtod(buf, nullptr) == v && !(v == 0 && std::signbit(v) != (buf[0] == '-'));
+      }
+      if (same) return buf;
+    }
+  }
+  return hex_bits(bits, itemsize(t));
+}
+
+std::string element_text(DType t, const uint8_t* p) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, p, itemsize(t));
+  switch (t) {
+    case DType::bool_:
+      return bits ? "true" : "false";
+    case DType::uint8:
+    case DType::uint16:
+    case DType::uint32:
+    case DType::uint64:
+      return std::to_string(bits);
+    case DType::int8:
+      return std::to_string(static_cast<int8_t>(bits));
+    case DType::int16:
+      return std::to_string(static_cast<int16_t>(bits));
+    case DType::int32:
+      return std::to_string(static_cast<int32_t>(bits));
+    case DType::int64:
+      return std::to_string(static_cast<int64_t>(bits));
+    default:
+      return float_text(t, bits);
+  }
+}
+
+// `dense<...>`: the splat form when every element is the same, nested brackets otherwise.
+std::string dense(DType t, const Shape& s, const uint8_t* data) {
+  const size_t item = itemsize(t);
+  const int64_t n = s.numel();
+  if (n == 0) return "dense<>";
+  bool splat = true;
+  for (int64_t i = 1; i < n && splat; ++i) splat = std::memcmp(data, data + i * item, item) == 0;
+  if (splat) return "dense<" + element_text(t, data) + ">";
+  std::string out = "dense<";
+  int64_t at = 0;
+  auto rec = [&](auto&& self, int dim) -> void {
+    if (dim == s.rank()) {
+      out += element_text(t, data + (at++) * item);
+      return;
+    }
+    out += "[";
+    for (int64_t i = 0; i < s[dim]; ++i) {
+      if (i) out += ", ";
+      self(self, dim + 1);
+    }
+    out += "]";
+  };
+  rec(rec, 0);
+  return out + ">";
+}
+
+std::string compare_type(DType t) {
+  if (is_floating(t)) return "FLOAT";
+  if (t == DType::bool_ || is_unsigned(t)) return "UNSIGNED";
+  return "SIGNED";
+}
+
+// The bits of the identity of max (lowest: -inf, the minimum integer, false) or min (highest).
+uint64_t lowest_bits(DType t) {
+  switch (t) {
+    case DType::int8:
+      return 0x80;
+    case DType::int16:
+      return 0x8000;
+    case DType::int32:
+      return 0x80000000u;
+    case DType::int64:
+      return 0x8000000000000000ull;
+    case DType::bfloat16:
+      return 0xFF80;
+    case DType::float16:
+      return 0xFC00;
+    case DType::float32:
+      return 0xFF800000u;
+    case DType::float64:
+      return 0xFFF0000000000000ull;
+    default:
+      return 0;  // bool, unsigned
+  }
+}
+uint64_t highest_bits(DType t) {
+  switch (t) {
+    case DType::bool_:
+      return 1;
+    case DType::uint8:
+      return 0xFF;
+    case DType::uint16:
+      return 0xFFFF;
+    case DType::uint32:
+      return 0xFFFFFFFFu;
+    case DType::uint64:
+      return ~0ull;
+    case DType::int8:
+      return 0x7F;
+    case DType::int16:
+      return 0x7FFF;
+    case DType::int32:
+      return 0x7FFFFFFFu;
+    case DType::int64:
+      return 0x7FFFFFFFFFFFFFFFull;
+    case DType::bfloat16:
+      return 0x7F80;
+    case DType::float16:
+      return 0x7C00;
+    case DType::float32:
+      return 0x7F800000u;
+    default:
+      return 0x7FF0000000000000ull;
+  }
+}
+
+const char* unary_op(Prim p) {
+  switch (p) {
+    case Prim::neg:
+      return "stablehlo.negate";
+    case Prim::abs:
+      return "stablehlo.abs";
+    case Prim::sign:
+      return "stablehlo.sign";
+    case Prim::exp:
+      return "stablehlo.exponential";
+    case Prim::log:
+      return "stablehlo.log";
+    case Prim::log1p:
+      return "stablehlo.log_plus_one";
+    case Prim::expm1:
+      return "stablehlo.exponential_minus_one";
+    case Prim::sqrt:
+      return "stablehlo.sqrt";
+    case Prim::rsqrt:
+      return "stablehlo.rsqrt";
+    case Prim::tanh:
+      return "stablehlo.tanh";
+    case Prim::logistic:
+      return "stablehlo.logistic";
+    case Prim::sin:
+      return "stablehlo.sine";
+    case Prim::cos:
+      return "stablehlo.cosine";
+    case Prim::floor:
+      return "stablehlo.floor";
+    case Prim::ceil:
+      return "stablehlo.ceil";
+    case Prim::round:
+      return "stablehlo.round_nearest_afz";  // kiln rounds half away from zero
+    case Prim::not_:
+      return "stablehlo.not";
+    default:
+      return nullptr;
+  }
+}
+
+const char* binary_op(Prim p) {
+  switch (p) {
+    case Prim::add:
+      return "stablehlo.add";
+    case Prim::sub:
+      return "stablehlo.subtract";
+    case Prim::mul:
+      return "stablehlo.multiply";
+    case Prim::div:
+      return "stablehlo.divide";
+    case Prim::rem:
+      return "stablehlo.remainder";
+    case Prim::pow:
+      return "stablehlo.power";
+    case Prim::max:
+      return "stablehlo.maximum";
+    case Prim::min:
+      return "stablehlo.minimum";
+    case Prim::and_:
+      return "stablehlo.and";
+    case Prim::or_:
+      return "stablehlo.or";
+    case Prim::xor_:
+      return "stablehlo.xor";
+    case Prim::shift_left:
+      return "stablehlo.shift_left";
+    case Prim::shift_right_logical:
+      return "stablehlo.shift_right_logical";
+    default:
+      return nullptr;
+  }
+}
+
+const char* compare_direction(Prim p) {
+  switch (p) {
+    case Prim::eq:
+      return "EQ";
+    case Prim::ne:
+      return "NE";
+    case Prim::lt:
+      return "LT";
+    case Prim::le:
+      return "LE";
+    case Prim::gt:
+      return "GT";
+    case Prim::ge:
+      return "GE";
+    default:
+      return nullptr;
+  }
+}
+
+// "b, 0, 1, f"-style: the role of each dimension given (first, second, spatial...) positions.
+std::string conv_layout(std::span<const int64_t> spec, char first, char second) {
+  std::vector<std::string> roles(spec.size());
+  roles[spec[0]] = std::string(1, first);
+  roles[spec[1]] = std::string(1, second);
+  for (size_t i = 2; i < spec.size(); ++i) roles[spec[i]] = std::to_string(i - 2);
+  std::string out = "[";
+  for (size_t i = 0; i < roles.size(); ++i) out += (i ? ", " : "") + roles[i];
+  return out + "]";
+}
+
+class Emitter {
+ public:
+  explicit Emitter(const ir::Graph& g) : g_(g), names_(g.nodes.size()) {}
+
+  std::string run() {
+    for (const ir::Node& n : g_.nodes) check_supported(n);
+    std::string args;
+    for (size_t k = 0; k < g_.inputs.size(); ++k) {
+      names_[g_.inputs[k]] = "%arg" + std::to_string(k);
+      args += (k ? ", " : "") + names_[g_.inputs[k]] + ": " + tensor_type(g_.type(g_.inputs[k]));
+    }
+    for (size_t i = 0; i < g_.nodes.size(); ++i) emit(static_cast<ir::ValueId>(i));
+    std::string results, ret_names, ret_types;
+    for (size_t k = 0; k < g_.outputs.size(); ++k) {
+      const ir::ValueId v = g_.outputs[k];
+      const std::string t = tensor_type(g_.type(v));
+      const std::string info = g_.outputs.size() == 1 ? "result" : "[" + std::to_string(k) + "]";
+      results += (k ? ", " : "") + t + " {jax.result_info = \"" + info + "\"}";
+      ret_names += (k ? ", " : "") + names_[v];
+      ret_types += (k ? ", " : "") + t;
+    }
+    std::string out = "module @jit_" + symbol(g_.name) +
+                      " attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} "
+                      "{\n";
+    out += "  func.func public @main(" + args + ") -> (" + results + ") {\n";
+    out += body_;
+    out +=
+        g_.outputs.empty() ? "    return\n" : "    return " + ret_names + " : " + ret_types + "\n";
+    out += "  }\n}\n";
+    return out;
+  }
+
+ private:
+  static std::string symbol(const std::string& name) {
+    std::string s;
+    for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+    return s.empty() ? "f" : s;
+  }
+
+  void check_supported(const ir::Node& n) const {
+    const std::string prim(ir::name(n.prim));
+    auto complex_dtype = [&](DType t) {
+      throw Unsupported(message(
+          "StableHLO export: " + prim + " on " + std::string(name(t)) +
+              " — complex dtypes are storage only in kiln and have no exported form",
+          n.loc,
+          "Keep complex arrays out of the exported function (split real and imaginary parts)"));
+    };
+    if (is_complex(n.type.dtype)) complex_dtype(n.type.dtype);
+    for (ir::ValueId in : n.inputs)
+      if (is_complex(g_.type(in).dtype)) complex_dtype(g_.type(in).dtype);
+    if (n.prim == Prim::threefry2x32)
+      throw Unsupported(message(
+          "StableHLO export: threefry2x32 (random bits) is not exported — accelerator plugins "
+          "have no RNG to lower it to",
+          n.loc,
+          "Initialise on the cpu and device_put: draw the random values (random::normal, "
+          "Module::init) outside the exported function and pass them in as arguments"));
+  }
+
+  std::string fresh() { return "%" + std::to_string(next_++); }
+  void line(const std::string& s, int indent = 4) { body_ += std::string(indent, ' ') + s + "\n"; }
+  std::string scalar_constant(DType t, uint64_t bits, int indent = 4) {
+    std::string r = fresh();
+    line(r + " = stablehlo.constant dense<" +
+             element_text(t, reinterpret_cast<const uint8_t*>(&bits)) +
+             "> : " + tensor_type(t, Shape{}),
+         indent);
+    return r;
+  }
+  const std::string& in(const ir::Node& n, size_t i) const { return names_[n.inputs[i]]; }
+  std::string in_type(const ir::Node& n, size_t i) const {
+    return tensor_type(g_.type(n.inputs[i]));
+  }
+
+  void emit(ir::ValueId id) {
+    const ir::Node& n = g_.nodes[id];
+    const ir::Attrs& a = n.attrs;
+    const std::string t = tensor_type(n.type);
+    const DType dt = n.type.dtype;
+    if (n.prim == Prim::parameter) return;  // named %argK in run()
+    if (n.prim == Prim::stop_gradient) {    // identity: the value itself
+      names_[id] = in(n, 0);
+      return;
+    }
+    if (const char* op = unary_op(n.prim)) {
+      const std::string r = result(id);
+      line(r + " = " + op + " " + in(n, 0) + " : " + t);
+    } else if (n.prim == Prim::erf || n.prim == Prim::erf_inv) {
+      const std::string r = result(id);
+      line(r + " = " + (n.prim == Prim::erf ? "chlo.erf " : "chlo.erf_inv ") + in(n, 0) + " : " +
+           t + " -> " + t);
+    } else if (const char* op = binary_op(n.prim)) {
+      const std::string r = result(id);
+      line(r + " = " + op + " " + in(n, 0) + ", " + in(n, 1) + " : " + t);
+    } else if (const char* dir = compare_direction(n.prim)) {
+      const std::string r = result(id);
+      line(r + " = stablehlo.compare  " + dir + ", " + in(n, 0) + ", " + in(n, 1) + ",  " +
+           compare_type(g_.type(n.inputs[0]).dtype) + " : (" + in_type(n, 0) + ", " +
+           in_type(n, 1) + ") -> " + t);
+    } else {
+      emit_structured(id, n, t, dt, a);
+    }
+  }
+
+  // A fresh name for node id's result, recorded. Ops that need constants emit those first, so
+  // that numbers follow the text.
+  std::string result(ir::ValueId id) {
+    names_[id] = fresh();
+    return names_[id];
+  }
+
+  void emit_structured(ir::ValueId id, const ir::Node& n, const std::string& t, DType dt,
+                       const ir::Attrs& a) {
+    const bool needs_init =
+        n.prim == Prim::reduce_sum || n.prim == Prim::reduce_max || n.prim == Prim::reduce_min ||
+        n.prim == Prim::argmax || n.prim == Prim::reduce_window_sum ||
+        n.prim == Prim::reduce_window_max || n.prim == Prim::select_and_scatter_add;
+    const std::string r = needs_init ? std::string() : result(id);
+    switch (n.prim) {
+      case Prim::constant: {
+        const uint8_t* data =
+            a.literal ? static_cast<const uint8_t*>(a.literal->host_data()) : nullptr;
+        if (data == nullptr && n.type.shape.numel() > 0)
+          throw Unsupported(message("StableHLO export: a constant's literal is not on the host",
+                                    n.loc, "Capture host arrays (device_get) in the function"));
+        line(r + " = stablehlo.constant " + dense(dt, n.type.shape, data) + " : " + t);
+        return;
+      }
+      case Prim::full:  // one value: always the splat form
+        line(r + " = stablehlo.constant dense<" +
+             element_text(dt, reinterpret_cast<const uint8_t*>(&a.value.bits)) + "> : " + t);
+        return;
+      case Prim::iota:
+        line(r + " = stablehlo.iota dim = " + std::to_string(a.axis) + " : " + t);
+        return;
+      case Prim::convert:
+        line(r + " = stablehlo.convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        return;
+      case Prim::bitcast_convert:
+        line(r + " = stablehlo.bitcast_convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        return;
+      case Prim::select:
+        line(r + " = stablehlo.select " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
+             in_type(n, 0) + ", " + t);
+        return;
+      case Prim::broadcast_in_dim:
+        line(r + " = stablehlo.broadcast_in_dim " + in(n, 0) + ", dims = " + int_list(a.dims) +
+             " : (" + in_type(n, 0) + ") -> " + t);
+        return;
+      case Prim::reshape:
+        line(r + " = stablehlo.reshape " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        return;
+      case Prim::transpose:
+        line(r + " = stablehlo.transpose " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
+             in_type(n, 0) + ") -> " + t);
+        return;
+      case Prim::rev:
+        line(r + " = stablehlo.reverse " + in(n, 0) + ", dims = " + int_list(a.dims) + " : " + t);
+        return;
+      case Prim::slice: {
+        std::string s = "[";
+        for (size_t i = 0; i < a.start.size(); ++i) {
+          const int64_t stride = i < a.stride.size() ? a.stride[i] : 1;
+          s += (i ? ", " : "") + std::to_string(a.start[i]) + ":" + std::to_string(a.limit[i]) +
+               (stride != 1 ? ":" + std::to_string(stride) : "");
+        }
+        line(r + " = stablehlo.slice " + in(n, 0) + " " + s + "] : (" + in_type(n, 0) + ") -> " +
+             t);
+        return;
+      }
+      case Prim::concatenate: {
+        std::string ops, types;
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          ops += (i ? ", " : "") + in(n, i);
+          types += (i ? ", " : "") + in_type(n, i);
+        }
+        line(r + " = stablehlo.concatenate " + ops + ", dim = " + std::to_string(a.axis) + " : (" +
+             types + ") -> " + t);
+        return;
+      }
+      case Prim::pad:
+        line(r + " = stablehlo.pad " + in(n, 0) + ", " + in(n, 1) + ", low = " + int_list(a.low) +
+             ", high = " + int_list(a.high) + ", interior = " + int_list(a.interior) + " : (" +
+             in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
+        return;
+      case Prim::reduce_sum:
+      case Prim::reduce_max:
+      case Prim::reduce_min: {
+        const uint64_t init = n.prim == Prim::reduce_sum   ? 0
+                              : n.prim == Prim::reduce_max ? lowest_bits(dt)
+                                                           : highest_bits(dt);
+        const char* op = n.prim == Prim::reduce_sum   ? "stablehlo.add"
+                         : n.prim == Prim::reduce_max ? "stablehlo.maximum"
+                                                      : "stablehlo.minimum";
+        const std::string c = scalar_constant(dt, init);
+        const std::string reduce_name = result(id);
+        line(reduce_name + " = stablehlo.reduce(" + in(n, 0) + " init: " + c + ") applies " + op +
+             " across dimensions = " + int_list(a.dims) + " : (" + in_type(n, 0) + ", " +
+             tensor_type(dt, Shape{}) + ") -> " + t);
+        return;
+      }
+      case Prim::argmax:
+        emit_argmax(id, n, t);
+        return;
+      case Prim::dot_general: {
+        std::string dims;
+        if (!a.dot.lhs_batch.empty())
+          dims += "batching_dims = " + int_list(a.dot.lhs_batch) + " x " +
+                  int_list(a.dot.rhs_batch) + ", ";
+        dims += "contracting_dims = " + int_list(a.dot.lhs_contract) + " x " +
+                int_list(a.dot.rhs_contract);
+        line(r + " = stablehlo.dot_general " + in(n, 0) + ", " + in(n, 1) + ", " + dims +
+             ", precision = [DEFAULT, DEFAULT] : (" + in_type(n, 0) + ", " + in_type(n, 1) +
+             ") -> " + t);
+        return;
+      }
+      case Prim::convolution: {
+        const ir::ConvDims& c = a.conv;
+        std::string pad = "[";
+        for (size_t i = 0; i < c.padding_low.size(); ++i)
+          pad += std::string(i ? ", " : "") + "[" + std::to_string(c.padding_low[i]) + ", " +
+                 std::to_string(c.padding_high[i]) + "]";
+        pad += "]";
+        line(r + " = stablehlo.convolution(" + in(n, 0) + ", " + in(n, 1) +
+             ") dim_numbers = " + conv_layout(c.lhs_spec, 'b', 'f') + "x" +
+             conv_layout(c.rhs_spec, 'o', 'i') + "->" + conv_layout(c.out_spec, 'b', 'f') +
+             ", window = {stride = " + int_list(c.window_strides) + ", pad = " + pad +
+             ", lhs_dilate = " + int_list(c.lhs_dilation) +
+             ", rhs_dilate = " + int_list(c.rhs_dilation) +
+             "} {batch_group_count = " + std::to_string(c.batch_group_count) +
+             " : i64, feature_group_count = " + std::to_string(c.feature_group_count) +
+             " : i64, precision_config = [#stablehlo<precision DEFAULT>, #stablehlo<precision "
+             "DEFAULT>]} : (" +
+             in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
+        return;
+      }
+      case Prim::reduce_window_sum:
+      case Prim::reduce_window_max: {
+        const bool sum = n.prim == Prim::reduce_window_sum;
+        const std::string c = scalar_constant(dt, sum ? 0 : lowest_bits(dt));
+        const std::string name = result(id);
+        const std::string st = tensor_type(dt, Shape{});
+        line(name + " = \"stablehlo.reduce_window\"(" + in(n, 0) + ", " + c + ") <{" +
+             window_attrs(a) + "}> ({");
+        const std::string x = fresh(), y = fresh(), s = fresh();
+        line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
+        line(
+            s + " = " + (sum ? "stablehlo.add " : "stablehlo.maximum ") + x + ", " + y + " : " + st,
+            6);
+        line("stablehlo.return " + s + " : " + st, 6);
+        line("}) : (" + in_type(n, 0) + ", " + st + ") -> " + t);
+        return;
+      }
+      case Prim::select_and_scatter_add: {
+        // kiln: (source, operand); StableHLO: (operand, source, init).
+        const std::string c = scalar_constant(dt, 0);
+        const std::string name = result(id);
+        const std::string st = tensor_type(dt, Shape{});
+        line(name + " = \"stablehlo.select_and_scatter\"(" + in(n, 1) + ", " + in(n, 0) + ", " + c +
+             ") <{" + window_attrs(a) + "}> ({");
+        const std::string x = fresh(), y = fresh(), p = fresh();
+        line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
+        line(p + " = stablehlo.compare  GE, " + x + ", " + y + ",  " + compare_type(dt) + " : (" +
+                 st + ", " + st + ") -> " + tensor_type(DType::bool_, Shape{}),
+             6);
+        line("stablehlo.return " + p + " : " + tensor_type(DType::bool_, Shape{}), 6);
+        line("}, {");
+        const std::string u = fresh(), v = fresh(), s = fresh();
+        line("^bb0(" + u + ": " + st + ", " + v + ": " + st + "):", 4);
+        line(s + " = stablehlo.add " + u + ", " + v + " : " + st, 6);
+        line("stablehlo.return " + s + " : " + st, 6);
+        line("}) : (" + in_type(n, 1) + ", " + in_type(n, 0) + ", " + st + ") -> " + t);
+        return;
+      }
+      default:
+        throw Unsupported(
+            message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
+                    n.loc, "Report it: every kiln primitive should export"));
+    }
+  }
+
+  // padding (an Nx2 i64 tensor), window_dimensions, window_strides, as JAX writes them.
+  static std::string window_attrs(const ir::Attrs& a) {
+    const size_t rank = a.window.size();
+    std::vector<int64_t> pad;
+    for (size_t i = 0; i < rank; ++i) {
+      pad.push_back(i < a.low.size() ? a.low[i] : 0);
+      pad.push_back(i < a.high.size() ? a.high[i] : 0);
+    }
+    std::vector<int64_t> strides = a.stride;
+    if (strides.empty()) strides.assign(rank, 1);
+    return "padding = " +
+           dense(DType::int64, Shape{static_cast<int64_t>(rank), 2},
+                 reinterpret_cast<const uint8_t*>(pad.data())) +
+           " : " + tensor_type(DType::int64, Shape{static_cast<int64_t>(rank), 2}) +
+           ", window_dimensions = " + i64_array(a.window) +
+           ", window_strides = " + i64_array(strides);
+  }
+
+  // JAX's argmax: a two-operand reduce over (value, index) that keeps the larger value (NaN
+  // wins) and, on ties, the smaller index.
+  void emit_argmax(ir::ValueId id, const ir::Node& n, const std::string& t) {
+    const ir::ValueType& xt = g_.type(n.inputs[0]);
+    const DType dt = xt.dtype;
+    const std::string st = tensor_type(dt, Shape{});
+    const std::string it = tensor_type(DType::int32, Shape{});
+    const std::string bt = tensor_type(DType::bool_, Shape{});
+    const std::string ct = compare_type(dt);
+    const std::string iota = fresh();
+    const std::string iota_t = tensor_type(DType::int32, xt.shape);
+    line(iota + " = stablehlo.iota dim = " + std::to_string(n.attrs.axis) + " : " + iota_t);
+    const std::string cv = scalar_constant(dt, lowest_bits(dt));
+    const std::string ci = scalar_constant(DType::int32, 0);
+    const std::string name = fresh();
+    const std::string vt = tensor_type(dt, n.type.shape);
+    const std::string av = fresh(), ai = fresh(), bv = fresh(), bi = fresh();
+    line(name + ":2 = stablehlo.reduce(" + in(n, 0) + " init: " + cv + "), (" + iota +
+         " init: " + ci + ") across dimensions = [" + std::to_string(n.attrs.axis) + "] : (" +
+         in_type(n, 0) + ", " + iota_t + ", " + st + ", " + it + ") -> (" + vt + ", " + t + ")");
+    line(" reducer(" + av + ": " + st + ", " + bv + ": " + st + ") (" + ai + ": " + it + ", " + bi +
+         ": " + it + ")  {");
+    auto cmp = [&](const char* dir, const std::string& x, const std::string& y,
+                   const std::string& type, const std::string& kind) {
+      std::string c = fresh();
+      line(c + " = stablehlo.compare  " + dir + ", " + x + ", " + y + ",  " + kind + " : (" + type +
+               ", " + type + ") -> " + bt,
+           6);
+      return c;
+    };
+    auto logic = [&](const char* op, const std::string& x, const std::string& y) {
+      std::string c = fresh();
+      line(c + " = " + op + " " + x + ", " + y + " : " + bt, 6);
+      return c;
+    };
+    const std::string gt = cmp("GT", av, bv, st, ct);
+    const std::string nan = cmp("NE", av, av, st, ct);
+    const std::string pick_v = logic("stablehlo.or", gt, nan);
+    const std::string eq = cmp("EQ", av, bv, st, ct);
+    const std::string lt = cmp("LT", ai, bi, it, "SIGNED");
+    const std::string tie = logic("stablehlo.and", eq, lt);
+    const std::string pick_i = logic("stablehlo.or", pick_v, tie);
+    const std::string v = fresh(), i = fresh();
+    line(v + " = stablehlo.select " + pick_v + ", " + av + ", " + bv + " : " + bt + ", " + st, 6);
+    line(i + " = stablehlo.select " + pick_i + ", " + ai + ", " + bi + " : " + bt + ", " + it, 6);
+    line("stablehlo.return " + v + ", " + i + " : " + st + ", " + it, 6);
+    line("}");
+    names_[id] = name + "#1";
+  }
+
+  const ir::Graph& g_;
+  std::vector<std::string> names_;
+  std::string body_;
+  int next_ = 0;
+};
+
+}  // namespace
+
+std::string to_stablehlo(const ir::Graph& graph) {
+  return Emitter(graph).run();
+}
+
+}  // namespace kiln
