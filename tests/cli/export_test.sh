@@ -8,16 +8,8 @@ set -euo pipefail
 kiln=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-expect_error() {
-  local want=$1
-  shift
-  if "$@" >"$work/out.txt" 2>"$work/err.txt"; then fail "succeeded: $*"; fi
-  grep -qF -- "$want" "$work/err.txt" || fail "$* said $(cat "$work/err.txt"), expected: $want"
-}
+# shellcheck source=assert.sh
+source "$(dirname "$0")/assert.sh"
 check_module() {  # file name op
   local f=$1
   [[ -s $f ]] || fail "$f not written"

@@ -16,17 +16,8 @@ if [[ ! -f $data/train-images-idx3-ubyte.gz ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-# expect_error "what it must say" command...: fails unless the command exits non-zero saying it.
-expect_error() {
-  local want=$1
-  shift
-  if "$@" >"$work/out.txt" 2>"$work/err.txt"; then fail "succeeded: $*"; fi
-  grep -qF -- "$want" "$work/err.txt" || fail "$* said $(cat "$work/err.txt"), expected: $want"
-}
+# shellcheck source=assert.sh
+source "$(dirname "$0")/assert.sh"
 
 # --- train: 2 epochs on 2048 images, 16 steps each ---
 "$kiln" train fashion-mnist --model mlp --epochs 2 --limit 2048 --seed 1 --out "$work/mlp" \
