@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_fixture.hpp"
 #include "backend/cpu/schedule.hpp"
 #include "backend/graph_builder.hpp"
 #include "kiln/error.hpp"
@@ -28,41 +29,15 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 using testing::GraphBuilder;
 
-class CpuBackendTest : public ::testing::Test {
+class CpuBackendTest : public testing::BackendFixture {
  protected:
-  std::unique_ptr<Backend> backend_ = cpu::make_backend(2);
-  Device device_{backend_.get(), 0};
-
-  template <class T>
-  std::shared_ptr<Buffer> buffer(const std::vector<T>& values) {
-    auto b = backend_->allocate(values.size() * sizeof(T), device_);
-    if (!values.empty()) backend_->from_host(values.data(), *b);
-    return b;
-  }
-  std::shared_ptr<Buffer> buffer(const std::vector<bool>& values) {
-    std::vector<uint8_t> bytes(values.begin(), values.end());
-    return buffer(bytes);
-  }
-
-  template <class T>
-  std::vector<T> read(const Buffer& b) {
-    std::vector<T> out(b.bytes() / sizeof(T));
-    if (!out.empty()) backend_->to_host(b, out.data());
-    return out;
-  }
+  CpuBackendTest() : BackendFixture(2) {}
 
   std::vector<std::shared_ptr<Buffer>> run(const ir::Graph& g,
                                            std::vector<std::shared_ptr<Buffer>> inputs,
                                            std::unique_ptr<Executable>* keep = nullptr) {
     std::unique_ptr<Executable> exe = backend_->compile(g, device_);
-    std::vector<std::shared_ptr<Buffer>> outputs;
-    for (const ValueType& t : exe->output_types()) {
-      outputs.push_back(backend_->allocate(t.shape.numel() * itemsize(t.dtype), device_));
-    }
-    std::vector<Buffer*> in_ptrs, out_ptrs;
-    for (auto& b : inputs) in_ptrs.push_back(b.get());
-    for (auto& b : outputs) out_ptrs.push_back(b.get());
-    exe->run(in_ptrs, out_ptrs);
+    auto outputs = execute(*exe, inputs);
     if (keep != nullptr) *keep = std::move(exe);
     return outputs;
   }

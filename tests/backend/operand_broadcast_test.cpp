@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_fixture.hpp"
 #include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/schedule.hpp"
 #include "backend/graph_builder.hpp"
@@ -25,23 +26,8 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 using testing::GraphBuilder;
 
-class OperandBroadcastTest : public ::testing::Test {
+class OperandBroadcastTest : public testing::BackendFixture {
  protected:
-  std::unique_ptr<Backend> backend_ = cpu::make_backend(1);
-  Device device_{backend_.get(), 0};
-
-  template <class T>
-  std::shared_ptr<Buffer> buffer(const std::vector<T>& values) {
-    auto b = backend_->allocate(values.size() * sizeof(T), device_);
-    if (!values.empty()) backend_->from_host(values.data(), *b);
-    return b;
-  }
-  template <class T>
-  std::vector<T> read(const Buffer& b) {
-    std::vector<T> out(b.bytes() / sizeof(T));
-    if (!out.empty()) backend_->to_host(b, out.data());
-    return out;
-  }
   // Compiles and runs g; *text gets the schedule (Executable::describe). Through the backend,
   // fills of at most 64 KiB become constants first (passes::materialize_fills); `direct` builds the
   // executable from g as is, so the small graphs here keep their full nodes.
@@ -51,14 +37,7 @@ class OperandBroadcastTest : public ::testing::Test {
     std::unique_ptr<Executable> exe =
         direct ? std::make_unique<cpu::CpuExecutable>(g) : backend_->compile(g, device_);
     if (text != nullptr) *text = exe->describe();
-    std::vector<std::shared_ptr<Buffer>> outputs;
-    for (const ValueType& t : exe->output_types())
-      outputs.push_back(backend_->allocate(t.shape.numel() * itemsize(t.dtype), device_));
-    std::vector<Buffer*> in_ptrs, out_ptrs;
-    for (const auto& b : inputs) in_ptrs.push_back(b.get());
-    for (const auto& b : outputs) out_ptrs.push_back(b.get());
-    exe->run(in_ptrs, out_ptrs);
-    return outputs;
+    return execute(*exe, inputs);
   }
 };
 
