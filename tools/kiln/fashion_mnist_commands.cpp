@@ -172,10 +172,14 @@ namespace {
 // as uint8 [N, 28, 28].
 Array read_28x28(const std::string& path) {
   Array a = data::read_images(path);
-  if (a.dtype() != uint8 || a.ndim() != 3 || a.shape()[1] != 28 || a.shape()[2] != 28)
-    throw ValueError(path + ": the images are " + std::string(short_name(a.dtype())) + "[" +
-                     a.shape().dims_str() +
-                     "]; the Fashion-MNIST models take 28x28 grayscale (uint8) images");
+  if (a.dtype() != uint8 || a.ndim() != 3 || a.shape()[1] != 28 || a.shape()[2] != 28) {
+    const std::string size =
+        a.ndim() == 3 ? std::to_string(a.shape()[2]) + "x" + std::to_string(a.shape()[1]) +
+                            " (width x height) " + std::string(name(a.dtype()))
+                      : std::string(short_name(a.dtype())) + "[" + a.shape().dims_str() + "]";
+    throw ValueError(path + ": the images are " + size +
+                     "; the Fashion-MNIST models take 28x28 grayscale (uint8) images");
+  }
   return a;
 }
 
