@@ -71,8 +71,12 @@ class JitCache {
     std::vector<ir::ValueType> input_types;
     size_t structure_hash = 0;
     std::shared_ptr<Executable> executable;
-    std::shared_ptr<const void> output_template;  // a typed copy of the first traced output
+    std::shared_ptr<const void> output_template;  // OutputTemplate<R> of the first traced output
+    // Per output, kOutputPoolDepth arrays this entry returned before; one whose last reference
+    // is the pool's is written again instead of allocating (see take_output in jit.cpp).
+    std::vector<std::shared_ptr<ArrayImpl>> output_pool;
   };
+  static constexpr size_t kOutputPoolDepth = 2;
 
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
   // returns the output leaves and the entry.
@@ -81,14 +85,16 @@ class JitCache {
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
+  // Leaves of the last call: flattening reserves this many so that it never regrows.
+  size_t leaf_count_hint() const { return leaf_count_hint_; }
 
  private:
   JitOptions options_;
   Loc loc_;
   Device device_;
   std::mutex mutex_;  // one caller at a time: an executable's arena is not shared between runs
-  std::vector<std::unique_ptr<Entry>> entries_;
-  std::vector<std::pair<size_t, Entry*>> index_;  // signature hash -> entry (few entries per fn)
+  std::vector<std::unique_ptr<Entry>> entries_;  // one per signature, in tracing order
+  size_t leaf_count_hint_ = 0;
 };
 
 template <class F>
@@ -107,12 +113,13 @@ class Jitted {
     // Under an enclosing trace, a jitted function is simply inlined into it.
     if (tracing()) return f_(args...);
     std::vector<Array> leaves;
+    leaves.reserve(cache_->leaf_count_hint());
     size_t h = 0;
     (tree_traits<Args>::flatten(args, leaves, h), ...);
     auto trace_fn = tracer_fn<R>(args...);
     auto [outs, entry] = cache_->call(leaves, h, trace_fn);
     std::span<const Array> it(outs);
-    return tree_traits<R>::rebuild(*static_cast<const R*>(entry->output_template.get()), it);
+    return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
   }
 
   // Traces for these arguments and returns the graph (`.text()` prints it like a jaxpr).
@@ -139,7 +146,7 @@ class Jitted {
       std::vector<Array> outs;
       size_t ignored = 0;
       tree_traits<R>::flatten(result, outs, ignored);
-      tmpl = std::make_shared<const R>(std::move(result));
+      tmpl = std::make_shared<const OutputTemplate<R>>(std::move(result));
       return outs;
     };
   }

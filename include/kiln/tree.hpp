@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -191,7 +192,21 @@ struct struct_tree_traits {
   }
   template <class Fields>
   static T rebuild(const T& like, const Fields& fields, std::span<const Array>& leaves) {
+    return rebuild_into(like, like, fields, leaves);
+  }
+  // `like` with its data fields emptied: the static fields alone. Rebuilding into a copy of it
+  // instead of a copy of `like` skips copying every tree that the rebuild replaces anyway (jit
+  // keeps one per output, see OutputTemplate).
+  template <class Fields>
+  static T hollow(const T& like, const Fields& fields) {
     T out = like;
+    std::apply([&](const auto&... f) { ((out.*(f.member) = {}), ...); }, fields);
+    return out;
+  }
+  // `out` (static fields) with each data field rebuilt in the structure of `like`'s.
+  template <class Fields>
+  static T rebuild_into(T out, const T& like, const Fields& fields,
+                        std::span<const Array>& leaves) {
     std::apply([&](const auto&... f) { (rebuild_field(out, like, f, leaves), ...); }, fields);
     return out;
   }
@@ -234,6 +249,29 @@ std::vector<Array> tree_leaves(const T& x) {
   return out;
 }
 
+// What jit keeps to rebuild a function's output on every call: the first traced output (its
+// structure) and, for KILN_TREE structs, a copy holding only the static fields — rebuilding into a
+// copy of that costs the static fields, not a deep copy of every tree that is then replaced.
+template <class T>
+struct OutputTemplate {
+  static constexpr bool kHollow = requires(const T& t, std::span<const Array>& s) {
+    tree_traits<T>::rebuild_into(tree_traits<T>::hollow(t), t, s);
+  };
+
+  explicit OutputTemplate(T traced) : like(std::move(traced)) {
+    if constexpr (kHollow) hollow = tree_traits<T>::hollow(like);
+  }
+  T rebuild(std::span<const Array>& leaves) const {
+    if constexpr (kHollow)
+      return tree_traits<T>::rebuild_into(*hollow, like, leaves);
+    else
+      return tree_traits<T>::rebuild(like, leaves);
+  }
+
+  T like;
+  std::optional<T> hollow;  // kHollow types only
+};
+
 }  // namespace kiln
 
 #define KILN_TREE_FIELD_(Type, f)              \
@@ -261,20 +299,24 @@ std::vector<Array> tree_leaves(const T& x) {
 // Makes a struct a tree whose data fields are the ones named (up to 8), in that order:
 //   struct TrainState { Array step; Tree params; Tree opt_state; ApplyFn apply_fn; };
 //   KILN_TREE(TrainState, step, params, opt_state)   // at namespace scope
-#define KILN_TREE(Type, ...)                                                                      \
-  template <>                                                                                     \
-  struct kiln::tree_traits<Type> {                                                                \
-    static auto fields() {                                                                        \
-      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                   \
-          __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_, \
-          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                      \
-    }                                                                                             \
-    using Impl = ::kiln::struct_tree_traits<Type>;                                                \
-    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {           \
-      Impl::flatten(x, fields(), leaves, h);                                                      \
-    }                                                                                             \
-    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {               \
-      return Impl::rebuild(like, fields(), leaves);                                               \
-    }                                                                                             \
-    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }             \
+#define KILN_TREE(Type, ...)                                                                       \
+  template <>                                                                                      \
+  struct kiln::tree_traits<Type> {                                                                 \
+    static auto fields() {                                                                         \
+      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                    \
+          __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_,  \
+          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                       \
+    }                                                                                              \
+    using Impl = ::kiln::struct_tree_traits<Type>;                                                 \
+    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {            \
+      Impl::flatten(x, fields(), leaves, h);                                                       \
+    }                                                                                              \
+    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {                \
+      return Impl::rebuild(like, fields(), leaves);                                                \
+    }                                                                                              \
+    static Type hollow(const Type& like) { return Impl::hollow(like, fields()); }                  \
+    static Type rebuild_into(Type out, const Type& like, std::span<const ::kiln::Array>& leaves) { \
+      return Impl::rebuild_into(std::move(out), like, fields(), leaves);                           \
+    }                                                                                              \
+    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }              \
   }

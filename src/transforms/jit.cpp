@@ -1,9 +1,10 @@
 // jit's cache and hot path: flatten (in the template), hash the signature, find, run.
 #include "kiln/jit.hpp"
 
+#include <atomic>
+
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
-#include "core/signature.hpp"
 
 namespace kiln {
 namespace {
@@ -27,6 +28,32 @@ ir::Graph trace_graph(std::span<const Array> leaves, const JitOptions& options, 
   return std::move(t.graph);
 }
 
+// The array for output `t` of a call. A training loop passes each step's outputs to the next call
+// and drops them after it, so the arrays of the call before last are dead by the time this call
+// runs; writing into them again means a steady loop allocates nothing for its outputs. An array is
+// reused only when the pool holds its last reference and its buffer's (no view of it escaped), so
+// nobody can observe the overwrite.
+Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueType& t,
+                  Device device) {
+  std::shared_ptr<ArrayImpl>* empty = nullptr;
+  for (auto& slot : slots) {
+    if (!slot) {
+      empty = &slot;
+    } else if (slot.use_count() == 1 && slot->buffer.use_count() == 1) {
+      // The other thread's last release happened before this reuse of its bytes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return Array(slot);
+    }
+  }
+  auto buffer =
+      device.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), device);
+  Array a = Array::from_buffer(std::move(buffer), t.dtype, t.shape);
+  if (empty != nullptr)
+    *empty = a.impl();  // all slots live: the user keeps them, so this one
+                        // is not pooled
+  return a;
+}
+
 }  // namespace
 
 Compiled Lowered::compile() const {
@@ -46,7 +73,6 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
                                                                      size_t structure_hash,
                                                                      TraceFn trace_fn) {
   std::lock_guard lock(mutex_);
-  size_t h = structure_hash;
   for (const Array& a : leaves) {
     if (a.empty())
       throw ValueError(
@@ -57,19 +83,19 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
           "a traced value (created at " + describe(impl.created) +
               ") was passed to a jitted function outside of any trace",
           loc_, "it escaped the jit/grad that created it; return it from that function instead"));
-    hash_combine(h, hash_of(ir::ValueType{impl.dtype, impl.shape}));
   }
 
+  // A function has a few signatures at most: comparing each entry's types directly is cheaper
+  // than hashing every leaf's type first.
   Entry* entry = nullptr;
-  for (auto& [eh, e] : index_) {
-    if (eh != h || e->structure_hash != structure_hash || e->input_types.size() != leaves.size())
-      continue;
+  for (auto& e : entries_) {
+    if (e->structure_hash != structure_hash || e->input_types.size() != leaves.size()) continue;
     bool same = true;
     for (size_t i = 0; same && i < leaves.size(); ++i)
       same = e->input_types[i].dtype == leaves[i].impl()->dtype &&
              e->input_types[i].shape == leaves[i].impl()->shape;
     if (same) {
-      entry = e;
+      entry = e.get();
       break;
     }
   }
@@ -80,7 +106,6 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
     ir::Graph g = trace_graph(leaves, options_, loc_, trace_fn, e->output_template);
     e->executable = device_.backend()->compile(g, device_);
     entry = e.get();
-    index_.emplace_back(h, entry);
     entries_.push_back(std::move(e));
   }
 
@@ -98,16 +123,17 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
   }
 
   const auto& out_types = entry->executable->output_types();
+  entry->output_pool.resize(out_types.size() * kOutputPoolDepth);
   std::vector<Array> outs;
   outs.reserve(out_types.size());
   BufferList out(out_types.size());
   for (size_t i = 0; i < out_types.size(); ++i) {
-    const auto& t = out_types[i];
-    auto buf = device_.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype),
-                                           device_);
-    out[i] = buf.get();
-    outs.push_back(Array::from_buffer(std::move(buf), t.dtype, t.shape));
+    std::span<std::shared_ptr<ArrayImpl>> slots(entry->output_pool);
+    outs.push_back(
+        take_output(slots.subspan(i * kOutputPoolDepth, kOutputPoolDepth), out_types[i], device_));
+    out[i] = outs.back().impl()->buffer.get();
   }
+  leaf_count_hint_ = leaves.size();
   entry->executable->run(in.span(), out.span());
   return {std::move(outs), entry};
 }

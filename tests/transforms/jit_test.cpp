@@ -131,5 +131,41 @@ TEST(Jit, CompiledScheduleIsPrintable) {
   EXPECT_NE(text.find("exp"), std::string::npos) << text;
 }
 
+// A loop that feeds each call's output into the next and drops it afterwards gets the dead
+// output's buffer back instead of a new allocation (JitCache's output pool).
+TEST(Jit, ASteadyLoopReusesTheBuffersOfDeadOutputs) {
+  auto f = jit([](const Array& x) { return x + 1.0; });
+  Array x = f(zeros({64}));  // call 1: buffer A
+  const void* a = x.buffer()->host_data();
+  x = f(x);  // call 2: buffer B (A is still the input); A dies
+  const void* b = x.buffer()->host_data();
+  EXPECT_NE(a, b);
+  x = f(x);  // call 3: A again
+  EXPECT_EQ(x.buffer()->host_data(), a);
+  x = f(x);
+  EXPECT_EQ(x.buffer()->host_data(), b);
+  EXPECT_EQ(x.to_vector<float>(), std::vector<float>(64, 4.0f));
+}
+
+// An output the caller still holds is never written again, nor is one whose buffer a view shares.
+TEST(Jit, HeldOutputsAndTheirViewsKeepTheirValues) {
+  auto f = jit([](const Array& x) { return x * 2.0; });
+  std::vector<Array> kept;
+  Array x = full({8}, 1.0);
+  for (int i = 0; i < 5; ++i) {
+    x = f(x);
+    kept.push_back(x);
+  }
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(kept[static_cast<size_t>(i)].to_vector<float>(),
+              std::vector<float>(8, static_cast<float>(2 << i)));
+
+  Array y = f(full({8}, 3.0));
+  Array view = reshape(y, {2, 4});  // may share y's buffer
+  y = Array();
+  for (int i = 0; i < 4; ++i) (void)f(full({8}, 5.0));
+  EXPECT_EQ(view.to_vector<float>(), std::vector<float>(8, 6.0f));
+}
+
 }  // namespace
 }  // namespace kiln
