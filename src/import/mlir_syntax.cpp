@@ -324,6 +324,7 @@ class Parser {
         a.kind = Attr::Kind::string;
         a.text = std::string(take().text);
         return a;
+      case Tok::symbol:  // callee = @f
       case Tok::tensor:
         a.kind = Attr::Kind::keyword;
         a.text = std::string(take().text);
@@ -379,6 +380,7 @@ class Parser {
     expect(Tok::lbrace);
     if (accept(Tok::rbrace)) return out;
     do {
+      if (at(Tok::rbrace)) break;  // a trailing comma, as hand-written modules have
       if (!at(Tok::ident) && !at(Tok::string)) unexpected("an attribute name");
       const Token& k = take();
       Attr v;
@@ -565,6 +567,8 @@ class Parser {
     }
     if (at(Tok::lbrace))
       for (auto& f : attr_dict()) o.attrs.push_back(std::move(f));
+    if (const Attr* callee = o.attr("callee"); callee && callee->text.size() > 1)
+      o.callee = callee->text.substr(1);
     trailing_type(o);
   }
 
@@ -765,8 +769,7 @@ class Parser {
       if (at(Tok::lparen)) {
         f.results = type_list_in_parens();
       } else {
-        f.results.push_back(type());
-        if (at(Tok::lbrace)) attr_dict();
+        f.results.push_back(type());  // unparenthesized: no attributes (the '{' is the body's)
       }
     }
     if (at_ident("attributes")) {
