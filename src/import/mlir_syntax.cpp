@@ -197,6 +197,7 @@ class Parser {
   ir::ValueType tensor_type(const Token& t) {
     std::string_view s = t.text.substr(7, t.text.size() - 8);  // inside "tensor<...>"
     Shape shape;
+    int64_t numel = 1;
     for (;;) {
       size_t k = 0;
       while (k < s.size() && s[k] >= '0' && s[k] <= '9') ++k;
@@ -208,6 +209,15 @@ class Parser {
       auto [end, ec] = std::from_chars(s.data(), s.data() + k, d);
       if (ec != std::errc() || end != s.data() + k || d > (int64_t{1} << 40))
         fail(t, "dimension out of range in " + std::string(t.text), "Use smaller dimensions");
+      if (shape.rank() == Shape::kMaxRank)
+        throw Unsupported(where(source_, pos(t)) + std::string(t.text) + " has more than " +
+                          std::to_string(Shape::kMaxRank) +
+                          " dimensions. kiln arrays have at most that many: reshape first");
+      constexpr int64_t kMaxElements = int64_t{1} << 48;
+      if (d > 0 && numel > kMaxElements / d)
+        fail(t, std::string(t.text) + " has more elements than kiln can address",
+             "Use smaller tensors");
+      numel *= d;
       shape.push_back(d);
       s.remove_prefix(k + 1);
     }
