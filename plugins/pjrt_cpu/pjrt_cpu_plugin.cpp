@@ -223,8 +223,9 @@ capi::Error* buffer_from_host(capi::Client_BufferFromHostBuffer_Args* a) {
   auto b = std::make_unique<capi::Buffer>();
   b->type = a->type;
   b->dims.assign(a->dims, a->dims + a->num_dims);
-  b->host = kiln::allocate_host(n * item, kiln::Device());
-  if (n * item) std::memcpy(b->host->host_data(), a->data, n * item);
+  const size_t bytes = n * item;
+  b->host = kiln::allocate_host(bytes, kiln::Device());
+  if (bytes != 0) std::memcpy(b->host->host_data(), a->data, bytes);
   a->done_with_host_buffer = ready_event();
   a->buffer = b.release();
   return nullptr;

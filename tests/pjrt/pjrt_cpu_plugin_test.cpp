@@ -34,7 +34,9 @@ class PjrtCpuPlugin : public ::testing::Test {
   void TearDown() override {
     auto d = args<Client_Destroy_Args>();
     d.client = client_;
-    if (api_) EXPECT_EQ(api_->PJRT_Client_Destroy(&d), nullptr);
+    if (api_ != nullptr) {
+      EXPECT_EQ(api_->PJRT_Client_Destroy(&d), nullptr);
+    }
   }
 
   // f32[2,3] {0..5} on the device; the done_with_host_buffer event is checked and destroyed.
