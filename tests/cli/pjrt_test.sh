@@ -3,11 +3,12 @@
 # predictions --device cpu prints, and `kiln devices` lists plugins, loaded or broken.
 #   tests/cli/pjrt_test.sh <tutorial> <kiln> <libkiln_pjrt_cpu.so>
 set -uo pipefail
-tutorial=$1 kiln=$2 plugin=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tutorial=$(realpath "$1") kiln=$(realpath "$2") plugin=$(realpath "$3")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+source "$here/assert.sh" || exit 1
 cd "$work"
-source "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 # kiln devices: the plugin's platform and device, and a broken registration with its reason.
 out=$(PJRT_NAMES_AND_LIBRARY_PATHS="kilncpu:$plugin,broken:$work/missing.so" "$kiln" devices) ||
