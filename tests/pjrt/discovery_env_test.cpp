@@ -1,5 +1,6 @@
 // Discovery through the environment, read once per process: each case runs in its own ctest
 // invocation with its environment set (tests/CMakeLists.txt) and is skipped without it.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,6 +9,8 @@
 #include "kiln/backend.hpp"
 #include "kiln/device.hpp"
 #include "kiln/error.hpp"
+#include "kiln/jit.hpp"
+#include "kiln/ops.hpp"
 #include "kiln/pjrt.hpp"
 
 namespace kiln {
@@ -22,7 +25,15 @@ TEST(PjrtEnvRegistered, APluginNamedByTheEnvironmentIsAPlatform) {
   const char* env = std::getenv("PJRT_NAMES_AND_LIBRARY_PATHS");
   if (env == nullptr || std::string(env).rfind("kilncpu:", 0) != 0)
     GTEST_SKIP() << "run with PJRT_NAMES_AND_LIBRARY_PATHS=kilncpu:<plugin> (ctest does)";
+  // Lazy: arrays and jit on the cpu load no plugin.
+  const std::string path = std::string(env).substr(8);
+  Array a = jit([](const Array& x) { return x + x; })(ones({2}));
+  EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{2, 2}));
+  EXPECT_EQ(dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD), nullptr) << "loaded before asked";
   EXPECT_EQ(platforms(), (std::vector<std::string>{"cpu", "kilncpu"}));
+  void* loaded = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(loaded, nullptr);
+  if (loaded != nullptr) dlclose(loaded);  // drops only the reference NOLOAD took
   auto ds = devices("kilncpu");
   ASSERT_EQ(ds.size(), 1u);
   EXPECT_EQ(ds[0].str(), "KilncpuDevice(id=0)");
@@ -39,6 +50,13 @@ TEST(PjrtEnvRegistered, APluginNamedByTheEnvironmentIsAPlatform) {
   EXPECT_EQ(out[1], -2.f);
   EXPECT_EQ(out[2], 3.25f);
   EXPECT_EQ(buf->host_data(), nullptr);  // device memory: the host reads it through to_host
+
+  // jit on the plugin's platform: arguments moved there, the result lives there.
+  auto f = jit([](const Array& x, const Array& y) { return matmul(x, y) - 1.f; },
+               {.backend = "kilncpu", .name = "on_plugin"});
+  Array y = f(array({1.f, 2.f, 3.f, 4.f}, {2, 2}), array({1.f, 0.f, 0.f, 2.f}, {2, 2}));
+  EXPECT_EQ(y.device(), ds[0]);
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0, 3, 2, 7}));  // [[1,4],[3,8]] - 1
 }
 
 // PJRT_NAMES_AND_LIBRARY_PATHS="broken:/nonexistent/libbroken.so,garbage,kilncpu:<plugin>"
