@@ -233,13 +233,6 @@ struct DeviceDescription_Kind_Args {
   const char* device_kind;  // out, owned by the description
   size_t device_kind_size;  // out
 };
-struct DeviceDescription_ToString_Args {
-  size_t struct_size;
-  void* extension_start;
-  DeviceDescription* device_description;
-  const char* to_string;  // out: "CpuDevice(id=0)"-style
-  size_t to_string_size;  // out
-};
 struct Device_GetDescription_Args {
   size_t struct_size;
   void* extension_start;
@@ -330,12 +323,6 @@ struct Buffer_ToHostBuffer_Args {
   size_t dst_size;    // in/out
   Event* event;       // out
 };
-struct Buffer_ReadyEvent_Args {
-  size_t struct_size;
-  void* extension_start;
-  Buffer* buffer;
-  Event* event;  // out
-};
 
 template <class Args>
 using Fn = Error* (*)(Args*);
@@ -363,22 +350,21 @@ struct Api {
   void* reserved_13[3];  // 13 ProcessIndex, 14 PlatformVersion, 15 Devices
   Fn<Client_AddressableDevices_Args> PJRT_Client_AddressableDevices;  // 16
   void* reserved_17[3];  // 17 LookupDevice, 18 LookupAddressableDevice, 19 AddressableMemories
-  Fn<Client_Compile_Args> PJRT_Client_Compile;                                  // 20
-  void* reserved_21[1];                                                         // 21
-  Fn<Client_BufferFromHostBuffer_Args> PJRT_Client_BufferFromHostBuffer;        // 22
-  Fn<DeviceDescription_Id_Args> PJRT_DeviceDescription_Id;                      // 23
-  void* reserved_24[1];                                                         // 24 ProcessIndex
-  Fn<DeviceDescription_Attributes_Args> PJRT_DeviceDescription_Attributes;      // 25
-  Fn<DeviceDescription_Kind_Args> PJRT_DeviceDescription_Kind;                  // 26
-  void* reserved_27[1];                                                         // 27 DebugString
-  Fn<DeviceDescription_ToString_Args> PJRT_DeviceDescription_ToString;          // 28
-  Fn<Device_GetDescription_Args> PJRT_Device_GetDescription;                    // 29
-  void* reserved_30[10];                                                        // 30-39
-  Fn<Executable_Destroy_Args> PJRT_Executable_Destroy;                          // 40
-  void* reserved_41[3];                                                         // 41-43
-  Fn<Executable_NumOutputs_Args> PJRT_Executable_NumOutputs;                    // 44
-  void* reserved_45[5];                                                         // 45-49
-  Fn<LoadedExecutable_Destroy_Args> PJRT_LoadedExecutable_Destroy;              // 50
+  Fn<Client_Compile_Args> PJRT_Client_Compile;                              // 20
+  void* reserved_21[1];                                                     // 21
+  Fn<Client_BufferFromHostBuffer_Args> PJRT_Client_BufferFromHostBuffer;    // 22
+  Fn<DeviceDescription_Id_Args> PJRT_DeviceDescription_Id;                  // 23
+  void* reserved_24[1];                                                     // 24 ProcessIndex
+  Fn<DeviceDescription_Attributes_Args> PJRT_DeviceDescription_Attributes;  // 25
+  Fn<DeviceDescription_Kind_Args> PJRT_DeviceDescription_Kind;              // 26
+  void* reserved_27[2];                                             // 27 DebugString, 28 ToString
+  Fn<Device_GetDescription_Args> PJRT_Device_GetDescription;        // 29
+  void* reserved_30[10];                                            // 30-39
+  Fn<Executable_Destroy_Args> PJRT_Executable_Destroy;              // 40
+  void* reserved_41[3];                                             // 41-43
+  Fn<Executable_NumOutputs_Args> PJRT_Executable_NumOutputs;        // 44
+  void* reserved_45[5];                                             // 45-49
+  Fn<LoadedExecutable_Destroy_Args> PJRT_LoadedExecutable_Destroy;  // 50
   Fn<LoadedExecutable_GetExecutable_Args> PJRT_LoadedExecutable_GetExecutable;  // 51
   void* reserved_52[3];                                                         // 52-54
   Fn<LoadedExecutable_Execute_Args> PJRT_LoadedExecutable_Execute;              // 55
@@ -388,9 +374,7 @@ struct Api {
   Fn<Buffer_Dimensions_Args> PJRT_Buffer_Dimensions;                            // 60
   void* reserved_61[9];                                                         // 61-69
   Fn<Buffer_ToHostBuffer_Args> PJRT_Buffer_ToHostBuffer;                        // 70
-  void* reserved_71[1];                                                         // 71
-  Fn<Buffer_ReadyEvent_Args> PJRT_Buffer_ReadyEvent;                            // 72
-  void* reserved_73[65];  // 73-137: the rest of the 0.114 table
+  void* reserved_71[67];  // 71-137: the rest of the 0.114 table
 };
 
 using GetPjrtApiFn = const Api* (*)();
@@ -419,7 +403,6 @@ static_assert(offsetof(Api, PJRT_Client_BufferFromHostBuffer) == slot_offset(22)
 static_assert(offsetof(Api, PJRT_DeviceDescription_Id) == slot_offset(23));
 static_assert(offsetof(Api, PJRT_DeviceDescription_Attributes) == slot_offset(25));
 static_assert(offsetof(Api, PJRT_DeviceDescription_Kind) == slot_offset(26));
-static_assert(offsetof(Api, PJRT_DeviceDescription_ToString) == slot_offset(28));
 static_assert(offsetof(Api, PJRT_Device_GetDescription) == slot_offset(29));
 static_assert(offsetof(Api, PJRT_Executable_Destroy) == slot_offset(40));
 static_assert(offsetof(Api, PJRT_Executable_NumOutputs) == slot_offset(44));
@@ -429,16 +412,17 @@ static_assert(offsetof(Api, PJRT_LoadedExecutable_Execute) == slot_offset(55));
 static_assert(offsetof(Api, PJRT_Buffer_Destroy) == slot_offset(58));
 static_assert(offsetof(Api, PJRT_Buffer_Dimensions) == slot_offset(60));
 static_assert(offsetof(Api, PJRT_Buffer_ToHostBuffer) == slot_offset(70));
-static_assert(offsetof(Api, PJRT_Buffer_ReadyEvent) == slot_offset(72));
 static_assert(sizeof(Api) == 1144, "PJRT_Api is 1144 bytes (138 slots) at 0.114");
 
 static_assert(sizeof(NamedValue) == 56 && offsetof(NamedValue, type) == 32 &&
               offsetof(NamedValue, int64_value) == 40);
-static_assert(sizeof(Error_Message_Args) == 40 && sizeof(Error_GetCode_Args) == 32);
+static_assert(sizeof(Error_Destroy_Args) == 24 && sizeof(Error_Message_Args) == 40 &&
+              sizeof(Error_GetCode_Args) == 32 && offsetof(Error_GetCode_Args, code) == 24);
 static_assert(sizeof(Plugin_Initialize_Args) == 16);
-static_assert(sizeof(Event_IsReady_Args) == 32 && sizeof(Event_Await_Args) == 24);
+static_assert(sizeof(Event_Destroy_Args) == 24 && sizeof(Event_IsReady_Args) == 32 &&
+              sizeof(Event_Error_Args) == 24 && sizeof(Event_Await_Args) == 24);
 static_assert(sizeof(Client_Create_Args) == 88 && offsetof(Client_Create_Args, client) == 64);
-static_assert(sizeof(Client_PlatformName_Args) == 40);
+static_assert(sizeof(Client_Destroy_Args) == 24 && sizeof(Client_PlatformName_Args) == 40);
 static_assert(sizeof(Client_AddressableDevices_Args) == 40);
 static_assert(sizeof(Program) == 48 && offsetof(Program, format) == 32);
 static_assert(sizeof(Client_Compile_Args) == 56 && offsetof(Client_Compile_Args, executable) == 48);
@@ -449,13 +433,19 @@ static_assert(sizeof(Client_BufferFromHostBuffer_Args) == 120 &&
               offsetof(Client_BufferFromHostBuffer_Args, done_with_host_buffer) == 104);
 static_assert(sizeof(DeviceDescription_Attributes_Args) == 40 &&
               offsetof(DeviceDescription_Attributes_Args, attributes) == 32);
-static_assert(sizeof(DeviceDescription_Kind_Args) == 40);
+static_assert(sizeof(DeviceDescription_Id_Args) == 32 &&
+              sizeof(DeviceDescription_Kind_Args) == 40 &&
+              sizeof(Device_GetDescription_Args) == 32);
+static_assert(sizeof(Executable_Destroy_Args) == 24 && sizeof(Executable_NumOutputs_Args) == 32 &&
+              sizeof(LoadedExecutable_Destroy_Args) == 24 &&
+              sizeof(LoadedExecutable_GetExecutable_Args) == 32);
 static_assert(offsetof(ExecuteOptions, launch_id) == 48 &&
               offsetof(ExecuteOptions, non_donatable_input_indices) == 56 &&
               offsetof(ExecuteOptions, multi_slice_config) == 112 && sizeof(ExecuteOptions) == 144);
 static_assert(sizeof(LoadedExecutable_Execute_Args) == 80 &&
               offsetof(LoadedExecutable_Execute_Args, output_lists) == 56);
-static_assert(sizeof(Buffer_Dimensions_Args) == 40);
+static_assert(sizeof(Buffer_Destroy_Args) == 24 && sizeof(Buffer_ElementType_Args) == 32 &&
+              sizeof(Buffer_Dimensions_Args) == 40);
 static_assert(sizeof(Buffer_ToHostBuffer_Args) == 56 &&
               offsetof(Buffer_ToHostBuffer_Args, dst_size) == 40);
 

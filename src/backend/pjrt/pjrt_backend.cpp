@@ -4,6 +4,7 @@
 // kiln's Buffer carries bytes, not a type, but PJRT buffers are typed, so a buffer filled from the
 // host keeps its bytes staged until an executable run tells its type; it is uploaded then, once,
 // and stays on the device. Outputs are device buffers from the start.
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -127,6 +128,17 @@ class PjrtExecutable final : public Executable {
       : plugin_(std::move(plugin)), exe_(exe), device_(device), mlir_(std::move(mlir)) {
     for (ir::ValueId v : g.inputs) input_types_.push_back(g.type(v));
     for (ir::ValueId v : g.outputs) output_types_.push_back(g.type(v));
+    try {
+      count_outputs();
+    } catch (...) {
+      destroy();
+      throw;
+    }
+  }
+  ~PjrtExecutable() override { destroy(); }
+
+ private:
+  void count_outputs() {
     const capi::Api& api = plugin_->api();
     auto get = capi::args<capi::LoadedExecutable_GetExecutable_Args>();
     get.loaded_executable = exe_;
@@ -146,7 +158,7 @@ class PjrtExecutable final : public Executable {
                             std::to_string(num_outputs_) + " outputs. Report this to its vendor",
                         0);
   }
-  ~PjrtExecutable() override {
+  void destroy() {
     auto d = capi::args<capi::LoadedExecutable_Destroy_Args>();
     d.executable = exe_;
     if (capi::Error* e = plugin_->api().PJRT_LoadedExecutable_Destroy(&d)) {
@@ -156,6 +168,7 @@ class PjrtExecutable final : public Executable {
     }
   }
 
+ public:
   void run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) override {
     if (inputs.size() != input_types_.size() || outputs.size() != output_types_.size())
       throw ValueError("a " + plugin_->spec().name + " executable takes " +
@@ -182,6 +195,7 @@ class PjrtExecutable final : public Executable {
     for (size_t j = 0; j < outputs.size(); ++j)
       pjrt_buffer(outputs[j], *plugin_).adopt(results[j], output_types_[j]);
     plugin_->await(done, "executing");
+    for (size_t j = 0; j < outputs.size(); ++j) check_output(results[j], j);
   }
 
   std::string describe() const override {
@@ -189,6 +203,27 @@ class PjrtExecutable final : public Executable {
   }
 
  private:
+  // An output whose element type or dims differ from the graph's would be read as garbage.
+  void check_output(capi::Buffer* b, size_t j) const {
+    const capi::Api& api = plugin_->api();
+    auto type = capi::args<capi::Buffer_ElementType_Args>();
+    type.buffer = b;
+    plugin_->check(api.PJRT_Buffer_ElementType(&type), "reporting an output's element type");
+    auto dims = capi::args<capi::Buffer_Dimensions_Args>();
+    dims.buffer = b;
+    plugin_->check(api.PJRT_Buffer_Dimensions(&dims), "reporting an output's dimensions");
+    const ir::ValueType& want = output_types_[j];
+    const std::vector<int64_t> want_dims = dims_of(want.shape);
+    if (type.type != buffer_type(want.dtype) ||
+        !std::equal(want_dims.begin(), want_dims.end(), dims.dims, dims.dims + dims.num_dims))
+      throw PluginError("the PJRT plugin \"" + plugin_->spec().name + "\" returned output " +
+                            std::to_string(j) + " with element type " +
+                            std::to_string(static_cast<int>(type.type)) + " and " +
+                            std::to_string(dims.num_dims) + " dims where the program declares " +
+                            want.str() + ". Report this to its vendor",
+                        0);
+  }
+
   std::shared_ptr<Plugin> plugin_;
   capi::LoadedExecutable* exe_;
   capi::Device* device_;
