@@ -10,6 +10,7 @@
 //   KILN_PJRT_TEST_PLATFORM_NAME            the platform name reported ("tt" to look like tt-xla)
 //   KILN_PJRT_TEST_DEVICE_ARCH              a "device_arch" attribute on every device
 //   KILN_PJRT_TEST_TRANSFER_ERROR           device-to-host events complete with this error
+//   KILN_PJRT_TEST_WRONG_OUTPUT_TYPE        outputs report f64 whatever the program says
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -71,6 +72,7 @@ struct Hooks {
   std::string device_arch;
   std::string init_error;
   std::string transfer_error;
+  bool wrong_output_type = false;
 };
 Hooks hooks;
 
@@ -119,6 +121,7 @@ capi::Error* plugin_initialize(capi::Plugin_Initialize_Args* a) {
   if (auto* e = too_small(a, "PJRT_Plugin_Initialize_Args")) return e;
   hooks.init_error = env("KILN_PJRT_TEST_INIT_ERROR");
   hooks.transfer_error = env("KILN_PJRT_TEST_TRANSFER_ERROR");
+  hooks.wrong_output_type = !env("KILN_PJRT_TEST_WRONG_OUTPUT_TYPE").empty();
   if (!hooks.init_error.empty()) return fail(ErrorCode::failed_precondition, hooks.init_error);
   return nullptr;
 }
@@ -306,7 +309,10 @@ capi::Error* execute(capi::LoadedExecutable_Execute_Args* a) {
       outs.push_back(std::move(b));
     }
     le.exe->run(in, out);
-    for (size_t j = 0; j < outs.size(); ++j) a->output_lists[0][j] = outs[j].release();
+    for (size_t j = 0; j < outs.size(); ++j) {
+      if (hooks.wrong_output_type) outs[j]->type = capi::BufferType::f64;
+      a->output_lists[0][j] = outs[j].release();
+    }
     if (a->device_complete_events != nullptr) a->device_complete_events[0] = ready_event();
     return nullptr;
   } catch (const std::exception& e) {

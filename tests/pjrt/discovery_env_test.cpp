@@ -57,6 +57,10 @@ TEST(PjrtEnvRegistered, APluginNamedByTheEnvironmentIsAPlatform) {
   Array y = f(array({1.f, 2.f, 3.f, 4.f}, {2, 2}), array({1.f, 0.f, 0.f, 2.f}, {2, 2}));
   EXPECT_EQ(y.device(), ds[0]);
   EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0, 3, 2, 7}));  // [[1,4],[3,8]] - 1
+  // An eager op on plugin arrays runs on the plugin too.
+  Array z = y * y;
+  EXPECT_EQ(z.device(), ds[0]);
+  EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{0, 9, 4, 49}));
 }
 
 // PJRT_NAMES_AND_LIBRARY_PATHS="broken:/nonexistent/libbroken.so,garbage,kilncpu:<plugin>"

@@ -179,6 +179,20 @@ TEST(PjrtHost, AFailedDeviceToHostCopyIsAPluginErrorWithTheEventsMessage) {
   EXPECT_EQ(e.code(), 15);
 }
 
+TEST(PjrtHost, AnOutputOfAnotherTypeThanTheProgramsIsRefused) {
+  setenv("KILN_PJRT_TEST_WRONG_OUTPUT_TYPE", "1", 1);
+  auto b = load_plugin(kCpuPlugin);
+  auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
+  auto x = upload(*b, {1, 2, 3, 4});
+  auto out = b->allocate(16, Device(b.get(), 0));
+  Buffer* in[] = {x.get(), x.get()};
+  Buffer* outs[] = {out.get()};
+  auto e = plugin_error([&] { exe->run(in, outs); });
+  EXPECT_EQ(std::string(e.what()),
+            "the PJRT plugin \"kilncpu\" returned output 0 with element type 12 and 2 dims where "
+            "the program declares f32[2,2]. Report this to its vendor");
+}
+
 TEST(PjrtHost, ABufferOfAnotherBackendIsRefusedByRun) {
   auto b = load_plugin(kCpuPlugin);
   auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
