@@ -8,13 +8,15 @@
 #include <vector>
 
 #include "backend/pjrt/c_api.hpp"
+#include "pjrt/plugin_hooks.hpp"
 
 namespace kiln::pjrt::capi {
 namespace {
 
-class PjrtCpuPlugin : public ::testing::Test {
+class PjrtCpuPlugin : public kiln::testing::PluginHooks {
  protected:
   void SetUp() override {
+    PluginHooks::SetUp();
     lib_ = dlopen(KILN_PJRT_CPU_PLUGIN, RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(lib_, nullptr) << dlerror();
     auto get = reinterpret_cast<GetPjrtApiFn>(dlsym(lib_, "GetPjrtApi"));
@@ -37,6 +39,7 @@ class PjrtCpuPlugin : public ::testing::Test {
     if (api_ != nullptr) {
       EXPECT_EQ(api_->PJRT_Client_Destroy(&d), nullptr);
     }
+    PluginHooks::TearDown();
   }
 
   // f32[2,3] {0..5} on the device; the done_with_host_buffer event is checked and destroyed.

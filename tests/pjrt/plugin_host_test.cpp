@@ -12,9 +12,12 @@
 #include "kiln/jit.hpp"
 #include "kiln/ops.hpp"
 #include "kiln/pjrt.hpp"
+#include "pjrt/plugin_hooks.hpp"
 
 namespace kiln::pjrt {
 namespace {
+
+using PjrtHost = kiln::testing::PluginHooks;
 
 const PluginSpec kCpuPlugin{"kilncpu", KILN_PJRT_CPU_PLUGIN};
 
@@ -34,14 +37,14 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST(PjrtHost, LoadsThePluginAndListsItsDevice) {
+TEST_F(PjrtHost, LoadsThePluginAndListsItsDevice) {
   auto b = load_plugin(kCpuPlugin);
   EXPECT_EQ(b->platform(), "kilncpu");
   ASSERT_EQ(b->device_count(), 1);
   EXPECT_EQ(b->device_str(0), "KilncpuDevice(id=0)");
 }
 
-TEST(PjrtHost, TtDevicesPrintAsJaxPrintsThem) {
+TEST_F(PjrtHost, TtDevicesPrintAsJaxPrintsThem) {
   setenv("KILN_PJRT_TEST_PLATFORM_NAME", "tt", 1);
   setenv("KILN_PJRT_TEST_DEVICE_ARCH", "Wormhole_b0", 1);
   auto b = load_plugin({"tt", KILN_PJRT_CPU_PLUGIN});
@@ -49,7 +52,7 @@ TEST(PjrtHost, TtDevicesPrintAsJaxPrintsThem) {
   EXPECT_EQ(b->device_str(0), "TTDevice(id=0, arch=Wormhole_b0)");
 }
 
-TEST(PjrtHost, AMissingPathNamesThePathAndDlerror) {
+TEST_F(PjrtHost, AMissingPathNamesThePathAndDlerror) {
   auto e = plugin_error([] { load_plugin({"nope", "/nonexistent/libnope_pjrt.so"}); });
   EXPECT_TRUE(has(e.what(), "\"nope\" (/nonexistent/libnope_pjrt.so) could not be loaded"))
       << e.what();
@@ -57,7 +60,7 @@ TEST(PjrtHost, AMissingPathNamesThePathAndDlerror) {
   EXPECT_EQ(e.code(), 0);
 }
 
-TEST(PjrtHost, AFileThatIsNotASharedObjectIsRefused) {
+TEST_F(PjrtHost, AFileThatIsNotASharedObjectIsRefused) {
   const std::string path = ::testing::TempDir() + "not_a_plugin.so";
   std::ofstream(path) << "this is text, not ELF\n";
   auto e = plugin_error([&] { load_plugin({"text", path}); });
@@ -65,13 +68,13 @@ TEST(PjrtHost, AFileThatIsNotASharedObjectIsRefused) {
   EXPECT_TRUE(has(e.what(), "invalid ELF header") || has(e.what(), "file too short")) << e.what();
 }
 
-TEST(PjrtHost, ALibraryWithoutGetPjrtApiIsNotAPlugin) {
+TEST_F(PjrtHost, ALibraryWithoutGetPjrtApiIsNotAPlugin) {
   auto e = plugin_error([] { load_plugin({"zlib", KILN_TEST_NON_PLUGIN_SO}); });
   EXPECT_TRUE(has(e.what(), "exports no GetPjrtApi, so it is not a PJRT plugin")) << e.what();
   EXPECT_TRUE(has(e.what(), KILN_TEST_NON_PLUGIN_SO)) << e.what();
 }
 
-TEST(PjrtHost, AnOlderMinorVersionIsRefusedWithBothVersions) {
+TEST_F(PjrtHost, AnOlderMinorVersionIsRefusedWithBothVersions) {
   setenv("KILN_PJRT_TEST_API_MINOR", "20", 1);
   auto e = plugin_error([] { load_plugin(kCpuPlugin); });
   EXPECT_TRUE(has(e.what(), KILN_PJRT_CPU_PLUGIN)) << e.what();
@@ -80,7 +83,7 @@ TEST(PjrtHost, AnOlderMinorVersionIsRefusedWithBothVersions) {
   EXPECT_TRUE(has(e.what(), "Rebuild/upgrade the plugin")) << e.what();
 }
 
-TEST(PjrtHost, AnotherMajorVersionIsRefused) {
+TEST_F(PjrtHost, AnotherMajorVersionIsRefused) {
   setenv("KILN_PJRT_TEST_API_MAJOR", "1", 1);
   auto e = plugin_error([] { load_plugin(kCpuPlugin); });
   EXPECT_TRUE(has(e.what(),
@@ -89,7 +92,7 @@ TEST(PjrtHost, AnotherMajorVersionIsRefused) {
       << e.what();
 }
 
-TEST(PjrtHost, ATruncatedTableIsRefusedNamingTheFirstMissingSlot) {
+TEST_F(PjrtHost, ATruncatedTableIsRefusedNamingTheFirstMissingSlot) {
   // 200 bytes hold slots 0..19 (40 + 8 * 20 = 200); kiln next calls PJRT_Client_Compile, slot 20.
   setenv("KILN_PJRT_TEST_STRUCT_SIZE", "200", 1);
   auto e = plugin_error([] { load_plugin(kCpuPlugin); });
@@ -100,12 +103,12 @@ TEST(PjrtHost, ATruncatedTableIsRefusedNamingTheFirstMissingSlot) {
   EXPECT_TRUE(has(e.what(), "Rebuild/upgrade the plugin")) << e.what();
 }
 
-TEST(PjrtHost, ANewerMinorVersionIsAccepted) {
+TEST_F(PjrtHost, ANewerMinorVersionIsAccepted) {
   setenv("KILN_PJRT_TEST_API_MINOR", "200", 1);
   EXPECT_EQ(load_plugin(kCpuPlugin)->device_count(), 1);
 }
 
-TEST(PjrtHost, AFailingInitializeCarriesThePluginsMessageAndCode) {
+TEST_F(PjrtHost, AFailingInitializeCarriesThePluginsMessageAndCode) {
   setenv("KILN_PJRT_TEST_INIT_ERROR", "no chips found on the PCIe bus", 1);
   auto e = plugin_error([] { load_plugin(kCpuPlugin); });
   EXPECT_EQ(std::string(e.what()),
@@ -114,7 +117,7 @@ TEST(PjrtHost, AFailingInitializeCarriesThePluginsMessageAndCode) {
   EXPECT_EQ(e.code(), 9);
 }
 
-TEST(PjrtHost, MalformedMlirFailsInThePluginAndItsMessageReachesTheError) {
+TEST_F(PjrtHost, MalformedMlirFailsInThePluginAndItsMessageReachesTheError) {
   auto p = Plugin::load(kCpuPlugin);
   auto e = plugin_error([&] { p->compile_mlir("this is not MLIR", "a test program"); });
   // The plugin's own message (kiln::from_stablehlo names its source "program"), after the host's.
@@ -144,7 +147,7 @@ std::vector<float> download(Backend& b, const Buffer& buf) {
   return v;
 }
 
-TEST(PjrtHost, CompilesRunsAndReadsBackThroughThePlugin) {
+TEST_F(PjrtHost, CompilesRunsAndReadsBackThroughThePlugin) {
   auto b = load_plugin(kCpuPlugin);
   auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
   EXPECT_EQ(exe->output_types(), (std::vector<ir::ValueType>{{DType::float32, Shape{2, 2}}}));
@@ -163,7 +166,7 @@ TEST(PjrtHost, CompilesRunsAndReadsBackThroughThePlugin) {
   EXPECT_EQ(download(*b, *x), (std::vector<float>{1, 2, 3, 4}));  // read back from the device
 }
 
-TEST(PjrtHost, AFailedDeviceToHostCopyIsAPluginErrorWithTheEventsMessage) {
+TEST_F(PjrtHost, AFailedDeviceToHostCopyIsAPluginErrorWithTheEventsMessage) {
   setenv("KILN_PJRT_TEST_TRANSFER_ERROR", "link to chip 0 went down", 1);
   auto b = load_plugin(kCpuPlugin);
   auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
@@ -179,7 +182,7 @@ TEST(PjrtHost, AFailedDeviceToHostCopyIsAPluginErrorWithTheEventsMessage) {
   EXPECT_EQ(e.code(), 15);
 }
 
-TEST(PjrtHost, AnOutputOfAnotherTypeThanTheProgramsIsRefused) {
+TEST_F(PjrtHost, AnOutputOfAnotherTypeThanTheProgramsIsRefused) {
   setenv("KILN_PJRT_TEST_WRONG_OUTPUT_TYPE", "1", 1);
   auto b = load_plugin(kCpuPlugin);
   auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
@@ -193,7 +196,7 @@ TEST(PjrtHost, AnOutputOfAnotherTypeThanTheProgramsIsRefused) {
             "the program declares f32[2,2]. Report this to its vendor");
 }
 
-TEST(PjrtHost, ABufferOfAnotherBackendIsRefusedByRun) {
+TEST_F(PjrtHost, ABufferOfAnotherBackendIsRefusedByRun) {
   auto b = load_plugin(kCpuPlugin);
   auto exe = b->compile(mul_add_graph(), Device(b.get(), 0));
   auto host = allocate_host(16, Device());

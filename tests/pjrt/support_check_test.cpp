@@ -10,9 +10,12 @@
 #include "kiln/ops.hpp"
 #include "kiln/pjrt.hpp"
 #include "kiln/random.hpp"
+#include "pjrt/plugin_hooks.hpp"
 
 namespace kiln {
 namespace {
+
+using SupportCheck = kiln::testing::PluginHooks;
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -24,7 +27,7 @@ Array add_noise(const Array& x) {
   return x + random::normal(random::key(0), x.shape());
 }
 
-TEST(SupportCheck, RandomBitsOnAPluginAreRefusedWithTheDevicePutRemedy) {
+TEST_F(SupportCheck, RandomBitsOnAPluginAreRefusedWithTheDevicePutRemedy) {
   auto plugin = pjrt::load_plugin({"kilncpu", KILN_PJRT_CPU_PLUGIN});
   ir::Graph g = jit(add_noise).lower(ones({2, 3})).graph();
   try {
@@ -40,7 +43,7 @@ TEST(SupportCheck, RandomBitsOnAPluginAreRefusedWithTheDevicePutRemedy) {
   }
 }
 
-TEST(SupportCheck, ComplexDtypesAreRefusedNamingTheDtype) {
+TEST_F(SupportCheck, ComplexDtypesAreRefusedNamingTheDtype) {
   auto plugin = pjrt::load_plugin({"kilncpu", KILN_PJRT_CPU_PLUGIN});
   ir::Graph g;
   g.add_parameter({DType::complex64, Shape{2}});
@@ -55,7 +58,7 @@ TEST(SupportCheck, ComplexDtypesAreRefusedNamingTheDtype) {
   }
 }
 
-TEST(SupportCheck, WhatTheBackendSupportsPasses) {
+TEST_F(SupportCheck, WhatTheBackendSupportsPasses) {
   auto plugin = pjrt::load_plugin({"kilncpu", KILN_PJRT_CPU_PLUGIN});
   ir::Graph g = jit([](const Array& x) { return exp(x) * x; }).lower(ones({2})).graph();
   EXPECT_NO_THROW(check_supported(g, *plugin));
@@ -63,7 +66,7 @@ TEST(SupportCheck, WhatTheBackendSupportsPasses) {
   EXPECT_FALSE(plugin->supports(ir::Prim::threefry2x32, DType::uint32));
 }
 
-TEST(SupportCheck, TtRefusesPoolingWindows) {
+TEST_F(SupportCheck, TtRefusesPoolingWindows) {
   setenv("KILN_PJRT_TEST_PLATFORM_NAME", "tt", 1);
   auto tt = pjrt::load_plugin({"tt", KILN_PJRT_CPU_PLUGIN});
   EXPECT_FALSE(tt->supports(ir::Prim::reduce_window_max, DType::float32));
