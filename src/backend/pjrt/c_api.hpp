@@ -263,7 +263,7 @@ struct LoadedExecutable_GetExecutable_Args {
   Executable* executable;  // out, destroyed by the caller
 };
 
-// Every field kiln leaves zero: no send/recv callbacks, no launch id, all inputs donatable... The
+// kiln leaves every field zero: no send/recv callbacks, no launch id, no non-donatable inputs. The
 // 24 reserved bytes are fields after multi_slice_config that make the struct 144 bytes at 0.114.
 struct ExecuteOptions {
   size_t struct_size;
