@@ -191,6 +191,10 @@ class PjrtExecutable final : public Executable {
     exec.num_args = args.size();
     exec.output_lists = &result_list;
     exec.device_complete_events = &done;
+    // Compiled for "any device" (device_ordinal -1), an executable runs on the plugin's first
+    // device unless told otherwise; not every plugin takes execute_device, so it is named only
+    // when it matters.
+    if (device_ != plugin_->devices().front().handle) exec.execute_device = device_;
     plugin_->check(plugin_->api().PJRT_LoadedExecutable_Execute(&exec), "executing");
     for (size_t j = 0; j < outputs.size(); ++j)
       pjrt_buffer(outputs[j], *plugin_).adopt(results[j], output_types_[j]);
