@@ -53,6 +53,19 @@ class Unsupported : public Error {
   using Error::Error;
 };
 
+// A PJRT plugin that failed: it could not be loaded (missing file, no GetPjrtApi, an API version
+// kiln cannot drive) or one of its calls returned an error. The message names the plugin and
+// carries the plugin's own text; code() is the plugin's absl-style status code (1-16), 0 when
+// kiln found the problem itself.
+class PluginError : public Error {
+ public:
+  PluginError(const std::string& message, int code) : Error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
 // Builds "what (at file:line). hint" — the one format all kiln messages follow.
 std::string message(const std::string& what, const Loc& loc, const std::string& hint = "");
 

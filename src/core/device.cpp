@@ -1,16 +1,18 @@
-// The backend registry and devices. The cpu backend is always present; other platforms (PJRT
-// plugins) register here when they are found.
+// The backend registry and devices. The cpu backend is always present; PJRT plugins named by the
+// environment join it the first time platforms or devices are asked for.
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/pjrt/discovery.hpp"
 #include "core/array_impl.hpp"
 #include "kiln/array.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/device.hpp"
 #include "kiln/error.hpp"
 #include "kiln/ops.hpp"
+#include "kiln/pjrt.hpp"
 #include "kiln/tree.hpp"
 
 namespace kiln {
@@ -29,31 +31,36 @@ int cpu_device_count() {
   return static_cast<int>(n);
 }
 
-std::vector<std::unique_ptr<Backend>>& registry() {
-  static std::vector<std::unique_ptr<Backend>> r = [] {
-    std::vector<std::unique_ptr<Backend>> v;
-    v.push_back(cpu::make_backend(cpu_device_count()));
-    return v;
-  }();
-  return r;
+// The cpu backend, created on first use; plugins are loaded separately (and later), so making an
+// array never dlopens anything.
+Backend& cpu_backend() {
+  static std::unique_ptr<Backend> cpu = cpu::make_backend(cpu_device_count());
+  return *cpu;
 }
 
-// How each platform kiln knows of, but may not have, is made to appear.
+// cpu first, then the PJRT plugins the environment names (loaded on this first call).
+std::vector<Backend*> all_backends() {
+  std::vector<Backend*> out{&cpu_backend()};
+  for (const auto& b : pjrt::plugin_backends()) out.push_back(b.get());
+  return out;
+}
+
+// How each platform kiln knows of, but may not have, is made to appear; for a plugin that was
+// registered but failed to load, why it failed.
 std::string how_to_enable(std::string_view platform) {
+  for (const pjrt::PluginFailure& f : pjrt::plugin_failures())
+    if (f.spec.name == platform)
+      return "Its PJRT plugin was registered but did not load: " + f.error;
   if (platform == "tt")
     return "tt devices come from Tenstorrent's PJRT plugin (pjrt_plugin_tt.so, from the tt-xla "
-           "wheel); kiln "
-           "will load it from TT_PJRT_PLUGIN_DIR=<directory holding it> or "
-           "PJRT_NAMES_AND_LIBRARY_PATHS=tt:/path/to/pjrt_plugin_tt.so once its PJRT host lands "
-           "(this build has "
-           "no PJRT host yet). Train and run on \"cpu\" meanwhile";
+           "wheel): set TT_PJRT_PLUGIN_DIR=<directory holding it> or "
+           "PJRT_NAMES_AND_LIBRARY_PATHS=tt:/path/to/pjrt_plugin_tt.so (docs/pjrt.md). Train and "
+           "run on \"cpu\" meanwhile";
   if (platform == "cuda" || platform == "gpu")
     return "cuda devices come from XLA's CUDA PJRT plugin (xla_cuda_plugin.so); register it with "
-           "PJRT_NAMES_AND_LIBRARY_PATHS=cuda:/path/to/xla_cuda_plugin.so once kiln's PJRT host "
-           "lands (this "
-           "build has no PJRT host yet)";
+           "PJRT_NAMES_AND_LIBRARY_PATHS=cuda:/path/to/xla_cuda_plugin.so (docs/pjrt.md)";
   return "kiln knows the platform \"cpu\" (built in) and PJRT plugins registered with "
-         "PJRT_NAMES_AND_LIBRARY_PATHS=<name>:<path to plugin .so>";
+         "PJRT_NAMES_AND_LIBRARY_PATHS=<name>:<path to plugin .so> (docs/pjrt.md)";
 }
 
 }  // namespace
@@ -66,27 +73,26 @@ std::string Device::str() const {
 }
 
 Backend* find_backend(std::string_view platform) {
-  for (auto& b : registry())
-    if (b->platform() == platform) return b.get();
+  if (platform == "cpu") return &cpu_backend();
+  for (Backend* b : all_backends())
+    if (b->platform() == platform) return b;
   return nullptr;
 }
 
 std::vector<Backend*> backends() {
-  std::vector<Backend*> out;
-  for (auto& b : registry()) out.push_back(b.get());
-  return out;
+  return all_backends();
 }
 
 std::vector<std::string> platforms() {
   std::vector<std::string> out;
-  for (auto& b : registry()) out.emplace_back(b->platform());
+  for (Backend* b : all_backends()) out.emplace_back(b->platform());
   return out;
 }
 
 std::vector<Device> devices() {
   std::vector<Device> out;
-  for (auto& b : registry())
-    for (int i = 0; i < b->device_count(); ++i) out.emplace_back(b.get(), i);
+  for (Backend* b : all_backends())
+    for (int i = 0; i < b->device_count(); ++i) out.emplace_back(b, i);
   return out;
 }
 
@@ -104,7 +110,7 @@ std::vector<Device> devices(std::string_view platform) {
 }
 
 Device default_device() {
-  static Device d(registry().front().get(), 0);
+  static Device d(&cpu_backend(), 0);
   return d;
 }
 

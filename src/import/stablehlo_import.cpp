@@ -1,13 +1,932 @@
-// Placeholder until the StableHLO parser lands: the interface is fixed so that its users (the
-// conformance PJRT plugin) build against it.
+// StableHLO MLIR text -> ir::Graph: the reverse of src/export/stablehlo.cpp. The syntax lives in
+// mlir_syntax.cpp; here each op name maps to a kiln primitive and the reader of its attributes
+// (kOps, in the exporter's order), and every node goes through ir::Graph::add, so its type is
+// inferred and then checked against the type the text declares.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "import/mlir_syntax.hpp"
+#include "kiln/backend.hpp"
 #include "kiln/error.hpp"
 #include "kiln/import.hpp"
+#include "passes/dead_code.hpp"
 
 namespace kiln {
+namespace {
 
-ir::Graph from_stablehlo(std::string_view, std::string_view source_name) {
-  throw Unsupported("StableHLO import is not implemented yet (reading " + std::string(source_name) +
-                    ")");
+using ir::Prim;
+using ir::ValueId;
+using mlir::Attr;
+using mlir::Op;
+using mlir::Pos;
+
+std::string type_text(const ir::ValueType& t) {
+  static constexpr std::pair<DType, const char*> kNames[] = {
+      {DType::bool_, "i1"},      {DType::uint8, "ui8"},   {DType::uint16, "ui16"},
+      {DType::uint32, "ui32"},   {DType::uint64, "ui64"}, {DType::int8, "i8"},
+      {DType::int16, "i16"},     {DType::int32, "i32"},   {DType::int64, "i64"},
+      {DType::bfloat16, "bf16"}, {DType::float16, "f16"}, {DType::float32, "f32"},
+      {DType::float64, "f64"}};
+  std::string out = "tensor<";
+  for (int64_t d : t.shape) out += std::to_string(d) + "x";
+  for (auto [dt, name] : kNames)
+    if (dt == t.dtype) return out + name + ">";
+  return out + std::string(name(t.dtype)) + ">";
+}
+
+// The identity of a reduction's combiner, as bits of `t`: what kiln's reductions start from, and
+// what the exporter writes as their init value.
+uint64_t identity_bits(Prim combine, DType t) {
+  const size_t bits = 8 * itemsize(t);
+  const uint64_t all = bits == 64 ? ~0ull : (1ull << bits) - 1;
+  if (combine == Prim::add) return 0;
+  const bool max = combine == Prim::max;
+  switch (t) {
+    case DType::bfloat16:
+      return max ? 0xFF80 : 0x7F80;
+    case DType::float16:
+      return max ? 0xFC00 : 0x7C00;
+    case DType::float32:
+      return max ? 0xFF800000u : 0x7F800000u;
+    case DType::float64:
+      return max ? 0xFFF0000000000000ull : 0x7FF0000000000000ull;
+    default:
+      break;
+  }
+  if (is_unsigned(t) || t == DType::bool_) return max ? 0 : (t == DType::bool_ ? 1 : all);
+  const uint64_t sign = 1ull << (bits - 1);
+  return max ? sign : sign - 1;  // the minimum / maximum two's-complement value
+}
+
+class Importer;
+using Lower = std::vector<ValueId> (Importer::*)(const Op&, const std::vector<ValueId>&, Prim);
+
+// One row per op name: the primitive it becomes and the reader of its attributes. The rows follow
+// the exporter's tables (unary_op, binary_op, compare_direction, emit_structured).
+struct OpRule {
+  std::string_view name;
+  Prim prim;
+  Lower lower;
+};
+
+class Importer {
+ public:
+  Importer(const mlir::Module& m, std::string_view source) : m_(m), source_(source) {}
+
+  ir::Graph run();
+  static const OpRule* rule(std::string_view name);
+
+  // --- lowerings (one per row shape of kOps) ---
+  std::vector<ValueId> elementwise(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> compare(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> convert(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> constant(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> iota(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> broadcast_in_dim(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> reshape(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> dims_op(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> slice(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> concatenate(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> pad(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> reduce(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> dot_general(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> dot(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> convolution(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> reduce_window(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
+
+ private:
+  using Env = std::unordered_map<std::string, ValueId>;
+
+  std::vector<ValueId> call(const mlir::Func& f, const std::vector<ValueId>& args, Pos at,
+                            int depth);
+  void lower(const Op& op, Env& env, int depth);
+  const mlir::Func* find(std::string_view name) const {
+    for (const mlir::Func& f : m_.funcs)
+      if (f.name == name) return &f;
+    return nullptr;
+  }
+
+  [[noreturn]] void fail(Pos at, const std::string& what, const std::string& hint) const {
+    throw ValueError(mlir::where(source_, at) + what + ". " + hint);
+  }
+  [[noreturn]] void unsupported(Pos at, const std::string& what, const std::string& hint) const {
+    throw Unsupported(mlir::where(source_, at) + what + ". " + hint);
+  }
+
+  // Appends a node; a type error from kiln's shape rules becomes an error at the op's line.
+  ValueId add(const Op& op, Prim p, std::vector<ValueId> in, ir::Attrs a);
+  ValueId add_full(DType t, const Shape& s, uint64_t bits);
+  ValueId broadcast_scalar(const Op& op, ValueId scalar, const Shape& s);
+  // The type the text declares for result k (function form, or the single type of a pretty form).
+  const ir::ValueType* declared(const Op& op, size_t k) const;
+
+  // Attribute readers: the first of `names` present (pretty and generic spellings differ).
+  const Attr* find_attr(const Op& op, std::initializer_list<std::string_view> names) const;
+  std::vector<int64_t> ints(const Op& op, std::initializer_list<std::string_view> names) const;
+  std::vector<int64_t> ints_or(const Op& op, std::initializer_list<std::string_view> names,
+                               size_t n, int64_t fill) const;
+  int64_t integer(const Op& op, std::initializer_list<std::string_view> names, int64_t fallback,
+                  bool required) const;
+  std::vector<int64_t> to_ints(const Attr& a) const;
+  // The one binary op a reducer region applies to its two arguments: "stablehlo.add", ...
+  std::string region_combiner(const Op& op, const mlir::Region& r) const;
+  // Folds a non-identity init value into a reduction's result: combine(result, init).
+  ValueId with_init(const Op& op, ValueId result, ValueId init, Prim combine);
+  bool is_full_with(ValueId v, uint64_t bits) const {
+    const ir::Node& n = g_.nodes[v];
+    return n.prim == Prim::full && n.attrs.value.bits == bits;
+  }
+  void window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const;
+
+  const mlir::Module& m_;
+  std::string_view source_;
+  ir::Graph g_;
+};
+
+const OpRule kOps[] = {
+    // elementwise unary (exporter: unary_op)
+    {"stablehlo.negate", Prim::neg, &Importer::elementwise},
+    {"stablehlo.abs", Prim::abs, &Importer::elementwise},
+    {"stablehlo.sign", Prim::sign, &Importer::elementwise},
+    {"stablehlo.exponential", Prim::exp, &Importer::elementwise},
+    {"stablehlo.log", Prim::log, &Importer::elementwise},
+    {"stablehlo.log_plus_one", Prim::log1p, &Importer::elementwise},
+    {"stablehlo.exponential_minus_one", Prim::expm1, &Importer::elementwise},
+    {"stablehlo.sqrt", Prim::sqrt, &Importer::elementwise},
+    {"stablehlo.rsqrt", Prim::rsqrt, &Importer::elementwise},
+    {"stablehlo.tanh", Prim::tanh, &Importer::elementwise},
+    {"stablehlo.logistic", Prim::logistic, &Importer::elementwise},
+    {"stablehlo.sine", Prim::sin, &Importer::elementwise},
+    {"stablehlo.cosine", Prim::cos, &Importer::elementwise},
+    {"stablehlo.floor", Prim::floor, &Importer::elementwise},
+    {"stablehlo.ceil", Prim::ceil, &Importer::elementwise},
+    {"stablehlo.round_nearest_afz", Prim::round, &Importer::elementwise},
+    {"stablehlo.not", Prim::not_, &Importer::elementwise},
+    {"chlo.erf", Prim::erf, &Importer::elementwise},
+    {"chlo.erf_inv", Prim::erf_inv, &Importer::elementwise},
+    // elementwise binary (exporter: binary_op)
+    {"stablehlo.add", Prim::add, &Importer::elementwise},
+    {"stablehlo.subtract", Prim::sub, &Importer::elementwise},
+    {"stablehlo.multiply", Prim::mul, &Importer::elementwise},
+    {"stablehlo.divide", Prim::div, &Importer::elementwise},
+    {"stablehlo.remainder", Prim::rem, &Importer::elementwise},
+    {"stablehlo.power", Prim::pow, &Importer::elementwise},
+    {"stablehlo.maximum", Prim::max, &Importer::elementwise},
+    {"stablehlo.minimum", Prim::min, &Importer::elementwise},
+    {"stablehlo.and", Prim::and_, &Importer::elementwise},
+    {"stablehlo.or", Prim::or_, &Importer::elementwise},
+    {"stablehlo.xor", Prim::xor_, &Importer::elementwise},
+    {"stablehlo.shift_left", Prim::shift_left, &Importer::elementwise},
+    {"stablehlo.shift_right_logical", Prim::shift_right_logical, &Importer::elementwise},
+    // compare: the direction picks eq ne lt le gt ge (exporter: compare_direction)
+    {"stablehlo.compare", Prim::eq, &Importer::compare},
+    {"stablehlo.select", Prim::select, &Importer::elementwise},
+    {"stablehlo.clamp", Prim::max, &Importer::clamp},
+    // structure, shape, reductions, contractions, windows (exporter: emit_structured)
+    {"stablehlo.constant", Prim::constant, &Importer::constant},
+    {"stablehlo.iota", Prim::iota, &Importer::iota},
+    {"stablehlo.convert", Prim::convert, &Importer::convert},
+    {"stablehlo.bitcast_convert", Prim::bitcast_convert, &Importer::convert},
+    {"stablehlo.broadcast_in_dim", Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
+    {"stablehlo.reshape", Prim::reshape, &Importer::reshape},
+    {"stablehlo.transpose", Prim::transpose, &Importer::dims_op},
+    {"stablehlo.reverse", Prim::rev, &Importer::dims_op},
+    {"stablehlo.slice", Prim::slice, &Importer::slice},
+    {"stablehlo.concatenate", Prim::concatenate, &Importer::concatenate},
+    {"stablehlo.pad", Prim::pad, &Importer::pad},
+    {"stablehlo.reduce", Prim::reduce_sum, &Importer::reduce},  // and reduce_max/min, argmax
+    {"stablehlo.dot_general", Prim::dot_general, &Importer::dot_general},
+    {"stablehlo.dot", Prim::dot_general, &Importer::dot},
+    {"stablehlo.convolution", Prim::convolution, &Importer::convolution},
+    {"stablehlo.reduce_window", Prim::reduce_window_sum, &Importer::reduce_window},
+    {"stablehlo.select_and_scatter", Prim::select_and_scatter_add, &Importer::select_and_scatter},
+};
+
+// Ops the parser must accept that are not lowered to nodes: calls, returns.
+bool is_control(std::string_view name) {
+  return name == "call" || name == "func.call" || name == "return" || name == "func.return" ||
+         name == "stablehlo.return";
+}
+
+const OpRule* Importer::rule(std::string_view name) {
+  for (const OpRule& r : kOps)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+// --- attribute readers ----------------------------------------------------------------------
+
+const Attr* Importer::find_attr(const Op& op, std::initializer_list<std::string_view> names) const {
+  for (std::string_view n : names)
+    if (const Attr* a = op.attr(n)) return a;
+  return nullptr;
+}
+
+std::vector<int64_t> Importer::to_ints(const Attr& a) const {
+  std::vector<int64_t> out;
+  switch (a.kind) {
+    case Attr::Kind::integer:
+      return {a.integer};
+    case Attr::Kind::list:
+      for (const Attr& item : a.items) {
+        if (item.kind != Attr::Kind::integer)
+          fail(item.pos, "expected an integer, found '" + item.text + "'",
+               "Write integer lists as [1, 2] or array<i64: 1, 2>");
+        out.push_back(item.integer);
+      }
+      return out;
+    case Attr::Kind::dense: {  // dense<[1, 2]> : tensor<2xi64>, or a splat dense<1>
+      if (!is_integer(a.type.dtype))
+        fail(a.pos, "expected an integer dense<...>, found one of " + type_text(a.type),
+             "Use tensor<Nxi64>");
+      std::vector<const Attr*> flat;
+      auto walk = [&](auto&& self, const Attr& e) -> void {
+        if (e.kind == Attr::Kind::list) {
+          for (const Attr& x : e.items) self(self, x);
+        } else {
+          flat.push_back(&e);
+        }
+      };
+      for (const Attr& e : a.items) walk(walk, e);
+      const int64_t n = a.type.shape.numel();
+      if (!(static_cast<int64_t>(flat.size()) == n || (flat.size() == 1 && n <= (1 << 20))))
+        fail(a.pos,
+             "dense literal has " + std::to_string(flat.size()) + " elements for " +
+                 type_text(a.type),
+             "Give one element per position, or one for all");
+      for (int64_t i = 0; i < n; ++i) {
+        const Attr& e = *flat[flat.size() == 1 ? 0 : i];
+        if (e.kind != Attr::Kind::integer) fail(e.pos, "expected an integer in dense<...>", "");
+        out.push_back(e.integer);
+      }
+      return out;
+    }
+    default:
+      fail(a.pos, "expected a list of integers", "Write [1, 2], array<i64: 1, 2> or dense<...>");
+  }
+}
+
+std::vector<int64_t> Importer::ints(const Op& op,
+                                    std::initializer_list<std::string_view> names) const {
+  const Attr* a = find_attr(op, names);
+  if (!a)
+    fail(op.pos, op.name + " lacks its '" + std::string(*names.begin()) + "' attribute",
+         "Write it as the op's syntax requires (docs/import.md)");
+  return to_ints(*a);
+}
+
+std::vector<int64_t> Importer::ints_or(const Op& op, std::initializer_list<std::string_view> names,
+                                       size_t n, int64_t fill) const {
+  const Attr* a = find_attr(op, names);
+  return a ? to_ints(*a) : std::vector<int64_t>(n, fill);
+}
+
+int64_t Importer::integer(const Op& op, std::initializer_list<std::string_view> names,
+                          int64_t fallback, bool required) const {
+  const Attr* a = find_attr(op, names);
+  if (!a) {
+    if (required)
+      fail(op.pos, op.name + " lacks its '" + std::string(*names.begin()) + "' attribute",
+           "Write it as the op's syntax requires (docs/import.md)");
+    return fallback;
+  }
+  const std::vector<int64_t> v = to_ints(*a);
+  if (v.size() != 1) fail(a->pos, "expected one integer", "");
+  return v[0];
+}
+
+// --- building nodes -------------------------------------------------------------------------
+
+ValueId Importer::add(const Op& op, Prim p, std::vector<ValueId> in, ir::Attrs a) {
+  const int arity = ir::info(p).arity;
+  if (arity >= 0 && static_cast<int>(in.size()) != arity)
+    fail(op.pos,
+         op.name + " takes " + std::to_string(arity) + " operand" + (arity == 1 ? "" : "s") +
+             ", found " + std::to_string(in.size()),
+         "Pass exactly the operands the op takes");
+  try {
+    return g_.add(p, std::move(in), std::move(a), {});
+  } catch (const Error& e) {
+    fail(op.pos, op.name + ": " + e.what(), "Fix the operands or attributes the text gives");
+  }
+}
+
+ValueId Importer::add_full(DType t, const Shape& s, uint64_t bits) {
+  ir::Attrs a;
+  a.shape = s;
+  a.dtype = t;
+  a.value = Scalar{t, bits};
+  g_.nodes.push_back(ir::Node{Prim::full, {}, std::move(a), {t, s}, {}});
+  return static_cast<ValueId>(g_.nodes.size() - 1);
+}
+
+ValueId Importer::broadcast_scalar(const Op& op, ValueId scalar, const Shape& s) {
+  if (g_.type(scalar).shape == s) return scalar;
+  ir::Attrs a;
+  a.shape = s;
+  return add(op, Prim::broadcast_in_dim, {scalar}, a);
+}
+
+const ir::ValueType* Importer::declared(const Op& op, size_t k) const {
+  if (op.function_type) return k < op.result_types.size() ? &op.result_types[k] : nullptr;
+  return op.types.empty() ? nullptr : &op.types.back();
+}
+
+ValueId Importer::with_init(const Op& op, ValueId result, ValueId init, Prim combine) {
+  if (is_full_with(init, identity_bits(combine, g_.type(init).dtype))) return result;
+  if (g_.type(init).shape.rank() != 0)
+    fail(op.pos, op.name + ": the init value must be a scalar, found " + type_text(g_.type(init)),
+         "Pass a tensor<T> init value");
+  const ValueId b = broadcast_scalar(op, init, g_.type(result).shape);
+  return add(op, combine, {result, b}, {});
+}
+
+std::string Importer::region_combiner(const Op& op, const mlir::Region& r) const {
+  if (const Attr* a = op.attr("applies")) return a->text;
+  // ^bb0(%a, %b): %r = OP %a, %b; return %r
+  if (r.args.size() == 2 && r.ops.size() == 2 && r.ops[0].operands.size() == 2 &&
+      r.ops[0].results.size() == 1 && r.ops[1].operands.size() == 1 &&
+      r.ops[1].operands[0] == r.ops[0].results[0]) {
+    const Op& body = r.ops[0];
+    const bool args_in_order =
+        body.operands[0] == r.args[0].first && body.operands[1] == r.args[1].first;
+    const bool args_swapped =
+        body.operands[0] == r.args[1].first && body.operands[1] == r.args[0].first;
+    if (args_in_order || args_swapped) return body.name;
+  }
+  return "";
+}
+
+// --- lowerings ------------------------------------------------------------------------------
+
+std::vector<ValueId> Importer::elementwise(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  return {add(op, p, in, {})};
+}
+
+std::vector<ValueId> Importer::compare(const Op& op, const std::vector<ValueId>& in, Prim) {
+  std::string dir;
+  if (!op.keywords.empty()) {
+    dir = op.keywords[0];
+  } else if (const Attr* a = op.attr("comparison_direction")) {
+    dir = a->text.substr(a->text.find_last_of(' ') + 1);  // "comparison_direction GT"
+  }
+  static constexpr std::pair<std::string_view, Prim> kDirections[] = {
+      {"EQ", Prim::eq}, {"NE", Prim::ne}, {"LT", Prim::lt},
+      {"LE", Prim::le}, {"GT", Prim::gt}, {"GE", Prim::ge}};
+  for (auto [name, prim] : kDirections)
+    if (name == dir) return {add(op, prim, in, {})};
+  fail(op.pos, "stablehlo.compare needs a direction (EQ, NE, LT, LE, GT, GE), found '" + dir + "'",
+       "Write stablehlo.compare GT, %a, %b : ...");
+}
+
+std::vector<ValueId> Importer::clamp(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 3)
+    fail(op.pos,
+         "stablehlo.clamp takes 3 operands (min, x, max), found " + std::to_string(in.size()),
+         "Pass min, x, max");
+  const Shape& s = g_.type(in[1]).shape;
+  const ValueId lo = broadcast_scalar(op, in[0], s), hi = broadcast_scalar(op, in[2], s);
+  return {add(op, Prim::min, {add(op, Prim::max, {in[1], lo}, {}), hi}, {})};
+}
+
+std::vector<ValueId> Importer::convert(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  const ir::ValueType* t = declared(op, 0);
+  if (!t) fail(op.pos, op.name + " needs its result type", "Write : (tensor<..>) -> tensor<..>");
+  ir::Attrs a;
+  a.dtype = t->dtype;
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::iota(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  const ir::ValueType* t = declared(op, 0);
+  if (!t || !in.empty()) fail(op.pos, "stablehlo.iota takes no operands and a result type", "");
+  ir::Attrs a;
+  a.shape = t->shape;
+  a.dtype = t->dtype;
+  a.axis = integer(op, {"dim", "iota_dimension"}, 0, true);
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::broadcast_in_dim(const Op& op, const std::vector<ValueId>& in,
+                                                Prim p) {
+  const ir::ValueType* t = declared(op, 0);
+  if (!t) fail(op.pos, op.name + " needs its result type", "Write : (tensor<..>) -> tensor<..>");
+  ir::Attrs a;
+  a.shape = t->shape;
+  a.dims = ints(op, {"dims", "broadcast_dimensions"});
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::reshape(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  const ir::ValueType* t = declared(op, 0);
+  if (!t) fail(op.pos, op.name + " needs its result type", "Write : (tensor<..>) -> tensor<..>");
+  ir::Attrs a;
+  a.shape = t->shape;
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::dims_op(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.dims = ints(op, {"dims", "permutation", "dimensions"});
+  if (p == Prim::rev) std::sort(a.dims.begin(), a.dims.end());
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::slice(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.start = ints(op, {"start_indices"});
+  a.limit = ints(op, {"limit_indices"});
+  a.stride = ints_or(op, {"strides"}, a.start.size(), 1);
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::concatenate(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.empty()) fail(op.pos, "stablehlo.concatenate of no operands", "Pass at least one");
+  ir::Attrs a;
+  a.axis = integer(op, {"dim", "dimension"}, 0, true);
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::pad(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.low = ints(op, {"low", "edge_padding_low"});
+  a.high = ints(op, {"high", "edge_padding_high"});
+  a.interior = ints_or(op, {"interior", "interior_padding"}, a.low.size(), 0);
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::dot_general(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  if (const Attr* d = op.attr("dot_dimension_numbers")) {  // #stablehlo.dot<...>
+    auto field = [&](const char* name) {
+      const Attr* f = d->field(name);
+      return f ? to_ints(*f) : std::vector<int64_t>{};
+    };
+    a.dot.lhs_batch = field("lhs_batching_dimensions");
+    a.dot.rhs_batch = field("rhs_batching_dimensions");
+    a.dot.lhs_contract = field("lhs_contracting_dimensions");
+    a.dot.rhs_contract = field("rhs_contracting_dimensions");
+  } else {  // batching_dims = [0] x [0], contracting_dims = [1] x [0]
+    auto pair = [&](const char* name, std::vector<int64_t>& lhs, std::vector<int64_t>& rhs) {
+      const Attr* f = op.attr(name);
+      if (!f) return;
+      if (f->kind != Attr::Kind::list || f->text != "x" || f->items.size() != 2)
+        fail(f->pos, std::string(name) + " must be written [..] x [..]", "");
+      lhs = to_ints(f->items[0]);
+      rhs = to_ints(f->items[1]);
+    };
+    pair("batching_dims", a.dot.lhs_batch, a.dot.rhs_batch);
+    pair("contracting_dims", a.dot.lhs_contract, a.dot.rhs_contract);
+  }
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::dot(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 2) fail(op.pos, "stablehlo.dot takes 2 operands", "");
+  const int lr = g_.type(in[0]).shape.rank(), rr = g_.type(in[1]).shape.rank();
+  if (lr < 1 || lr > 2 || rr < 1 || rr > 2)
+    fail(op.pos, "stablehlo.dot takes vectors or matrices", "Use stablehlo.dot_general");
+  ir::Attrs a;
+  a.dot.lhs_contract = {lr - 1};
+  a.dot.rhs_contract = {0};
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::convolution(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 2) fail(op.pos, "stablehlo.convolution takes 2 operands", "");
+  const Attr* layout = find_attr(op, {"dim_numbers", "dimension_numbers"});
+  if (!layout || layout->kind != Attr::Kind::list || layout->text != "->" ||
+      layout->items.size() != 3)
+    fail(op.pos,
+         "stablehlo.convolution needs dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]",
+         "Write the layouts as JAX prints them");
+  const size_t rank = g_.type(in[0]).shape.rank();
+  if (rank < 2) fail(op.pos, "stablehlo.convolution of an operand of rank < 2", "");
+  // "[b, 0, 1, f]": the dimension holding batch, feature, spatial 0, 1 ... -> (b, f, 0, 1, ...)
+  auto spec = [&](const Attr& l, const char* first, const char* second) {
+    std::vector<int64_t> s(l.items.size(), -1);
+    if (l.items.size() != rank) fail(l.pos, "a layout of the wrong rank", "");
+    std::vector<bool> seen(rank, false);
+    for (size_t i = 0; i < l.items.size(); ++i) {
+      const Attr& r = l.items[i];
+      int64_t slot = -1;
+      if (r.kind == Attr::Kind::keyword && r.text == first) slot = 0;
+      if (r.kind == Attr::Kind::keyword && r.text == second) slot = 1;
+      if (r.kind == Attr::Kind::integer && r.integer >= 0 &&
+          r.integer < static_cast<int64_t>(rank) - 2)
+        slot = r.integer + 2;
+      if (slot < 0 || seen[slot])
+        fail(r.pos, "bad convolution layout entry '" + r.text + "'",
+             std::string("Name each of ") + first + ", " + second +
+                 " and the spatial dimensions 0, 1, ... once");
+      seen[slot] = true;
+      s[slot] = static_cast<int64_t>(i);
+    }
+    return s;
+  };
+  ir::Attrs a;
+  a.conv.lhs_spec = spec(layout->items[0], "b", "f");
+  a.conv.rhs_spec = spec(layout->items[1], "o", "i");
+  a.conv.out_spec = spec(layout->items[2], "b", "f");
+  const size_t n = rank - 2;
+  const Attr* window = op.attr("window");
+  auto window_ints = [&](const char* pretty, const char* generic, int64_t fill) {
+    if (window && window->kind == Attr::Kind::dict)
+      if (const Attr* f = window->field(pretty)) return to_ints(*f);
+    if (const Attr* f = op.attr(generic)) return to_ints(*f);
+    return std::vector<int64_t>(n, fill);
+  };
+  a.conv.window_strides = window_ints("stride", "window_strides", 1);
+  a.conv.lhs_dilation = window_ints("lhs_dilate", "lhs_dilation", 1);
+  a.conv.rhs_dilation = window_ints("rhs_dilate", "rhs_dilation", 1);
+  std::vector<int64_t> pads;
+  const Attr* pad_attr =
+      window && window->kind == Attr::Kind::dict ? window->field("pad") : nullptr;
+  if (!pad_attr) pad_attr = op.attr("padding");
+  if (pad_attr && pad_attr->kind == Attr::Kind::list) {
+    for (const Attr& pr : pad_attr->items) {
+      const std::vector<int64_t> v = to_ints(pr);
+      if (v.size() != 2) fail(pr.pos, "a padding entry must be [low, high]", "");
+      pads.insert(pads.end(), v.begin(), v.end());
+    }
+  } else if (pad_attr) {
+    pads = to_ints(*pad_attr);
+  } else {
+    pads.assign(2 * n, 0);
+  }
+  if (pads.size() != 2 * n)
+    fail(op.pos,
+         "stablehlo.convolution: padding has " + std::to_string(pads.size() / 2) + " entries for " +
+             std::to_string(n) + " spatial dimensions",
+         "Give one [low, high] per spatial dimension");
+  for (size_t i = 0; i < n; ++i) {
+    a.conv.padding_low.push_back(pads[2 * i]);
+    a.conv.padding_high.push_back(pads[2 * i + 1]);
+  }
+  const Attr* reverse = window && window->kind == Attr::Kind::dict ? window->field("reverse")
+                                                                   : op.attr("window_reversal");
+  if (reverse)
+    for (const Attr& r : reverse->items)
+      if ((r.kind == Attr::Kind::keyword && r.text == "true") ||
+          (r.kind == Attr::Kind::integer && r.integer != 0))
+        unsupported(op.pos, "stablehlo.convolution with window reversal",
+                    "kiln's convolution does not reverse windows: reverse the kernel instead");
+  a.conv.feature_group_count = integer(op, {"feature_group_count"}, 1, false);
+  a.conv.batch_group_count = integer(op, {"batch_group_count"}, 1, false);
+  return {add(op, p, in, a)};
+}
+
+std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.empty() || in.size() % 2 != 0 || op.regions.size() > 1 ||
+      (op.regions.empty() && !op.attr("applies")))
+    fail(op.pos, "stablehlo.reduce needs operands, as many init values and one reducer body",
+         "Write stablehlo.reduce(%x init: %c) applies stablehlo.add across dimensions = [..]");
+  const size_t n = in.size() / 2;
+  ir::Attrs a;
+  a.dims = ints(op, {"dimensions"});
+  std::sort(a.dims.begin(), a.dims.end());
+  const mlir::Region empty;
+  const mlir::Region& body = op.regions.empty() ? empty : op.regions[0];
+  if (n == 1) {
+    const std::string combiner = region_combiner(op, body);
+    Prim reduction = Prim::reduce_sum, combine = Prim::add;
+    if (combiner == "stablehlo.maximum") {
+      reduction = Prim::reduce_max;
+      combine = Prim::max;
+    } else if (combiner == "stablehlo.minimum") {
+      reduction = Prim::reduce_min;
+      combine = Prim::min;
+    } else if (combiner != "stablehlo.add") {
+      unsupported(op.pos,
+                  "stablehlo.reduce with a " + (combiner.empty() ? "multi-op" : combiner) +
+                      " body: kiln reduces with add, maximum and minimum only",
+                  "Express the reduction with those (a product as exp of a sum of logs, when "
+                  "positive)");
+    }
+    return {with_init(op, add(op, reduction, {in[0]}, a), in[1], combine)};
+  }
+  // JAX's argmax: reduce (x, iota along the axis) with a comparator whose first compare is GT.
+  const ir::Node& idx = g_.nodes[in[1]];
+  const bool argmax_shape = n == 2 && a.dims.size() == 1 && idx.prim == Prim::iota &&
+                            idx.attrs.axis == a.dims[0] &&
+                            g_.type(in[1]).shape == g_.type(in[0]).shape;
+  std::string first_compare;
+  for (const Op& b : body.ops)
+    if (b.name == "stablehlo.compare") {
+      first_compare = !b.keywords.empty()              ? b.keywords[0]
+                      : b.attr("comparison_direction") ? b.attr("comparison_direction")->text
+                                                       : "";
+      break;
+    }
+  if (!argmax_shape || first_compare.find("GT") == std::string::npos)
+    unsupported(op.pos,
+                "stablehlo.reduce of " + std::to_string(n) +
+                    " operands: kiln imports only the argmax form (values, iota) with a GT "
+                    "comparator",
+                "Use argmax, or reduce each operand on its own");
+  ir::Attrs am;
+  am.axis = a.dims[0];
+  const ValueId values = with_init(op, add(op, Prim::reduce_max, {in[0]}, a), in[2], Prim::max);
+  ValueId index = add(op, Prim::argmax, {in[0]}, am);
+  if (g_.type(in[1]).dtype != DType::int32) {
+    ir::Attrs c;
+    c.dtype = g_.type(in[1]).dtype;
+    index = add(op, Prim::convert, {index}, c);
+  }
+  return {values, index};
+}
+
+void Importer::window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const {
+  const size_t rank = g_.type(operand).shape.rank();
+  a.window = ints(op, {"window_dimensions"});
+  a.stride = ints_or(op, {"window_strides"}, rank, 1);
+  for (const char* dil : {"base_dilations", "window_dilations"})
+    for (int64_t d : ints_or(op, {dil}, rank, 1))
+      if (d != 1)
+        unsupported(op.pos, op.name + " with " + dil + " other than 1",
+                    "kiln's windows are undilated: dilate with stablehlo.pad interior padding");
+  const std::vector<int64_t> pads = ints_or(op, {"padding"}, 2 * rank, 0);
+  if (pads.size() != 2 * rank)
+    fail(op.pos,
+         op.name + ": padding has " + std::to_string(pads.size()) + " entries for rank " +
+             std::to_string(rank),
+         "Give a tensor<Nx2xi64> of [low, high] per dimension");
+  for (size_t i = 0; i < rank; ++i) {
+    a.low.push_back(pads[2 * i]);
+    a.high.push_back(pads[2 * i + 1]);
+  }
+}
+
+std::vector<ValueId> Importer::reduce_window(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 2 || op.regions.size() != 1)
+    unsupported(op.pos, "stablehlo.reduce_window of " + std::to_string(in.size() / 2) + " operands",
+                "kiln imports reduce_window of one operand and one init value");
+  const std::string combiner = region_combiner(op, op.regions[0]);
+  Prim prim = Prim::reduce_window_sum, combine = Prim::add;
+  if (combiner == "stablehlo.maximum") {
+    prim = Prim::reduce_window_max;
+    combine = Prim::max;
+  } else if (combiner != "stablehlo.add") {
+    unsupported(op.pos,
+                "stablehlo.reduce_window with a " + (combiner.empty() ? "multi-op" : combiner) +
+                    " body: kiln has windowed add and maximum only",
+                "Use sum or max pooling");
+  }
+  ir::Attrs a;
+  window_attrs(op, in[0], a);
+  return {with_init(op, add(op, prim, {in[0]}, a), in[1], combine)};
+}
+
+std::vector<ValueId> Importer::select_and_scatter(const Op& op, const std::vector<ValueId>& in,
+                                                  Prim p) {
+  if (in.size() != 3 || op.regions.size() != 2)
+    fail(op.pos, "stablehlo.select_and_scatter takes (operand, source, init) and two regions", "");
+  const mlir::Region& select = op.regions[0];
+  const bool select_ge = select.ops.size() == 2 && select.ops[0].name == "stablehlo.compare" &&
+                         ((!select.ops[0].keywords.empty() && select.ops[0].keywords[0] == "GE") ||
+                          (select.ops[0].attr("comparison_direction") &&
+                           select.ops[0].attr("comparison_direction")->text.ends_with("GE")));
+  if (!select_ge || region_combiner(op, op.regions[1]) != "stablehlo.add")
+    unsupported(op.pos, "stablehlo.select_and_scatter other than (compare GE, add)",
+                "kiln imports the max-pooling gradient form only");
+  ir::Attrs a;
+  window_attrs(op, in[0], a);
+  return {with_init(op, add(op, p, {in[1], in[0]}, a), in[2], Prim::add)};
+}
+
+// dense<...> becomes a `full` (one value) or a `constant` (a host literal).
+std::vector<ValueId> Importer::constant(const Op& op, const std::vector<ValueId>& in, Prim) {
+  const Attr* v = op.attr("value");
+  if (!v || v->kind != Attr::Kind::dense || !in.empty())
+    fail(op.pos, "stablehlo.constant needs a dense<...> value and no operands",
+         "Write stablehlo.constant dense<1.0> : tensor<f32>");
+  const ir::ValueType t = v->type;
+  const DType dt = t.dtype;
+  const size_t item = itemsize(dt);
+  const int64_t n = t.shape.numel();
+  std::vector<uint8_t> bytes;
+  bool splat = false;
+  if (!v->items.empty() && v->items[0].kind == Attr::Kind::string) {  // dense<"0x0000803F...">
+    const std::string& hex = v->items[0].text;
+    if (hex.size() < 2 || hex[0] != '0' || (hex[1] != 'x' && hex[1] != 'X') || hex.size() % 2)
+      fail(v->items[0].pos, "a hex dense literal must be \"0x\" and an even number of digits", "");
+    for (size_t i = 2; i < hex.size(); i += 2) {
+      char pair[3] = {hex[i], hex[i + 1], 0};
+      char* end = nullptr;
+      const long b = std::strtol(pair, &end, 16);
+      if (end != pair + 2) fail(v->items[0].pos, "bad hex digit in a dense literal", "");
+      bytes.push_back(static_cast<uint8_t>(b));
+    }
+    splat = bytes.size() == item && n != 1;
+    if (!splat && bytes.size() != static_cast<size_t>(n) * item)
+      fail(v->pos,
+           "hex dense literal has " + std::to_string(bytes.size()) + " bytes for " + type_text(t) +
+               " (" + std::to_string(n * item) + " expected)",
+           "Give the raw little-endian bytes of every element, or of one for all");
+  } else {
+    std::vector<const Attr*> flat;
+    auto walk = [&](auto&& self, const Attr& e) -> void {
+      if (e.kind == Attr::Kind::list) {
+        for (const Attr& x : e.items) self(self, x);
+      } else {
+        flat.push_back(&e);
+      }
+    };
+    for (const Attr& e : v->items) walk(walk, e);
+    splat = flat.size() == 1 && n != 1;
+    if (!splat && static_cast<int64_t>(flat.size()) != n)
+      fail(v->pos,
+           "dense literal has " + std::to_string(flat.size()) + " elements for " + type_text(t),
+           "Give one element per position (nested [..] in row-major order), or one for all");
+    bytes.resize(flat.size() * item);
+    for (size_t i = 0; i < flat.size(); ++i) {
+      const Attr& e = *flat[i];
+      uint64_t bits = 0;
+      auto bad = [&](const std::string& why) {
+        fail(e.pos, "bad dense element '" + e.text + "' for " + type_text(t) + ": " + why,
+             "Write true/false for i1, integers for integer types, decimals or 0x bits for "
+             "floats");
+      };
+      if (dt == DType::bool_) {
+        if (e.kind == Attr::Kind::keyword) {
+          bits = e.text == "true" ? 1 : 0;
+        } else if (e.kind == Attr::Kind::integer && (e.integer == 0 || e.integer == 1)) {
+          bits = static_cast<uint64_t>(e.integer);
+        } else {
+          bad("expected true or false");
+        }
+      } else if (is_integer(dt)) {
+        if (e.kind != Attr::Kind::integer) bad("expected an integer");
+        const int b = static_cast<int>(8 * item);
+        const bool neg = !e.text.empty() && e.text[0] == '-';
+        if (is_unsigned(dt) && neg) bad("negative value for an unsigned type");
+        if (b < 64) {
+          const int64_t lo = is_unsigned(dt) || e.is_hex ? 0 : -(int64_t{1} << (b - 1));
+          const int64_t hi =
+              is_unsigned(dt) || e.is_hex ? (int64_t{1} << b) - 1 : (int64_t{1} << (b - 1)) - 1;
+          if (e.integer < lo || e.integer > hi) bad("out of range");
+        }
+        bits = static_cast<uint64_t>(e.integer);
+      } else {  // floats
+        if (e.kind == Attr::Kind::integer && e.is_hex) {
+          bits = static_cast<uint64_t>(e.integer);
+          if (item < 8 && (bits >> (8 * item)) != 0) bad("more bits than the type has");
+        } else if (e.kind == Attr::Kind::integer || e.kind == Attr::Kind::floating) {
+          if (dt == DType::float32) {
+            const float f = std::strtof(e.text.c_str(), nullptr);
+            uint32_t b = 0;
+            std::memcpy(&b, &f, 4);
+            bits = b;
+          } else {
+            bits = Scalar::from_double(std::strtod(e.text.c_str(), nullptr), dt).bits;
+          }
+        } else {
+          bad("expected a number");
+        }
+      }
+      std::memcpy(bytes.data() + i * item, &bits, item);  // little-endian host
+    }
+  }
+  if (splat || n == 1) {
+    uint64_t bits = 0;
+    if (!bytes.empty()) std::memcpy(&bits, bytes.data(), item);
+    return {add_full(dt, t.shape, bits)};
+  }
+  ir::Attrs a;
+  a.literal = allocate_host(bytes.size(), Device{});
+  if (!bytes.empty()) std::memcpy(a.literal->host_data(), bytes.data(), bytes.size());
+  g_.nodes.push_back(ir::Node{Prim::constant, {}, std::move(a), t, {}});
+  return {static_cast<ValueId>(g_.nodes.size() - 1)};
+}
+
+// --- functions ------------------------------------------------------------------------------
+
+void Importer::lower(const Op& op, Env& env, int depth) {
+  std::vector<ValueId> in;
+  for (size_t i = 0; i < op.operands.size(); ++i) {
+    auto it = env.find(op.operands[i]);
+    if (it == env.end())
+      fail(op.operand_pos[i], op.name + " uses " + op.operands[i] + ", which is not defined",
+           "Define a value before its use (names are per function)");
+    in.push_back(it->second);
+  }
+  if (op.function_type) {
+    if (op.operand_types.size() != in.size())
+      fail(op.pos,
+           op.name + " has " + std::to_string(in.size()) + " operands but its type lists " +
+               std::to_string(op.operand_types.size()),
+           "Give one type per operand");
+    for (size_t i = 0; i < in.size(); ++i)
+      if (!(op.operand_types[i] == g_.type(in[i])))
+        fail(op.operand_pos[i],
+             op.name + ": operand " + op.operands[i] + " is " + type_text(g_.type(in[i])) +
+                 " but the type says " + type_text(op.operand_types[i]),
+             "Make the op's type match its operands");
+  }
+  std::vector<ValueId> out;
+  if (op.name == "call" || op.name == "func.call") {
+    const mlir::Func* f = find(op.callee);
+    if (!f) fail(op.pos, op.name + " of @" + op.callee + ", which is not defined", "Define it");
+    out = call(*f, in, op.pos, depth + 1);
+  } else if (const OpRule* r = rule(op.name)) {
+    out = (this->*(r->lower))(op, in, r->prim);
+  } else {
+    fail(op.pos, op.name + " is not allowed here", "Use return only at the end of a function");
+  }
+  if (out.size() != op.results.size())
+    fail(op.pos,
+         op.name + " gives " + std::to_string(out.size()) + " result" +
+             (out.size() == 1 ? "" : "s") + " but the text names " +
+             std::to_string(op.results.size()),
+         "Name each result (%r, or %r:N for N results)");
+  for (size_t k = 0; k < out.size(); ++k) {
+    const ir::ValueType* want = (op.name == "call" || op.name == "func.call") && !op.function_type
+                                    ? nullptr
+                                    : declared(op, k);
+    if (want && !(*want == g_.type(out[k])))
+      fail(op.pos,
+           op.name + ": the text says the result is " + type_text(*want) + " but kiln infers " +
+               type_text(g_.type(out[k])) + " from the operands",
+           "Fix the result type or the operands");
+    if (!env.emplace(op.results[k], out[k]).second)
+      fail(op.pos, op.results[k] + " is defined twice", "Give each value its own name");
+  }
+}
+
+std::vector<ValueId> Importer::call(const mlir::Func& f, const std::vector<ValueId>& args, Pos at,
+                                    int depth) {
+  if (depth > 64)
+    fail(at, "calls nested more than 64 deep (is @" + f.name + " recursive?)",
+         "kiln inlines calls; recursion cannot be inlined");
+  if (args.size() != f.body.args.size())
+    fail(at,
+         "@" + f.name + " takes " + std::to_string(f.body.args.size()) + " arguments, given " +
+             std::to_string(args.size()),
+         "Pass one value per argument");
+  Env env;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!(f.body.args[i].second == g_.type(args[i])))
+      fail(at,
+           "argument " + std::to_string(i) + " of @" + f.name + " is " +
+               type_text(f.body.args[i].second) + ", given " + type_text(g_.type(args[i])),
+           "Pass values of the declared types");
+    env[f.body.args[i].first] = args[i];
+  }
+  for (const Op& op : f.body.ops) {
+    if (op.name != "return" && op.name != "func.return") {
+      lower(op, env, depth);
+      continue;
+    }
+    std::vector<ValueId> out;
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      auto it = env.find(op.operands[i]);
+      if (it == env.end())
+        fail(op.operand_pos[i], "return of " + op.operands[i] + ", which is not defined",
+             "Return values defined in the function");
+      out.push_back(it->second);
+    }
+    if (out.size() != f.results.size())
+      fail(op.pos,
+           "@" + f.name + " returns " + std::to_string(out.size()) + " values but declares " +
+               std::to_string(f.results.size()),
+           "Return one value per declared result");
+    for (size_t k = 0; k < out.size(); ++k)
+      if (!(f.results[k] == g_.type(out[k])))
+        fail(op.pos,
+             "@" + f.name + " result " + std::to_string(k) + " is " + type_text(g_.type(out[k])) +
+                 " but the function declares " + type_text(f.results[k]),
+             "Make the signature match the returned values");
+    return out;
+  }
+  fail(f.pos, "@" + f.name + " has no return", "End the function with return");
+}
+
+ir::Graph Importer::run() {
+  const mlir::Func* main = find("main");
+  if (!main)
+    fail({1, 1}, "no @main function in the module",
+         "The entry point must be func.func public @main (as jax.jit(f).lower(...) writes)");
+  for (const auto& [name, type] : main->body.args) g_.add_parameter(type);
+  g_.outputs = call(*main, g_.inputs, main->pos, 0);
+  // JAX's module names are jit_<function>; kiln's exporter writes the same.
+  g_.name = m_.name.starts_with("jit_") ? m_.name.substr(4) : (m_.name.empty() ? "f" : m_.name);
+  // Init values, argmax's iota and uncalled results leave nodes nothing reads.
+  return passes::dead_code_elimination(g_);
+}
+
+}  // namespace
+
+ir::Graph from_stablehlo(std::string_view text, std::string_view source_name) {
+  const mlir::Module m = mlir::parse_module(text, source_name, [](std::string_view name) {
+    return is_control(name) || Importer::rule(name) != nullptr;
+  });
+  return Importer(m, source_name).run();
 }
 
 }  // namespace kiln

@@ -11,6 +11,7 @@
 #include "kiln/device.hpp"
 #include "kiln/error.hpp"
 #include "kiln/inspect.hpp"
+#include "kiln/pjrt.hpp"
 #include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
 #include "kiln/version.hpp"
@@ -23,9 +24,17 @@ int print_devices() {
     std::printf("  %s\n", std::string(b->platform()).c_str());
     for (int i = 0; i < b->device_count(); ++i) std::printf("    %s\n", b->device_str(i).c_str());
   }
+  // PJRT plugins the environment names that did not load, with why (never fatal to the rest).
+  for (const kiln::pjrt::PluginFailure& f : kiln::pjrt::plugin_failures()) {
+    std::printf("registered but not loaded: %s%s\n  %s\n", f.spec.name.c_str(),
+                f.spec.path.empty() ? "" : (" (" + f.spec.path + ")").c_str(), f.error.c_str());
+  }
   // Platforms kiln knows how to reach but that are absent here, with how to make them appear.
   for (const char* p : {"tt", "cuda"}) {
     if (kiln::find_backend(p) != nullptr) continue;
+    bool reported = false;
+    for (const auto& f : kiln::pjrt::plugin_failures()) reported = reported || f.spec.name == p;
+    if (reported) continue;
     try {
       kiln::devices(p);
     } catch (const kiln::DeviceNotFound& e) {
