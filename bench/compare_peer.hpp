@@ -7,6 +7,7 @@
 // kiln's (Flax's) layouts; the peer converts them to its own.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -55,12 +56,20 @@ struct InferRun {
   std::vector<float> logits;
 };
 
-// Peak resident memory over a stretch of training: VmRSS just before the first step, and the peak
-// (VmHWM, reset just before the first step) once the last has run. KiB, from /proc/self/status.
+// Peak resident memory over a stretch of training, from /proc/self/status, in KiB: VmRSS just
+// before the first step; VmHWM (the peak, reset to VmRSS just before the first step) after it;
+// VmRSS then, and VmHWM (reset there again) after the last step. The first step is apart because
+// it is where the one-off costs fall: kiln traces and compiles, LibTorch allocates the gradients
+// and Adam's state.
 struct MemoryUse {
   long rss_before_kb = 0;
-  long peak_kb = 0;
-  long growth_kb() const { return peak_kb - rss_before_kb; }
+  long peak_first_kb = 0;
+  long rss_after_first_kb = 0;
+  long peak_rest_kb = 0;
+  // The figure: peak growth from just before the first step to the end.
+  long growth_kb() const { return std::max(peak_first_kb, peak_rest_kb) - rss_before_kb; }
+  // Peak growth over the later steps, from the resident size after the first.
+  long steady_growth_kb() const { return peak_rest_kb - rss_after_first_kb; }
 };
 
 // One field of /proc/self/status ("VmRSS", "VmHWM") in KiB; -1 if absent.
@@ -79,6 +88,21 @@ inline bool reset_peak_rss() {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
+}
+
+// `steps` calls of step() measured as MemoryUse says; the same code for both sides.
+template <class Step>
+MemoryUse measure_memory(int steps, Step&& step) {
+  MemoryUse m;
+  m.rss_before_kb = status_kb("VmRSS");
+  reset_peak_rss();
+  step();
+  m.peak_first_kb = status_kb("VmHWM");
+  m.rss_after_first_kb = status_kb("VmRSS");
+  reset_peak_rss();
+  for (int i = 1; i < steps; ++i) step();
+  m.peak_rest_kb = status_kb("VmHWM");
+  return m;
 }
 
 // The LibTorch side. setup() first: it sets the intra-op thread count (at::set_num_threads).

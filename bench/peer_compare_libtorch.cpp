@@ -165,13 +165,8 @@ MemoryUse libtorch_mlp_memory(const MlpParams& p, const Batch& b, int steps) {
   model->load(p);
   const Inputs in = inputs_of(b, {784});
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
-  MemoryUse m;
-  m.rss_before_kb = status_kb("VmRSS");
-  reset_peak_rss();
   torch::Tensor loss;
-  for (int i = 0; i < steps; ++i) loss = train_step(model, opt, in);
-  m.peak_kb = status_kb("VmHWM");
-  return m;
+  return measure_memory(steps, [&] { loss = train_step(model, opt, in); });
 }
 
 }  // namespace kiln_bench::compare
