@@ -331,8 +331,8 @@ int run_worker(const Options& o, int threads) {
 #endif
     std::printf(
         "check (a) tutorial train step: the losses of its 100 steps match the tutorial's printout "
-        "on both sides (kiln after 100 steps %.4f): %s\n",
-        kiln.loss.back(), ok ? "ok" : "FAILED");
+        "%s (kiln's after 100 steps %.4f): %s\n",
+        kHaveLibTorch ? "on both sides" : "(kiln)", kiln.loss.back(), ok ? "ok" : "FAILED");
     if (ok) {
       print_row("tutorial", threads, kiln.step.median_ns, peer_ns);
       print_row("tutorial_run", threads, kiln.run.median_ns, nan);
@@ -419,7 +419,7 @@ int run_worker(const Options& o, int threads) {
 // ---------------------------------------------------------------------------------------------
 // The memory children: kMemorySteps steps of (b) on one side, from just before the first step.
 
-int run_memory(const std::string& side) {
+int run_memory(const std::string& side, [[maybe_unused]] int threads) {
   const Tree variables = mlp_variables();
   const Batch batch = make_batch(kBatch);
   if (!reset_peak_rss()) {
@@ -443,7 +443,7 @@ int run_memory(const std::string& side) {
 #ifdef KILN_BENCH_HAVE_LIBTORCH
     int t = 0;
     const char* v = "";
-    libtorch_setup(1, &t, &v);
+    libtorch_setup(threads, &t, &v);
     m = libtorch_mlp_memory(mlp_params_of(variables), batch, kMemorySteps);
 #else
     return 2;
@@ -711,7 +711,7 @@ int run_driver(const Options& o) {
     const std::vector<std::pair<std::string, std::string>> env = {{"KILN_NUM_THREADS", n},
                                                                   {"OMP_NUM_THREADS", n}};
     auto measure = [&](const char* side, MemoryUse& m, long* arena) {
-      const auto lines = run_self(dir, {"--memory", side}, env, "MEMORY ");
+      const auto lines = run_self(dir, {"--memory", side, "--threads", n}, env, "MEMORY ");
       if (lines.empty()) return;
       std::istringstream in(lines.front().substr(7));
       long a = -1;
@@ -735,11 +735,15 @@ int run_driver(const Options& o) {
     std::printf(
         "(f): each side in its own process: the peak VmHWM (reset through /proc/self/clear_refs "
         "just before the first of %d steps, and again after it) minus VmRSS just before the first "
-        "step. VmRSS before / after step 1 / peak: kiln %ld / %ld / %ld KiB, LibTorch %ld / %ld / "
-        "%ld KiB.\n",
+        "step. VmRSS before / after step 1 / peak: kiln %ld / %ld / %ld KiB",
         kMemorySteps, memory.kiln.rss_before_kb, memory.kiln.rss_after_first_kb,
-        memory.kiln.rss_before_kb + memory.kiln.growth_kb(), memory.peer.rss_before_kb,
-        memory.peer.rss_after_first_kb, memory.peer.rss_before_kb + memory.peer.growth_kb());
+        memory.kiln.rss_before_kb + memory.kiln.growth_kb());
+    if (kHaveLibTorch) {
+      std::printf(", LibTorch %ld / %ld / %ld KiB", memory.peer.rss_before_kb,
+                  memory.peer.rss_after_first_kb,
+                  memory.peer.rss_before_kb + memory.peer.growth_kb());
+    }
+    std::printf(".\n");
   }
   return 0;
 }
@@ -772,7 +776,7 @@ int main(int argc, char** argv) {
   }
   if (o.threads.empty()) return usage();
   try {
-    if (!memory_side.empty()) return run_memory(memory_side);
+    if (!memory_side.empty()) return run_memory(memory_side, o.threads.front());
     if (worker > 0) return run_worker(o, worker);
     return run_driver(o);
   } catch (const kiln::Error& e) {
