@@ -765,11 +765,14 @@ int run_driver(const Options& o) {
 
   std::printf("\n");
   print_table(o, results, memory);
-  std::printf(
-      "\nkiln/LibTorch below 1: kiln is faster (or smaller). (b)'s flops: 2·B·Σ(in·out) for the "
-      "forward GEMMs, the same for the weight gradients, and 2·B·Σ(in·out) over layers 2-3 for the "
-      "input gradients = %.1f MFLOP per step at B = 128; peak %.1f GFLOP/s per core.\n",
-      kMlpTrainFlops * 1e-6, kPeakGflopsPerCore);
+  std::printf("\nkiln/LibTorch below 1: kiln is faster (or smaller).\n");
+  if (o.wants('b')) {
+    std::printf(
+        "(b)'s flops: 2·B·Σ(in·out) for the forward GEMMs, the same for the weight gradients, and "
+        "2·B·Σ(in·out) over layers 2-3 for the input gradients = %.1f MFLOP per step at B = 128; "
+        "peak %.1f GFLOP/s per core.\n",
+        kMlpTrainFlops * 1e-6, kPeakGflopsPerCore);
+  }
   if (memory.have) {
     std::printf(
         "(f): each side in its own process: the peak VmHWM (reset through /proc/self/clear_refs "
