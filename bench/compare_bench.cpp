@@ -599,8 +599,11 @@ void print_table(const Options& o, const Results& results, const Memory& memory)
       met = std::isfinite(peer) ? (peer / kiln >= 1.5 ? "yes" : "no") : "-";
     }
     table.rows.push_back({name, std::to_string(threads), time_text(kiln),
-                          peer_cell(peer, time_text(peer)), ratio_cell(kiln, peer), target_text,
-                          met});
+                          // LibTorch runs eagerly: it has nothing to trace or compile.
+                          key.rfind("jit_", 0) == 0 && kHaveLibTorch
+                              ? "n/a (eager)"
+                              : peer_cell(peer, time_text(peer)),
+                          ratio_cell(kiln, peer), target_text, met});
     if (key == "mlp_train") {
       // GFLOP/s and the share of the machine's peak at this thread count.
       const double peak = kPeakGflopsPerCore * threads;
