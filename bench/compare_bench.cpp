@@ -715,6 +715,11 @@ int run_driver(const Options& o) {
   const Repetitions reps = o.reps();
   std::printf("bench/compare: kiln %s against %s, %s\n", kiln::version(),
               kHaveLibTorch ? "LibTorch C++ 1.13" : "(LibTorch not installed)", when);
+  // The machine's load when the run starts: on two cores, anything else running moves the numbers.
+  std::string load = kiln_bench::read_text("/proc/loadavg");
+  load = load.substr(0, load.find(' ', load.find(' ', load.find(' ') + 1) + 1));
+  std::printf("load average (1, 5, 15 min) before the run: %s; %u online CPUs\n", load.c_str(),
+              static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)));
   std::printf("times are medians of %d batches of ~%.0f ms each%s\n\n", reps.batches,
               reps.batch_seconds * 1e3,
               o.quick ? " (--quick: a smoke test, not a measurement)" : "");
