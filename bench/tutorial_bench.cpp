@@ -8,7 +8,8 @@
 // is 2 us.
 //
 // Both sides first train 100 steps from the initial state and print their losses beside the
-// tutorial's reference printout, and refuse to time anything if they disagree with it.
+// tutorial's reference printout, and refuse to time anything if they disagree with it. kiln's side
+// of the step lives in tutorial_workload.hpp, which bench/compare (compare_bench.cpp) runs too.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
