@@ -816,6 +816,11 @@ int main(int argc, char** argv) {
       o.threads = parse_threads(value());
     } else if (a == "--workloads") {
       o.workloads = value();
+      if (o.workloads.empty() || o.workloads.find_first_not_of("abcdef") != std::string::npos) {
+        std::fprintf(stderr, "compare_bench: --workloads takes letters from abcdef, not \"%s\"\n",
+                     o.workloads.c_str());
+        return usage();
+      }
     } else if (a == "--worker") {
       worker = std::atoi(value().c_str());
     } else if (a == "--memory") {
