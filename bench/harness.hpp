@@ -30,23 +30,35 @@ double seconds_for(F& fn, int64_t calls) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// ns per call of fn(), as the median of kBatches batches. The calls per batch are calibrated first,
-// which doubles as warm-up (caches, allocator, lazily built kernels).
+// How many batches, of how long: the default is the suite's; `bench/compare --quick` asks for fewer
+// and shorter ones, a smoke test rather than a measurement.
+struct Repetitions {
+  int batches = kBatches;
+  double batch_seconds = kBatchSeconds;
+};
+
+// ns per call of fn(), as the median of `reps.batches` batches. The calls per batch are calibrated
+// first, which doubles as warm-up (caches, allocator, lazily built kernels).
 template <class F>
-Timing time_per_call(F&& fn) {
+Timing time_per_call(F&& fn, Repetitions reps) {
   int64_t calls = 1;
   double s = seconds_for(fn, calls);
-  while (s < kBatchSeconds / 4 && calls < (int64_t{1} << 26)) {
+  while (s < reps.batch_seconds / 4 && calls < (int64_t{1} << 26)) {
     calls *= 2;
     s = seconds_for(fn, calls);
   }
-  calls =
-      std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(calls) * kBatchSeconds / s));
+  calls = std::max<int64_t>(
+      1, static_cast<int64_t>(static_cast<double>(calls) * reps.batch_seconds / s));
 
-  std::vector<double> per_call(kBatches);
+  std::vector<double> per_call(static_cast<size_t>(reps.batches));
   for (double& t : per_call) t = seconds_for(fn, calls) * 1e9 / static_cast<double>(calls);
   std::sort(per_call.begin(), per_call.end());
-  return {per_call[kBatches / 2], per_call.front(), calls, kBatches};
+  return {per_call[per_call.size() / 2], per_call.front(), calls, reps.batches};
+}
+
+template <class F>
+Timing time_per_call(F&& fn) {
+  return time_per_call(fn, Repetitions{});
 }
 
 // The LibTorch peer's results (peer_libtorch.cpp, compiled only when CMake finds Torch). Plain

@@ -66,7 +66,7 @@ struct Data {
 namespace kiln_bench {
 
 Timing run_libtorch_tutorial_step(int steps, float* loss_after_step, int* threads,
-                                  const char** version) {
+                                  const char** version, Repetitions reps) {
   // One intra-op thread: on a 2-core machine a second pool only adds contention, and kiln's
   // numbers are meant to be compared at equal parallelism.
   at::set_num_threads(1);
@@ -86,13 +86,15 @@ Timing run_libtorch_tutorial_step(int steps, float* loss_after_step, int* thread
   // parameter state, which the next step() recreates as zeros with step 0, as a new optimizer
   // would.
   int64_t calls = 0;
-  return time_per_call([&] {
-    if (calls++ % steps == 0) {
-      model->reset_to_constant();
-      opt.state().clear();
-    }
-    train_step(model, opt, d.x, d.y);
-  });
+  return time_per_call(
+      [&] {
+        if (calls++ % steps == 0) {
+          model->reset_to_constant();
+          opt.state().clear();
+        }
+        train_step(model, opt, d.x, d.y);
+      },
+      reps);
 }
 
 }  // namespace kiln_bench

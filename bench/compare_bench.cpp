@@ -1,0 +1,841 @@
+// compare_bench: kiln against LibTorch 1.13 C++ on the workloads of issue 6, in one run and one
+// table (bench/compare builds and runs it; README.md says what each row measures).
+//
+//   compare_bench [--quick] [--threads 1,2] [--workloads abcdef]
+//
+//   (a) the tutorial's train step (tutorial_workload.hpp, as tutorial_bench measures it);
+//   (b) the MLP 784-512-512-10, batch 128, Adam (lr 1e-3) + softmax cross entropy, one train step;
+//   (c) that MLP's forward pass (logits) at batch 128 and batch 1;
+//   (d) kiln's Fashion-MNIST CNN, one train step at batch 128;
+//   (e) jit trace + compile of (b)'s step;
+//   (f) the peak resident memory growth over 50 steps of (b).
+//
+// Thread counts are per process (kiln reads KILN_NUM_THREADS once; OpenMP's count is per thread),
+// so the program runs itself once per thread count as a worker (--worker N) with KILN_NUM_THREADS
+// and OMP_NUM_THREADS set to N, which calls at::set_num_threads(N) for LibTorch; and once per side
+// for the memory row (--memory kiln|libtorch), so that neither side's memory counts in the other's.
+// Workers print their checks and `ROW key threads kiln peer` lines, which this process collects.
+//
+// Every workload is checked before it is timed: both sides start from the same weights (generated
+// here by kiln, handed to LibTorch as floats) and must agree on the losses of the first two steps,
+// or on the logits, to 1e-4 relative; a worker whose check fails exits with status 1 and the
+// comparison stops there.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "child_process.hpp"
+#include "compare_peer.hpp"
+#include "harness.hpp"
+#include "kiln/kiln.hpp"
+#include "kiln/losses.hpp"
+#include "kiln/models.hpp"
+#include "kiln/version.hpp"
+#include "tutorial_workload.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using kiln::Array;
+using kiln::TrainState;
+using kiln::Tree;
+using kiln_bench::Repetitions;
+using kiln_bench::Timing;
+using namespace kiln_bench::compare;
+
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+constexpr bool kHaveLibTorch = true;
+#else
+constexpr bool kHaveLibTorch = false;
+#endif
+
+constexpr int64_t kBatch = 128;
+constexpr double kTolerance = 1e-4;  // relative, on losses and logits
+constexpr int kMemorySteps = 50;
+// The MLP train step's multiply-adds, as 2 flops each: every layer's GEMM forward (x·W) and for
+// its weight gradient (xᵀ·dy), and for the input gradient (dy·Wᵀ) of every layer but the first
+// (whose input is the data). Elementwise work, the loss and Adam are below 1% and not counted.
+constexpr double kMlpTrainFlops =
+    2.0 * kBatch * (784 * 512 + 512 * 512 + 512 * 10) * 2 + 2.0 * kBatch * (512 * 512 + 512 * 10);
+constexpr double kPeakGflopsPerCore = 116.8;  // the issue's figure for one Zen 4 core, float32
+
+struct Options {
+  bool quick = false;
+  std::vector<int> threads = {1, 2};
+  std::string workloads = "abcdef";
+  bool wants(char w) const { return workloads.find(w) != std::string::npos; }
+  Repetitions reps() const { return quick ? Repetitions{5, 0.002} : Repetitions{}; }
+  int compiles() const { return quick ? 3 : 10; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The workloads' data, generated once by kiln.
+
+Array batch_images(const Batch& b, kiln::Shape image_shape) {
+  kiln::Shape shape = {b.size};
+  for (int64_t d : image_shape) shape.push_back(d);
+  return Array::from_data<float>(b.x, shape);
+}
+
+Array batch_labels(const Batch& b) {
+  return Array::from_data<int32_t>(b.labels, {b.size});
+}
+
+// Standard-normal pixels (what normalised Fashion-MNIST images look like to the network) and
+// labels cycling through the ten classes.
+Batch make_batch(int64_t size) {
+  Batch b;
+  b.size = size;
+  b.x = kiln::random::normal(kiln::random::key(1), {size, 784}).to_vector<float>();
+  for (int64_t i = 0; i < size; ++i) b.labels.push_back(static_cast<int32_t>(i % 10));
+  return b;
+}
+
+std::vector<float> leaf(const Tree& variables, const char* layer, const char* name) {
+  return variables["params"][layer][name].leaf().to_vector<float>();
+}
+
+MlpParams mlp_params_of(const Tree& variables) {
+  MlpParams p;
+  const char* layers[3] = {"Dense_0", "Dense_1", "Dense_2"};
+  for (int l = 0; l < 3; ++l) {
+    p.kernel[l] = leaf(variables, layers[l], "kernel");
+    p.bias[l] = leaf(variables, layers[l], "bias");
+  }
+  return p;
+}
+
+CnnParams cnn_params_of(const Tree& variables) {
+  return {leaf(variables, "Conv_0", "kernel"),  leaf(variables, "Conv_0", "bias"),
+          leaf(variables, "Conv_1", "kernel"),  leaf(variables, "Conv_1", "bias"),
+          leaf(variables, "Dense_0", "kernel"), leaf(variables, "Dense_0", "bias"),
+          leaf(variables, "Dense_1", "kernel"), leaf(variables, "Dense_1", "bias")};
+}
+
+// FashionMLP's dropout is off (train=false) in every workload: the issue's MLP has none, and
+// deterministic steps are what lets both sides be checked against each other.
+const kiln::models::FashionMLP kMlp{};
+const kiln::models::FashionCNN kCnn{};
+
+Tree mlp_variables() {
+  return kMlp.init(kiln::random::key(0), kiln::zeros({1, 784}), /*train=*/false);
+}
+Tree cnn_variables() {
+  return kCnn.init(kiln::random::key(0), kiln::zeros({1, 28, 28, 1}), /*train=*/false);
+}
+
+template <class Model>
+TrainState train_state(const Model& model, const Tree& variables) {
+  return TrainState::create(
+      [model](const Tree& p, const Array& x) { return model.apply(p, x, /*train=*/false); },
+      variables, kiln::optim::adam(1e-3));
+}
+
+// The train step as classification.cpp builds it (value_and_grad of the mean softmax cross
+// entropy, TrainState::apply_gradients, one jit on the cpu backend), returning the loss too.
+template <class Model>
+auto make_train_step(const Model& model) {
+  return kiln::jit(
+      [model](const TrainState& state, const Array& x, const Array& y) {
+        auto loss_fn = [&](const Tree& params) {
+          Array logits = model.apply(params, x, /*train=*/false);
+          return kiln::mean(kiln::losses::softmax_cross_entropy_with_integer_labels(logits, y));
+        };
+        auto [loss, grads] = kiln::value_and_grad(loss_fn)(state.params);
+        return std::make_pair(state.apply_gradients(grads), loss);
+      },
+      {.backend = "cpu", .name = "train_step"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// kiln's side of each workload, timed exactly as the peer's (compare_peer.hpp).
+
+template <class Model>
+TrainRun kiln_train(const Model& model, const Tree& variables, const Array& x, const Array& y,
+                    Repetitions reps) {
+  const TrainState initial = train_state(model, variables);
+  auto step = make_train_step(model);
+  TrainRun r;
+  // The first step's loss is at the initial weights, the second's after one update.
+  TrainState state = initial;
+  for (float& loss : r.loss) {
+    std::pair<TrainState, Array> out = step(state, x, y);
+    state = std::move(out.first);
+    loss = out.second.item<float>();
+  }
+  Array loss;
+  int64_t calls = 0;
+  r.step = kiln_bench::time_per_call(
+      [&] {
+        if (calls++ % kRestartSteps == 0) state = initial;
+        auto out = step(state, x, y);
+        state = std::move(out.first);
+        loss = std::move(out.second);
+      },
+      reps);
+  return r;
+}
+
+InferRun kiln_infer(const Tree& variables, const Array& x, Repetitions reps) {
+  auto forward = kiln::jit(
+      [](const Tree& v, const Array& images) { return kMlp.apply(v, images, /*train=*/false); },
+      {.backend = "cpu", .name = "forward"});
+  InferRun r;
+  Array logits = forward(variables, x);
+  r.logits = logits.to_vector<float>();
+  r.call = kiln_bench::time_per_call([&] { logits = forward(variables, x); }, reps);
+  return r;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// (e): lower() (trace, autodiff, the optimizer's update) plus compile() of (b)'s step, each time
+// on a fresh jit object, as a new program would; the median of `n`. The first is reported apart:
+// it also pays for building oneDNN's kernels the first time a process needs them.
+// As a cross-check, the other way to see it: a fresh jit object's first call minus its second
+// (both from the initial state), which adds what the first run pays beyond a steady one.
+struct CompileTimes {
+  double first_ns = 0, lower_ns = 0, compile_ns = 0, total_ns = 0, first_minus_steady_ns = 0;
+  double first_run_extra_ns = 0;  // of which the executable's first run beyond its second
+};
+
+// Runs the executable once on fresh outputs; seconds.
+double run_once(const kiln::Compiled& compiled, const std::vector<kiln::Buffer*>& inputs) {
+  std::vector<std::shared_ptr<kiln::Buffer>> owned;
+  std::vector<kiln::Buffer*> outputs;
+  for (const kiln::ir::ValueType& t : compiled.executable()->output_types()) {
+    const size_t bytes = static_cast<size_t>(t.shape.numel()) * kiln::itemsize(t.dtype);
+    owned.push_back(compiled.device().backend()->allocate(bytes, compiled.device()));
+    outputs.push_back(owned.back().get());
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  compiled.executable()->run(inputs, outputs);
+  return seconds_since(t0);
+}
+
+CompileTimes kiln_compile_times(const Tree& variables, const Array& x, const Array& y, int n) {
+  const TrainState initial = train_state(kMlp, variables);
+  std::vector<double> lower, compile, total, first_minus_steady, first_run_extra;
+  CompileTimes c;
+  std::vector<Array> leaves = kiln::tree_leaves(initial);
+  leaves.push_back(x);
+  leaves.push_back(y);
+  std::vector<kiln::Buffer*> inputs;
+  for (const Array& a : leaves) inputs.push_back(a.buffer().get());
+  for (int i = 0; i <= n; ++i) {
+    auto step = make_train_step(kMlp);
+    const auto t0 = std::chrono::steady_clock::now();
+    const kiln::Lowered lowered = step.lower(initial, x, y);
+    const double l = seconds_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    const kiln::Compiled compiled = lowered.compile();
+    const double k = seconds_since(t1);
+    if (i == 0) {
+      c.first_ns = (l + k) * 1e9;
+      continue;
+    }
+    lower.push_back(l * 1e9);
+    compile.push_back(k * 1e9);
+    total.push_back((l + k) * 1e9);
+    const double first_run = run_once(compiled, inputs);
+    first_run_extra.push_back((first_run - run_once(compiled, inputs)) * 1e9);
+
+    auto called = make_train_step(kMlp);
+    const auto t2 = std::chrono::steady_clock::now();
+    auto first = called(initial, x, y);
+    const double f = seconds_since(t2);
+    const auto t3 = std::chrono::steady_clock::now();
+    first = called(initial, x, y);
+    first_minus_steady.push_back((f - seconds_since(t3)) * 1e9);
+  }
+  c.lower_ns = median(lower);
+  c.compile_ns = median(compile);
+  c.total_ns = median(total);
+  c.first_minus_steady_ns = median(first_minus_steady);
+  c.first_run_extra_ns = median(first_run_extra);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks.
+
+double relative_difference(double a, double b) {
+  return std::fabs(a - b) / std::max(std::fabs(b), 1e-30);
+}
+
+// Both sides' first two losses agree. kiln's alone must at least be finite and change with the
+// update (one Adam step at lr 1e-3 moves every weight by about 1e-3, which need not lower the
+// loss: the CNN's rises on these random images).
+bool check_train(const char* what, const TrainRun& kiln, const TrainRun* peer) {
+  bool ok =
+      std::isfinite(kiln.loss[0]) && std::isfinite(kiln.loss[1]) && kiln.loss[1] != kiln.loss[0];
+  std::printf("check %s: loss at the initial weights kiln %.6f", what, kiln.loss[0]);
+  if (peer != nullptr) std::printf(" LibTorch %.6f", peer->loss[0]);
+  std::printf(", after one Adam step kiln %.6f", kiln.loss[1]);
+  if (peer != nullptr) {
+    const double diff = std::max(relative_difference(kiln.loss[0], peer->loss[0]),
+                                 relative_difference(kiln.loss[1], peer->loss[1]));
+    std::printf(" LibTorch %.6f; largest relative difference %.1e (tolerance %.0e)", peer->loss[1],
+                diff, kTolerance);
+    ok = ok && diff <= kTolerance;
+  }
+  std::printf(": %s\n", ok ? "ok" : "FAILED");
+  return ok;
+}
+
+bool check_logits(const char* what, const InferRun& kiln, const InferRun* peer) {
+  double scale = 0;
+  bool ok = true;
+  for (float v : kiln.logits) {
+    ok = ok && std::isfinite(v);
+    scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  }
+  std::printf("check %s: %zu logits, largest |logit| %.4f", what, kiln.logits.size(), scale);
+  if (peer != nullptr) {
+    double diff = 0;
+    ok = ok && peer->logits.size() == kiln.logits.size();
+    for (size_t i = 0; ok && i < kiln.logits.size(); ++i) {
+      diff = std::max(diff, std::fabs(static_cast<double>(kiln.logits[i]) - peer->logits[i]));
+    }
+    std::printf("; largest |kiln - LibTorch| / largest |logit| %.1e (tolerance %.0e)", diff / scale,
+                kTolerance);
+    ok = ok && diff <= kTolerance * scale;
+  }
+  std::printf(": %s\n", ok ? "ok" : "FAILED");
+  return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker: every timed workload at one thread count.
+
+std::string thread_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
+void print_row(const char* key, int threads, double kiln, double peer) {
+  std::printf("ROW %s %d %.17g %.17g\n", key, threads, kiln, peer);
+}
+
+int run_worker(const Options& o, int threads) {
+  const Repetitions reps = o.reps();
+  bool ok = true;
+  [[maybe_unused]] int peer_threads = 0;
+  [[maybe_unused]] const char* peer_version = "";
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+  libtorch_setup(threads, &peer_threads, &peer_version);
+  std::printf("worker: %s; LibTorch %s: at::get_num_threads() %d\n", thread_text(threads).c_str(),
+              peer_version, peer_threads);
+#else
+  std::printf("worker: %s\n", thread_text(threads).c_str());
+#endif
+  const double nan = NAN;
+
+  if (o.wants('a') && threads == o.threads.front()) {
+    const auto kiln = kiln_bench::tutorial::run_kiln(reps);
+    ok = kiln_bench::tutorial::matches_reference("compare", "kiln", kiln.loss) && ok;
+    double peer_ns = nan;
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+    std::vector<float> peer_loss(kiln_bench::tutorial::kSteps);
+    int t = 0;
+    const char* v = "";
+    const Timing peer = kiln_bench::run_libtorch_tutorial_step(kiln_bench::tutorial::kSteps,
+                                                               peer_loss.data(), &t, &v, reps);
+    ok = kiln_bench::tutorial::matches_reference("compare", "LibTorch", peer_loss) && ok;
+    peer_ns = peer.median_ns;
+#endif
+    std::printf(
+        "check (a) tutorial train step: the losses of its 100 steps match the tutorial's printout "
+        "%s (kiln's after 100 steps %.4f): %s\n",
+        kHaveLibTorch ? "on both sides" : "(kiln)", kiln.loss.back(), ok ? "ok" : "FAILED");
+    if (ok) {
+      print_row("tutorial", threads, kiln.step.median_ns, peer_ns);
+      print_row("tutorial_run", threads, kiln.run.median_ns, nan);
+    }
+  }
+
+  if (o.wants('b') || o.wants('c') || o.wants('e')) {
+    const Tree variables = mlp_variables();
+    const MlpParams params = mlp_params_of(variables);
+    const Batch batch = make_batch(kBatch);
+    const Array x = batch_images(batch, {784});
+    const Array y = batch_labels(batch);
+    const std::string t = thread_text(threads);
+
+    if (o.wants('b')) {
+      const TrainRun kiln = kiln_train(kMlp, variables, x, y, reps);
+      const TrainRun* peer = nullptr;
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+      const TrainRun peer_run = libtorch_mlp_train(params, batch, reps);
+      peer = &peer_run;
+#endif
+      if (check_train(("(b) MLP train step, " + t).c_str(), kiln, peer)) {
+        print_row("mlp_train", threads, kiln.step.median_ns, peer ? peer->step.median_ns : nan);
+      } else {
+        ok = false;
+      }
+    }
+
+    if (o.wants('c')) {
+      for (const int64_t size : {kBatch, int64_t{1}}) {
+        Batch b = batch;
+        b.size = size;
+        b.x.resize(static_cast<size_t>(size * 784));
+        b.labels.resize(static_cast<size_t>(size));
+        const InferRun kiln = kiln_infer(variables, batch_images(b, {784}), reps);
+        const InferRun* peer = nullptr;
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+        const InferRun peer_run = libtorch_mlp_infer(params, b, reps);
+        peer = &peer_run;
+#endif
+        const std::string what = "(c) MLP inference, batch " + std::to_string(size) + ", " + t;
+        if (check_logits(what.c_str(), kiln, peer)) {
+          print_row(size == 1 ? "mlp_infer_b1" : "mlp_infer_b128", threads, kiln.call.median_ns,
+                    peer ? peer->call.median_ns : nan);
+        } else {
+          ok = false;
+        }
+      }
+    }
+
+    if (o.wants('e') && threads == o.threads.front()) {
+      const CompileTimes c = kiln_compile_times(variables, x, y, o.compiles());
+      std::printf(
+          "(e) jit of (b)'s step, median of %d fresh jit objects: lower (trace + autodiff) %.2f "
+          "ms + compile %.2f ms = %.2f ms; the process's first %.2f ms; a fresh jit's first call "
+          "minus its second %.2f ms, of which a compiled executable's first run beyond its second "
+          "%.2f ms\n",
+          o.compiles(), c.lower_ns * 1e-6, c.compile_ns * 1e-6, c.total_ns * 1e-6,
+          c.first_ns * 1e-6, c.first_minus_steady_ns * 1e-6, c.first_run_extra_ns * 1e-6);
+      print_row("jit_compile", threads, c.total_ns, nan);
+      print_row("jit_first_call", threads, c.first_minus_steady_ns, nan);
+    }
+  }
+
+  if (o.wants('d')) {
+    const Tree variables = cnn_variables();
+    const CnnParams params = cnn_params_of(variables);
+    const Batch batch = make_batch(kBatch);
+    const TrainRun kiln =
+        kiln_train(kCnn, variables, batch_images(batch, {28, 28, 1}), batch_labels(batch), reps);
+    const TrainRun* peer = nullptr;
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+    const TrainRun peer_run = libtorch_cnn_train(params, batch, reps);
+    peer = &peer_run;
+#endif
+    const std::string what = "(d) CNN train step, " + thread_text(threads);
+    if (check_train(what.c_str(), kiln, peer)) {
+      print_row("cnn_train", threads, kiln.step.median_ns, peer ? peer->step.median_ns : nan);
+    } else {
+      ok = false;
+    }
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The memory children: kMemorySteps steps of (b) on one side, from just before the first step.
+
+int run_memory(const std::string& side, [[maybe_unused]] int threads) {
+  const Tree variables = mlp_variables();
+  const Batch batch = make_batch(kBatch);
+  if (!reset_peak_rss()) {
+    std::fprintf(stderr, "compare_bench: /proc/self/clear_refs refused; cannot reset VmHWM\n");
+    return 1;
+  }
+  MemoryUse m;
+  long arena_bytes = -1;
+  if (side == "kiln") {
+    const Array x = batch_images(batch, {784});
+    const Array y = batch_labels(batch);
+    const TrainState initial = train_state(kMlp, variables);
+    auto step = make_train_step(kMlp);
+    TrainState state = initial;
+    m = measure_memory(kMemorySteps, [&] { state = step(state, x, y).first; });
+    // The executable's scratch arena, from the header of its schedule ("... arena N bytes ...").
+    const std::string text = step.lower(initial, x, y).compile().text();
+    const size_t at = text.find("arena ");
+    if (at != std::string::npos) arena_bytes = std::atol(text.c_str() + at + 6);
+  } else if (side == "libtorch") {
+#ifdef KILN_BENCH_HAVE_LIBTORCH
+    int t = 0;
+    const char* v = "";
+    libtorch_setup(threads, &t, &v);
+    m = libtorch_mlp_memory(mlp_params_of(variables), batch, kMemorySteps);
+#else
+    return 2;
+#endif
+  } else {
+    std::fprintf(stderr, "compare_bench: --memory kiln or --memory libtorch, not %s\n",
+                 side.c_str());
+    return 2;
+  }
+  std::printf("MEMORY %ld %ld %ld %ld %ld\n", m.rss_before_kb, m.peak_first_kb,
+              m.rss_after_first_kb, m.peak_rest_kb, arena_bytes);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+// Display width of UTF-8 text: its code points (the table uses µ, ≤, ≥ and ×, one column each).
+size_t width(const std::string& s) {
+  return static_cast<size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string time_text(double ns) {
+  if (!std::isfinite(ns)) return "-";
+  if (ns < 1e3) return format("%.0f ns", ns);
+  if (ns < 1e6) return format("%.2f µs", ns * 1e-3);
+  return format("%.3f ms", ns * 1e-6);
+}
+
+struct Table {
+  std::vector<std::vector<std::string>> rows;
+  void print() const {
+    std::vector<size_t> w;
+    for (const auto& r : rows) {
+      w.resize(std::max(w.size(), r.size()));
+      for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], width(r[i]));
+    }
+    for (size_t n = 0; n < rows.size(); ++n) {
+      std::string line;
+      for (size_t i = 0; i < rows[n].size(); ++i) {
+        const std::string& cell = rows[n][i];
+        const std::string pad(w[i] - width(cell), ' ');
+        // Text columns (workload, target) left-aligned, figures right-aligned.
+        line += (i == 0 || i >= 5) ? cell + pad : pad + cell;
+        line += "  ";
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      std::printf("%s\n", line.c_str());
+      if (n == 0) std::printf("%s\n", std::string(width(line), '-').c_str());
+    }
+  }
+};
+
+using Results = std::map<std::pair<std::string, int>, std::pair<double, double>>;
+
+struct Memory {
+  bool have = false;
+  MemoryUse kiln, peer;
+  long arena_bytes = -1;
+};
+
+const char* kNotInstalled = "not installed (scripts/install.sh --bench)";
+
+// Issue 6's targets per (row, threads), in ns and as the issue writes them.
+struct Target {
+  double ns;
+  const char* text;
+};
+
+std::optional<Target> time_target(const std::string& key, int threads) {
+  static const std::map<std::pair<std::string, int>, Target> targets = {
+      {{"tutorial", 1}, {1e3, "≤ 1 µs (DESIGN.md §8: LibTorch 102.8 µs)"}},
+      {{"mlp_train", 1}, {4.2e6, "≤ 4.2 ms (≥ 85% of peak)"}},
+      {{"mlp_train", 2}, {2.4e6, "≤ 2.4 ms"}},
+      {{"mlp_infer_b128", 1}, {1.6e6, "≤ 1.6 ms"}},
+      {{"mlp_infer_b128", 2}, {0.85e6, "≤ 0.85 ms"}},
+      {{"mlp_infer_b1", 1}, {30e3, "≤ 30 µs"}},
+      {{"mlp_infer_b1", 2}, {15e3, "≤ 15 µs"}},
+      {{"jit_compile", 1}, {20e6, "≤ 20 ms"}},
+      {{"jit_first_call", 1}, {20e6, "≤ 20 ms"}}};
+  auto it = targets.find({key, threads});
+  if (it == targets.end()) return std::nullopt;
+  return it->second;
+}
+
+void print_table(const Options& o, const Results& results, const Memory& memory) {
+  Table table;
+  table.rows.push_back(
+      {"workload", "threads", "kiln", "LibTorch", "kiln/LibTorch", "target", "met"});
+  auto peer_cell = [](double v, const std::string& text) {
+    if (!kHaveLibTorch) return std::string(kNotInstalled);
+    return std::isfinite(v) ? text : std::string("-");
+  };
+  auto ratio_cell = [](double kiln, double peer) {
+    return std::isfinite(kiln) && std::isfinite(peer) ? format("%.3f", kiln / peer)
+                                                      : std::string("-");
+  };
+  auto time_row = [&](const std::string& name, const std::string& key, int threads) {
+    auto it = results.find({key, threads});
+    if (it == results.end()) return;
+    const auto [kiln, peer] = it->second;
+    std::string target_text = "-", met = "-";
+    if (const std::optional<Target> target = time_target(key, threads)) {
+      target_text = target->text;
+      met = kiln <= target->ns ? "yes" : "no";
+    }
+    if (key == "cnn_train") {
+      target_text = "≥ 1.5× LibTorch throughput";
+      met = std::isfinite(peer) ? (peer / kiln >= 1.5 ? "yes" : "no") : "-";
+    }
+    table.rows.push_back({name, std::to_string(threads), time_text(kiln),
+                          // LibTorch runs eagerly: it has nothing to trace or compile.
+                          key.rfind("jit_", 0) == 0 && kHaveLibTorch
+                              ? "n/a (eager)"
+                              : peer_cell(peer, time_text(peer)),
+                          ratio_cell(kiln, peer), target_text, met});
+    if (key == "mlp_train") {
+      // GFLOP/s and the share of the machine's peak at this thread count.
+      const double peak = kPeakGflopsPerCore * threads;
+      auto rate = [&](double ns) {
+        return format("%.1f GFLOP/s", kMlpTrainFlops / ns) +
+               format(" (%.0f%%)", 100 * kMlpTrainFlops / ns / peak);
+      };
+      table.rows.push_back({"    GFLOP/s (% of " + format("%.1f", peak) + ")", "", rate(kiln),
+                            peer_cell(peer, std::isfinite(peer) ? rate(peer) : ""), "", "", ""});
+    }
+    if (key == "tutorial") {
+      auto run = results.find({"tutorial_run", threads});
+      if (run != results.end()) {
+        table.rows.push_back(
+            {"    of which Executable::run", "", time_text(run->second.first), "", "", "", ""});
+      }
+    }
+  };
+  for (int t : o.threads) time_row("(a) tutorial train step (MLP 4-8-1, x 16x4)", "tutorial", t);
+  for (int t : o.threads) time_row("(b) MLP 784-512-512-10 train step, b128", "mlp_train", t);
+  for (int t : o.threads) time_row("(c) MLP inference, batch 128", "mlp_infer_b128", t);
+  for (int t : o.threads) time_row("(c) MLP inference, batch 1", "mlp_infer_b1", t);
+  for (int t : o.threads) time_row("(d) Fashion-MNIST CNN train step, b128", "cnn_train", t);
+  for (int t : o.threads) time_row("(e) jit trace + compile of (b)", "jit_compile", t);
+  for (int t : o.threads) time_row("(e) first jit call - steady call of (b)", "jit_first_call", t);
+  if (memory.have) {
+    auto mib = [](long kb) { return format("%.1f MiB", static_cast<double>(kb) / 1024); };
+    const double kiln = static_cast<double>(memory.kiln.growth_kb());
+    const double peer = kHaveLibTorch ? static_cast<double>(memory.peer.growth_kb()) : NAN;
+    table.rows.push_back({"(f) peak RSS growth, 50 steps of (b)", std::to_string(o.threads.front()),
+                          mib(memory.kiln.growth_kb()),
+                          peer_cell(peer, mib(memory.peer.growth_kb())), ratio_cell(kiln, peer),
+                          "≤ LibTorch", std::isfinite(peer) ? (kiln <= peer ? "yes" : "no") : "-"});
+    const double kiln_steady = static_cast<double>(memory.kiln.steady_growth_kb());
+    const double peer_steady =
+        kHaveLibTorch ? static_cast<double>(memory.peer.steady_growth_kb()) : NAN;
+    table.rows.push_back({"    steps 2-50 alone (peak - RSS after step 1)", "",
+                          mib(memory.kiln.steady_growth_kb()),
+                          peer_cell(peer_steady, mib(memory.peer.steady_growth_kb())),
+                          ratio_cell(kiln_steady, peer_steady), "", ""});
+    if (memory.arena_bytes >= 0) {
+      table.rows.push_back(
+          {"    kiln's executable arena", "", mib(memory.arena_bytes / 1024), "", "", "", ""});
+    }
+  }
+  table.print();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver.
+
+std::vector<int> parse_threads(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) {
+    const int n = std::atoi(item.c_str());
+    if (n < 1) {
+      std::fprintf(stderr, "compare_bench: --threads takes counts like 1,2, not \"%s\"\n",
+                   s.c_str());
+      std::exit(2);
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: compare_bench [--quick] [--threads 1,2] [--workloads abcdef]\n"
+               "  (a) tutorial step (b) MLP train (c) MLP inference (d) CNN train (e) jit "
+               "compile (f) memory\n");
+  return 2;
+}
+
+// Runs this program as a child with `args`, echoes what it printed besides its ROW/MEMORY lines,
+// and returns those lines; exits if the child failed.
+std::vector<std::string> run_self(const fs::path& dir, const std::vector<std::string>& args,
+                                  const std::vector<std::pair<std::string, std::string>>& env,
+                                  const char* tag) {
+  const fs::path output = dir / "child.txt";
+  const kiln_bench::ChildRun run =
+      kiln_bench::run_child(fs::read_symlink("/proc/self/exe"), args, dir, output, env);
+  std::vector<std::string> lines;
+  std::istringstream in(kiln_bench::read_text(output));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(tag, 0) == 0) {
+      lines.push_back(line);
+    } else {
+      std::printf("  %s\n", line.c_str());
+    }
+  }
+  std::fflush(stdout);
+  if (!run.ok()) {
+    std::fprintf(stderr,
+                 "compare_bench: a check failed or the child stopped (status %d); "
+                 "nothing is compared\n",
+                 run.status);
+    std::exit(1);
+  }
+  return lines;
+}
+
+int run_driver(const Options& o) {
+  const fs::path dir = fs::temp_directory_path() / ("kiln_compare." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  char when[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  const Repetitions reps = o.reps();
+  std::printf("bench/compare: kiln %s against %s, %s\n", kiln::version(),
+              kHaveLibTorch ? "LibTorch C++ 1.13" : "(LibTorch not installed)", when);
+  // The machine's load when the run starts: on two cores, anything else running moves the numbers.
+  std::string load = kiln_bench::read_text("/proc/loadavg");
+  load = load.substr(0, load.find(' ', load.find(' ', load.find(' ') + 1) + 1));
+  std::printf("load average (1, 5, 15 min) before the run: %s; %u online CPUs\n", load.c_str(),
+              static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)));
+  std::printf("times are medians of %d batches of ~%.0f ms each%s\n\n", reps.batches,
+              reps.batch_seconds * 1e3,
+              o.quick ? " (--quick: a smoke test, not a measurement)" : "");
+
+  Results results;
+  std::vector<std::string> common;
+  if (o.quick) common.push_back("--quick");
+  common.push_back("--workloads");
+  common.push_back(o.workloads);
+  common.push_back("--threads");
+  std::string thread_list;
+  for (int t : o.threads) thread_list += (thread_list.empty() ? "" : ",") + std::to_string(t);
+  common.push_back(thread_list);
+  for (int t : o.threads) {
+    // (a) and (e) run at the first thread count only.
+    if (t != o.threads.front() && !o.wants('b') && !o.wants('c') && !o.wants('d')) continue;
+    std::vector<std::string> args = common;
+    args.push_back("--worker");
+    args.push_back(std::to_string(t));
+    const std::string n = std::to_string(t);
+    for (const std::string& line :
+         run_self(dir, args, {{"KILN_NUM_THREADS", n}, {"OMP_NUM_THREADS", n}}, "ROW ")) {
+      std::istringstream in(line.substr(4));
+      std::string key;
+      int threads = 0;
+      std::string kiln, peer;
+      in >> key >> threads >> kiln >> peer;
+      results[{key, threads}] = {std::strtod(kiln.c_str(), nullptr),
+                                 std::strtod(peer.c_str(), nullptr)};
+    }
+  }
+
+  Memory memory;
+  if (o.wants('f')) {
+    const std::string n = std::to_string(o.threads.front());
+    const std::vector<std::pair<std::string, std::string>> env = {{"KILN_NUM_THREADS", n},
+                                                                  {"OMP_NUM_THREADS", n}};
+    auto measure = [&](const char* side, MemoryUse& m, long* arena) {
+      const auto lines = run_self(dir, {"--memory", side, "--threads", n}, env, "MEMORY ");
+      if (lines.empty()) return;
+      std::istringstream in(lines.front().substr(7));
+      long a = -1;
+      in >> m.rss_before_kb >> m.peak_first_kb >> m.rss_after_first_kb >> m.peak_rest_kb >> a;
+      if (arena != nullptr) *arena = a;
+    };
+    measure("kiln", memory.kiln, &memory.arena_bytes);
+    if (kHaveLibTorch) measure("libtorch", memory.peer, nullptr);
+    memory.have = true;
+  }
+  fs::remove_all(dir);
+
+  std::printf("\n");
+  print_table(o, results, memory);
+  std::printf("\nkiln/LibTorch below 1: kiln is faster (or smaller).\n");
+  if (o.wants('b')) {
+    std::printf(
+        "(b)'s flops: 2·B·Σ(in·out) for the forward GEMMs, the same for the weight gradients, and "
+        "2·B·Σ(in·out) over layers 2-3 for the input gradients = %.1f MFLOP per step at B = 128; "
+        "peak %.1f GFLOP/s per core.\n",
+        kMlpTrainFlops * 1e-6, kPeakGflopsPerCore);
+  }
+  if (memory.have) {
+    std::printf(
+        "(f): each side in its own process: the peak VmHWM (reset through /proc/self/clear_refs "
+        "just before the first of %d steps, and again after it) minus VmRSS just before the first "
+        "step. VmRSS before / after step 1 / peak: kiln %ld / %ld / %ld KiB",
+        kMemorySteps, memory.kiln.rss_before_kb, memory.kiln.rss_after_first_kb,
+        memory.kiln.rss_before_kb + memory.kiln.growth_kb());
+    if (kHaveLibTorch) {
+      std::printf(", LibTorch %ld / %ld / %ld KiB", memory.peer.rss_before_kb,
+                  memory.peer.rss_after_first_kb,
+                  memory.peer.rss_before_kb + memory.peer.growth_kb());
+    }
+    std::printf(".\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  int worker = 0;
+  std::string memory_side;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) std::exit(usage());
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--threads") {
+      o.threads = parse_threads(value());
+    } else if (a == "--workloads") {
+      o.workloads = value();
+      if (o.workloads.empty() || o.workloads.find_first_not_of("abcdef") != std::string::npos) {
+        std::fprintf(stderr, "compare_bench: --workloads takes letters from abcdef, not \"%s\"\n",
+                     o.workloads.c_str());
+        return usage();
+      }
+    } else if (a == "--worker") {
+      worker = std::atoi(value().c_str());
+    } else if (a == "--memory") {
+      memory_side = value();
+    } else {
+      return usage();
+    }
+  }
+  if (o.threads.empty()) return usage();
+  try {
+    if (!memory_side.empty()) return run_memory(memory_side, o.threads.front());
+    if (worker > 0) return run_worker(o, worker);
+    return run_driver(o);
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "compare_bench: %s\n", e.what());
+    return 1;
+  }
+}
