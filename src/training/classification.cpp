@@ -120,8 +120,8 @@ Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
   int64_t correct = 0;
   loader.start_epoch(0);
   while (std::optional<data::Batch> batch = loader.next()) {
-    auto [loss, predicted] = eval_step(params, device_put(batch->images, device),
-                                       device_put(batch->labels, device));
+    auto [loss, predicted] =
+        eval_step(params, device_put(batch->images, device), device_put(batch->labels, device));
     loss_sum += static_cast<double>(loss.item<float>());
     const std::vector<int32_t> pred = predicted.to_vector<int32_t>();
     const std::vector<int32_t> truth = batch->labels.to_vector<int32_t>();

@@ -88,6 +88,13 @@ struct InferenceDevice {
   std::string how;  // "" or " (--device auto: ...)"
 };
 
+// The backend's refusal (the op, the user's line) with what to do from the command line.
+[[noreturn]] void cannot_run(const Unsupported& e, const models::ImageClassifier& m, Device d,
+                             const char* command) {
+  throw Unsupported(std::string(e.what()) + ". --model " + m.name + " cannot run on " + d.str() +
+                    ": kiln " + command + " --device cpu runs it on the host");
+}
+
 InferenceDevice inference_device(const std::string& choice) {
   if (choice != "auto") return {devices(choice).front(), ""};
   try {
@@ -177,8 +184,12 @@ int eval(const EvalArgs& args) {
   data::Loader loader(test_set, loader_options(model, args.batch_size, false, 0));
   std::printf("Evaluating on %s%s\n", where.device.str().c_str(), where.how.c_str());
   std::fflush(stdout);
-  const classification::Evaluation e =
-      classification::evaluate(model, params, loader, {.device = where.device});
+  classification::Evaluation e;
+  try {
+    e = classification::evaluate(model, params, loader, {.device = where.device});
+  } catch (const Unsupported& u) {
+    cannot_run(u, model, where.device, "eval");
+  }
   const std::vector<std::string> names = class_names();
   std::printf("%s on the Fashion-MNIST test set (%lld images): accuracy %.2f%%, loss %.4f\n",
               args.params.c_str(), static_cast<long long>(e.examples), e.accuracy * 100,
@@ -225,7 +236,12 @@ int predict(const PredictArgs& args) {
     Array x = (astype(batch, float32) / 255.0 - model.input_mean) / model.input_std;
     x = model.layout == data::Layout::flat ? reshape(x, {x.shape()[0], 28 * 28})
                                            : reshape(x, {x.shape()[0], 28, 28, 1});
-    const Array probs = predictor.probabilities(x);
+    Array probs;
+    try {
+      probs = predictor.probabilities(x);
+    } catch (const Unsupported& u) {
+      cannot_run(u, model, where.device, "predict");
+    }
     const std::vector<float> p = probs.to_vector<float>();
     const auto k = static_cast<size_t>(model.num_classes);
     for (size_t i = 0; i < n; ++i) {

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   trn->add_option("--limit", targs.limit, "train on the first N training images only (quick runs)");
 
   kiln_tool::EvalArgs eargs;
-  auto* evl = app.add_subcommand("eval", "accuracy and per-class accuracy on the test set, on any device (--device)");
+  auto* evl = app.add_subcommand(
+      "eval", "accuracy and per-class accuracy on the test set, on any device (--device)");
   evl->add_option("--params", eargs.params, "a params.msgpack written by kiln train")->required();
   evl->add_option("--model", eargs.model, "the model the parameters belong to: mlp or cnn")
       ->capture_default_str();
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   kiln_tool::PredictArgs pargs;
-  auto* prd = app.add_subcommand("predict", "classify 28x28 images (PNG, PGM or IDX files), on any device (--device)");
+  auto* prd = app.add_subcommand(
+      "predict", "classify 28x28 images (PNG, PGM or IDX files), on any device (--device)");
   prd->add_option("--params", pargs.params, "a params.msgpack written by kiln train")->required();
   prd->add_option("--model", pargs.model, "mlp or cnn")->capture_default_str();
   prd->add_option("--top", pargs.top, "how many classes to show per image")->capture_default_str();
