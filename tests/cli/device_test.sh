@@ -37,6 +37,11 @@ write_labels data/t10k-labels-idx1-ubyte 30
   head -c $((16 + 784)) data/t10k-images-idx3-ubyte | tail -c 784
 } >first.pgm
 
+# The usage text offers --device, defaulting to the cpu.
+for cmd in eval predict; do
+  "$kiln" $cmd --help | grep -q -- "--device TEXT=cpu .*auto" || fail "kiln $cmd --help lacks --device"
+done
+
 reg="kilncpu:$plugin"
 for model in mlp cnn; do
   "$kiln" train fashion-mnist --model $model --epochs 1 --batch-size 32 --data data --out $model \
