@@ -93,6 +93,12 @@ grep -qx "Predicting on CpuDevice(id=0) (--device auto: no tt device present)" a
 # the best class is the cpu's (--top differs)
 [[ $(cut -d'(' -f1 auto.txt) == "$(head -1 mlp.pred.txt | cut -d'(' -f1)" ]] || fail "auto: $(cat auto.txt)"
 
+# auto with a tt registration that does not load: the cpu, not passed off as "no tt".
+TT_PJRT_PLUGIN_DIR=$work/no_tt_here "$kiln" predict --params mlp/params.msgpack --model mlp \
+  --device auto first.pgm >/dev/null 2>auto_err.txt || fail "auto, broken tt: $(cat auto_err.txt)"
+grep -qxF "Predicting on CpuDevice(id=0) (--device auto: the tt plugin is registered but did not load; \`kiln devices\` says why)" \
+  auto_err.txt || fail "auto with a broken tt: $(cat auto_err.txt)"
+
 # auto with tt present: the plugin posing as tt-xla, laid out as tt-xla's wheel.
 mkdir tt
 ln -s "$plugin" tt/pjrt_plugin_tt.so

@@ -11,6 +11,7 @@
 #include "kiln/error.hpp"
 #include "kiln/models.hpp"
 #include "kiln/ops.hpp"
+#include "kiln/pjrt.hpp"
 #include "kiln/random.hpp"
 #include "kiln/serialization.hpp"
 #include "progress.hpp"
@@ -100,6 +101,12 @@ InferenceDevice inference_device(const std::string& choice) {
   try {
     return {devices("tt").front(), " (--device auto: tt is present)"};
   } catch (const DeviceNotFound&) {
+    // A tt plugin that is registered but broken must not pass silently for "no tt here".
+    for (const pjrt::PluginFailure& f : pjrt::plugin_failures())
+      if (f.spec.name == "tt")
+        return {default_device(),
+                " (--device auto: the tt plugin is registered but did not load; `kiln devices` "
+                "says why)"};
     return {default_device(), " (--device auto: no tt device present)"};
   }
 }
