@@ -13,6 +13,7 @@
 #include "kiln/classification.hpp"
 #include "kiln/data.hpp"
 #include "kiln/device.hpp"
+#include "kiln/error.hpp"
 #include "kiln/models.hpp"
 #include "kiln/ops.hpp"
 #include "kiln/random.hpp"
@@ -135,6 +136,44 @@ TEST_P(ClassificationOnPlugin, EvaluationMatchesTheCpus) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ClassificationOnPlugin, ::testing::Values("mlp", "cnn"));
+
+// The conformance plugin posing as tt-xla (TT_PJRT_PLUGIN_DIR, KILN_PJRT_TEST_PLATFORM_NAME=tt):
+// inference is compiled for the device's platform, so tt's support check applies. The MLP runs;
+// the CNN's max pooling (reduce_window_max) is refused before the plugin sees it, naming the op.
+TEST(ClassificationOnTt, TheMlpRunsAndTheCnnsPoolingIsRefused) {
+  const char* name = std::getenv("KILN_PJRT_TEST_PLATFORM_NAME");
+  if (std::getenv("TT_PJRT_PLUGIN_DIR") == nullptr || name == nullptr || std::string(name) != "tt")
+    GTEST_SKIP() << "run with TT_PJRT_PLUGIN_DIR and KILN_PJRT_TEST_PLATFORM_NAME=tt (ctest does)";
+  const Device tt = devices("tt").front();
+  const data::Dataset d = synthetic_images();
+
+  const models::ImageClassifier mlp = models::image_classifier("mlp");
+  const Tree mlp_variables = initial_variables(mlp);
+  data::Loader mlp_loader(d, loader_options(mlp));
+  const Evaluation on_tt = evaluate(mlp, mlp_variables, mlp_loader, {.device = tt});
+  data::Loader cpu_loader(d, loader_options(mlp));
+  const Evaluation on_cpu = evaluate(mlp, mlp_variables, cpu_loader);
+  EXPECT_EQ(on_tt.confusion, on_cpu.confusion);
+  EXPECT_EQ(on_tt.mean_loss, on_cpu.mean_loss);
+
+  const models::ImageClassifier cnn = models::image_classifier("cnn");
+  const Tree cnn_variables = initial_variables(cnn);
+  data::Loader cnn_loader(d, loader_options(cnn));
+  try {
+    evaluate(cnn, cnn_variables, cnn_loader, {.device = tt});
+    ADD_FAILURE() << "the cnn ran on tt";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("the tt backend cannot run reduce_window_max"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    Predictor(cnn, cnn_variables, {.device = tt}).probabilities(model_input(cnn, d));
+    ADD_FAILURE() << "the cnn ran on tt";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("reduce_window_max"), std::string::npos) << e.what();
+  }
+}
 
 // Without options, inference stays on the cpu (what `kiln train` evaluates on).
 TEST(ClassificationInference, DefaultsToTheCpu) {
