@@ -11,6 +11,12 @@
 // One train step is one jitted function (pinned to the cpu backend): forward with dropout, softmax
 // cross-entropy against integer labels, gradients, Adam (optax's), and the batch's loss and
 // correct count, so the loop reads two scalars per step and nothing else.
+//
+// Inference (evaluate, Predictor) runs on any device, the tutorial's workflow: train on the cpu,
+// then put the parameters on an accelerator once and run a graph compiled for its platform:
+//
+//   auto e = classification::evaluate(model, variables, test_loader,
+//                                     {.device = kiln::devices("tt").front()});
 #pragma once
 
 #include <cstdint>
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "kiln/data.hpp"
+#include "kiln/device.hpp"
 #include "kiln/models.hpp"
 #include "kiln/train_state.hpp"
 
@@ -80,12 +87,39 @@ class Trainer {
       step_;
 };
 
-// Loss, accuracy and confusion matrix of `variables` over one epoch of `loader` (dropout off).
-Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
-                    data::Loader& loader);
+// Where inference runs. The graph is deterministic (train=false: no dropout, no random numbers),
+// so it compiles for any platform a PJRT plugin serves.
+struct InferenceOptions {
+  Device device = default_device();
+};
 
-// Softmax probabilities [B, num_classes] for a batch of images laid out as the model wants them.
+// Loss, accuracy and confusion matrix of `variables` over one epoch of `loader` (dropout off).
+// The parameters are put on options.device once, each batch is sent there, and one jitted step
+// per batch returns the batch's summed loss and its predicted classes; the counting is on the host.
+Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
+                    data::Loader& loader, const InferenceOptions& options = {});
+
+// A model's softmax probabilities on one device: the parameters are put there once, and the
+// inference function is compiled once per batch shape, so classifying many batches costs one
+// transfer of the parameters and one compile per shape.
+class Predictor {
+ public:
+  Predictor(models::ImageClassifier model, const Tree& variables,
+            const InferenceOptions& options = {});
+  // Probabilities [B, num_classes] (float32, on the host) for a batch of images laid out as the
+  // model wants them (data::Layout).
+  Array probabilities(const Array& images);
+  Device device() const { return device_; }
+
+ private:
+  Device device_;
+  Tree variables_;  // on device_
+  std::function<Array(const Tree&, const Array&)> infer_;
+};
+
+// Softmax probabilities [B, num_classes] for a batch of images laid out as the model wants them:
+// one Predictor, used once.
 Array predict_probabilities(const models::ImageClassifier& model, const Tree& variables,
-                            const Array& images);
+                            const Array& images, const InferenceOptions& options = {});
 
 }  // namespace kiln::classification

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "kiln/autodiff.hpp"
+#include "kiln/device.hpp"
 #include "kiln/error.hpp"
 #include "kiln/jit.hpp"
 #include "kiln/losses.hpp"
@@ -92,15 +93,26 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
   return s;
 }
 
+namespace {
+
+// jit options that compile for `device`'s platform and run there.
+JitOptions on(Device device, const char* name) {
+  return {.backend = std::string(device.platform()), .device = device, .name = name};
+}
+
+}  // namespace
+
 Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
-                    data::Loader& loader) {
+                    data::Loader& loader, const InferenceOptions& options) {
+  const Device device = options.device;
+  const Tree params = device_put(variables, device);
   auto eval_step = jit(
-      [&model](const Tree& params, const Array& x, const Array& y) {
-        Array logits = model.apply(params, x, /*train=*/false, Array());
+      [&model](const Tree& p, const Array& x, const Array& y) {
+        Array logits = model.apply(p, x, /*train=*/false, Array());
         return std::make_pair(sum(losses::softmax_cross_entropy_with_integer_labels(logits, y)),
                               argmax(logits, 1));
       },
-      {.backend = "cpu", .name = "eval_step"});
+      on(device, "eval_step"));
   Evaluation e;
   e.num_classes = model.num_classes;
   e.confusion.assign(static_cast<size_t>(e.num_classes * e.num_classes), 0);
@@ -108,7 +120,8 @@ Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
   int64_t correct = 0;
   loader.start_epoch(0);
   while (std::optional<data::Batch> batch = loader.next()) {
-    auto [loss, predicted] = eval_step(variables, batch->images, batch->labels);
+    auto [loss, predicted] =
+        eval_step(params, device_put(batch->images, device), device_put(batch->labels, device));
     loss_sum += static_cast<double>(loss.item<float>());
     const std::vector<int32_t> pred = predicted.to_vector<int32_t>();
     const std::vector<int32_t> truth = batch->labels.to_vector<int32_t>();
@@ -128,9 +141,23 @@ Evaluation evaluate(const models::ImageClassifier& model, const Tree& variables,
   return e;
 }
 
+Predictor::Predictor(models::ImageClassifier model, const Tree& variables,
+                     const InferenceOptions& options)
+    : device_(options.device), variables_(device_put(variables, options.device)) {
+  infer_ = jit(
+      [m = std::move(model)](const Tree& p, const Array& x) {
+        return softmax(m.apply(p, x, /*train=*/false, Array()), -1);
+      },
+      on(device_, "predict"));
+}
+
+Array Predictor::probabilities(const Array& images) {
+  return device_get(infer_(variables_, device_put(images, device_)));
+}
+
 Array predict_probabilities(const models::ImageClassifier& model, const Tree& variables,
-                            const Array& images) {
-  return softmax(model.apply(variables, images, /*train=*/false, Array()), -1);
+                            const Array& images, const InferenceOptions& options) {
+  return Predictor(model, variables, options).probabilities(images);
 }
 
 }  // namespace kiln::classification

@@ -7,9 +7,11 @@
 #include "kiln/checkpoints.hpp"
 #include "kiln/classification.hpp"
 #include "kiln/data.hpp"
+#include "kiln/device.hpp"
 #include "kiln/error.hpp"
 #include "kiln/models.hpp"
 #include "kiln/ops.hpp"
+#include "kiln/pjrt.hpp"
 #include "kiln/random.hpp"
 #include "kiln/serialization.hpp"
 #include "progress.hpp"
@@ -77,6 +79,36 @@ Tree load_params(const std::string& path, const models::ImageClassifier& m) {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw ValueError(what);
+}
+
+// The device --device names, and how it was chosen for the "... on <device>" line. "auto" is tt
+// when a tt device is present, else the cpu (the tutorial's choice); any other name is a platform,
+// and a missing one is DeviceNotFound, which says how to register a plugin.
+struct InferenceDevice {
+  Device device;
+  std::string how;  // "" or " (--device auto: ...)"
+};
+
+// The backend's refusal (the op, the user's line) with what to do from the command line.
+[[noreturn]] void cannot_run(const Unsupported& e, const models::ImageClassifier& m, Device d,
+                             const char* command) {
+  throw Unsupported(std::string(e.what()) + ". --model " + m.name + " cannot run on " + d.str() +
+                    ": kiln " + command + " --device cpu runs it on the host");
+}
+
+InferenceDevice inference_device(const std::string& choice) {
+  if (choice != "auto") return {devices(choice).front(), ""};
+  try {
+    return {devices("tt").front(), " (--device auto: tt is present)"};
+  } catch (const DeviceNotFound&) {
+    // A tt plugin that is registered but broken must not pass silently for "no tt here".
+    for (const pjrt::PluginFailure& f : pjrt::plugin_failures())
+      if (f.spec.name == "tt")
+        return {default_device(),
+                " (--device auto: the tt plugin is registered but did not load; `kiln devices` "
+                "says why)"};
+    return {default_device(), " (--device auto: no tt device present)"};
+  }
 }
 
 }  // namespace
@@ -150,11 +182,21 @@ int train(const TrainArgs& args) {
 int eval(const EvalArgs& args) {
   const models::ImageClassifier model = models::image_classifier(args.model);
   require(!args.params.empty(), "--params FILE is required");
+  require(args.batch_size > 0, "--batch-size must be at least 1");
+  // Before any file is read: a missing platform is the first thing reported.
+  const InferenceDevice where = inference_device(args.device);
   const Tree params = load_params(args.params, model);
   const data::Dataset test_set =
       data::load_fashion_mnist(data::Split::test, data_dir_or_default(args.data_dir));
   data::Loader loader(test_set, loader_options(model, args.batch_size, false, 0));
-  const classification::Evaluation e = classification::evaluate(model, params, loader);
+  std::printf("Evaluating on %s%s\n", where.device.str().c_str(), where.how.c_str());
+  std::fflush(stdout);
+  classification::Evaluation e;
+  try {
+    e = classification::evaluate(model, params, loader, {.device = where.device});
+  } catch (const Unsupported& u) {
+    cannot_run(u, model, where.device, "eval");
+  }
   const std::vector<std::string> names = class_names();
   std::printf("%s on the Fashion-MNIST test set (%lld images): accuracy %.2f%%, loss %.4f\n",
               args.params.c_str(), static_cast<long long>(e.examples), e.accuracy * 100,
@@ -189,15 +231,24 @@ int predict(const PredictArgs& args) {
   const models::ImageClassifier model = models::image_classifier(args.model);
   require(!args.params.empty(), "--params FILE is required");
   require(!args.images.empty(), "no images given: kiln predict --params FILE --model M IMAGE...");
+  const InferenceDevice where = inference_device(args.device);
   const Tree params = load_params(args.params, model);
   const std::vector<std::string> names = class_names();
+  // stderr: stdout is one line per image, for scripts.
+  std::fprintf(stderr, "Predicting on %s%s\n", where.device.str().c_str(), where.how.c_str());
+  classification::Predictor predictor(model, params, {.device = where.device});
   for (const std::string& path : args.images) {
     const Array batch = read_28x28(path);
     const auto n = static_cast<size_t>(batch.shape()[0]);
     Array x = (astype(batch, float32) / 255.0 - model.input_mean) / model.input_std;
     x = model.layout == data::Layout::flat ? reshape(x, {x.shape()[0], 28 * 28})
                                            : reshape(x, {x.shape()[0], 28, 28, 1});
-    const Array probs = classification::predict_probabilities(model, params, x);
+    Array probs;
+    try {
+      probs = predictor.probabilities(x);
+    } catch (const Unsupported& u) {
+      cannot_run(u, model, where.device, "predict");
+    }
     const std::vector<float> p = probs.to_vector<float>();
     const auto k = static_cast<size_t>(model.num_classes);
     for (size_t i = 0; i < n; ++i) {

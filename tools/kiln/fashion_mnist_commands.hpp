@@ -1,5 +1,6 @@
 // `kiln train fashion-mnist`, `kiln eval`, `kiln predict`: the Fashion-MNIST workflow from the
-// command line (docs/fashion-mnist.md).
+// command line (docs/fashion-mnist.md). Training runs on the cpu; eval and predict run on the
+// device --device names (a PJRT plugin's platform, docs/pjrt.md).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@ struct EvalArgs {
   std::string model = "mlp";
   std::string data_dir;
   int64_t batch_size = 1000;
+  std::string device = "cpu";  // cpu, tt, any registered platform, or auto (tt when present)
 };
 int eval(const EvalArgs& args);
 
@@ -34,6 +36,7 @@ struct PredictArgs {
   std::string model = "mlp";
   std::vector<std::string> images;  // PNG, PGM or IDX files
   int top = 3;
+  std::string device = "cpu";
 };
 int predict(const PredictArgs& args);
 

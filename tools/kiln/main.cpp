@@ -1,6 +1,7 @@
 // The kiln command-line tool: `kiln version`, `kiln devices`; for checkpoints in Flax msgpack or
 // safetensors (told apart by extension) `kiln inspect FILE`, `kiln convert IN OUT`, `kiln diff A
-// B`; and the Fashion-MNIST workflow, `kiln train fashion-mnist`, `kiln eval`, `kiln predict`.
+// B`; and the Fashion-MNIST workflow, `kiln train fashion-mnist` (on the cpu), `kiln eval` and
+// `kiln predict` (on any device: --device).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -111,19 +112,28 @@ int main(int argc, char** argv) {
   trn->add_option("--limit", targs.limit, "train on the first N training images only (quick runs)");
 
   kiln_tool::EvalArgs eargs;
-  auto* evl = app.add_subcommand("eval", "accuracy and per-class accuracy on the test set");
+  auto* evl = app.add_subcommand(
+      "eval", "accuracy and per-class accuracy on the test set, on any device (--device)");
   evl->add_option("--params", eargs.params, "a params.msgpack written by kiln train")->required();
   evl->add_option("--model", eargs.model, "the model the parameters belong to: mlp or cnn")
       ->capture_default_str();
   evl->add_option("--data", eargs.data_dir, "directory of the IDX files");
   evl->add_option("--batch-size", eargs.batch_size, "images per evaluation step")
       ->capture_default_str();
+  evl->add_option("--device", eargs.device,
+                  "where inference runs: cpu, tt, a platform registered with "
+                  "PJRT_NAMES_AND_LIBRARY_PATHS, or auto (tt when present, else cpu)")
+      ->capture_default_str();
 
   kiln_tool::PredictArgs pargs;
-  auto* prd = app.add_subcommand("predict", "classify 28x28 images (PNG, PGM or IDX files)");
+  auto* prd = app.add_subcommand(
+      "predict", "classify 28x28 images (PNG, PGM or IDX files), on any device (--device)");
   prd->add_option("--params", pargs.params, "a params.msgpack written by kiln train")->required();
   prd->add_option("--model", pargs.model, "mlp or cnn")->capture_default_str();
   prd->add_option("--top", pargs.top, "how many classes to show per image")->capture_default_str();
+  prd->add_option("--device", pargs.device,
+                  "where inference runs: cpu, tt, a registered platform, or auto")
+      ->capture_default_str();
   prd->add_option("images", pargs.images, "image files")->required();
 
   kiln_tool::ExportArgs xargs;
