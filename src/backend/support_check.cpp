@@ -8,7 +8,8 @@ namespace kiln {
 namespace {
 
 // What to do instead, for the primitives accelerators are known to lack.
-std::string remedy(const ir::Node& node, DType t, std::string_view platform) {
+std::string remedy(const ir::Node& node, DType t, const Backend& backend) {
+  const std::string platform(backend.platform());
   if (node.prim == ir::Prim::threefry2x32)
     return "Random numbers are not generated on " + std::string(platform) +
            ": initialise on the cpu and device_put the parameters, as the tutorial does "
@@ -17,9 +18,15 @@ std::string remedy(const ir::Node& node, DType t, std::string_view platform) {
     return std::string(name(t)) +
            " is storage only in kiln: keep complex arrays out of the computation (split real and "
            "imaginary parts)";
-  return "Run this computation on the cpu (jit with .backend = \"cpu\"), or convert the operand "
-         "with kiln::astype to a dtype " +
-         std::string(platform) + " runs";
+  std::string runs_on;
+  for (int d = 0; d < kNumDTypes; ++d)
+    if (backend.supports(node.prim, static_cast<DType>(d)))
+      runs_on += (runs_on.empty() ? "" : ", ") + std::string(name(static_cast<DType>(d)));
+  const std::string on_cpu = "Run this computation on the cpu (jit with .backend = \"cpu\")";
+  if (runs_on.empty())  // no dtype helps: converting would only move the error
+    return platform + " has no " + std::string(ir::name(node.prim)) + " at all. " + on_cpu;
+  return on_cpu + ", or convert the operand with kiln::astype: " + platform + " runs " +
+         std::string(ir::name(node.prim)) + " on " + runs_on;
 }
 
 }  // namespace
@@ -31,7 +38,7 @@ void check_supported(const ir::Graph& g, const Backend& backend) {
       throw Unsupported(message("the " + std::string(backend.platform()) + " backend cannot run " +
                                     std::string(ir::name(node.prim)) + " on " +
                                     std::string(name(t)) + " (value %" + std::to_string(i) + ")",
-                                node.loc, remedy(node, t, backend.platform())));
+                                node.loc, remedy(node, t, backend)));
     };
     if (!backend.supports(node.prim, node.type.dtype)) refuse(node.type.dtype);
     for (ir::ValueId in : node.inputs)
