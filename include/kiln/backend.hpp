@@ -35,6 +35,14 @@ class Buffer {
 // A host buffer, 64-byte aligned (for AVX-512 loads), owned by the shared_ptr that holds it.
 std::shared_ptr<Buffer> allocate_host(size_t bytes, Device device);
 
+// What a compile is told beyond the graph.
+struct CompileOptions {
+  // donated_inputs[i]: input i's buffer may be overwritten by an output of the same byte size
+  // (jit's donate_argnums), so that an optimizer updates its state in place. The executable says
+  // which donations it used (Executable::output_aliases); a backend may use none.
+  std::vector<bool> donated_inputs;
+};
+
 class Executable {
  public:
   virtual ~Executable() = default;
@@ -44,9 +52,13 @@ class Executable {
   const std::vector<ir::ValueType>& output_types() const { return output_types_; }
   // The compiled schedule, one line per step.
   virtual std::string describe() const = 0;
+  // Per output, the donated input whose buffer run() must be given as that output (the schedule
+  // writes it in place), or -1; empty when no output aliases an input.
+  const std::vector<int>& output_aliases() const { return output_aliases_; }
 
  protected:
   std::vector<ir::ValueType> output_types_;
+  std::vector<int> output_aliases_;
 };
 
 class Backend {
@@ -57,7 +69,8 @@ class Backend {
   // JAX's device repr: "CpuDevice(id=0)".
   virtual std::string device_str(int id) const = 0;
   virtual bool supports(ir::Prim p, DType t) const = 0;
-  virtual std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) = 0;
+  virtual std::unique_ptr<Executable> compile(const ir::Graph& g, Device device,
+                                              const CompileOptions& options = {}) = 0;
   virtual std::shared_ptr<Buffer> allocate(size_t bytes, Device device) = 0;
   virtual void to_host(const Buffer& src, void* dst) = 0;
   virtual void from_host(const void* src, Buffer& dst) = 0;

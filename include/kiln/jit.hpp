@@ -9,6 +9,7 @@
 // constants when it is traced (as in JAX).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,10 @@ struct JitOptions {
   std::string backend = "cpu";                  // platform to compile for
   std::optional<Device> device = std::nullopt;  // default: the platform's first device
   std::string name = "f";                       // the graph's name in printed IR
+  // Arguments (by position) whose buffers the call may overwrite with its outputs, as JAX's
+  // donate_argnums: `state = step(state, batch)` then updates the state in place. A donated array
+  // whose buffer an output took reads as an error afterwards (use the output).
+  std::vector<int> donate_argnums = {};
 };
 
 // A compiled graph, ready to run.
@@ -80,7 +85,9 @@ class JitCache {
 
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
   // returns the output leaves and the entry.
+  // `arg_ends[k]`: the leaf index where argument k's leaves end (for donate_argnums).
   std::pair<std::vector<Array>, const Entry*> call(std::span<const Array> leaves,
+                                                   std::span<const size_t> arg_ends,
                                                    size_t structure_hash, TraceFn trace_fn);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
   Device device() const { return device_; }
@@ -115,9 +122,11 @@ class Jitted {
     std::vector<Array> leaves;
     leaves.reserve(cache_->leaf_count_hint());
     size_t h = 0;
-    (tree_traits<Args>::flatten(args, leaves, h), ...);
+    std::array<size_t, sizeof...(Args)> arg_ends{};
+    [[maybe_unused]] size_t k = 0;
+    ((tree_traits<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
     auto trace_fn = tracer_fn<R>(args...);
-    auto [outs, entry] = cache_->call(leaves, h, trace_fn);
+    auto [outs, entry] = cache_->call(leaves, arg_ends, h, trace_fn);
     std::span<const Array> it(outs);
     return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
   }

@@ -27,6 +27,17 @@ const ArrayImpl& checked(const std::shared_ptr<ArrayImpl>& impl) {
 
 }  // namespace
 
+const std::shared_ptr<Buffer>& live_buffer(const ArrayImpl& impl, const Loc& loc) {
+  if (impl.buffer) return impl.buffer;
+  throw ValueError(message(
+      "use of a " + std::string(short_name(impl.dtype)) + "[" + impl.shape.dims_str() +
+          "] array that was donated to the jitted function called at " + describe(impl.donated_to) +
+          " (donate_argnums): its buffer now holds that call's output",
+      loc,
+      "use the jitted function's outputs instead, or leave this argument "
+      "out of donate_argnums"));
+}
+
 Array Array::from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shape) {
   size_t want = static_cast<size_t>(shape.numel()) * itemsize(dtype);
   if (!buffer || buffer->bytes() != want)
@@ -65,13 +76,13 @@ bool Array::is_tracer() const {
 Device Array::device() const {
   const ArrayImpl& impl = checked(impl_);
   if (impl.trace_id != 0) tracer_has_no_value(impl, "ask for the device");
-  return impl.buffer->device();
+  return live_buffer(impl, Loc())->device();
 }
 
 const std::shared_ptr<Buffer>& Array::buffer() const {
   const ArrayImpl& impl = checked(impl_);
   if (impl.trace_id != 0) tracer_has_no_value(impl, "read the buffer");
-  return impl.buffer;
+  return live_buffer(impl, Loc());
 }
 
 void Array::copy_to_host(void* dst, DType as) const {

@@ -18,6 +18,13 @@ struct ArrayImpl {
   uint64_t trace_id = 0;           // tracers: the trace that records them (0: concrete)
   uint32_t value = 0;              // tracers: the node in that trace's graph
   std::source_location created;    // tracers: where the op that made them was called
+  // Donated arrays: the jitted call that took the buffer (JitOptions::donate_argnums); the buffer
+  // is then null and every read is a ValueError (live_buffer).
+  std::source_location donated_to;
 };
+
+// The buffer of a concrete array; a ValueError naming both calls when a jitted call it was donated
+// to has taken it (`loc`: where it is used now).
+const std::shared_ptr<Buffer>& live_buffer(const ArrayImpl& impl, const std::source_location& loc);
 
 }  // namespace kiln

@@ -56,7 +56,7 @@ ir::ValueId value_in(Trace& t, const Array& x, const Loc& loc) {
     t.lifted.push_back(x);
   } else {
     ir::Attrs a;
-    Array host = impl.buffer->host_data() ? x : device_get(x);
+    Array host = live_buffer(impl, loc)->host_data() ? x : device_get(x);
     a.literal = host.buffer();
     t.graph.nodes.push_back(
         ir::Node{ir::Prim::constant, {}, std::move(a), {impl.dtype, impl.shape}, loc});
@@ -108,6 +108,7 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
           message("an empty kiln::Array was passed to " + std::string(ir::name(prim)), loc));
     const ArrayImpl& impl = *x.impl();
     if (impl.trace_id != 0) escaped(impl, loc);
+    live_buffer(impl, loc);
     if (i == 0) {
       device = impl.buffer->device();
     } else if (!(impl.buffer->device() == device)) {

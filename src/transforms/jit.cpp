@@ -2,6 +2,7 @@
 #include "kiln/jit.hpp"
 
 #include <atomic>
+#include <cstring>
 
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
@@ -69,9 +70,50 @@ ir::Graph JitCache::lower(std::span<const Array> leaves, TraceFn trace_fn) {
   return trace_graph(leaves, options_, loc_, trace_fn, tmpl);
 }
 
-std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<const Array> leaves,
-                                                                     size_t structure_hash,
-                                                                     TraceFn trace_fn) {
+// The output written in place of donated input `i`. The input's buffer becomes the output's and
+// the input array reads as donated from then on — unless the buffer is not the input's alone (a
+// view shares it, another argument is the same buffer, or it was copied to this device for the
+// call): then the output starts as a copy and the input stays valid.
+Array take_donated(std::span<const Array> leaves, size_t i, BufferList& in, const ir::ValueType& t,
+                   Device device, const Loc& loc) {
+  ArrayImpl& impl = *leaves[i].impl();
+  bool alone = impl.buffer.get() == in[i] && impl.buffer.use_count() == 1;
+  for (size_t k = 0; alone && k < leaves.size(); ++k) alone = k == i || in[k] != in[i];
+  if (alone) {
+    Array out = Array::from_buffer(std::move(impl.buffer), t.dtype, t.shape);
+    impl.buffer = nullptr;
+    impl.donated_to = loc;
+    return out;
+  }
+  auto copy = device.backend()->allocate(in[i]->bytes(), device);
+  if (copy->host_data() == nullptr || in[i]->host_data() == nullptr)
+    throw Unsupported(message("donating an argument on " + device.str() +
+                                  " whose buffer is shared needs a device copy kiln cannot make",
+                              loc, "do not donate it, or do not share its buffer"));
+  std::memcpy(copy->host_data(), in[i]->host_data(), in[i]->bytes());
+  in[i] = copy.get();
+  return Array::from_buffer(std::move(copy), t.dtype, t.shape);
+}
+
+// Which leaves belong to the donated arguments.
+std::vector<bool> donated_leaves(const std::vector<int>& donate_argnums,
+                                 std::span<const size_t> arg_ends, const Loc& loc) {
+  std::vector<bool> donated(arg_ends.empty() ? 0 : arg_ends.back(), false);
+  for (int argnum : donate_argnums) {
+    if (argnum < 0 || static_cast<size_t>(argnum) >= arg_ends.size())
+      throw ValueError(message("donate_argnums names argument " + std::to_string(argnum) +
+                                   " of a function called with " + std::to_string(arg_ends.size()) +
+                                   " arguments",
+                               loc, "argument numbers start at 0"));
+    const size_t begin = argnum == 0 ? 0 : arg_ends[static_cast<size_t>(argnum) - 1];
+    for (size_t i = begin; i < arg_ends[static_cast<size_t>(argnum)]; ++i) donated[i] = true;
+  }
+  return donated;
+}
+
+std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
+    std::span<const Array> leaves, std::span<const size_t> arg_ends, size_t structure_hash,
+    TraceFn trace_fn) {
   std::lock_guard lock(mutex_);
   for (const Array& a : leaves) {
     if (a.empty())
@@ -104,7 +146,10 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
     for (const Array& a : leaves) e->input_types.push_back(type_of(a));
     e->structure_hash = structure_hash;
     ir::Graph g = trace_graph(leaves, options_, loc_, trace_fn, e->output_template);
-    e->executable = device_.backend()->compile(g, device_);
+    CompileOptions compile_options;
+    if (!options_.donate_argnums.empty())
+      compile_options.donated_inputs = donated_leaves(options_.donate_argnums, arg_ends, loc_);
+    e->executable = device_.backend()->compile(g, device_, compile_options);
     entry = e.get();
     entries_.push_back(std::move(e));
   }
@@ -114,7 +159,7 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
   std::vector<Array> moved;
   for (size_t i = 0; i < leaves.size(); ++i) {
     const ArrayImpl& impl = *leaves[i].impl();
-    if (impl.buffer->device() == device_) {
+    if (live_buffer(impl, loc_)->device() == device_) {
       in[i] = impl.buffer.get();
     } else {
       moved.push_back(device_put(leaves[i], device_));
@@ -123,11 +168,18 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(std::span<c
   }
 
   const auto& out_types = entry->executable->output_types();
+  const auto& aliases = entry->executable->output_aliases();
   entry->output_pool.resize(out_types.size() * kOutputPoolDepth);
   std::vector<Array> outs;
   outs.reserve(out_types.size());
   BufferList out(out_types.size());
   for (size_t i = 0; i < out_types.size(); ++i) {
+    if (!aliases.empty() && aliases[i] >= 0) {
+      outs.push_back(
+          take_donated(leaves, static_cast<size_t>(aliases[i]), in, out_types[i], device_, loc_));
+      out[i] = outs.back().impl()->buffer.get();
+      continue;
+    }
     std::span<std::shared_ptr<ArrayImpl>> slots(entry->output_pool);
     outs.push_back(
         take_output(slots.subspan(i * kOutputPoolDepth, kOutputPoolDepth), out_types[i], device_));

@@ -45,7 +45,9 @@ class CpuBackend final : public Backend {
   }
   bool supports(ir::Prim p, DType t) const override { return prim_supports(p, t); }
 
-  std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) override {
+  std::unique_ptr<Executable> compile(
+      const ir::Graph& g, Device device,
+      [[maybe_unused]] const CompileOptions& options = {}) override {
     check_device(device);
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has

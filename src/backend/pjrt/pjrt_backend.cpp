@@ -259,7 +259,9 @@ class PjrtBackend final : public Backend {
     return true;
   }
 
-  std::unique_ptr<Executable> compile(const ir::Graph& g, Device device) override {
+  std::unique_ptr<Executable> compile(
+      const ir::Graph& g, Device device,
+      [[maybe_unused]] const CompileOptions& options = {}) override {
     capi::Device* d = handle(device);
     check_supported(g, *this);  // before anything reaches the plugin
     std::string mlir = to_stablehlo(g);
