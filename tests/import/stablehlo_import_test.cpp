@@ -286,6 +286,46 @@ TEST_F(StableHloImport, DenseLiteralForms) {
   EXPECT_EQ(static_cast<const uint8_t*>(n.attrs.literal->host_data())[0], 1);
 }
 
+// Forms kiln has no single primitive for, lowered to several: an init value other than the
+// reduction's identity, clamp (scalar bounds), dot; and a two-operand reduce (argmax) whose first
+// result is used too.
+TEST_F(StableHloImport, CompositeLowerings) {
+  const ir::Graph g = from_stablehlo(R"mlir(
+func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>) {
+  %one = stablehlo.constant dense<1.0> : tensor<f32>
+  %s = stablehlo.reduce(%x init: %one) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  %lo = stablehlo.constant dense<-0.5> : tensor<f32>
+  %hi = stablehlo.constant dense<0.5> : tensor<f32>
+  %c = stablehlo.clamp %lo, %x, %hi : (tensor<f32>, tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
+  %d = stablehlo.dot %x, %v : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2xf32>
+  %i = stablehlo.iota dim = 1 : tensor<2x3xi32>
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %m:2 = stablehlo.reduce(%x init: %ninf), (%i init: %zero) across dimensions = [1] : (tensor<2x3xf32>, tensor<2x3xi32>, tensor<f32>, tensor<i32>) -> (tensor<2xf32>, tensor<2xi32>)
+   reducer(%a: tensor<f32>, %b: tensor<f32>) (%ai: tensor<i32>, %bi: tensor<i32>)  {
+    %gt = stablehlo.compare  GT, %a, %b,  FLOAT : (tensor<f32>, tensor<f32>) -> tensor<i1>
+    %v2 = stablehlo.select %gt, %a, %b : tensor<i1>, tensor<f32>
+    %i2 = stablehlo.select %gt, %ai, %bi : tensor<i1>, tensor<i32>
+    stablehlo.return %v2, %i2 : tensor<f32>, tensor<i32>
+  }
+  return %s, %c, %d, %m#0 : tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>
+}
+)mlir");
+  const std::vector<float> x = {0.25f, -1.0f, 2.0f, 0.75f, 0.5f, -0.125f}, v = {1.0f, 2.0f, -1.0f};
+  const auto out = run(g, {x, v});
+  expect_near(out[0], {1.25 + 1, 1.125 + 1});
+  expect_near(out[1], {0.25, -0.5, 0.5, 0.5, 0.5, -0.125});
+  expect_near(out[2], {0.25 - 2.0 - 2.0, 0.75 + 1.0 + 0.125});
+  expect_near(out[3], {2.0, 0.75});
+  int reduce_maxes = 0, argmaxes = 0;
+  for (const ir::Node& n : g.nodes) {
+    reduce_maxes += n.prim == ir::Prim::reduce_max;
+    argmaxes += n.prim == ir::Prim::argmax;
+  }
+  EXPECT_EQ(argmaxes, 0);
+  EXPECT_EQ(reduce_maxes, 1);  // the index result is unused: argmax and its iota are dropped
+}
+
 // --- errors ---------------------------------------------------------------------------------
 
 template <class E>
