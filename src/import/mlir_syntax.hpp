@@ -89,6 +89,9 @@ struct Module {
 Module parse_module(std::string_view text, std::string_view source_name,
                     const std::function<bool(std::string_view)>& known_op);
 
+// "tensor<4x8xf32>": a type as the text writes it, for messages.
+std::string type_text(const ir::ValueType& t);
+
 // "model.mlir:3:7: " — the prefix of every import message.
 std::string where(std::string_view source_name, Pos pos);
 
