@@ -87,6 +87,7 @@ class Importer {
   std::vector<ValueId> reduce_window(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
   using Env = std::unordered_map<std::string, ValueId>;
@@ -176,6 +177,7 @@ const OpRule kOps[] = {
     {"stablehlo.compare", Prim::eq, &Importer::compare},
     {"stablehlo.select", Prim::select, &Importer::elementwise},
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
+    {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
     // structure, shape, reductions, contractions, windows (exporter: emit_structured)
     {"stablehlo.constant", Prim::constant, &Importer::constant},
     {"stablehlo.iota", Prim::iota, &Importer::iota},
@@ -373,6 +375,15 @@ std::vector<ValueId> Importer::clamp(const Op& op, const std::vector<ValueId>& i
   const Shape& s = g_.type(in[1]).shape;
   const ValueId lo = broadcast_scalar(op, in[0], s), hi = broadcast_scalar(op, in[2], s);
   return {add(op, Prim::min, {add(op, Prim::max, {in[1], lo}, {}), hi}, {})};
+}
+
+// |x| < inf: false for infinities and NaNs, exactly is_finite.
+std::vector<ValueId> Importer::is_finite(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 1 || !is_floating(g_.type(in[0]).dtype))
+    fail(op.pos, "stablehlo.is_finite takes one floating-point operand", "");
+  const ir::ValueType& t = g_.type(in[0]);
+  const ValueId inf = add_full(t.dtype, t.shape, identity_bits(Prim::min, t.dtype));
+  return {add(op, p, {add(op, Prim::abs, in, {}), inf}, {})};
 }
 
 std::vector<ValueId> Importer::convert(const Op& op, const std::vector<ValueId>& in, Prim p) {

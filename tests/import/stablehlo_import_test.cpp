@@ -288,16 +288,18 @@ TEST_F(StableHloImport, DenseLiteralForms) {
 
 // Forms kiln has no single primitive for, lowered to several: an init value other than the
 // reduction's identity, clamp (scalar bounds), dot; and a two-operand reduce (argmax) whose first
-// result is used too.
+// result is used too; is_finite.
 TEST_F(StableHloImport, CompositeLowerings) {
   const ir::Graph g = from_stablehlo(R"mlir(
-func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>) {
+func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>, tensor<3xi1>) {
   %one = stablehlo.constant dense<1.0> : tensor<f32>
   %s = stablehlo.reduce(%x init: %one) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
   %lo = stablehlo.constant dense<-0.5> : tensor<f32>
   %hi = stablehlo.constant dense<0.5> : tensor<f32>
   %c = stablehlo.clamp %lo, %x, %hi : (tensor<f32>, tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
   %d = stablehlo.dot %x, %v : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2xf32>
+  %r = stablehlo.divide %v, %v : tensor<3xf32>
+  %fin = stablehlo.is_finite %r : (tensor<3xf32>) -> tensor<3xi1>
   %i = stablehlo.iota dim = 1 : tensor<2x3xi32>
   %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
   %zero = stablehlo.constant dense<0> : tensor<i32>
@@ -308,14 +310,17 @@ func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tenso
     %i2 = stablehlo.select %gt, %ai, %bi : tensor<i1>, tensor<i32>
     stablehlo.return %v2, %i2 : tensor<f32>, tensor<i32>
   }
-  return %s, %c, %d, %m#0 : tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>
+  return %s, %c, %d, %m#0, %fin : tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>, tensor<3xi1>
 }
 )mlir");
-  const std::vector<float> x = {0.25f, -1.0f, 2.0f, 0.75f, 0.5f, -0.125f}, v = {1.0f, 2.0f, -1.0f};
+  const std::vector<float> x = {0.25f, -1.0f, 2.0f, 0.75f, 0.5f, -0.125f}, v = {1.0f, 0.0f, -1.0f};
+  auto exe = backend_->compile(g, device_);
+  const auto bufs = execute(*exe, {buffer(x), buffer(v)});
+  EXPECT_EQ(read<uint8_t>(*bufs[4]), (std::vector<uint8_t>{1, 0, 1}));  // 0/0 is NaN
   const auto out = run(g, {x, v});
   expect_near(out[0], {1.25 + 1, 1.125 + 1});
   expect_near(out[1], {0.25, -0.5, 0.5, 0.5, 0.5, -0.125});
-  expect_near(out[2], {0.25 - 2.0 - 2.0, 0.75 + 1.0 + 0.125});
+  expect_near(out[2], {0.25 - 2.0, 0.75 + 0.125});
   expect_near(out[3], {2.0, 0.75});
   int reduce_maxes = 0, argmaxes = 0;
   for (const ir::Node& n : g.nodes) {
