@@ -32,8 +32,8 @@ std::string type_text(const ir::ValueType& t) {
 }
 
 const Attr* Attr::field(std::string_view key) const {
-  for (const auto& [k, v] : fields)
-    if (k == key) return &v;
+  for (const Attr& entry : items)
+    if (entry.key == key) return &entry;
   return nullptr;
 }
 
@@ -329,7 +329,10 @@ class Parser {
       }
       case Tok::lbrace:
         a.kind = Attr::Kind::dict;
-        a.fields = attr_dict();
+        for (auto& [k, v] : attr_dict()) {
+          v.key = k;
+          a.items.push_back(std::move(v));
+        }
         return a;
       case Tok::integer:
       case Tok::floating: {
@@ -427,7 +430,8 @@ class Parser {
       do {
         const Token& k = expect(Tok::ident, "a field name");
         expect(Tok::equal);
-        a.fields.emplace_back(std::string(k.text), attr());
+        a.items.push_back(attr());
+        a.items.back().key = std::string(k.text);
       } while (accept(Tok::comma));
       expect(Tok::rangle, "'>' closing " + std::string(h.text) + "<...>");
       return a;
