@@ -830,6 +830,12 @@ ir::Graph Importer::run() {
 }  // namespace
 
 ir::Graph from_stablehlo(std::string_view text, std::string_view source_name) {
+  // MLIR bytecode's magic number: what JAX hands a PJRT plugin unless asked for text.
+  if (text.starts_with("ML\xEFR"))
+    throw Unsupported(mlir::where(source_name, {1, 1}) +
+                      "MLIR bytecode is not supported, only MLIR text. Pass the text form "
+                      "(jax.jit(f).lower(...).as_text(), or mlir-opt/stablehlo-opt without "
+                      "--emit-bytecode)");
   const mlir::Module m = mlir::parse_module(text, source_name, [](std::string_view name) {
     return is_control(name) || Importer::rule(name) != nullptr;
   });

@@ -445,6 +445,12 @@ TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
                   "bad.mlir:3:8: stablehlo.reduce with a stablehlo.multiply body");
 }
 
+TEST(StableHloImportErrors, BytecodeIsRefusedWithTheRemedy) {
+  const std::string e = error_of<Unsupported>(std::string("ML\xEFR\x00\x01", 6));
+  EXPECT_TRUE(starts_with(e, "bad.mlir:1:1: MLIR bytecode is not supported")) << e;
+  EXPECT_CONTAINS(e, "as_text()");
+}
+
 TEST(StableHloImportErrors, SyntaxErrorsNameWhatWasExpected) {
   const std::string e =
       error_of<ValueError>(body("    %0 = stablehlo.add %arg0, %arg0 tensor<2xf32>\n"));
