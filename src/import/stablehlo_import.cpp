@@ -714,7 +714,16 @@ std::vector<ValueId> Importer::constant(const Op& op, const std::vector<ValueId>
 
 // --- functions ------------------------------------------------------------------------------
 
+// Inlining can multiply a module's size (f calls g twice, g calls h twice, ...): past this many
+// nodes the import stops rather than exhaust memory. Real models inline to far fewer.
+constexpr size_t kMaxNodes = size_t{1} << 18;
+
 void Importer::lower(const Op& op, Env& env, int depth) {
+  if (g_.nodes.size() > kMaxNodes)
+    unsupported(op.pos,
+                "the module inlines to more than " + std::to_string(kMaxNodes) +
+                    " nodes (calls of calls multiply)",
+                "Split the model, or call fewer functions more than once");
   std::vector<ValueId> in;
   for (size_t i = 0; i < op.operands.size(); ++i) {
     auto it = env.find(op.operands[i]);

@@ -445,6 +445,31 @@ TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
                   "bad.mlir:3:8: stablehlo.reduce with a stablehlo.multiply body");
 }
 
+// Calls are inlined: recursion and call trees that double at every level stop with an error
+// instead of exhausting the stack or memory.
+TEST(StableHloImportErrors, RecursionAndExponentialInliningStop) {
+  EXPECT_CONTAINS(error_of<ValueError>("func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+                                       "  %0 = call @main(%x) : (tensor<2xf32>) -> tensor<2xf32>\n"
+                                       "  return %0 : tensor<2xf32>\n}\n"),
+                  "calls nested more than 64 deep (is @main recursive?)");
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    const std::string f = i == 0 ? "main" : "f" + std::to_string(i);
+    const std::string g = "f" + std::to_string(i + 1);
+    text += "func.func @" + f + "(%x: tensor<2xf32>) -> tensor<2xf32> {\n";
+    if (i < 39) {
+      text += "  %a = call @" + g + "(%x) : (tensor<2xf32>) -> tensor<2xf32>\n";
+      text += "  %b = call @" + g + "(%a) : (tensor<2xf32>) -> tensor<2xf32>\n";
+    } else {
+      text += "  %b = stablehlo.add %x, %x : tensor<2xf32>\n";
+    }
+    text += "  return %b : tensor<2xf32>\n}\n";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_CONTAINS(error_of<Unsupported>(text), "inlines to more than 262144 nodes");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+}
+
 TEST(StableHloImportErrors, BytecodeIsRefusedWithTheRemedy) {
   const std::string e = error_of<Unsupported>(std::string("ML\xEFR\x00\x01", 6));
   EXPECT_TRUE(starts_with(e, "bad.mlir:1:1: MLIR bytecode is not supported")) << e;
