@@ -11,6 +11,9 @@
 
 #include "fuzz_templates.hpp"
 #include "io/chunked_array.hpp"
+#include "kiln/export.hpp"
+#include "kiln/kiln.hpp"
+#include "kiln/models.hpp"
 #include "kiln/serialization.hpp"
 #if __has_include("kiln/safetensors.hpp")
 #include "kiln/safetensors.hpp"
@@ -192,5 +195,36 @@ int main(int argc, char** argv) {
                 [](const auto& e) { return e.first.rfind("complex128", 0) == 0; });
   write(st_dir, "every_dtype", st::encode(st::from_state_dict(every)));
 #endif
+
+  // StableHLO modules as kiln exports them: the built-in models (weights as arguments), and
+  // small functions whose ops carry attributes: argmax's two-operand reduce, pooling, and the
+  // select_and_scatter of max pooling's gradient.
+  const fs::path shlo_dir = root / "stablehlo_import_fuzzer";
+  auto text = [](const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); };
+  for (const std::string name : {"mlp", "cnn"}) {
+    const kiln::models::ImageClassifier m = kiln::models::image_classifier(name);
+    const kiln::Array x = name == "cnn" ? kiln::zeros({2, 28, 28, 1}) : kiln::zeros({2, 784});
+    const Tree vars = m.init(kiln::random::key(0), x);
+    auto apply = kiln::jit(
+        [m](const Tree& v, const kiln::Array& in) { return m.apply(v, in, false, kiln::Array()); },
+        {.name = name});
+    write(shlo_dir, name, text(kiln::export_stablehlo(apply, vars, x)));
+  }
+  const kiln::Array img = kiln::zeros({1, 6, 6, 2});
+  write(shlo_dir, "argmax",
+        text(kiln::export_stablehlo(
+            kiln::jit([](const kiln::Array& a) { return kiln::argmax(a, 1); }),
+            kiln::zeros({3, 5}))));
+  write(shlo_dir, "pooling",
+        text(kiln::export_stablehlo(kiln::jit([](const kiln::Array& a) {
+                                      return kiln::nn::avg_pool(a, {2, 2}, {1, 1}, "SAME") +
+                                             kiln::nn::max_pool(a, {3, 3}, {1, 1}, "SAME");
+                                    }),
+                                    img)));
+  write(shlo_dir, "max_pool_grad",
+        text(kiln::export_stablehlo(kiln::jit(kiln::grad([](const kiln::Array& a) {
+                                      return kiln::sum(kiln::nn::max_pool(a, {2, 2}, {2, 2}));
+                                    })),
+                                    img)));
   return 0;
 }

@@ -66,7 +66,11 @@ for t in "${targets[@]}"; do
   [[ -x "$bin" ]] || { echo "fuzz/run.sh: no fuzz target $bin" >&2; exit 2; }
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
   dict=()
-  [[ -f fuzz/msgpack.dict ]] && dict=(-dict=fuzz/msgpack.dict)
+  if [[ -f fuzz/$t.dict ]]; then
+    dict=(-dict="fuzz/$t.dict")
+  elif [[ -f fuzz/msgpack.dict ]]; then
+    dict=(-dict=fuzz/msgpack.dict)
+  fi
   echo "fuzz/run.sh: running $t for $seconds s (log: $log)"
   rc=0
   "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \

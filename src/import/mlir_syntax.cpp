@@ -6,15 +6,34 @@
 #include "kiln/error.hpp"
 
 namespace kiln::mlir {
+namespace {
+
+// MLIR's element types for kiln's dtypes (as the exporter writes them).
+constexpr std::pair<std::string_view, DType> kElementTypes[] = {
+    {"i1", DType::bool_},      {"ui8", DType::uint8},   {"ui16", DType::uint16},
+    {"ui32", DType::uint32},   {"ui64", DType::uint64}, {"i8", DType::int8},
+    {"i16", DType::int16},     {"i32", DType::int32},   {"i64", DType::int64},
+    {"bf16", DType::bfloat16}, {"f16", DType::float16}, {"f32", DType::float32},
+    {"f64", DType::float64}};
+
+}  // namespace
 
 std::string where(std::string_view source_name, Pos pos) {
   return std::string(source_name) + ":" + std::to_string(pos.line) + ":" +
          std::to_string(pos.column) + ": ";
 }
 
+std::string type_text(const ir::ValueType& t) {
+  std::string out = "tensor<";
+  for (int64_t d : t.shape) out += std::to_string(d) + "x";
+  for (auto [name, dt] : kElementTypes)
+    if (dt == t.dtype) return out + std::string(name) + ">";
+  return out + std::string(kiln::name(t.dtype)) + ">";
+}
+
 const Attr* Attr::field(std::string_view key) const {
-  for (const auto& [k, v] : fields)
-    if (k == key) return &v;
+  for (const Attr& entry : items)
+    if (entry.key == key) return &entry;
   return nullptr;
 }
 
@@ -76,13 +95,7 @@ const char* tok_name(Tok t) {
 }
 
 DType element_dtype(std::string_view e, bool& ok) {
-  static constexpr std::pair<std::string_view, DType> kTypes[] = {
-      {"i1", DType::bool_},      {"ui8", DType::uint8},   {"ui16", DType::uint16},
-      {"ui32", DType::uint32},   {"ui64", DType::uint64}, {"i8", DType::int8},
-      {"i16", DType::int16},     {"i32", DType::int32},   {"i64", DType::int64},
-      {"bf16", DType::bfloat16}, {"f16", DType::float16}, {"f32", DType::float32},
-      {"f64", DType::float64}};
-  for (auto [name, t] : kTypes)
+  for (auto [name, t] : kElementTypes)
     if (name == e) {
       ok = true;
       return t;
@@ -148,7 +161,7 @@ class Parser {
   static Pos pos(const Token& t) { return {t.line, t.column}; }
 
   [[noreturn]] void fail(const Token& t, const std::string& what, const std::string& hint) const {
-    throw ValueError(where(source_, pos(t)) + what + ". " + hint);
+    throw ValueError(where(source_, pos(t)) + what + (hint.empty() ? "" : ". " + hint));
   }
   [[noreturn]] void unexpected(const std::string& wanted) const {
     const Token& t = cur();
@@ -316,7 +329,10 @@ class Parser {
       }
       case Tok::lbrace:
         a.kind = Attr::Kind::dict;
-        a.fields = attr_dict();
+        for (auto& [k, v] : attr_dict()) {
+          v.key = k;
+          a.items.push_back(std::move(v));
+        }
         return a;
       case Tok::integer:
       case Tok::floating: {
@@ -414,7 +430,8 @@ class Parser {
       do {
         const Token& k = expect(Tok::ident, "a field name");
         expect(Tok::equal);
-        a.fields.emplace_back(std::string(k.text), attr());
+        a.items.push_back(attr());
+        a.items.back().key = std::string(k.text);
       } while (accept(Tok::comma));
       expect(Tok::rangle, "'>' closing " + std::string(h.text) + "<...>");
       return a;

@@ -28,7 +28,7 @@ struct Attr {
     string,    // "result"
     keyword,   // DEFAULT, GT, true, b (conv layouts), unit attributes
     list,      // [1, 2], array<i64: 1, 2>, `[1] x [0]` (a list of two lists), conv layouts
-    dict,      // {stride = [1]}, #stablehlo.dot<lhs_batching_dimensions = [0], ...>
+    dict,      // {stride = [1]}, #stablehlo.dot<lhs_batching_dimensions = [0], ...>: `items`
     dense,     // dense<...> : tensor<...>; items[0] holds the literal (a list, a scalar or a hex
                // string), `type` its tensor type
     opaque,    // anything else (#stablehlo<precision DEFAULT>): its tokens joined by spaces
@@ -37,10 +37,10 @@ struct Attr {
   Pos pos;
   int64_t integer = 0;
   std::string text;         // string, keyword, opaque; integer/floating: the literal's text
-  std::vector<Attr> items;  // list, dense
-  std::vector<std::pair<std::string, Attr>> fields;  // dict
-  ir::ValueType type;                                // dense: the tensor type
-  bool is_hex = false;  // integer written 0x...: for a float element, its bits
+  std::vector<Attr> items;  // list, dense; dict: its entries, each named by `key`
+  std::string key;          // an entry of a dict: its name
+  ir::ValueType type;       // dense: the tensor type
+  bool is_hex = false;      // integer written 0x...: for a float element, its bits
 
   const Attr* field(std::string_view key) const;
 };
@@ -88,6 +88,9 @@ struct Module {
 // reported there (Unsupported), before its (possibly unfamiliar) syntax is read.
 Module parse_module(std::string_view text, std::string_view source_name,
                     const std::function<bool(std::string_view)>& known_op);
+
+// "tensor<4x8xf32>": a type as the text writes it, for messages.
+std::string type_text(const ir::ValueType& t);
 
 // "model.mlir:3:7: " — the prefix of every import message.
 std::string where(std::string_view source_name, Pos pos);

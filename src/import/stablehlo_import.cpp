@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "import/dense_literal.hpp"
 #include "import/mlir_syntax.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
@@ -23,20 +24,7 @@ using ir::ValueId;
 using mlir::Attr;
 using mlir::Op;
 using mlir::Pos;
-
-std::string type_text(const ir::ValueType& t) {
-  static constexpr std::pair<DType, const char*> kNames[] = {
-      {DType::bool_, "i1"},      {DType::uint8, "ui8"},   {DType::uint16, "ui16"},
-      {DType::uint32, "ui32"},   {DType::uint64, "ui64"}, {DType::int8, "i8"},
-      {DType::int16, "i16"},     {DType::int32, "i32"},   {DType::int64, "i64"},
-      {DType::bfloat16, "bf16"}, {DType::float16, "f16"}, {DType::float32, "f32"},
-      {DType::float64, "f64"}};
-  std::string out = "tensor<";
-  for (int64_t d : t.shape) out += std::to_string(d) + "x";
-  for (auto [dt, name] : kNames)
-    if (dt == t.dtype) return out + name + ">";
-  return out + std::string(name(t.dtype)) + ">";
-}
+using mlir::type_text;
 
 // The identity of a reduction's combiner, as bits of `t`: what kiln's reductions start from, and
 // what the exporter writes as their init value.
@@ -99,6 +87,7 @@ class Importer {
   std::vector<ValueId> reduce_window(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
   using Env = std::unordered_map<std::string, ValueId>;
@@ -113,7 +102,7 @@ class Importer {
   }
 
   [[noreturn]] void fail(Pos at, const std::string& what, const std::string& hint) const {
-    throw ValueError(mlir::where(source_, at) + what + ". " + hint);
+    throw ValueError(mlir::where(source_, at) + what + (hint.empty() ? "" : ". " + hint));
   }
   [[noreturn]] void unsupported(Pos at, const std::string& what, const std::string& hint) const {
     throw Unsupported(mlir::where(source_, at) + what + ". " + hint);
@@ -188,6 +177,7 @@ const OpRule kOps[] = {
     {"stablehlo.compare", Prim::eq, &Importer::compare},
     {"stablehlo.select", Prim::select, &Importer::elementwise},
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
+    {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
     // structure, shape, reductions, contractions, windows (exporter: emit_structured)
     {"stablehlo.constant", Prim::constant, &Importer::constant},
     {"stablehlo.iota", Prim::iota, &Importer::iota},
@@ -245,15 +235,7 @@ std::vector<int64_t> Importer::to_ints(const Attr& a) const {
       if (!is_integer(a.type.dtype))
         fail(a.pos, "expected an integer dense<...>, found one of " + type_text(a.type),
              "Use tensor<Nxi64>");
-      std::vector<const Attr*> flat;
-      auto walk = [&](auto&& self, const Attr& e) -> void {
-        if (e.kind == Attr::Kind::list) {
-          for (const Attr& x : e.items) self(self, x);
-        } else {
-          flat.push_back(&e);
-        }
-      };
-      for (const Attr& e : a.items) walk(walk, e);
+      const std::vector<const Attr*> flat = mlir::dense_elements(a);
       const int64_t n = a.type.shape.numel();
       if (!(static_cast<int64_t>(flat.size()) == n || (flat.size() == 1 && n <= (1 << 20))))
         fail(a.pos,
@@ -393,6 +375,15 @@ std::vector<ValueId> Importer::clamp(const Op& op, const std::vector<ValueId>& i
   const Shape& s = g_.type(in[1]).shape;
   const ValueId lo = broadcast_scalar(op, in[0], s), hi = broadcast_scalar(op, in[2], s);
   return {add(op, Prim::min, {add(op, Prim::max, {in[1], lo}, {}), hi}, {})};
+}
+
+// |x| < inf: false for infinities and NaNs, exactly is_finite.
+std::vector<ValueId> Importer::is_finite(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 1 || !is_floating(g_.type(in[0]).dtype))
+    fail(op.pos, "stablehlo.is_finite takes one floating-point operand", "");
+  const ir::ValueType& t = g_.type(in[0]);
+  const ValueId inf = add_full(t.dtype, t.shape, identity_bits(Prim::min, t.dtype));
+  return {add(op, p, {add(op, Prim::abs, in, {}), inf}, {})};
 }
 
 std::vector<ValueId> Importer::convert(const Op& op, const std::vector<ValueId>& in, Prim p) {
@@ -706,97 +697,13 @@ std::vector<ValueId> Importer::constant(const Op& op, const std::vector<ValueId>
   if (!v || v->kind != Attr::Kind::dense || !in.empty())
     fail(op.pos, "stablehlo.constant needs a dense<...> value and no operands",
          "Write stablehlo.constant dense<1.0> : tensor<f32>");
-  const ir::ValueType t = v->type;
-  const DType dt = t.dtype;
-  const size_t item = itemsize(dt);
-  const int64_t n = t.shape.numel();
-  std::vector<uint8_t> bytes;
-  bool splat = false;
-  if (!v->items.empty() && v->items[0].kind == Attr::Kind::string) {  // dense<"0x0000803F...">
-    const std::string& hex = v->items[0].text;
-    if (hex.size() < 2 || hex[0] != '0' || (hex[1] != 'x' && hex[1] != 'X') || hex.size() % 2)
-      fail(v->items[0].pos, "a hex dense literal must be \"0x\" and an even number of digits", "");
-    for (size_t i = 2; i < hex.size(); i += 2) {
-      char pair[3] = {hex[i], hex[i + 1], 0};
-      char* end = nullptr;
-      const long b = std::strtol(pair, &end, 16);
-      if (end != pair + 2) fail(v->items[0].pos, "bad hex digit in a dense literal", "");
-      bytes.push_back(static_cast<uint8_t>(b));
-    }
-    splat = bytes.size() == item && n != 1;
-    if (!splat && bytes.size() != static_cast<size_t>(n) * item)
-      fail(v->pos,
-           "hex dense literal has " + std::to_string(bytes.size()) + " bytes for " + type_text(t) +
-               " (" + std::to_string(n * item) + " expected)",
-           "Give the raw little-endian bytes of every element, or of one for all");
-  } else {
-    std::vector<const Attr*> flat;
-    auto walk = [&](auto&& self, const Attr& e) -> void {
-      if (e.kind == Attr::Kind::list) {
-        for (const Attr& x : e.items) self(self, x);
-      } else {
-        flat.push_back(&e);
-      }
-    };
-    for (const Attr& e : v->items) walk(walk, e);
-    splat = flat.size() == 1 && n != 1;
-    if (!splat && static_cast<int64_t>(flat.size()) != n)
-      fail(v->pos,
-           "dense literal has " + std::to_string(flat.size()) + " elements for " + type_text(t),
-           "Give one element per position (nested [..] in row-major order), or one for all");
-    bytes.resize(flat.size() * item);
-    for (size_t i = 0; i < flat.size(); ++i) {
-      const Attr& e = *flat[i];
-      uint64_t bits = 0;
-      auto bad = [&](const std::string& why) {
-        fail(e.pos, "bad dense element '" + e.text + "' for " + type_text(t) + ": " + why,
-             "Write true/false for i1, integers for integer types, decimals or 0x bits for "
-             "floats");
-      };
-      if (dt == DType::bool_) {
-        if (e.kind == Attr::Kind::keyword) {
-          bits = e.text == "true" ? 1 : 0;
-        } else if (e.kind == Attr::Kind::integer && (e.integer == 0 || e.integer == 1)) {
-          bits = static_cast<uint64_t>(e.integer);
-        } else {
-          bad("expected true or false");
-        }
-      } else if (is_integer(dt)) {
-        if (e.kind != Attr::Kind::integer) bad("expected an integer");
-        const int b = static_cast<int>(8 * item);
-        const bool neg = !e.text.empty() && e.text[0] == '-';
-        if (is_unsigned(dt) && neg) bad("negative value for an unsigned type");
-        if (b < 64) {
-          const int64_t lo = is_unsigned(dt) || e.is_hex ? 0 : -(int64_t{1} << (b - 1));
-          const int64_t hi =
-              is_unsigned(dt) || e.is_hex ? (int64_t{1} << b) - 1 : (int64_t{1} << (b - 1)) - 1;
-          if (e.integer < lo || e.integer > hi) bad("out of range");
-        }
-        bits = static_cast<uint64_t>(e.integer);
-      } else {  // floats
-        if (e.kind == Attr::Kind::integer && e.is_hex) {
-          bits = static_cast<uint64_t>(e.integer);
-          if (item < 8 && (bits >> (8 * item)) != 0) bad("more bits than the type has");
-        } else if (e.kind == Attr::Kind::integer || e.kind == Attr::Kind::floating) {
-          if (dt == DType::float32) {
-            const float f = std::strtof(e.text.c_str(), nullptr);
-            uint32_t b = 0;
-            std::memcpy(&b, &f, 4);
-            bits = b;
-          } else {
-            bits = Scalar::from_double(std::strtod(e.text.c_str(), nullptr), dt).bits;
-          }
-        } else {
-          bad("expected a number");
-        }
-      }
-      std::memcpy(bytes.data() + i * item, &bits, item);  // little-endian host
-    }
-  }
-  if (splat || n == 1) {
+  const ir::ValueType& t = v->type;
+  const auto [bytes, splat] = mlir::dense_bytes(*v, source_);
+  const size_t item = itemsize(t.dtype);
+  if (splat || t.shape.numel() == 1) {
     uint64_t bits = 0;
     if (!bytes.empty()) std::memcpy(&bits, bytes.data(), item);
-    return {add_full(dt, t.shape, bits)};
+    return {add_full(t.dtype, t.shape, bits)};
   }
   ir::Attrs a;
   a.literal = allocate_host(bytes.size(), Device{});
@@ -807,7 +714,16 @@ std::vector<ValueId> Importer::constant(const Op& op, const std::vector<ValueId>
 
 // --- functions ------------------------------------------------------------------------------
 
+// Inlining can multiply a module's size (f calls g twice, g calls h twice, ...): past this many
+// nodes the import stops rather than exhaust memory. Real models inline to far fewer.
+constexpr size_t kMaxNodes = size_t{1} << 18;
+
 void Importer::lower(const Op& op, Env& env, int depth) {
+  if (g_.nodes.size() > kMaxNodes)
+    unsupported(op.pos,
+                "the module inlines to more than " + std::to_string(kMaxNodes) +
+                    " nodes (calls of calls multiply)",
+                "Split the model, or call fewer functions more than once");
   std::vector<ValueId> in;
   for (size_t i = 0; i < op.operands.size(); ++i) {
     auto it = env.find(op.operands[i]);
@@ -923,6 +839,12 @@ ir::Graph Importer::run() {
 }  // namespace
 
 ir::Graph from_stablehlo(std::string_view text, std::string_view source_name) {
+  // MLIR bytecode's magic number: what JAX hands a PJRT plugin unless asked for text.
+  if (text.starts_with("ML\xEFR"))
+    throw Unsupported(mlir::where(source_name, {1, 1}) +
+                      "MLIR bytecode is not supported, only MLIR text. Pass the text form "
+                      "(jax.jit(f).lower(...).as_text(), or mlir-opt/stablehlo-opt without "
+                      "--emit-bytecode)");
   const mlir::Module m = mlir::parse_module(text, source_name, [](std::string_view name) {
     return is_control(name) || Importer::rule(name) != nullptr;
   });

@@ -286,6 +286,51 @@ TEST_F(StableHloImport, DenseLiteralForms) {
   EXPECT_EQ(static_cast<const uint8_t*>(n.attrs.literal->host_data())[0], 1);
 }
 
+// Forms kiln has no single primitive for, lowered to several: an init value other than the
+// reduction's identity, clamp (scalar bounds), dot; and a two-operand reduce (argmax) whose first
+// result is used too; is_finite.
+TEST_F(StableHloImport, CompositeLowerings) {
+  const ir::Graph g = from_stablehlo(R"mlir(
+func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>, tensor<3xi1>) {
+  %one = stablehlo.constant dense<1.0> : tensor<f32>
+  %s = stablehlo.reduce(%x init: %one) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  %lo = stablehlo.constant dense<-0.5> : tensor<f32>
+  %hi = stablehlo.constant dense<0.5> : tensor<f32>
+  %c = stablehlo.clamp %lo, %x, %hi : (tensor<f32>, tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
+  %d = stablehlo.dot %x, %v : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2xf32>
+  %r = stablehlo.divide %v, %v : tensor<3xf32>
+  %fin = stablehlo.is_finite %r : (tensor<3xf32>) -> tensor<3xi1>
+  %i = stablehlo.iota dim = 1 : tensor<2x3xi32>
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %m:2 = stablehlo.reduce(%x init: %ninf), (%i init: %zero) across dimensions = [1] : (tensor<2x3xf32>, tensor<2x3xi32>, tensor<f32>, tensor<i32>) -> (tensor<2xf32>, tensor<2xi32>)
+   reducer(%a: tensor<f32>, %b: tensor<f32>) (%ai: tensor<i32>, %bi: tensor<i32>)  {
+    %gt = stablehlo.compare  GT, %a, %b,  FLOAT : (tensor<f32>, tensor<f32>) -> tensor<i1>
+    %v2 = stablehlo.select %gt, %a, %b : tensor<i1>, tensor<f32>
+    %i2 = stablehlo.select %gt, %ai, %bi : tensor<i1>, tensor<i32>
+    stablehlo.return %v2, %i2 : tensor<f32>, tensor<i32>
+  }
+  return %s, %c, %d, %m#0, %fin : tensor<2xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>, tensor<3xi1>
+}
+)mlir");
+  const std::vector<float> x = {0.25f, -1.0f, 2.0f, 0.75f, 0.5f, -0.125f}, v = {1.0f, 0.0f, -1.0f};
+  auto exe = backend_->compile(g, device_);
+  const auto bufs = execute(*exe, {buffer(x), buffer(v)});
+  EXPECT_EQ(read<uint8_t>(*bufs[4]), (std::vector<uint8_t>{1, 0, 1}));  // 0/0 is NaN
+  const auto out = run(g, {x, v});
+  expect_near(out[0], {1.25 + 1, 1.125 + 1});
+  expect_near(out[1], {0.25, -0.5, 0.5, 0.5, 0.5, -0.125});
+  expect_near(out[2], {0.25 - 2.0, 0.75 + 0.125});
+  expect_near(out[3], {2.0, 0.75});
+  int reduce_maxes = 0, argmaxes = 0;
+  for (const ir::Node& n : g.nodes) {
+    reduce_maxes += n.prim == ir::Prim::reduce_max;
+    argmaxes += n.prim == ir::Prim::argmax;
+  }
+  EXPECT_EQ(argmaxes, 0);
+  EXPECT_EQ(reduce_maxes, 1);  // the index result is unused: argmax and its iota are dropped
+}
+
 // --- errors ---------------------------------------------------------------------------------
 
 template <class E>
@@ -398,6 +443,37 @@ TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
                       "dimensions = [0] : (tensor<2xf32>, tensor<f32>) -> tensor<f32>\n"
                       "  return %0 : tensor<f32>\n}\n"),
                   "bad.mlir:3:8: stablehlo.reduce with a stablehlo.multiply body");
+}
+
+// Calls are inlined: recursion and call trees that double at every level stop with an error
+// instead of exhausting the stack or memory.
+TEST(StableHloImportErrors, RecursionAndExponentialInliningStop) {
+  EXPECT_CONTAINS(error_of<ValueError>("func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+                                       "  %0 = call @main(%x) : (tensor<2xf32>) -> tensor<2xf32>\n"
+                                       "  return %0 : tensor<2xf32>\n}\n"),
+                  "calls nested more than 64 deep (is @main recursive?)");
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    const std::string f = i == 0 ? "main" : "f" + std::to_string(i);
+    const std::string g = "f" + std::to_string(i + 1);
+    text += "func.func @" + f + "(%x: tensor<2xf32>) -> tensor<2xf32> {\n";
+    if (i < 39) {
+      text += "  %a = call @" + g + "(%x) : (tensor<2xf32>) -> tensor<2xf32>\n";
+      text += "  %b = call @" + g + "(%a) : (tensor<2xf32>) -> tensor<2xf32>\n";
+    } else {
+      text += "  %b = stablehlo.add %x, %x : tensor<2xf32>\n";
+    }
+    text += "  return %b : tensor<2xf32>\n}\n";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_CONTAINS(error_of<Unsupported>(text), "inlines to more than 262144 nodes");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+}
+
+TEST(StableHloImportErrors, BytecodeIsRefusedWithTheRemedy) {
+  const std::string e = error_of<Unsupported>(std::string("ML\xEFR\x00\x01", 6));
+  EXPECT_TRUE(starts_with(e, "bad.mlir:1:1: MLIR bytecode is not supported")) << e;
+  EXPECT_CONTAINS(e, "as_text()");
 }
 
 TEST(StableHloImportErrors, SyntaxErrorsNameWhatWasExpected) {
