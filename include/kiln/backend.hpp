@@ -44,6 +44,13 @@ class Executable {
   const std::vector<ir::ValueType>& output_types() const { return output_types_; }
   // The compiled schedule, one line per step.
   virtual std::string describe() const = 0;
+  // Runs once like run() and returns the time of each step, slowest first, with the step's text
+  // (a backend without per-step timing returns only the total).
+  virtual std::string run_profiled(std::span<Buffer* const> inputs,
+                                   std::span<Buffer* const> outputs);
+  // Bytes live during a run: the executable's own (scratch, constants) plus its inputs and
+  // outputs; 0 when the backend does not know.
+  virtual size_t peak_bytes() const { return 0; }
 
  protected:
   std::vector<ir::ValueType> output_types_;

@@ -1109,10 +1109,11 @@ TEST_F(CpuBackendTest, InPlaceKernelReadsAnOperandUsedTwice) {
   auto t = b.unary(Prim::neg, x);      // into the arena (a real op: the passes keep it)
   auto y = b.binary(Prim::mul, t, t);  // over t, in place
   b.output(b.unary(Prim::neg, y));
-  std::unique_ptr<Executable> exe;
-  auto out = run(b.g, {buffer(std::vector<float>{1, 2, 3, 4})}, &exe);
+  // Unfused: fused, t would live in a tile buffer and never reach the arena.
+  cpu::CpuExecutable exe(b.g, {.fuse = false});
+  auto out = execute(exe, {buffer(std::vector<float>{1, 2, 3, 4})});
   EXPECT_EQ(read<float>(*out[0]), (std::vector<float>{-1, -4, -9, -16}));
-  EXPECT_NE(exe->describe().find("(in place)"), std::string::npos) << exe->describe();
+  EXPECT_NE(exe.describe().find("(in place)"), std::string::npos) << exe.describe();
 }
 
 TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {

@@ -1,5 +1,6 @@
 #include "backend/cpu/cpu_backend.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -50,8 +51,12 @@ class CpuBackend final : public Backend {
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has
     // 45 of them).
+    static const bool fuse = [] {
+      const char* v = std::getenv("KILN_FUSION");
+      return v == nullptr || std::string(v) != "0";
+    }();
     return std::make_unique<CpuExecutable>(
-        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g));
+        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g), CompileOptions{fuse});
   }
 
   std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {
