@@ -229,15 +229,40 @@ TEST_F(FusionTest, TwoThreadsGiveTheOneThreadBits) {
   EXPECT_NE(text.find("2 threads"), std::string::npos) << text;
 }
 
-// Through the backend (passes, then the schedule): the default compile fuses.
-TEST_F(FusionTest, BackendCompileFusesByDefault) {
+// peak_bytes(): arena + constants + inputs + outputs. Unfused, neg's result takes 1 KiB of arena
+// (exp runs over it in place, tanh writes the output); fused, the arena holds two 256-element tile
+// buffers (a result's buffer is taken before its operand's is freed).
+TEST_F(FusionTest, PeakBytesCountArenaAndBuffers) {
   GraphBuilder b;
-  const Shape s{256};
-  const ValueId x = b.param(DType::float32, s);
+  const ValueId x = b.param(DType::float32, Shape{256});
   b.output(b.unary(Prim::tanh, b.unary(Prim::exp, b.unary(Prim::neg, x))));
-  auto exe = backend_->compile(b.g, device_);
-  EXPECT_NE(exe->describe().find("fused[neg,exp,tanh]"), std::string::npos) << exe->describe();
-  EXPECT_GT(exe->peak_bytes(), 2u * 256 * 4);
+  cpu::CpuExecutable plain(b.g, {.fuse = false});
+  EXPECT_EQ(plain.peak_bytes(), 1024u + 1024u + 1024u);
+  EXPECT_NE(plain.describe().find("arena 1024 bytes, peak 3072 bytes"), std::string::npos)
+      << plain.describe();
+  cpu::CpuExecutable fused(b.g, {.fuse = true});
+  EXPECT_EQ(fused.peak_bytes(), 2048u + 1024u + 1024u);
+  EXPECT_NE(fused.describe().find("fused[neg,exp,tanh]"), std::string::npos) << fused.describe();
+}
+
+// run_profiled runs like run() (same results) and lists every step with its time.
+TEST_F(FusionTest, RunProfiledTimesEveryStep) {
+  GraphBuilder b;
+  const ValueId x = b.param(DType::float32, Shape{3});
+  ir::Attrs all;
+  all.dims = {0};
+  b.output(b.push(Prim::reduce_sum, {b.unary(Prim::neg, x)}, all, {DType::float32, Shape{}}));
+  cpu::CpuExecutable exe(b.g, {.fuse = false});
+  auto in = buffer(std::vector<float>{1, 2, 4});
+  auto out = backend_->allocate(4, device_);
+  Buffer* ins[] = {in.get()};
+  Buffer* outs[] = {out.get()};
+  const std::string text = exe.run_profiled(ins, outs);
+  EXPECT_EQ(read<float>(*out), std::vector<float>{-7.0f});
+  EXPECT_EQ(text.rfind("profile of cpu executable f: ", 0), 0u) << text;
+  EXPECT_NE(text.find("in 2 steps"), std::string::npos) << text;
+  EXPECT_NE(text.find("= neg f32[3]"), std::string::npos) << text;
+  EXPECT_NE(text.find("= reduce_sum f32[]"), std::string::npos) << text;
 }
 
 }  // namespace

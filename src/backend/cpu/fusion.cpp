@@ -13,7 +13,8 @@ namespace {
 
 // 1024 elements: 4 KiB per float32 tile buffer, so a chain's few live buffers and the tile's
 // slices of its operands stay in L1 (32 KiB here); each kernel call still covers enough elements
-// that the per-call cost (a few ns) is noise.
+// that the per-call cost (a few ns) is noise. 256 to 16384 measured within noise of each other on
+// the MLP train step's Adam update.
 constexpr int64_t kTileElements = 1024;
 
 bool flat_elementwise(ir::Prim p) {

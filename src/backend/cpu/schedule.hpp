@@ -35,7 +35,8 @@ struct Step {
 
 struct CompileOptions {
   // Elementwise fusion (fusion.hpp). Off: every node is its own step, as the reference the fused
-  // schedule's results are compared with bit for bit. KILN_FUSION=0 turns it off in compile().
+  // schedule's results are compared with bit for bit. compile() decides from KILN_FUSION and the
+  // thread count (cpu_backend.cpp).
   bool fuse = true;
   // Threads of kiln's own parallel kernels; 0: num_threads() (KILN_NUM_THREADS). oneDNN's GEMM and
   // convolutions always use num_threads().
@@ -79,7 +80,7 @@ class CpuExecutable final : public Executable {
   size_t constant_bytes_ = 0;
   int threads_ = 1;
   size_t fused_groups_ = 0;
-  int64_t runs_ = 0;  // KILN_PROFILE: the second run is profiled
+  int64_t runs_ = 0;  // counted only under KILN_PROFILE (its run number is profiled)
   std::string name_;
 };
 
