@@ -3,6 +3,7 @@
 // an NHWC pool) form one contiguous inner run, so a pool is a tight loop over channels per window
 // position; other forms are the same loop with a run of one.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -82,9 +83,10 @@ void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
         const C x = load(src[c]);
         if constexpr (kMax) {
           // max propagates NaN, as the max primitive does.
+          // Branch-free (x != x is isnan) so the loop over channels vectorizes.
           bool take = x > acc[c];
-          if constexpr (kIsFloat<T>) take = take || std::isnan(x);
-          if (take) acc[c] = x;
+          if constexpr (kIsFloat<T>) take = take | (x != x);
+          acc[c] = take ? x : acc[c];
         } else if constexpr (kIsBool<T>) {
           acc[c] = acc[c] || x;
         } else {
@@ -133,11 +135,17 @@ void tiled_select_and_scatter(const WindowParams& p, const KernelArgs& args) {
         winner[c] = take ? wi : winner[c];
       }
     }
+    // The winner's 0 + g, else +0 (all bits clear), through an integer mask: with a ?: on floats
+    // GCC branches per element instead of vectorizing.
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
     const T* g = source + o * p.inner;
     for (size_t w = 0; w < n; ++w) {
       T* dst = out + offsets[w] * p.inner;
       const auto wi = static_cast<int32_t>(w);
-      for (int64_t c = 0; c < p.inner; ++c) dst[c] = winner[c] == wi ? T(0) + g[c] : T(0);
+      for (int64_t c = 0; c < p.inner; ++c) {
+        const Bits mask = Bits{0} - static_cast<Bits>(winner[c] == wi);
+        dst[c] = std::bit_cast<T>(static_cast<Bits>(std::bit_cast<Bits>(T(0) + g[c]) & mask));
+      }
     }
   }
 }
