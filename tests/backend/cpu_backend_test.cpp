@@ -1129,5 +1129,24 @@ TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {
   EXPECT_TRUE(backend_->supports(Prim::dot_general, DType::float64));
 }
 
+// A freed large host buffer is handed to the next allocation of its size (no fresh pages to
+// fault in): a jitted step's outputs reuse the previous step's blocks. The new buffer has its
+// own size and device, 64-byte alignment, and is writable.
+TEST_F(CpuBackendTest, LargeHostBlocksAreReused) {
+  const size_t bytes = (1 << 20) + 4;
+  void* first = nullptr;
+  {
+    auto a = backend_->allocate(bytes, device_);
+    first = a->host_data();
+  }
+  auto b = backend_->allocate(bytes, device_);
+  EXPECT_EQ(b->host_data(), first);
+  EXPECT_EQ(b->bytes(), bytes);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b->host_data()) % 64, 0u);
+  std::vector<float> v(bytes / 4, 2.5f);
+  backend_->from_host(v.data(), *b);
+  EXPECT_EQ(read<float>(*b)[12345], 2.5f);
+}
+
 }  // namespace
 }  // namespace kiln
