@@ -55,6 +55,13 @@ class Executable {
   // Per output, the donated input whose buffer run() must be given as that output (the schedule
   // writes it in place), or -1; empty when no output aliases an input.
   const std::vector<int>& output_aliases() const { return output_aliases_; }
+  // Runs once like run() and returns the time of each step, slowest first, with the step's text
+  // (a backend without per-step timing returns only the total).
+  virtual std::string run_profiled(std::span<Buffer* const> inputs,
+                                   std::span<Buffer* const> outputs);
+  // Bytes live during a run: the executable's own (scratch, constants) plus its inputs and
+  // outputs; 0 when the backend does not know.
+  virtual size_t peak_bytes() const { return 0; }
 
  protected:
   std::vector<ir::ValueType> output_types_;

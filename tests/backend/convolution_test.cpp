@@ -404,6 +404,45 @@ TEST(SelectAndScatterAddKernel, ScattersEachWindowToItsFirstMaximumInEveryDtype)
   }
 }
 
+// A 2x2 stride-2 pool over 5x5x2 (the last row and column are in no window): the disjoint-window
+// path gives uncovered elements +0, each window's first maximum 0 + g (so a -0 cotangent arrives
+// as +0, as in the scatter-add), NaN wins where it comes first or later, and a tie keeps the first.
+TEST(SelectAndScatterAddKernel, DisjointWindowsKeepTheScatterAddBits) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x(5 * 5 * 2, 1.0f);
+  auto at = [](int i, int j, int c) { return static_cast<size_t>((i * 5 + j) * 2 + c); };
+  x[at(0, 1, 0)] = 3.0f;  // window (0,0), channel 0: the maximum, second in window order
+  x[at(1, 1, 1)] = nan;   // window (0,0), channel 1: NaN comes last and wins
+  x[at(0, 2, 0)] = 2.0f;  // window (0,1), channel 0: a tie at 2: the first one wins
+  x[at(1, 3, 0)] = 2.0f;
+  std::vector<float> g(2 * 2 * 2);
+  for (size_t k = 0; k < g.size(); ++k) g[k] = static_cast<float>(k + 1);
+  g[3] = -0.0f;  // window (0,1), channel 1: all ones, the first gets 0 + -0 = +0
+  ir::Attrs a;
+  a.window = {2, 2, 1};
+  a.stride = {2, 2, 1};
+  a.low = {0, 0, 0};
+  a.high = {0, 0, 0};
+  Array ops[2] = {array(std::span<const float>(g), {2, 2, 2}),
+                  array(std::span<const float>(x), {5, 5, 2})};
+  const std::vector<float> y =
+      bind(ir::Prim::select_and_scatter_add, ops, a, Loc::current()).to_vector<float>();
+  std::vector<float> want(x.size(), 0.0f);
+  want[at(0, 1, 0)] = 1.0f;
+  want[at(1, 1, 1)] = 2.0f;
+  want[at(0, 2, 0)] = 3.0f;
+  want[at(0, 2, 1)] = 0.0f;  // +0 from 0 + -0
+  want[at(2, 0, 0)] = 5.0f;
+  want[at(2, 0, 1)] = 6.0f;
+  want[at(2, 2, 0)] = 7.0f;
+  want[at(2, 2, 1)] = 8.0f;
+  ASSERT_EQ(y.size(), want.size());
+  for (size_t k = 0; k < y.size(); ++k) {
+    EXPECT_EQ(y[k], want[k]) << k;
+    EXPECT_FALSE(std::signbit(y[k])) << k;
+  }
+}
+
 TEST(RevKernel, ReversesTheNamedDims) {
   Array x = reshape(arange(24, float32), {2, 3, 4});
   std::vector<float> got = rev(x, {0, 2}).to_vector<float>();

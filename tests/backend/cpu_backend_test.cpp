@@ -1109,10 +1109,11 @@ TEST_F(CpuBackendTest, InPlaceKernelReadsAnOperandUsedTwice) {
   auto t = b.unary(Prim::neg, x);      // into the arena (a real op: the passes keep it)
   auto y = b.binary(Prim::mul, t, t);  // over t, in place
   b.output(b.unary(Prim::neg, y));
-  std::unique_ptr<Executable> exe;
-  auto out = run(b.g, {buffer(std::vector<float>{1, 2, 3, 4})}, &exe);
+  // Unfused: fused, t would live in a tile buffer and never reach the arena.
+  cpu::CpuExecutable exe(b.g, {.fuse = false});
+  auto out = execute(exe, {buffer(std::vector<float>{1, 2, 3, 4})});
   EXPECT_EQ(read<float>(*out[0]), (std::vector<float>{-1, -4, -9, -16}));
-  EXPECT_NE(exe->describe().find("(in place)"), std::string::npos) << exe->describe();
+  EXPECT_NE(exe.describe().find("(in place)"), std::string::npos) << exe.describe();
 }
 
 TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {
@@ -1126,6 +1127,25 @@ TEST_F(CpuBackendTest, SupportsTableCoversEveryPrimitive) {
   EXPECT_FALSE(backend_->supports(Prim::threefry2x32, DType::int32));
   EXPECT_FALSE(backend_->supports(Prim::reduce_sum, DType::bool_));
   EXPECT_TRUE(backend_->supports(Prim::dot_general, DType::float64));
+}
+
+// A freed large host buffer is handed to the next allocation of its size (no fresh pages to
+// fault in): a jitted step's outputs reuse the previous step's blocks. The new buffer has its
+// own size and device, 64-byte alignment, and is writable.
+TEST_F(CpuBackendTest, LargeHostBlocksAreReused) {
+  const size_t bytes = (1 << 20) + 4;
+  void* first = nullptr;
+  {
+    auto a = backend_->allocate(bytes, device_);
+    first = a->host_data();
+  }
+  auto b = backend_->allocate(bytes, device_);
+  EXPECT_EQ(b->host_data(), first);
+  EXPECT_EQ(b->bytes(), bytes);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b->host_data()) % 64, 0u);
+  std::vector<float> v(bytes / 4, 2.5f);
+  backend_->from_host(v.data(), *b);
+  EXPECT_EQ(read<float>(*b)[12345], 2.5f);
 }
 
 }  // namespace

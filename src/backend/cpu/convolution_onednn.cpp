@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm.hpp"
+#include "backend/cpu/threads.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -45,7 +46,7 @@ struct OnednnConvParams : KernelParams {
 
 void onednn_conv_kernel(const KernelArgs& args, const KernelParams& params) {
   const auto& p = static_cast<const OnednnConvParams&>(params);
-  set_library_threads();
+  use_threads();
   dnnl::engine& eng = cpu_engine();
   thread_local dnnl::stream stream(eng);
   auto handle = [](const std::byte* b) { return const_cast<void*>(static_cast<const void*>(b)); };
@@ -226,7 +227,7 @@ std::optional<Lowered> lower_convolution_onednn(const ir::Node& node,
       spatial_volume(in[1].shape, c.rhs_spec) > spatial_volume(node.type.shape, c.out_spec);
   // oneDNN's JIT convolutions split their work for the thread count current when the primitive is
   // created and run that many threads ever after, so kiln's count must be set before creation.
-  set_library_threads();
+  use_threads();
   try {
     if (weight_gradient) {
       if (auto l = backward_weights(node, in)) return l;

@@ -1,10 +1,12 @@
 #include "backend/cpu/cpu_backend.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/schedule.hpp"
+#include "backend/cpu/threads.hpp"
 #include "kiln/error.hpp"
 #include "passes/constant_fills.hpp"
 #include "passes/pipeline.hpp"
@@ -52,8 +54,17 @@ class CpuBackend final : public Backend {
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has
     // 45 of them).
+    // KILN_FUSION=1/0 forces elementwise fusion on/off. By default it is on when kernels run on
+    // more than one thread: fused groups are what splits elementwise work over the threads, while
+    // on one thread the unfused in-place kernels measured faster on the MLP train step
+    // (docs/cpu-backend.md, "Fusion").
+    static const bool fuse = [] {
+      const char* v = std::getenv("KILN_FUSION");
+      if (v != nullptr && *v != '\0') return std::string(v) != "0";
+      return num_threads() > 1;
+    }();
     return std::make_unique<CpuExecutable>(
-        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g));
+        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g), ScheduleOptions{fuse});
   }
 
   std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {

@@ -1,6 +1,5 @@
 #include "backend/cpu/gemm.hpp"
 
-#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <type_traits>
 
 #include "backend/cpu/element_types.hpp"
+#include "backend/cpu/threads.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln::cpu {
@@ -62,31 +62,7 @@ void gemm_tile(const GemmDims& d, const T* ar, int64_t sai, int64_t sap, const T
   }
 }
 
-// Debian's oneDNN runs its GEMM on OpenMP threads. On this 2-core machine, shared with other
-// processes, two spinning OpenMP threads were measured taking 24-36 ms for a 1.5 ms forward pass
-// (docs/cpu-backend.md), so kiln asks for KILN_NUM_THREADS threads (1 unless set) and leaves
-// OpenMP alone only when the user configured it with OMP_NUM_THREADS. The count is a per-thread
-// OpenMP setting, hence once per calling thread; libgomp is already loaded by oneDNN, so look its
-// setter up instead of linking OpenMP into kiln.
-int library_threads() {
-  static const int n = [] {
-    if (const char* v = std::getenv("KILN_NUM_THREADS")) return std::max(1, std::atoi(v));
-    return std::getenv("OMP_NUM_THREADS") != nullptr ? 0 : 1;
-  }();
-  return n;
-}
-
 }  // namespace
-
-void set_library_threads() {
-  thread_local bool done = false;
-  if (done) return;
-  done = true;
-  using SetNumThreads = void (*)(int);
-  static const auto set_num_threads =
-      reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (library_threads() > 0 && set_num_threads != nullptr) set_num_threads(library_threads());
-}
 
 template <class T>
 void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c) {
@@ -154,7 +130,7 @@ void sgemm(const GemmDims& d, const float* a, const float* b, float* c) {
     direct_gemm(d, a, b, c);
     return;
   }
-  set_library_threads();
+  use_threads();
   for (int64_t batch = 0; batch < d.batch; ++batch) {
     dnnl_status_t st = dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
                                   a + batch * d.stride_a, d.lda, b + batch * d.stride_b, d.ldb,

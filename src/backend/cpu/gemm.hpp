@@ -19,9 +19,6 @@ struct GemmDims {
 inline constexpr int64_t kDirectGemmMaxVolume = 4096;
 
 void sgemm(const GemmDims& d, const float* a, const float* b, float* c);
-// Sets the calling thread's OpenMP thread count for oneDNN from KILN_NUM_THREADS (1 unless set,
-// or left alone when OMP_NUM_THREADS is set); oneDNN's convolutions call it too.
-void set_library_threads();
 // The direct loop for any numeric storage type T (float32 included, for tiny products and tests).
 template <class T>
 void direct_gemm(const GemmDims& d, const T* a, const T* b, T* c);

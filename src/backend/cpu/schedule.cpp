@@ -1,11 +1,17 @@
 #include "backend/cpu/schedule.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
+#include "backend/cpu/fusion.hpp"
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/lowerings.hpp"
 #include "backend/cpu/memory_plan.hpp"
+#include "backend/cpu/threads.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln::cpu {
@@ -156,6 +162,75 @@ Absorption plan_absorption(const ir::Graph& g) {
   return a;
 }
 
+// Elementwise fusion groups (fusion.hpp). Walking the needed nodes in order, a fusible node joins
+// the open group of its element count (when their broadcast periods agree); a group runs as one
+// step at its last member, so it closes as soon as any node outside it reads one of its values:
+// that reader must see the value computed. A group of one stays a plain step unless it is big
+// enough to be split over threads.
+struct Groups {
+  std::vector<std::vector<ValueId>> members;  // per group, in graph order; empty: dissolved
+  std::vector<int64_t> period;                // per group: its cyclic operands' period, or 0
+  std::vector<int32_t> of;                    // per node: its group, or -1
+};
+
+Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, bool fuse,
+                   int threads) {
+  const size_t n = g.nodes.size();
+  Groups G{{}, {}, std::vector<int32_t>(n, -1)};
+  // Unfused, every node is its own single-threaded step: the reference schedule (and, measured on
+  // the MLP train step, a fork per elementwise node costs more than the split saves).
+  if (!fuse) return G;
+  std::vector<bool> open;
+  std::unordered_map<int64_t, int32_t> open_by_numel;
+  auto close = [&](int32_t grp) {
+    open[static_cast<size_t>(grp)] = false;
+    const int64_t numel = g.nodes[G.members[static_cast<size_t>(grp)][0]].type.shape.numel();
+    auto it = open_by_numel.find(numel);
+    if (it != open_by_numel.end() && it->second == grp) open_by_numel.erase(it);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Node& node = g.nodes[i];
+    if (!l.needed[i] || l.is_view[i] || node.prim == Prim::parameter || node.prim == Prim::constant)
+      continue;
+    const bool fusible = is_fusible(node, a.operand[i]);
+    const int64_t numel = node.type.shape.numel();
+    const int64_t period = fusible ? cyclic_period(a.operand[i]) : 0;
+    int32_t target = -1;
+    if (fusible) {
+      auto it = open_by_numel.find(numel);
+      if (it != open_by_numel.end()) {
+        const int64_t p = G.period[static_cast<size_t>(it->second)];
+        if (period == 0 || p == 0 || p == period) target = it->second;
+      }
+    }
+    for (ValueId u : a.reads[i]) {
+      const int32_t grp = G.of[l.root[u]];
+      if (grp >= 0 && grp != target && open[static_cast<size_t>(grp)]) close(grp);
+    }
+    if (!fusible) continue;
+    if (target < 0) {
+      auto it = open_by_numel.find(numel);
+      if (it != open_by_numel.end()) close(it->second);
+      target = static_cast<int32_t>(G.members.size());
+      G.members.emplace_back();
+      G.period.push_back(0);
+      open.push_back(true);
+      open_by_numel[numel] = target;
+    }
+    G.members[static_cast<size_t>(target)].push_back(static_cast<ValueId>(i));
+    G.of[i] = target;
+    if (period != 0) G.period[static_cast<size_t>(target)] = period;
+  }
+  for (auto& m : G.members) {
+    if (m.size() != 1) continue;
+    const int64_t numel = g.nodes[m[0]].type.shape.numel();
+    if (threads > 1 && numel >= 2 * kMinParallelElementsPerThread) continue;
+    G.of[m[0]] = -1;
+    m.clear();
+  }
+  return G;
+}
+
 [[noreturn]] void unsupported(const ir::Node& node, ValueId v, DType t) {
   const std::string prim(ir::name(node.prim));
   if (is_complex(t))  // converting cannot help: no kernel reads complex (kiln/dtype.hpp)
@@ -178,7 +253,7 @@ Absorption plan_absorption(const ir::Graph& g) {
 
 }  // namespace
 
-CpuExecutable::CpuExecutable(const ir::Graph& g) {
+CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options) {
   const size_t n = g.nodes.size();
   num_inputs_ = g.inputs.size();
   const size_t num_outputs = g.outputs.size();
@@ -208,7 +283,25 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   }
 
   const Absorption absorbed = plan_absorption(g);
-  const Liveness live = analyze(g, absorbed.reads);
+  Liveness live = analyze(g, absorbed.reads);
+  threads_ = options.threads > 0 ? options.threads : num_threads();
+  const Groups groups = plan_groups(g, absorbed, live, options.fuse, threads_);
+  // A group member runs at its group's last member: its operands live until then. A member value
+  // read outside its group (or a graph output) is materialized; the others stay in tile buffers.
+  std::vector<bool> read_outside(n, false);
+  {
+    std::fill(live.last_use.begin(), live.last_use.end(), -1);
+    for (size_t i = 0; i < n; ++i) {
+      if (!live.needed[i] || live.is_view[i]) continue;
+      const int32_t grp = groups.of[i];
+      const auto pos = static_cast<int64_t>(grp >= 0 ? groups.members[grp].back() : i);
+      for (ValueId u : absorbed.reads[i]) {
+        const ValueId r = live.root[u];
+        live.last_use[r] = std::max(live.last_use[r], pos);
+        if (groups.of[r] >= 0 && groups.of[r] != grp) read_outside[r] = true;
+      }
+    }
+  }
   const auto& [needed, output_of, root, is_view, last_use] = live;
 
   // 2. Places and steps, in graph order.
@@ -249,6 +342,162 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     step_text_.push_back(line);
   };
 
+  // One step for a fusion group, at its last member (fusion.hpp).
+  auto emit_group = [&](const std::vector<ValueId>& members, int64_t period) {
+    const ValueId last = members.back();
+    const int32_t grp = groups.of[last];
+    const int64_t numel = g.nodes[last].type.shape.numel();
+    auto params = std::make_unique<FusedParams>();
+    params->numel = numel;
+    params->tile = std::min(tile_elements(period), numel);
+    params->threads =
+        threads_ > 1 && numel >= threads_ * kMinParallelElementsPerThread ? threads_ : 1;
+    const int64_t tiles = (numel + params->tile - 1) / params->tile;
+    const int64_t last_count = numel - (tiles - 1) * params->tile;
+
+    // Step operands: the values read from outside the group, then the materialized results.
+    std::vector<ValueId> external;
+    std::vector<ValueId> materialized;
+    std::unordered_map<ValueId, size_t> last_reader;  // internal value -> member position
+    for (size_t m = 0; m < members.size(); ++m) {
+      for (ValueId u : absorbed.reads[members[m]]) {
+        const ValueId r = root[u];
+        if (groups.of[r] == grp) {
+          last_reader[r] = m;
+        } else if (std::find(external.begin(), external.end(), r) == external.end()) {
+          external.push_back(r);
+        }
+      }
+    }
+    for (ValueId m : members) {
+      if (output_of[m] >= 0 || read_outside[m]) materialized.push_back(m);
+    }
+    auto step_index = [&](ValueId r) -> uint32_t {
+      auto e = std::find(external.begin(), external.end(), r);
+      if (e != external.end()) return static_cast<uint32_t>(e - external.begin());
+      auto o = std::find(materialized.begin(), materialized.end(), r);
+      return static_cast<uint32_t>(external.size() + static_cast<size_t>(o - materialized.begin()));
+    };
+
+    // How each external value is read (a broadcast source: ":bcast"), and the absorbed fills.
+    std::vector<bool> external_cyclic(external.size(), false);
+    std::string fills;
+    std::unordered_map<ValueId, uint32_t> buffer_of;  // internal value -> tile buffer
+    std::vector<uint32_t> free_buffers;
+    uint32_t num_buffers = 0;
+    size_t widest = 1;
+    std::string names, values;
+    for (size_t m = 0; m < members.size(); ++m) {
+      const ValueId v = members[m];
+      const ir::Node& node = g.nodes[v];
+      const auto types = operand_types(node);
+      const std::vector<OperandRead>& reading = absorbed.operand[v];
+      const std::vector<ValueId>& reads = absorbed.reads[v];
+      FusedOp op;
+      Lowered full = lower_tile(node, types, reading, params->tile);
+      op.fn = full.fn;
+      op.full_tile = std::move(full.params);
+      op.last_tile = lower_tile(node, types, reading, last_count).params;
+      for (size_t k = 0, r = 0; k < node.inputs.size(); ++k) {
+        const OperandRead::Kind kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
+        if (kind == OperandRead::Kind::fill) {
+          fills += ", %" + std::to_string(node.inputs[k]) + ":fill";
+          continue;
+        }
+        const ValueId u = root[reads[r++]];
+        FusedOperand o;
+        o.itemsize = static_cast<uint32_t>(itemsize(g.nodes[u].type.dtype));
+        o.advance = kind == OperandRead::Kind::dense;
+        if (groups.of[u] == grp && buffer_of.count(u)) {
+          o.from = FusedOperand::From::tile;
+          o.index = buffer_of[u];
+        } else {
+          o.index = step_index(u);
+          if (kind != OperandRead::Kind::dense && o.index < external.size())
+            external_cyclic[o.index] = true;
+        }
+        op.in.push_back(o);
+      }
+      op.out.itemsize = static_cast<uint32_t>(itemsize(node.type.dtype));
+      widest = std::max<size_t>(widest, op.out.itemsize);
+      if (std::find(materialized.begin(), materialized.end(), v) != materialized.end()) {
+        op.out.index = step_index(v);
+      } else {
+        op.out.from = FusedOperand::From::tile;
+        if (free_buffers.empty()) {
+          op.out.index = num_buffers++;
+        } else {
+          op.out.index = free_buffers.back();
+          free_buffers.pop_back();
+        }
+        buffer_of[v] = op.out.index;
+      }
+      // Buffers whose last reader this is are free for later members (not for this one's result:
+      // it was placed first, so a kernel never writes a buffer it is still reading).
+      for (const FusedOperand& o : op.in) {
+        if (o.from != FusedOperand::From::tile) continue;
+        for (auto& [value, buffer] : buffer_of) {
+          if (buffer == o.index && last_reader[value] == m &&
+              std::find(free_buffers.begin(), free_buffers.end(), buffer) == free_buffers.end())
+            free_buffers.push_back(buffer);
+        }
+      }
+      names += (m ? "," : "") + std::string(ir::name(node.prim));
+      values += (m ? "," : "") + ("%" + std::to_string(v));
+      params->ops.push_back(std::move(op));
+    }
+    params->buffers_per_thread = num_buffers;
+    params->tile_buffer_bytes =
+        (static_cast<size_t>(params->tile) * widest + ArenaPlan::kAlignment - 1) &
+        ~(ArenaPlan::kAlignment - 1);
+
+    // Places: materialized results are allocated while the operands are still live, so a result
+    // never shares bytes with a value another member reads later in the same tile loop.
+    std::vector<ValueId> dying;
+    for (ValueId r : external) {
+      if (place[r].region == Region::arena && last_use[r] == static_cast<int64_t>(last))
+        dying.push_back(r);
+    }
+    for (ValueId m : materialized) {
+      place[m] = output_of[m] >= 0
+                     ? Place{Region::output, static_cast<uint32_t>(output_of[m]), 0}
+                     : Place{Region::arena, 0, arena.allocate(byte_size(g.nodes[m].type))};
+    }
+    Lowered lowered;
+    lowered.fn = &fused_kernel;
+    lowered.scratch_bytes = fused_scratch_bytes(*params);
+    lowered.params = std::move(params);
+    Place scratch{Region::arena, 0, 0};
+    if (lowered.scratch_bytes > 0) scratch.offset = arena.allocate(lowered.scratch_bytes);
+
+    std::vector<Place> ins;
+    std::string line = "%" + std::to_string(last) + " = fused[" + names + "] " +
+                       g.nodes[last].type.str() + " {" + values + "} (";
+    for (size_t k = 0; k < external.size(); ++k) {
+      ins.push_back(place[external[k]]);
+      line += (k ? ", %" : "%") + std::to_string(external[k]) +
+              (external_cyclic[k] ? ":bcast@" : "@") + place_str(place[external[k]]);
+    }
+    line += (external.empty() && !fills.empty() ? fills.substr(2) : fills) + ") -> ";
+    for (size_t k = 0; k < materialized.size(); ++k) {
+      ins.push_back(place[materialized[k]]);
+      line += (k ? ", %" : "%") + std::to_string(materialized[k]) + "@" +
+              place_str(place[materialized[k]]);
+    }
+    const auto& fp = static_cast<const FusedParams&>(*lowered.params);
+    line += ", tile " + std::to_string(fp.tile);
+    if (fp.threads > 1) line += ", " + std::to_string(fp.threads) + " threads";
+    if (lowered.scratch_bytes > 0) {
+      line += ", scratch " + place_str(scratch) + " " + std::to_string(lowered.scratch_bytes) + "B";
+    }
+    const size_t scratch_bytes = lowered.scratch_bytes;
+    // The results are trailing operands; `out` is unused (the arena's base).
+    add_step(std::move(lowered), ins, Place{Region::arena, 0, 0}, scratch, line);
+    if (scratch_bytes > 0) arena.release(scratch.offset, scratch_bytes);
+    for (ValueId r : dying) arena.release(place[r].offset, byte_size(g.nodes[r].type));
+    ++fused_groups_;
+  };
+
   for (size_t i = 0; i < n; ++i) {
     if (!needed[i]) continue;
     const ir::Node& node = g.nodes[i];
@@ -278,6 +527,10 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
     }
     if (is_view[i]) {
       place[i] = place[root[i]];
+      continue;
+    }
+    if (const int32_t grp = groups.of[i]; grp >= 0) {
+      if (groups.members[grp].back() == i) emit_group(groups.members[grp], groups.period[grp]);
       continue;
     }
 
@@ -383,12 +636,18 @@ CpuExecutable::CpuExecutable(const ir::Graph& g) {
   for (ValueId v : g.inputs) input_bytes_.push_back(byte_size(g.nodes[v].type));
   for (const auto& t : output_types_) output_bytes_.push_back(byte_size(t));
 
-  header_ = "cpu executable " + g.name + ": " + std::to_string(steps_.size()) + " steps, arena " +
-            std::to_string(arena_bytes_) + " bytes, " + std::to_string(num_inputs_) + " inputs, " +
-            std::to_string(num_outputs) + " outputs\n";
+  for (const auto& c : constants_) constant_bytes_ += c->bytes();
+  name_ = g.name;
 }
 
-void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) {
+size_t CpuExecutable::peak_bytes() const {
+  size_t bytes = arena_bytes_ + constant_bytes_;
+  for (size_t b : input_bytes_) bytes += b;
+  for (size_t b : output_bytes_) bytes += b;
+  return bytes;
+}
+
+void CpuExecutable::bind(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) {
   if (inputs.size() != num_inputs_ || outputs.size() != output_bytes_.size()) {
     throw ValueError("cpu executable: expected " + std::to_string(num_inputs_) + " inputs and " +
                      std::to_string(output_bytes_.size()) + " outputs, got " +
@@ -418,21 +677,70 @@ void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const
                        " is not a host buffer; allocate outputs with the cpu backend");
     }
   }
+}
+
+void CpuExecutable::run_step(const Step& s) {
   std::byte* const* bases = bases_.data();
-  for (const Step& s : steps_) {
-    const Slot* slots = operand_slots_.data() + s.first_input;
-    for (uint32_t k = 0; k < s.num_inputs; ++k) {
-      operand_ptrs_[k] = bases[slots[k].base] + slots[k].offset;
-    }
-    const KernelArgs args{{operand_ptrs_.data(), s.num_inputs},
-                          bases[s.out.base] + s.out.offset,
-                          s.scratch_bytes ? bases[s.scratch.base] + s.scratch.offset : nullptr};
-    s.fn(args, *s.params);
+  const Slot* slots = operand_slots_.data() + s.first_input;
+  for (uint32_t k = 0; k < s.num_inputs; ++k) {
+    operand_ptrs_[k] = bases[slots[k].base] + slots[k].offset;
   }
+  const KernelArgs args{{operand_ptrs_.data(), s.num_inputs},
+                        bases[s.out.base] + s.out.offset,
+                        s.scratch_bytes ? bases[s.scratch.base] + s.scratch.offset : nullptr};
+  s.fn(args, *s.params);
+}
+
+void CpuExecutable::run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) {
+  // KILN_PROFILE=n: each executable's n-th run is profiled and printed to stderr. Early runs pay
+  // for warm-up (first-touch page faults of fresh arena and output memory, oneDNN generating its
+  // kernels), so n = 3 or more shows the steady state.
+  static const int64_t profile_run = [] {
+    const char* v = std::getenv("KILN_PROFILE");
+    return v == nullptr ? int64_t{0} : std::max<int64_t>(0, std::atoll(v));
+  }();
+  if (profile_run > 0 && ++runs_ == profile_run) {
+    const std::string text = run_profiled(inputs, outputs);
+    std::fputs(text.c_str(), stderr);
+    return;
+  }
+  bind(inputs, outputs);
+  for (const Step& s : steps_) run_step(s);
+}
+
+std::string CpuExecutable::run_profiled(std::span<Buffer* const> inputs,
+                                        std::span<Buffer* const> outputs) {
+  using Clock = std::chrono::steady_clock;
+  bind(inputs, outputs);
+  std::vector<double> us(steps_.size());
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const auto a = Clock::now();
+    run_step(steps_[i]);
+    us[i] = std::chrono::duration<double, std::micro>(Clock::now() - a).count();
+  }
+  const double total = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  std::vector<size_t> order(steps_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return us[a] > us[b]; });
+  char buf[96];
+  std::snprintf(buf, sizeof buf, ": %.1f us in %zu steps, slowest first\n", total, steps_.size());
+  std::string out = "profile of cpu executable " + name_ + buf;
+  for (size_t i : order) {
+    std::snprintf(buf, sizeof buf, "  %10.1f us %5.1f%%  ", us[i],
+                  total > 0 ? 100.0 * us[i] / total : 0.0);
+    out += buf + step_text_[i] + "\n";
+  }
+  return out;
 }
 
 std::string CpuExecutable::describe() const {
-  std::string out = header_;
+  std::string out = "cpu executable " + name_ + ": " + std::to_string(steps_.size()) + " steps (" +
+                    std::to_string(fused_groups_) + " fused), arena " +
+                    std::to_string(arena_bytes_) + " bytes, peak " + std::to_string(peak_bytes()) +
+                    " bytes, " + std::to_string(num_inputs_) + " inputs, " +
+                    std::to_string(output_bytes_.size()) + " outputs, " + std::to_string(threads_) +
+                    (threads_ == 1 ? " thread\n" : " threads\n");
   for (const std::string& line : step_text_) out += "  " + line + "\n";
   return out;
 }

@@ -33,23 +33,41 @@ struct Step {
   size_t scratch_bytes = 0;
 };
 
+struct ScheduleOptions {
+  // Elementwise fusion (fusion.hpp). Off: every node is its own step, as the reference the fused
+  // schedule's results are compared with bit for bit. compile() decides from KILN_FUSION and the
+  // thread count (cpu_backend.cpp).
+  bool fuse = true;
+  // Threads of kiln's own parallel kernels; 0: num_threads() (KILN_NUM_THREADS). oneDNN's GEMM and
+  // convolutions always use num_threads().
+  int threads = 0;
+};
+
 class CpuExecutable final : public Executable {
  public:
   // Checks every node against the backend's table (kiln::Unsupported names the primitive, dtype and
   // source line), plans the arena and lowers the nodes that the outputs need.
-  explicit CpuExecutable(const ir::Graph& graph);
+  explicit CpuExecutable(const ir::Graph& graph, const ScheduleOptions& options = {});
 
   // Inputs and outputs must be distinct host buffers of (at least) the graph's byte sizes.
   void run(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs) override;
+  std::string run_profiled(std::span<Buffer* const> inputs,
+                           std::span<Buffer* const> outputs) override;
   std::string describe() const override;
+  size_t peak_bytes() const override;
 
   size_t arena_bytes() const { return arena_bytes_; }
   size_t num_steps() const { return steps_.size(); }
+  size_t num_fused_groups() const { return fused_groups_; }
 
  private:
   std::vector<Step> steps_;
   std::vector<Slot> operand_slots_;
   std::vector<std::string> step_text_;  // describe(), one line per step
+
+  // Binds the run's buffers into the base table (checking counts, sizes and host memory).
+  void bind(std::span<Buffer* const> inputs, std::span<Buffer* const> outputs);
+  void run_step(const Step& s);
 
   // Base table: [inputs | outputs | arena | constants].
   std::vector<std::byte*> bases_;
@@ -59,7 +77,11 @@ class CpuExecutable final : public Executable {
   size_t arena_bytes_ = 0;
   std::shared_ptr<Buffer> arena_;
   std::vector<std::shared_ptr<const Buffer>> constants_;  // literals stay alive with the executable
-  std::string header_;
+  size_t constant_bytes_ = 0;
+  int threads_ = 1;
+  size_t fused_groups_ = 0;
+  int64_t runs_ = 0;  // counted only under KILN_PROFILE (its run number is profiled)
+  std::string name_;
 };
 
 }  // namespace kiln::cpu

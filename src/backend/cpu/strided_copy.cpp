@@ -1,5 +1,7 @@
 #include "backend/cpu/strided_copy.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "backend/cpu/element_types.hpp"
@@ -41,6 +43,43 @@ StridedCopy make_strided_copy(std::span<const int64_t> dims, std::span<const int
 
 namespace {
 
+// A transpose of the last two dims (the inner loop gathers with a stride, the dim outside it is
+// contiguous in the input): copied in kBlock x kBlock blocks, so the block's input lines are
+// read once from cache instead of one element per line per row. 512x512 float32 took 0.55 ms as
+// a row-by-row gather (the MLP's weight gradients), 16x16 blocks make it a few times faster.
+template <size_t W>
+void copy_transposed_blocks(const StridedCopy& c, const word_t<W>* in, word_t<W>* out) {
+  constexpr int64_t kBlock = 16;
+  const int inner = c.rank - 1;
+  const int64_t n = c.dims[inner], m = c.dims[inner - 1];
+  const int64_t si = c.in_strides[inner], so = c.out_strides[inner - 1];
+  std::array<int64_t, StridedCopy::kMaxRank> idx{};
+  int64_t in_off = 0, out_off = 0;
+  while (true) {
+    const word_t<W>* src = in + in_off;
+    word_t<W>* dst = out + out_off;
+    for (int64_t r0 = 0; r0 < m; r0 += kBlock) {
+      const int64_t r1 = std::min(m, r0 + kBlock);
+      for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+        const int64_t i1 = std::min(n, i0 + kBlock);
+        for (int64_t r = r0; r < r1; ++r) {
+          for (int64_t i = i0; i < i1; ++i) dst[r * so + i] = src[r + i * si];
+        }
+      }
+    }
+    int k = inner - 2;
+    for (; k >= 0; --k) {
+      in_off += c.in_strides[k];
+      out_off += c.out_strides[k];
+      if (++idx[k] < c.dims[k]) break;
+      in_off -= c.in_strides[k] * c.dims[k];
+      out_off -= c.out_strides[k] * c.dims[k];
+      idx[k] = 0;
+    }
+    if (k < 0) return;
+  }
+}
+
 template <size_t W>
 void copy_rows(const StridedCopy& c, const std::byte* in_bytes, std::byte* out_bytes) {
   using Word = word_t<W>;
@@ -48,6 +87,11 @@ void copy_rows(const StridedCopy& c, const std::byte* in_bytes, std::byte* out_b
   Word* out = reinterpret_cast<Word*>(out_bytes) + c.out_offset;
   if (c.rank == 0) {
     *out = *in;
+    return;
+  }
+  if (c.rank >= 2 && c.out_strides[c.rank - 1] == 1 && c.in_strides[c.rank - 1] > 1 &&
+      c.in_strides[c.rank - 2] == 1 && c.dims[c.rank - 1] >= 16 && c.dims[c.rank - 2] >= 16) {
+    copy_transposed_blocks<W>(c, in, out);
     return;
   }
   const int inner = c.rank - 1;
