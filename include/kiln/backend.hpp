@@ -40,7 +40,7 @@ struct CompileOptions {
   // donated_inputs[i]: input i's buffer may be overwritten by an output of the same byte size
   // (jit's donate_argnums), so that an optimizer updates its state in place. The executable says
   // which donations it used (Executable::output_aliases); a backend may use none.
-  std::vector<bool> donated_inputs;
+  std::vector<bool> donated_inputs = {};
 };
 
 class Executable {

@@ -47,9 +47,8 @@ class CpuBackend final : public Backend {
   }
   bool supports(ir::Prim p, DType t) const override { return prim_supports(p, t); }
 
-  std::unique_ptr<Executable> compile(
-      const ir::Graph& g, Device device,
-      [[maybe_unused]] const CompileOptions& options = {}) override {
+  std::unique_ptr<Executable> compile(const ir::Graph& g, Device device,
+                                      const CompileOptions& options = {}) override {
     check_device(device);
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has
@@ -64,7 +63,8 @@ class CpuBackend final : public Backend {
       return num_threads() > 1;
     }();
     return std::make_unique<CpuExecutable>(
-        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g), ScheduleOptions{fuse});
+        passes::materialize_fills(runnable(g) ? passes::optimize(g) : g),
+        ScheduleOptions{.fuse = fuse, .donated_inputs = options.donated_inputs});
   }
 
   std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {

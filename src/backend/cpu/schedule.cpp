@@ -326,6 +326,40 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
   ArenaPlan arena;
   size_t max_operands = 1;
 
+  // Donation: output j may be written into donated input k once k has no reader left. Inputs that
+  // an output copies at the end (returned unchanged, or through a view) are read then: never.
+  std::vector<bool> aliasable(num_inputs_, false);
+  for (size_t k = 0; k < num_inputs_ && k < options.donated_inputs.size(); ++k)
+    aliasable[k] = options.donated_inputs[k];
+  for (ValueId v : g.outputs) {
+    const ir::Node& r = g.nodes[root[v]];
+    if (r.prim == Prim::parameter && r.attrs.index >= 0 &&
+        static_cast<size_t>(r.attrs.index) < num_inputs_)
+      aliasable[static_cast<size_t>(r.attrs.index)] = false;
+  }
+  if (std::find(aliasable.begin(), aliasable.end(), true) != aliasable.end())
+    output_aliases_.assign(num_outputs, -1);
+  // The donated input whose bytes the result of unfused step i (output j) can take, or -1: same
+  // size, and read by no step after i — nor by step i itself unless it reads it elementwise, index
+  // for index (a dense operand of an elementwise kernel).
+  auto donated_input_for = [&](size_t i, size_t j, bool elementwise,
+                               const std::vector<ValueId>& dense_reads) -> int {
+    const size_t bytes = byte_size(g.nodes[g.outputs[j]].type);
+    for (size_t k = 0; k < num_inputs_; ++k) {
+      const ValueId p = g.inputs[k];
+      if (!aliasable[k] || bytes == 0 || byte_size(g.nodes[p].type) != bytes) continue;
+      const int64_t last = last_use[p];
+      const bool read_here = last == static_cast<int64_t>(i);
+      if (last > static_cast<int64_t>(i)) continue;
+      if (read_here && !(elementwise &&
+                         std::find(dense_reads.begin(), dense_reads.end(), p) != dense_reads.end()))
+        continue;
+      aliasable[k] = false;  // one output per donated input
+      return static_cast<int>(k);
+    }
+    return -1;
+  };
+
   auto add_step = [&](Lowered lowered, const std::vector<Place>& ins, const Place& out,
                       const Place& scratch, const std::string& line) {
     Step s;
@@ -561,8 +595,14 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       }
     }
     ValueId reused = static_cast<ValueId>(-1);
+    int donated = -1;
     if (output_of[i] >= 0) {
-      place[i] = {Region::output, static_cast<uint32_t>(output_of[i]), 0};
+      const auto j = static_cast<size_t>(output_of[i]);
+      place[i] = {Region::output, static_cast<uint32_t>(j), 0};
+      if (!output_aliases_.empty()) {
+        donated = donated_input_for(i, j, lowered.elementwise, dense_reads);
+        output_aliases_[j] = donated;
+      }
     } else {
       if (lowered.elementwise) {
         for (ValueId r : dying) {
@@ -596,6 +636,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     }
     line += ") -> " + place_str(place[i]);
     if (reused != static_cast<ValueId>(-1)) line += " (in place)";
+    if (donated >= 0) line += " (into donated input[" + std::to_string(donated) + "])";
     if (lowered.scratch_bytes > 0) {
       line += " scratch " + place_str(scratch) + " " + std::to_string(lowered.scratch_bytes) + "B";
     }

@@ -41,6 +41,9 @@ struct ScheduleOptions {
   // Threads of kiln's own parallel kernels; 0: num_threads() (KILN_NUM_THREADS). oneDNN's GEMM and
   // convolutions always use num_threads().
   int threads = 0;
+  // Inputs the caller donates (kiln::CompileOptions::donated_inputs): an output computed by an
+  // unfused step after the input's last read is written into it (Executable::output_aliases).
+  std::vector<bool> donated_inputs = {};
 };
 
 class CpuExecutable final : public Executable {
