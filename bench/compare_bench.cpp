@@ -145,9 +145,11 @@ TrainState train_state(const Model& model, const Tree& variables) {
 }
 
 // The train step as classification.cpp builds it (value_and_grad of the mean softmax cross
-// entropy, TrainState::apply_gradients, one jit on the cpu backend), returning the loss too.
+// entropy, TrainState::apply_gradients, one jit on the cpu backend), returning the loss too. Its
+// state argument is donated (JitOptions::donate_argnums): the parameters and Adam's moments are
+// updated in place, as LibTorch's optimizer updates them — unless `donate` is false.
 template <class Model>
-auto make_train_step(const Model& model) {
+auto make_train_step(const Model& model, bool donate = true) {
   return kiln::jit(
       [model](const TrainState& state, const Array& x, const Array& y) {
         auto loss_fn = [&](const Tree& params) {
@@ -157,7 +159,19 @@ auto make_train_step(const Model& model) {
         auto [loss, grads] = kiln::value_and_grad(loss_fn)(state.params);
         return std::make_pair(state.apply_gradients(grads), loss);
       },
-      {.backend = "cpu", .name = "train_step"});
+      {.backend = "cpu",
+       .name = "train_step",
+       .donate_argnums = donate ? std::vector<int>{0} : std::vector<int>{}});
+}
+
+// A copy of `s` whose arrays have buffers of their own: a donating step consumes its state
+// argument, so every restart from the initial state starts from such a copy.
+TrainState own_copy(const TrainState& s) {
+  std::vector<Array> leaves = kiln::tree_leaves(s);
+  for (Array& a : leaves)
+    a = Array::from_bytes(a.buffer()->host_data(), a.buffer()->bytes(), a.dtype(), a.shape());
+  std::span<const Array> it(leaves);
+  return kiln::tree_traits<TrainState>::rebuild(s, it);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +184,7 @@ TrainRun kiln_train(const Model& model, const Tree& variables, const Array& x, c
   auto step = make_train_step(model);
   TrainRun r;
   // The first step's loss is at the initial weights, the second's after one update.
-  TrainState state = initial;
+  TrainState state = own_copy(initial);
   for (float& loss : r.loss) {
     std::pair<TrainState, Array> out = step(state, x, y);
     state = std::move(out.first);
@@ -180,7 +194,7 @@ TrainRun kiln_train(const Model& model, const Tree& variables, const Array& x, c
   int64_t calls = 0;
   r.step = kiln_bench::time_per_call(
       [&] {
-        if (calls++ % kRestartSteps == 0) state = initial;
+        if (calls++ % kRestartSteps == 0) state = own_copy(initial);
         auto out = step(state, x, y);
         state = std::move(out.first);
         loss = std::move(out.second);
@@ -243,7 +257,7 @@ CompileTimes kiln_compile_times(const Tree& variables, const Array& x, const Arr
   std::vector<kiln::Buffer*> inputs;
   for (const Array& a : leaves) inputs.push_back(a.buffer().get());
   for (int i = 0; i <= n; ++i) {
-    auto step = make_train_step(kMlp);
+    auto step = make_train_step(kMlp, /*donate=*/false);  // called on `initial` twice below
     const auto t0 = std::chrono::steady_clock::now();
     const kiln::Lowered lowered = step.lower(initial, x, y);
     const double l = seconds_since(t0);
@@ -260,7 +274,7 @@ CompileTimes kiln_compile_times(const Tree& variables, const Array& x, const Arr
     const double first_run = run_once(compiled, inputs);
     first_run_extra.push_back((first_run - run_once(compiled, inputs)) * 1e9);
 
-    auto called = make_train_step(kMlp);
+    auto called = make_train_step(kMlp, /*donate=*/false);
     const auto t2 = std::chrono::steady_clock::now();
     auto first = called(initial, x, y);
     const double f = seconds_since(t2);
@@ -470,7 +484,7 @@ int run_memory(const std::string& side, [[maybe_unused]] int threads) {
     const Array y = batch_labels(batch);
     const TrainState initial = train_state(kMlp, variables);
     auto step = make_train_step(kMlp);
-    TrainState state = initial;
+    TrainState state = own_copy(initial);
     m = measure_memory(kMemorySteps, [&] { state = step(state, x, y).first; });
     // The executable's scratch arena, from the header of its schedule ("... arena N bytes ...").
     const std::string text = step.lower(initial, x, y).compile().text();
