@@ -1,5 +1,5 @@
-// StableHLO import: MLIR text — what kiln::to_stablehlo writes, and the op subset JAX emits for MLPs
-// and CNNs — parsed back into an ir::Graph that any backend compiles (docs/import.md).
+// StableHLO import: MLIR text — what kiln::to_stablehlo writes, and the op subset JAX emits for
+// MLPs and CNNs — parsed back into an ir::Graph that any backend compiles (docs/import.md).
 //
 //   ir::Graph g = kiln::from_stablehlo(text, "model.mlir");
 //   auto exe = kiln::find_backend("cpu")->compile(g, kiln::devices("cpu")[0]);
