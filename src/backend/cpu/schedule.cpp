@@ -339,21 +339,17 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
   }
   if (std::find(aliasable.begin(), aliasable.end(), true) != aliasable.end())
     output_aliases_.assign(num_outputs, -1);
-  // The donated input whose bytes the result of unfused step i (output j) can take, or -1: same
-  // size, and read by no step after i — nor by step i itself unless it reads it elementwise, index
-  // for index (a dense operand of an elementwise kernel).
-  auto donated_input_for = [&](size_t i, size_t j, bool elementwise,
-                               const std::vector<ValueId>& dense_reads) -> int {
+  // The donated input whose bytes output j, written by the step at node position i, can take, or
+  // -1: same size, read by no later step, and read by this step only where `overwrites_safely(p)`
+  // says it reads those elements before writing them (index for index, elementwise).
+  auto donated_input_for = [&](size_t i, size_t j, const auto& overwrites_safely) -> int {
     const size_t bytes = byte_size(g.nodes[g.outputs[j]].type);
     for (size_t k = 0; k < num_inputs_; ++k) {
       const ValueId p = g.inputs[k];
       if (!aliasable[k] || bytes == 0 || byte_size(g.nodes[p].type) != bytes) continue;
       const int64_t last = last_use[p];
-      const bool read_here = last == static_cast<int64_t>(i);
       if (last > static_cast<int64_t>(i)) continue;
-      if (read_here && !(elementwise &&
-                         std::find(dense_reads.begin(), dense_reads.end(), p) != dense_reads.end()))
-        continue;
+      if (last == static_cast<int64_t>(i) && !overwrites_safely(p)) continue;
       aliasable[k] = false;  // one output per donated input
       return static_cast<int>(k);
     }
@@ -488,6 +484,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     // Places: materialized results are allocated while the operands are still live, so a result
     // never shares bytes with a value another member reads later in the same tile loop.
     std::vector<ValueId> dying;
+    std::string donated_text;
     for (ValueId r : external) {
       if (place[r].region == Region::arena && last_use[r] == static_cast<int64_t>(last))
         dying.push_back(r);
@@ -496,6 +493,30 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       place[m] = output_of[m] >= 0
                      ? Place{Region::output, static_cast<uint32_t>(output_of[m]), 0}
                      : Place{Region::arena, 0, arena.allocate(byte_size(g.nodes[m].type))};
+      if (output_of[m] < 0 || output_aliases_.empty()) continue;
+      // Within a tile the members run in order: a donated input may take output m if every
+      // member reading it reads it densely and runs no later than m's.
+      const auto j = static_cast<size_t>(output_of[m]);
+      const size_t m_pos =
+          static_cast<size_t>(std::find(members.begin(), members.end(), m) - members.begin());
+      const int donated = donated_input_for(last, j, [&](ValueId p) {
+        for (size_t q = 0; q < members.size(); ++q) {
+          const ir::Node& member = g.nodes[members[q]];
+          const std::vector<OperandRead>& reading = absorbed.operand[members[q]];
+          const std::vector<ValueId>& reads = absorbed.reads[members[q]];
+          for (size_t k = 0, r = 0; k < member.inputs.size(); ++k) {
+            const auto kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
+            if (kind == OperandRead::Kind::fill) continue;
+            if (root[reads[r++]] != p) continue;
+            if (kind != OperandRead::Kind::dense || q > m_pos) return false;
+          }
+        }
+        return true;
+      });
+      output_aliases_[j] = donated;
+      if (donated >= 0)
+        donated_text +=
+            ", %" + std::to_string(m) + " into donated input[" + std::to_string(donated) + "]";
     }
     Lowered lowered;
     lowered.fn = &fused_kernel;
@@ -519,7 +540,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
               place_str(place[materialized[k]]);
     }
     const auto& fp = static_cast<const FusedParams&>(*lowered.params);
-    line += ", tile " + std::to_string(fp.tile);
+    line += donated_text + ", tile " + std::to_string(fp.tile);
     if (fp.threads > 1) line += ", " + std::to_string(fp.threads) + " threads";
     if (lowered.scratch_bytes > 0) {
       line += ", scratch " + place_str(scratch) + " " + std::to_string(lowered.scratch_bytes) + "B";
@@ -600,7 +621,10 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       const auto j = static_cast<size_t>(output_of[i]);
       place[i] = {Region::output, static_cast<uint32_t>(j), 0};
       if (!output_aliases_.empty()) {
-        donated = donated_input_for(i, j, lowered.elementwise, dense_reads);
+        donated = donated_input_for(i, j, [&](ValueId p) {
+          return lowered.elementwise &&
+                 std::find(dense_reads.begin(), dense_reads.end(), p) != dense_reads.end();
+        });
         output_aliases_[j] = donated;
       }
     } else {
