@@ -9,6 +9,7 @@ packages=(
   clang-16           # the compiler (libFuzzer instrumentation: -fsanitize=fuzzer)
   libclang-rt-16-dev # libclang_rt.fuzzer / asan / ubsan
   llvm-16            # llvm-symbolizer-16: file:line in sanitizer stack traces
+  libomp-16-dev      # omp.h and libomp for clang: kiln's kernels use OpenMP (one pool with oneDNN)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -302,7 +302,13 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       }
     }
   }
-  const auto& [needed, output_of, root, is_view, last_use] = live;
+  // Plain references, not a structured binding: the lambdas below capture them, which clang
+  // refuses for bindings under -fopenmp.
+  const auto& needed = live.needed;
+  const auto& output_of = live.output_of;
+  const auto& root = live.root;
+  const auto& is_view = live.is_view;
+  const auto& last_use = live.last_use;
 
   // 2. Places and steps, in graph order.
   const auto arena_base = static_cast<uint32_t>(num_inputs_ + num_outputs);
