@@ -43,6 +43,21 @@ StridedCopy make_strided_copy(std::span<const int64_t> dims, std::span<const int
 
 namespace {
 
+// One step of the odometer over dims [0, last]: the next index's input and output offsets.
+// False when every index has been visited.
+bool next_index(const StridedCopy& c, int last, std::array<int64_t, StridedCopy::kMaxRank>& idx,
+                int64_t& in_off, int64_t& out_off) {
+  for (int k = last; k >= 0; --k) {
+    in_off += c.in_strides[k];
+    out_off += c.out_strides[k];
+    if (++idx[k] < c.dims[k]) return true;
+    in_off -= c.in_strides[k] * c.dims[k];
+    out_off -= c.out_strides[k] * c.dims[k];
+    idx[k] = 0;
+  }
+  return false;
+}
+
 // A transpose of the last two dims (the inner loop gathers with a stride, the dim outside it is
 // contiguous in the input): copied in kBlock x kBlock blocks, so the block's input lines are
 // read once from cache instead of one element per line per row. 512x512 float32 took 0.55 ms as
@@ -67,16 +82,7 @@ void copy_transposed_blocks(const StridedCopy& c, const word_t<W>* in, word_t<W>
         }
       }
     }
-    int k = inner - 2;
-    for (; k >= 0; --k) {
-      in_off += c.in_strides[k];
-      out_off += c.out_strides[k];
-      if (++idx[k] < c.dims[k]) break;
-      in_off -= c.in_strides[k] * c.dims[k];
-      out_off -= c.out_strides[k] * c.dims[k];
-      idx[k] = 0;
-    }
-    if (k < 0) return;
+    if (!next_index(c, inner - 2, idx, in_off, out_off)) return;
   }
 }
 
@@ -112,17 +118,7 @@ void copy_rows(const StridedCopy& c, const std::byte* in_bytes, std::byte* out_b
     } else {
       for (int64_t i = 0; i < n; ++i) dst[i * so] = src[i * si];
     }
-    // Odometer over the outer dimensions.
-    int k = inner - 1;
-    for (; k >= 0; --k) {
-      in_off += c.in_strides[k];
-      out_off += c.out_strides[k];
-      if (++idx[k] < c.dims[k]) break;
-      in_off -= c.in_strides[k] * c.dims[k];
-      out_off -= c.out_strides[k] * c.dims[k];
-      idx[k] = 0;
-    }
-    if (k < 0) return;
+    if (!next_index(c, inner - 1, idx, in_off, out_off)) return;  // the outer dimensions
   }
 }
 
