@@ -131,7 +131,10 @@ Grads concatenate_rule(const VjpArgs& a) {
 }
 
 // dot_general's cotangent for one operand: contract g with the other operand over the other's free
-// dims, then transpose the result's dims into this operand's order.
+// dims, then put the result's dims into this operand's order. JAX writes dot_general(g, other)
+// followed by a transpose, which XLA then folds into the product; kiln folds it here: when
+// dot_general(other, g) already comes out in this operand's order (a Dense kernel's gradient
+// xᵀ·g), that is the product, and no transposed copy of a weight-sized gradient is made.
 Array dot_transpose(const Array& g, const Array& other, int self_rank,
                     const std::vector<int64_t>& self_contract,
                     const std::vector<int64_t>& self_batch,
@@ -144,27 +147,55 @@ Array dot_transpose(const Array& g, const Array& other, int self_rank,
     if (std::find(other_contract.begin(), other_contract.end(), d) == other_contract.end() &&
         std::find(other_batch.begin(), other_batch.end(), d) == other_batch.end())
       other_free.push_back(d);
-  ir::DotDims dims;
+  std::vector<int64_t> g_other_free, g_batch;
   for (size_t i = 0; i < other_free.size(); ++i)
-    dims.lhs_contract.push_back(g_other_free_begin + static_cast<int64_t>(i));
-  dims.rhs_contract = other_free;
-  for (size_t i = 0; i < self_batch.size(); ++i) dims.lhs_batch.push_back(static_cast<int64_t>(i));
-  dims.rhs_batch = other_batch;
-  Array r = dot_general(g, other, dims, loc);
-  // r's dims: batch, this operand's free dims (in order), then the other's contracting dims in
-  // increasing order, each standing for the paired contracting dim of this operand.
-  std::vector<int64_t> labels = self_batch;
+    g_other_free.push_back(g_other_free_begin + static_cast<int64_t>(i));
+  for (size_t i = 0; i < self_batch.size(); ++i) g_batch.push_back(static_cast<int64_t>(i));
+
+  // This operand's dims as either product lays them out: batch first, then g's remaining dims
+  // (this operand's free dims, in order) and the other's remaining dims (its contracting dims in
+  // increasing order, each standing for the paired contracting dim of this operand).
+  std::vector<int64_t> self_free;
   for (int d = 0; d < self_rank; ++d)
     if (std::find(self_contract.begin(), self_contract.end(), d) == self_contract.end() &&
         std::find(self_batch.begin(), self_batch.end(), d) == self_batch.end())
-      labels.push_back(d);
+      self_free.push_back(d);
+  std::vector<int64_t> paired_contract;
   std::vector<int64_t> other_sorted = other_contract;
   std::sort(other_sorted.begin(), other_sorted.end());
   for (int64_t od : other_sorted) {
     size_t k = static_cast<size_t>(std::find(other_contract.begin(), other_contract.end(), od) -
                                    other_contract.begin());
-    labels.push_back(self_contract[k]);
+    paired_contract.push_back(self_contract[k]);
   }
+  auto labels_of = [&](const std::vector<int64_t>& first, const std::vector<int64_t>& second) {
+    std::vector<int64_t> labels = self_batch;
+    labels.insert(labels.end(), first.begin(), first.end());
+    labels.insert(labels.end(), second.begin(), second.end());
+    return labels;
+  };
+  auto in_order = [](const std::vector<int64_t>& labels) {
+    for (size_t pos = 0; pos < labels.size(); ++pos)
+      if (labels[pos] != static_cast<int64_t>(pos)) return false;
+    return true;
+  };
+
+  const std::vector<int64_t> swapped = labels_of(paired_contract, self_free);
+  if (!in_order(labels_of(self_free, paired_contract)) && in_order(swapped)) {
+    ir::DotDims dims;
+    dims.lhs_contract = other_free;
+    dims.rhs_contract = g_other_free;
+    dims.lhs_batch = other_batch;
+    dims.rhs_batch = g_batch;
+    return dot_general(other, g, dims, loc);
+  }
+  ir::DotDims dims;
+  dims.lhs_contract = g_other_free;
+  dims.rhs_contract = other_free;
+  dims.lhs_batch = g_batch;
+  dims.rhs_batch = other_batch;
+  Array r = dot_general(g, other, dims, loc);
+  const std::vector<int64_t> labels = labels_of(self_free, paired_contract);
   std::vector<int64_t> perm(static_cast<size_t>(self_rank));
   for (size_t pos = 0; pos < labels.size(); ++pos)
     perm[static_cast<size_t>(labels[pos])] = static_cast<int64_t>(pos);

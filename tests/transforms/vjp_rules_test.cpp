@@ -507,6 +507,23 @@ TEST(VjpRules, MatmulOfMatrixAndVectorMatchesFiniteDifferences) {
                          {spread_array({4, 3}, -2, 2), spread_array({3}, -2, 2, 1)}, "dot_general");
 }
 
+TEST(VjpRules, ADenseKernelsGradientIsOneProductWithoutATranspose) {
+  // x [5,3] · k [3,4]: dL/dk = xᵀ·g comes out of dot_general(x, g) in k's own order, so the
+  // kernel's gradient is one product and no transposed copy of it.
+  Fn f = [](const Args& a) { return matmul(a[0], a[1]); };
+  const Args xs = {spread_array({5, 3}, -2, 2), spread_array({3, 4}, -2, 2, 1)};
+  expect_grad_matches_fd(f, xs, "dot_general");
+  const Array w = weights({5, 4});
+  auto loss = [&](const Array& k, const Array& x) { return sum(f({x, k}) * w); };
+  const std::string text =
+      jit([&](const Array& k, const Array& x) { return grad(loss)(k, x); }).lower(xs[1], xs[0]).text();
+  EXPECT_EQ(text.find("transpose"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find("f64[3,4] = dot_general[dimension_numbers=(((0,), (0,)), ((), ()))]"),
+      std::string::npos)
+      << text;
+}
+
 // ---- convolution and windows ----
 
 using Pads = std::vector<std::pair<int64_t, int64_t>>;
