@@ -1,7 +1,8 @@
 // Elementwise fusion in the CPU schedule (backend/cpu/fusion.hpp): which nodes become one fused
 // step (the describe() text before and after), and that the fused schedule's bytes equal the
 // unfused schedule's bit for bit, over broadcasts, fills, float32/bfloat16/int32, element counts
-// that leave a partial last tile, values also read outside their group, and two threads.
+// that leave a partial last tile, values also read outside their group, two threads, and GEMMs and
+// convolutions heading their epilogues.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -227,6 +228,94 @@ TEST_F(FusionTest, TwoThreadsGiveTheOneThreadBits) {
   EXPECT_NE(text.find("= fused[mul,add,abs,sqrt]"), std::string::npos) << text;
   EXPECT_NE(text.find("= fused[tanh] f32[100000]"), std::string::npos) << text;
   EXPECT_NE(text.find("2 threads"), std::string::npos) << text;
+}
+
+// A dense layer: x·w, then bias and relu. The GEMM heads the group (fusion.hpp): it runs in chunks
+// of 256 rows (256 KiB of results) into a scratch buffer, each followed by the epilogue's tiles, so
+// the product is never materialized whole. 1000 rows: three full chunks and one of 232 rows. The
+// bits equal the unfused schedule's, at one thread and at two.
+ir::Graph dense_layer(int64_t rows, int64_t in, int64_t out) {
+  GraphBuilder b;
+  const ValueId x = b.param(DType::float32, Shape{rows, in});
+  const ValueId w = b.param(DType::float32, Shape{in, out});
+  const ValueId bias = b.param(DType::float32, Shape{out});
+  ir::Attrs dot;
+  dot.dot = {.lhs_contract = {1}, .rhs_contract = {0}, .lhs_batch = {}, .rhs_batch = {}};
+  const Shape s{rows, out};
+  const ValueId y = b.push(Prim::dot_general, {x, w}, dot, {DType::float32, s});
+  const ValueId z = b.binary(Prim::add, y, b.trailing(bias, s));
+  const ValueId zero = b.full(DType::float32, s, 0.0);
+  b.output(b.binary(Prim::max, z, zero));
+  b.output(b.compare(Prim::gt, z, zero));  // relu's mask, for its gradient
+  return b.g;
+}
+
+TEST_F(FusionTest, AGemmHeadsItsBiasAndReluInChunksOfRows) {
+  const ir::Graph g = dense_layer(1000, 300, 256);
+  cpu::CpuExecutable plain(g, {.fuse = false});
+  EXPECT_GE(plain.arena_bytes(), 1000u * 256 * 4) << plain.describe();  // the product
+  const std::string text = expect_same_bits(g);
+  EXPECT_NE(text.find("1 steps (1 fused)"), std::string::npos) << text;
+  EXPECT_NE(text.find("= fused[add,max,gt] bool[1000,256] {dot_general %3 in chunks of 256 rows;"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(%0@input[0], %1@input[1], %2:bcast@input[2]"), std::string::npos) << text;
+  // The arena is the chunk buffer and the tile buffers: no 1000x256 product.
+  cpu::CpuExecutable fused(g, {.fuse = true});
+  EXPECT_LT(fused.arena_bytes(), 300u * 1024) << text;
+  EXPECT_NE(expect_same_bits(g, 2).find("2 threads"), std::string::npos);
+}
+
+// The MLP's first layer at batch 1024: oneDNN's sgemm gives each 128-row chunk the bits of the
+// whole product.
+TEST_F(FusionTest, OnednnGemmChunksGiveTheWholeProductsBits) {
+  const std::string text = expect_same_bits(dense_layer(1024, 784, 512));
+  EXPECT_NE(text.find("dot_general %3 in chunks of 128 rows"), std::string::npos) << text;
+}
+
+// A convolution heads its bias and relu too (NHWC, SAME padding), as one chunk: oneDNN's
+// convolutions are slower on a few images per call than the cache traffic chunks would save.
+TEST_F(FusionTest, AConvolutionHeadsItsBiasAndRelu) {
+  GraphBuilder b;
+  const ValueId x = b.param(DType::float32, Shape{6, 12, 12, 3});
+  const ValueId k = b.param(DType::float32, Shape{3, 3, 3, 8});
+  const ValueId bias = b.param(DType::float32, Shape{8});
+  ir::Attrs conv;
+  conv.conv = {.lhs_spec = {0, 3, 1, 2},
+               .rhs_spec = {3, 2, 0, 1},
+               .out_spec = {0, 3, 1, 2},
+               .window_strides = {1, 1},
+               .padding_low = {1, 1},
+               .padding_high = {1, 1},
+               .lhs_dilation = {1, 1},
+               .rhs_dilation = {1, 1}};
+  const Shape s{6, 12, 12, 8};
+  const ValueId y = b.push(Prim::convolution, {x, k}, conv, {DType::float32, s});
+  const ValueId z = b.binary(Prim::add, y, b.trailing(bias, s));
+  b.output(b.binary(Prim::max, z, b.full(DType::float32, s, 0.0)));
+  const std::string text = expect_same_bits(b.g);
+  EXPECT_NE(text.find("= fused[add,max] f32[6,12,12,8] {conv_general_dilated %3 in chunks of 6 "
+                      "rows;"),
+            std::string::npos)
+      << text;
+}
+
+// A product read outside the group (here: also a graph output), or read through a broadcast, is
+// no head: it is materialized by its own step.
+TEST_F(FusionTest, AProductReadOutsideTheGroupIsNoHead) {
+  GraphBuilder b;
+  const ValueId x = b.param(DType::float32, Shape{64, 32});
+  const ValueId w = b.param(DType::float32, Shape{32, 48});
+  ir::Attrs dot;
+  dot.dot = {.lhs_contract = {1}, .rhs_contract = {0}, .lhs_batch = {}, .rhs_batch = {}};
+  const Shape s{64, 48};
+  const ValueId y = b.push(Prim::dot_general, {x, w}, dot, {DType::float32, s});
+  b.output(b.unary(Prim::exp, b.unary(Prim::neg, y)));
+  b.output(y);
+  const std::string text = expect_same_bits(b.g);
+  EXPECT_EQ(text.find("in chunks of"), std::string::npos) << text;
+  EXPECT_NE(text.find("= dot_general f32[64,48]"), std::string::npos) << text;
+  EXPECT_NE(text.find("= fused[neg,exp] f32[64,48]"), std::string::npos) << text;
 }
 
 // peak_bytes(): arena + constants + inputs + outputs. Unfused, neg's result takes 1 KiB of arena

@@ -515,12 +515,12 @@ TEST(VjpRules, ADenseKernelsGradientIsOneProductWithoutATranspose) {
   expect_grad_matches_fd(f, xs, "dot_general");
   const Array w = weights({5, 4});
   auto loss = [&](const Array& k, const Array& x) { return sum(f({x, k}) * w); };
-  const std::string text =
-      jit([&](const Array& k, const Array& x) { return grad(loss)(k, x); }).lower(xs[1], xs[0]).text();
+  const std::string text = jit([&](const Array& k, const Array& x) { return grad(loss)(k, x); })
+                               .lower(xs[1], xs[0])
+                               .text();
   EXPECT_EQ(text.find("transpose"), std::string::npos) << text;
-  EXPECT_NE(
-      text.find("f64[3,4] = dot_general[dimension_numbers=(((0,), (0,)), ((), ()))]"),
-      std::string::npos)
+  EXPECT_NE(text.find("f64[3,4] = dot_general[dimension_numbers=(((0,), (0,)), ((), ()))]"),
+            std::string::npos)
       << text;
 }
 

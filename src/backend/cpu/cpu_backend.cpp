@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "backend/cpu/fusion.hpp"
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/schedule.hpp"
 #include "backend/cpu/threads.hpp"
@@ -53,18 +54,17 @@ class CpuBackend final : public Backend {
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has
     // 45 of them).
-    // KILN_FUSION=1/0 forces elementwise fusion on/off. By default it is on when kernels run on
-    // more than one thread: fused groups are what splits elementwise work over the threads, while
-    // on one thread the unfused in-place kernels measured faster on the MLP train step
-    // (docs/cpu-backend.md, "Fusion").
+    // Elementwise fusion is on (KILN_FUSION=0 turns it off) for nodes of 4096 elements or more
+    // (docs/cpu-backend.md, "Elementwise fusion").
     static const bool fuse = [] {
       const char* v = std::getenv("KILN_FUSION");
-      if (v != nullptr && *v != '\0') return std::string(v) != "0";
-      return num_threads() > 1;
+      return v == nullptr || *v == '\0' || std::string(v) != "0";
     }();
     return std::make_unique<CpuExecutable>(
         passes::materialize_fills(runnable(g) ? passes::optimize(g) : g),
-        ScheduleOptions{.fuse = fuse, .donated_inputs = options.donated_inputs});
+        ScheduleOptions{.fuse = fuse,
+                        .min_fused_elements = kMinFusedElements,
+                        .donated_inputs = options.donated_inputs});
   }
 
   std::shared_ptr<Buffer> allocate(size_t bytes, Device device) override {

@@ -23,12 +23,21 @@ bool flat_elementwise(ir::Prim p) {
          f == &lower_convert;
 }
 
+// Where the head's chunk of results sits: tile `start` (an element index) is at
+// buffer + (start - first) elements.
+struct HeadChunk {
+  std::byte* buffer = nullptr;
+  int64_t first = 0;
+};
+
 // Runs tiles [t0, t1) with this thread's tile buffers.
 void run_tiles(const KernelArgs& args, const FusedParams& p, int64_t t0, int64_t t1,
-               std::byte* buffers) {
+               std::byte* buffers, HeadChunk head) {
   std::array<const std::byte*, 4> ptrs{};
   auto resolve = [&](const FusedOperand& o, int64_t start) -> std::byte* {
     if (o.from == FusedOperand::From::tile) return buffers + o.index * p.tile_buffer_bytes;
+    if (o.from == FusedOperand::From::head)
+      return head.buffer + static_cast<size_t>(start - head.first) * o.itemsize;
     // Results the group materializes are trailing step operands: the kernel writes them.
     auto* base = const_cast<std::byte*>(args.in[o.index]);
     return o.advance ? base + static_cast<size_t>(start) * o.itemsize : base;
@@ -44,17 +53,11 @@ void run_tiles(const KernelArgs& args, const FusedParams& p, int64_t t0, int64_t
   }
 }
 
-}  // namespace
-
-size_t fused_scratch_bytes(const FusedParams& p) {
-  return p.tile_buffer_bytes * p.buffers_per_thread * static_cast<size_t>(p.threads);
-}
-
-void fused_kernel(const KernelArgs& args, const KernelParams& params) {
-  const auto& p = static_cast<const FusedParams&>(params);
-  const int64_t tiles = (p.numel + p.tile - 1) / p.tile;
-  if (p.threads <= 1 || tiles < 2) {
-    run_tiles(args, p, 0, tiles, args.scratch);
+// Tiles [t0, t1), split over the team when the group runs on more than one thread.
+void run_tile_range(const KernelArgs& args, const FusedParams& p, int64_t t0, int64_t t1,
+                    std::byte* scratch, HeadChunk head) {
+  if (p.threads <= 1 || t1 - t0 < 2) {
+    run_tiles(args, p, t0, t1, scratch, head);
     return;
   }
   use_threads();
@@ -63,9 +66,44 @@ void fused_kernel(const KernelArgs& args, const KernelParams& params) {
   {
     // Contiguous tile ranges, one per thread: each streams its own part of every operand.
     const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-    const int64_t t0 = tiles * id / nt, t1 = tiles * (id + 1) / nt;
-    run_tiles(args, p, t0, t1, args.scratch + static_cast<size_t>(id) * per_thread);
+    const int64_t n = t1 - t0;
+    run_tiles(args, p, t0 + n * id / nt, t0 + n * (id + 1) / nt,
+              scratch + static_cast<size_t>(id) * per_thread, head);
   }
+}
+
+// The head over each chunk of rows, then the group's tiles over that chunk.
+void run_with_head(const KernelArgs& args, const FusedParams& p) {
+  const FusedHead& h = *p.head;
+  std::array<const std::byte*, 4> ptrs{};
+  std::byte* buffer = args.scratch + h.buffer_offset;
+  const int64_t tiles = (p.numel + p.tile - 1) / p.tile;
+  const int64_t tiles_per_chunk = h.chunk_elements / p.tile;
+  for (int64_t c = 0, row = 0; row < h.rows; ++c, row += h.chunk_rows) {
+    for (size_t k = 0; k < h.inputs.size(); ++k) ptrs[k] = args.in[h.inputs[k]];
+    ptrs[0] += static_cast<size_t>(c) * h.input0_chunk_bytes;
+    const KernelArgs a{{ptrs.data(), h.inputs.size()}, buffer, args.scratch};
+    h.fn(a, row + h.chunk_rows <= h.rows ? *h.full_chunk : *h.last_chunk);
+    const int64_t t0 = c * tiles_per_chunk;
+    const int64_t t1 = row + h.chunk_rows >= h.rows ? tiles : t0 + tiles_per_chunk;
+    run_tile_range(args, p, t0, t1, args.scratch + h.tiles_offset, {buffer, c * h.chunk_elements});
+  }
+}
+
+}  // namespace
+
+size_t fused_scratch_bytes(const FusedParams& p) {
+  const size_t tiles = p.tile_buffer_bytes * p.buffers_per_thread * static_cast<size_t>(p.threads);
+  return p.head ? p.head->tiles_offset + tiles : tiles;
+}
+
+void fused_kernel(const KernelArgs& args, const KernelParams& params) {
+  const auto& p = static_cast<const FusedParams&>(params);
+  if (p.head) {
+    run_with_head(args, p);
+    return;
+  }
+  run_tile_range(args, p, 0, (p.numel + p.tile - 1) / p.tile, args.scratch, {});
 }
 
 bool is_fusible(const ir::Node& node, std::span<const OperandRead> reads) {
@@ -96,6 +134,53 @@ Lowered lower_tile(const ir::Node& node, std::span<const ir::ValueType> in,
 int64_t tile_elements(int64_t period) {
   if (period <= 0) return kTileElements;
   return period * std::max<int64_t>(1, kTileElements / period);
+}
+
+bool can_head(const ir::Node& node, std::span<const ir::ValueType> in) {
+  if (node.type.shape.rank() == 0 || node.type.shape.numel() == 0 || in.size() != 2 ||
+      in[0].shape.rank() == 0)
+    return false;
+  if (node.prim == ir::Prim::dot_general) {
+    // No batch dims and operand 0's leading dim free: it is the result's leading dim.
+    const ir::DotDims& d = node.attrs.dot;
+    return d.lhs_batch.empty() &&
+           std::find(d.lhs_contract.begin(), d.lhs_contract.end(), 0) == d.lhs_contract.end();
+  }
+  if (node.prim == ir::Prim::convolution) {
+    // The batch leads operand 0 and the result; each image's result reads that image only.
+    const ir::ConvDims& c = node.attrs.conv;
+    return c.batch_group_count == 1 && c.lhs_spec[0] == 0 && c.out_spec[0] == 0;
+  }
+  return false;
+}
+
+Lowered lower_head_chunk(const ir::Node& node, std::span<const ir::ValueType> in, int64_t rows) {
+  ir::Node chunk = node;
+  chunk.type.shape[0] = rows;
+  std::vector<ir::ValueType> types(in.begin(), in.end());
+  types[0].shape[0] = rows;
+  return prim_row(node.prim).lower(chunk, types);
+}
+
+int64_t head_chunk_rows(const ir::Node& head, size_t row_bytes) {
+  const int64_t rows = head.type.shape[0];
+  // oneDNN's convolutions lose more at a few images per call than the cache traffic saves (the
+  // Fashion-MNIST CNN's 14x14x32->64 layer at batch 128, 1 thread: 8.7 ms as one call plus its
+  // epilogue, 12.2 ms in chunks of 2 images; docs/cpu-backend.md): one chunk.
+  if (head.prim == ir::Prim::convolution) return rows;
+  // GEMM rows: 256 KiB of results, in L2 with the tile buffers while the group reads them.
+  constexpr size_t kChunkBytes = 256 * 1024;
+  const auto fit = static_cast<int64_t>(kChunkBytes / std::max<size_t>(row_bytes, 1));
+  return std::clamp<int64_t>(fit, 1, rows);
+}
+
+int64_t head_tile_elements(int64_t period, int64_t chunk_elements) {
+  const int64_t unit = std::max<int64_t>(period, 1);
+  if (chunk_elements % unit != 0) return 0;
+  for (int64_t tile = tile_elements(period); tile >= unit; tile -= unit) {
+    if (chunk_elements % tile == 0) return tile;
+  }
+  return 0;
 }
 
 }  // namespace kiln::cpu

@@ -5,10 +5,20 @@
 // tile by tile. Because each node runs the very kernel it runs unfused (on a shorter range, with
 // the same per-element arithmetic and rounding), the results are bit-identical to the unfused
 // schedule. The scheduler (schedule.cpp) picks the groups and builds the params.
+//
+// A group may also take a head: the GEMM or convolution whose result only the group reads (a
+// layer's bias and activation are its epilogue). The step then runs the head over a chunk of its
+// result's leading dim (rows of a GEMM, images of a convolution) into a scratch buffer of a few
+// hundred KiB, and the group's tiles over that chunk while it is still in cache, chunk after chunk:
+// the head's result is never written to memory whole and read back. A chunk is the same node over
+// fewer rows, lowered by its own lowering; each result row depends on its own rows of operand 0
+// only, and oneDNN's sgemm and convolutions give the same bits for any row count (measured, and
+// pinned by tests/backend/fusion_test.cpp on the MLP's and the CNN's layers).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,6 +32,7 @@ struct FusedOperand {
   enum class From : uint8_t {
     step,  // operand `index` of the fused step (its inputs, then its materialized results)
     tile,  // tile buffer `index` of the running thread
+    head,  // the head's chunk buffer (FusedHead)
   };
   From from = From::step;
   uint32_t index = 0;
@@ -39,6 +50,21 @@ struct FusedOp {
   FusedOperand out;
 };
 
+// The producer a group runs ahead of its tiles, one chunk of result rows at a time.
+struct FusedHead {
+  KernelFn fn = nullptr;
+  std::unique_ptr<KernelParams> full_chunk, last_chunk;  // lowered for chunk_rows / the rest
+  int64_t rows = 0;                                      // the result's leading dim
+  int64_t chunk_rows = 0;                                // rows per chunk
+  int64_t chunk_elements = 0;     // result elements per chunk: a whole number of tiles
+  std::vector<uint32_t> inputs;   // step operand of each of its inputs; inputs[0] is chunked
+  size_t input0_chunk_bytes = 0;  // how far operand 0 advances per chunk
+  size_t scratch_bytes = 0;       // its own scratch: the start of the step's scratch
+  size_t buffer_offset = 0;       // then the chunk buffer (its result)
+  size_t tiles_offset = 0;        // then the tile buffers
+  uint32_t itemsize = 0;
+};
+
 struct FusedParams : KernelParams {
   int64_t numel = 0;
   int64_t tile = 0;  // elements per tile; a multiple of the group's broadcast period
@@ -46,6 +72,7 @@ struct FusedParams : KernelParams {
   size_t tile_buffer_bytes = 0;  // one tile buffer (64-byte multiple)
   size_t buffers_per_thread = 0;
   int threads = 1;  // > 1: tiles are split over an OpenMP team
+  std::optional<FusedHead> head;
 };
 
 // The step's scratch bytes: every thread's tile buffers.
@@ -63,6 +90,21 @@ Lowered lower_tile(const ir::Node& node, std::span<const ir::ValueType> in,
 
 // The tile length for a group with broadcast period `period` (0: none).
 int64_t tile_elements(int64_t period);
+
+// Whether `node` can head a fused group: a dot_general or convolution whose result's leading dim
+// comes from operand 0's leading dim, each result row from its own rows, so that a chunk of rows
+// is the same node over a slice of operand 0 (see the top of this file).
+bool can_head(const ir::Node& node, std::span<const ir::ValueType> in);
+// `node` lowered for `rows` rows of its result's leading dim.
+Lowered lower_head_chunk(const ir::Node& node, std::span<const ir::ValueType> in, int64_t rows);
+// Rows per chunk for `head`, whose result rows hold `row_bytes` bytes: a few hundred KiB, in cache
+// while the group's tiles read them (all rows for a convolution).
+int64_t head_chunk_rows(const ir::Node& head, size_t row_bytes);
+// A tile length for a group with broadcast period `period` that divides `chunk_elements`, or 0
+// when none does (the group then takes no head).
+int64_t head_tile_elements(int64_t period, int64_t chunk_elements);
+// What compile() fuses: nodes of at least this many elements (16 KiB of float32).
+inline constexpr int64_t kMinFusedElements = 4096;
 // Cyclic operands with periods above this are not fused (a tile must hold whole periods).
 inline constexpr int64_t kMaxFusedPeriod = 16 * 1024;
 

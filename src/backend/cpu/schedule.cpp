@@ -33,6 +33,10 @@ size_t byte_size(const ir::ValueType& t) {
   return static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype);
 }
 
+size_t align_arena(size_t bytes) {
+  return (bytes + ArenaPlan::kAlignment - 1) & ~(ArenaPlan::kAlignment - 1);
+}
+
 // Primitives whose result is their operand's bytes unchanged: when not a graph output they become
 // views of the operand and cost no step.
 bool is_view_prim(Prim p) {
@@ -170,13 +174,61 @@ Absorption plan_absorption(const ir::Graph& g) {
 struct Groups {
   std::vector<std::vector<ValueId>> members;  // per group, in graph order; empty: dissolved
   std::vector<int64_t> period;                // per group: its cyclic operands' period, or 0
-  std::vector<int32_t> of;                    // per node: its group, or -1
+  std::vector<int64_t> head;                  // per group: its head (fusion.hpp), or -1
+  std::vector<int32_t> of;                    // per node: its group (members and head), or -1
 };
 
-Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, bool fuse,
-                   int threads) {
+// Calls f(k, u, kind) for each operand k of node i that its step reads (fills are not read): u is
+// the value read (a broadcast's source where absorbed), kind how it is read.
+template <class F>
+void for_each_read(const ir::Graph& g, const Absorption& a, size_t i, F f) {
+  const std::vector<OperandRead>& reading = a.operand[i];
+  for (size_t k = 0, r = 0; k < g.nodes[i].inputs.size(); ++k) {
+    const OperandRead::Kind kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
+    if (kind == OperandRead::Kind::fill) continue;
+    f(k, a.reads[i][r++], kind);
+  }
+}
+
+// Heads (fusion.hpp): a GEMM or convolution whose result is read densely by members of one group
+// and nothing else becomes that group's head, when its rows split into chunks of whole tiles.
+void plan_heads(const ir::Graph& g, const Absorption& a, const Liveness& l, Groups& G) {
   const size_t n = g.nodes.size();
-  Groups G{{}, {}, std::vector<int32_t>(n, -1)};
+  constexpr int32_t kNoReader = -2, kManyGroups = -1;
+  std::vector<int32_t> reader_group(n, kNoReader);  // per root: the one group reading it
+  for (size_t i = 0; i < n; ++i) {
+    if (!l.needed[i] || l.is_view[i]) continue;
+    for_each_read(g, a, i, [&](size_t, ValueId u, OperandRead::Kind kind) {
+      const ValueId r = l.root[u];
+      const int32_t grp = kind == OperandRead::Kind::dense ? G.of[i] : kManyGroups;
+      reader_group[r] = reader_group[r] == kNoReader || reader_group[r] == grp ? grp : kManyGroups;
+    });
+  }
+  for (size_t u = 0; u < n; ++u) {
+    const ir::Node& node = g.nodes[u];
+    const int32_t grp = reader_group[u];
+    if (!l.needed[u] || l.is_view[u] || l.output_of[u] >= 0 || grp < 0 ||
+        G.head[static_cast<size_t>(grp)] >= 0 || G.of[u] >= 0)
+      continue;
+    std::vector<ir::ValueType> types;
+    for (ValueId v : node.inputs) types.push_back(g.nodes[v].type);
+    if (!can_head(node, types)) continue;
+    const int64_t rows = node.type.shape[0];
+    const int64_t row_elements = node.type.shape.numel() / rows;
+    const int64_t chunk =
+        head_chunk_rows(node, static_cast<size_t>(row_elements) * itemsize(node.type.dtype));
+    if (chunk < rows &&
+        head_tile_elements(G.period[static_cast<size_t>(grp)], chunk * row_elements) == 0)
+      continue;
+    G.head[static_cast<size_t>(grp)] = static_cast<int64_t>(u);
+    G.of[u] = grp;
+  }
+}
+
+Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, bool fuse,
+                   int64_t min_elements, int threads) {
+  const size_t n = g.nodes.size();
+  Groups G{{}, {}, {}, std::vector<int32_t>(n, -1)};
   // Unfused, every node is its own single-threaded step: the reference schedule (and, measured on
   // the MLP train step, a fork per elementwise node costs more than the split saves).
   if (!fuse) return G;
@@ -192,7 +244,7 @@ Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, b
     const ir::Node& node = g.nodes[i];
     if (!l.needed[i] || l.is_view[i] || node.prim == Prim::parameter || node.prim == Prim::constant)
       continue;
-    const bool fusible = is_fusible(node, a.operand[i]);
+    const bool fusible = node.type.shape.numel() >= min_elements && is_fusible(node, a.operand[i]);
     const int64_t numel = node.type.shape.numel();
     const int64_t period = fusible ? cyclic_period(a.operand[i]) : 0;
     int32_t target = -1;
@@ -221,8 +273,11 @@ Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, b
     G.of[i] = target;
     if (period != 0) G.period[static_cast<size_t>(target)] = period;
   }
-  for (auto& m : G.members) {
-    if (m.size() != 1) continue;
+  G.head.assign(G.members.size(), -1);
+  plan_heads(g, a, l, G);
+  for (size_t grp = 0; grp < G.members.size(); ++grp) {
+    auto& m = G.members[grp];
+    if (m.size() != 1 || G.head[grp] >= 0) continue;
     const int64_t numel = g.nodes[m[0]].type.shape.numel();
     if (threads > 1 && numel >= 2 * kMinParallelElementsPerThread) continue;
     G.of[m[0]] = -1;
@@ -285,7 +340,8 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
   const Absorption absorbed = plan_absorption(g);
   Liveness live = analyze(g, absorbed.reads);
   threads_ = options.threads > 0 ? options.threads : num_threads();
-  const Groups groups = plan_groups(g, absorbed, live, options.fuse, threads_);
+  const Groups groups =
+      plan_groups(g, absorbed, live, options.fuse, options.min_fused_elements, threads_);
   // A group member runs at its group's last member: its operands live until then. A member value
   // read outside its group (or a graph output) is materialized; the others stay in tile buffers.
   std::vector<bool> read_outside(n, false);
@@ -383,18 +439,53 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     const ValueId last = members.back();
     const int32_t grp = groups.of[last];
     const int64_t numel = g.nodes[last].type.shape.numel();
+    const int64_t head = groups.head[grp];
     auto params = std::make_unique<FusedParams>();
     params->numel = numel;
     params->tile = std::min(tile_elements(period), numel);
     params->threads =
         threads_ > 1 && numel >= threads_ * kMinParallelElementsPerThread ? threads_ : 1;
-    const int64_t tiles = (numel + params->tile - 1) / params->tile;
-    const int64_t last_count = numel - (tiles - 1) * params->tile;
 
-    // Step operands: the values read from outside the group, then the materialized results.
+    // Step operands: the values read from outside the group (the head's inputs first), then the
+    // materialized results.
     std::vector<ValueId> external;
     std::vector<ValueId> materialized;
     std::unordered_map<ValueId, size_t> last_reader;  // internal value -> member position
+    std::string head_text;
+    if (head >= 0) {
+      const ir::Node& h = g.nodes[static_cast<size_t>(head)];
+      const auto types = operand_types(h);
+      FusedHead fh;
+      fh.rows = h.type.shape[0];
+      fh.itemsize = static_cast<uint32_t>(itemsize(h.type.dtype));
+      const int64_t row_elements = numel / fh.rows;
+      fh.chunk_rows = head_chunk_rows(h, static_cast<size_t>(row_elements) * fh.itemsize);
+      fh.chunk_elements = fh.chunk_rows * row_elements;
+      if (fh.chunk_rows < fh.rows) params->tile = head_tile_elements(period, fh.chunk_elements);
+      Lowered full = lower_head_chunk(h, types, fh.chunk_rows);
+      const int64_t rest = fh.rows % fh.chunk_rows;
+      Lowered last = rest ? lower_head_chunk(h, types, rest) : Lowered{};
+      fh.fn = full.fn;
+      fh.full_chunk = std::move(full.params);
+      fh.last_chunk = rest ? std::move(last.params) : nullptr;
+      fh.input0_chunk_bytes =
+          byte_size(types[0]) / static_cast<size_t>(fh.rows) * static_cast<size_t>(fh.chunk_rows);
+      fh.scratch_bytes = align_arena(std::max(full.scratch_bytes, last.scratch_bytes));
+      fh.buffer_offset = fh.scratch_bytes;
+      fh.tiles_offset =
+          fh.buffer_offset + align_arena(static_cast<size_t>(fh.chunk_elements) * fh.itemsize);
+      for (ValueId u : h.inputs) {
+        const ValueId r = root[u];
+        auto e = std::find(external.begin(), external.end(), r);
+        fh.inputs.push_back(static_cast<uint32_t>(e - external.begin()));
+        if (e == external.end()) external.push_back(r);
+      }
+      params->head = std::move(fh);
+      head_text = std::string(ir::name(h.prim)) + " %" + std::to_string(head) + " in chunks of " +
+                  std::to_string(params->head->chunk_rows) + " rows; ";
+    }
+    const int64_t tiles = (numel + params->tile - 1) / params->tile;
+    const int64_t last_count = numel - (tiles - 1) * params->tile;
     for (size_t m = 0; m < members.size(); ++m) {
       for (ValueId u : absorbed.reads[members[m]]) {
         const ValueId r = root[u];
@@ -444,7 +535,9 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
         FusedOperand o;
         o.itemsize = static_cast<uint32_t>(itemsize(g.nodes[u].type.dtype));
         o.advance = kind == OperandRead::Kind::dense;
-        if (groups.of[u] == grp && buffer_of.count(u)) {
+        if (static_cast<int64_t>(u) == head) {
+          o.from = FusedOperand::From::head;
+        } else if (groups.of[u] == grp && buffer_of.count(u)) {
           o.from = FusedOperand::From::tile;
           o.index = buffer_of[u];
         } else {
@@ -506,6 +599,11 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       const size_t m_pos =
           static_cast<size_t>(std::find(members.begin(), members.end(), m) - members.begin());
       const int donated = donated_input_for(last, j, [&](ValueId p) {
+        // The head reads its operands chunk by chunk while the members write theirs.
+        if (head >= 0) {
+          for (ValueId u : g.nodes[static_cast<size_t>(head)].inputs)
+            if (root[u] == p) return false;
+        }
         for (size_t q = 0; q < members.size(); ++q) {
           const ir::Node& member = g.nodes[members[q]];
           const std::vector<OperandRead>& reading = absorbed.operand[members[q]];
@@ -533,7 +631,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
 
     std::vector<Place> ins;
     std::string line = "%" + std::to_string(last) + " = fused[" + names + "] " +
-                       g.nodes[last].type.str() + " {" + values + "} (";
+                       g.nodes[last].type.str() + " {" + head_text + values + "} (";
     for (size_t k = 0; k < external.size(); ++k) {
       ins.push_back(place[external[k]]);
       line += (k ? ", %" : "%") + std::to_string(external[k]) +
