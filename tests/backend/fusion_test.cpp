@@ -126,8 +126,9 @@ TEST_F(FusionTest, ChainWithBroadcastAndFillIsOneStep) {
   }
 }
 
-// A value the group computes but a reduction outside it also reads is materialized in the arena;
-// a graph output inside the group is written to its output buffer; the rest stays in tiles.
+// A value the group computes but a reduction outside it also reads (a max: only sums are folded
+// into groups) is materialized in the arena; a graph output inside the group is written to its
+// output buffer; the rest stays in tiles.
 TEST_F(FusionTest, ValuesReadOutsideTheGroupAreMaterialized) {
   GraphBuilder b;
   const Shape s{3001};
@@ -139,7 +140,7 @@ TEST_F(FusionTest, ValuesReadOutsideTheGroupAreMaterialized) {
   const ValueId e = b.binary(Prim::sub, d, y);
   ir::Attrs all;
   all.dims = {0};
-  const ValueId total = b.push(Prim::reduce_sum, {a}, all, {DType::float32, Shape{}});
+  const ValueId total = b.push(Prim::reduce_max, {a}, all, {DType::float32, Shape{}});
   b.output(e);
   b.output(c);
   b.output(total);
@@ -316,6 +317,70 @@ TEST_F(FusionTest, AProductReadOutsideTheGroupIsNoHead) {
   EXPECT_EQ(text.find("in chunks of"), std::string::npos) << text;
   EXPECT_NE(text.find("= dot_general f32[64,48]"), std::string::npos) << text;
   EXPECT_NE(text.find("= fused[neg,exp] f32[64,48]"), std::string::npos) << text;
+}
+
+// Reduction fusion: relu's backward pass (select of the cotangent by the mask) and the bias
+// gradient, its sum over the batch. The sum is folded into the select's group tile by tile (the
+// cotangent is not read back from memory), with the unfused kernel's bits; the select's result is
+// still materialized for the product that reads it. Checked against a float64 sum too.
+TEST_F(FusionTest, ABiasGradientSumIsFoldedIntoItsGroup) {
+  GraphBuilder b;
+  const Shape s{1000, 64};
+  const ValueId mask = b.param(DType::bool_, s);
+  const ValueId g = b.param(DType::float32, s);
+  const ValueId w = b.param(DType::float32, Shape{64, 8});
+  const ValueId masked = b.select(mask, g, b.full(DType::float32, s, 0.0));
+  ir::Attrs batch;
+  batch.dims = {0};
+  const ValueId bias_grad = b.push(Prim::reduce_sum, {masked}, batch, {DType::float32, Shape{64}});
+  ir::Attrs dot;
+  dot.dot = {.lhs_contract = {1}, .rhs_contract = {0}, .lhs_batch = {}, .rhs_batch = {}};
+  b.output(bias_grad);
+  b.output(b.push(Prim::dot_general, {masked, w}, dot, {DType::float32, Shape{1000, 8}}));
+
+  cpu::CpuExecutable plain(b.g, {.fuse = false});
+  EXPECT_NE(plain.describe().find("= reduce_sum f32[64]"), std::string::npos) << plain.describe();
+  const std::string text = expect_same_bits(b.g);
+  EXPECT_NE(text.find("= fused[select,reduce_sum] f32[1000,64] {%4,%5} (%0@input[0], "
+                      "%1@input[1], %3:fill) -> %4@arena+0, %5@output[0], tile 1024"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("= reduce_sum"), std::string::npos) << text;
+
+  std::vector<uint8_t> m(1000 * 64);
+  std::vector<float> gs(1000 * 64), ws(64 * 8, 0.0f);
+  for (size_t i = 0; i < gs.size(); ++i) {
+    m[i] = static_cast<uint8_t>(i % 3 != 0);
+    gs[i] = static_cast<float>((i * 37) % 101) / 7.0f - 7.0f;
+  }
+  cpu::CpuExecutable fused(b.g, {.fuse = true});
+  const auto got = read<float>(*execute(fused, {buffer(m), buffer(gs), buffer(ws)})[0]);
+  for (size_t j = 0; j < 64; ++j) {
+    double want = 0;
+    for (size_t i = 0; i < 1000; ++i)
+      want += m[i * 64 + j] ? static_cast<double>(gs[i * 64 + j]) : 0;
+    ASSERT_EQ(got[j], static_cast<float>(want)) << j;
+  }
+}
+
+// A sum is folded only where the order of its additions stays the unfused kernel's: not into a
+// group split over two threads, and not over trailing dims (a row sum).
+TEST_F(FusionTest, SumsStayStepsOnTwoThreadsAndOverTrailingDims) {
+  GraphBuilder b;
+  const Shape s{1024, 96};  // 98304 elements: 2 threads of 49152
+  const ValueId x = b.param(DType::float32, s);
+  const ValueId e = b.unary(Prim::exp, b.unary(Prim::neg, x));
+  ir::Attrs batch, rows;
+  batch.dims = {0};
+  rows.dims = {1};
+  b.output(b.push(Prim::reduce_sum, {e}, batch, {DType::float32, Shape{96}}));
+  b.output(b.push(Prim::reduce_sum, {e}, rows, {DType::float32, Shape{1024}}));
+  const std::string two = expect_same_bits(b.g, 2);
+  EXPECT_NE(two.find("= fused[neg,exp] f32[1024,96]"), std::string::npos) << two;
+  EXPECT_NE(two.find("= reduce_sum f32[96]"), std::string::npos) << two;
+  const std::string one = expect_same_bits(b.g, 1);
+  EXPECT_NE(one.find("= fused[neg,exp,reduce_sum] f32[1024,96]"), std::string::npos) << one;
+  EXPECT_NE(one.find("= reduce_sum f32[1024]"), std::string::npos) << one;
 }
 
 // peak_bytes(): arena + constants + inputs + outputs. Unfused, neg's result takes 1 KiB of arena

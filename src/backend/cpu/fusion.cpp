@@ -30,6 +30,13 @@ struct HeadChunk {
   int64_t first = 0;
 };
 
+// Adds a tile of `count` elements (whole periods) of a member's value to its sum's accumulators.
+void fold_sum(const FusedSum& s, const float* x, int64_t count, double* acc) {
+  for (int64_t i = 0; i < count; i += s.period) {
+    for (int64_t j = 0; j < s.period; ++j) acc[j] = acc[j] + static_cast<double>(x[i + j]);
+  }
+}
+
 // Runs tiles [t0, t1) with this thread's tile buffers.
 void run_tiles(const KernelArgs& args, const FusedParams& p, int64_t t0, int64_t t1,
                std::byte* buffers, HeadChunk head) {
@@ -49,6 +56,11 @@ void run_tiles(const KernelArgs& args, const FusedParams& p, int64_t t0, int64_t
       for (size_t k = 0; k < op.in.size(); ++k) ptrs[k] = resolve(op.in[k], start);
       const KernelArgs a{{ptrs.data(), op.in.size()}, resolve(op.out, start), nullptr};
       op.fn(a, last ? *op.last_tile : *op.full_tile);
+    }
+    for (const FusedSum& s : p.sums) {
+      fold_sum(s, reinterpret_cast<const float*>(resolve(s.in, start)),
+               last ? p.numel - start : p.tile,
+               reinterpret_cast<double*>(args.scratch + s.acc_offset));
     }
   }
 }
@@ -92,18 +104,30 @@ void run_with_head(const KernelArgs& args, const FusedParams& p) {
 
 }  // namespace
 
-size_t fused_scratch_bytes(const FusedParams& p) {
+size_t fused_tiles_end(const FusedParams& p) {
   const size_t tiles = p.tile_buffer_bytes * p.buffers_per_thread * static_cast<size_t>(p.threads);
   return p.head ? p.head->tiles_offset + tiles : tiles;
 }
 
+size_t fused_scratch_bytes(const FusedParams& p) {
+  return p.sums.empty() ? fused_tiles_end(p) : p.sums_offset + p.sums_bytes;
+}
+
 void fused_kernel(const KernelArgs& args, const KernelParams& params) {
   const auto& p = static_cast<const FusedParams&>(params);
+  for (const FusedSum& s : p.sums) {
+    std::fill_n(reinterpret_cast<double*>(args.scratch + s.acc_offset), s.period, 0.0);
+  }
   if (p.head) {
     run_with_head(args, p);
-    return;
+  } else {
+    run_tile_range(args, p, 0, (p.numel + p.tile - 1) / p.tile, args.scratch, {});
   }
-  run_tile_range(args, p, 0, (p.numel + p.tile - 1) / p.tile, args.scratch, {});
+  for (const FusedSum& s : p.sums) {
+    const auto* acc = reinterpret_cast<const double*>(args.scratch + s.acc_offset);
+    auto* out = reinterpret_cast<float*>(const_cast<std::byte*>(args.in[s.out]));
+    for (int64_t j = 0; j < s.period; ++j) out[j] = static_cast<float>(acc[j]);
+  }
 }
 
 bool is_fusible(const ir::Node& node, std::span<const OperandRead> reads) {
@@ -181,6 +205,19 @@ int64_t head_tile_elements(int64_t period, int64_t chunk_elements) {
     if (chunk_elements % tile == 0) return tile;
   }
   return 0;
+}
+
+bool can_fold_sum(const ir::Node& sum, std::span<const ir::ValueType> in, int64_t tile) {
+  if (sum.prim != ir::Prim::reduce_sum || in.size() != 1 || in[0].dtype != DType::float32 ||
+      sum.type.dtype != DType::float32)
+    return false;
+  // The reduced axes are the leading ones: the result is a period of the operand's elements.
+  std::vector<int64_t> axes = sum.attrs.dims;
+  std::sort(axes.begin(), axes.end());
+  for (size_t k = 0; k < axes.size(); ++k)
+    if (axes[k] != static_cast<int64_t>(k)) return false;
+  const int64_t period = sum.type.shape.numel();
+  return period > 0 && period <= kMaxFusedPeriod && tile % period == 0;
 }
 
 }  // namespace kiln::cpu

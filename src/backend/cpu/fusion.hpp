@@ -65,6 +65,18 @@ struct FusedHead {
   uint32_t itemsize = 0;
 };
 
+// Reduction fusion: a reduce_sum over the leading dims of a member's value (a bias gradient) that
+// the group folds in tile by tile instead of reading the value back from memory afterwards. Its
+// double accumulators take the tiles in order, element for element what the unfused kernel
+// (reduce_kernels.cpp) adds in what order, so the sum has the same bits; for that order the group
+// runs on one thread.
+struct FusedSum {
+  FusedOperand in;        // the member's value, per tile
+  uint32_t out = 0;       // step operand of the result (float32, `period` elements)
+  int64_t period = 0;     // result elements; every tile holds whole periods
+  size_t acc_offset = 0;  // its double accumulators in the step's scratch
+};
+
 struct FusedParams : KernelParams {
   int64_t numel = 0;
   int64_t tile = 0;  // elements per tile; a multiple of the group's broadcast period
@@ -73,9 +85,15 @@ struct FusedParams : KernelParams {
   size_t buffers_per_thread = 0;
   int threads = 1;  // > 1: tiles are split over an OpenMP team
   std::optional<FusedHead> head;
+  std::vector<FusedSum> sums;  // only with threads == 1
+  size_t sums_offset = 0;      // where the accumulators start in the step's scratch
+  size_t sums_bytes = 0;
 };
 
-// The step's scratch bytes: every thread's tile buffers.
+// Where the tile buffers end in the step's scratch (after the head's scratch and chunk buffer);
+// the sums' accumulators follow.
+size_t fused_tiles_end(const FusedParams& p);
+// The step's scratch bytes: the head's, every thread's tile buffers, the sums' accumulators.
 size_t fused_scratch_bytes(const FusedParams& p);
 void fused_kernel(const KernelArgs& args, const KernelParams& params);
 
@@ -103,6 +121,10 @@ int64_t head_chunk_rows(const ir::Node& head, size_t row_bytes);
 // A tile length for a group with broadcast period `period` that divides `chunk_elements`, or 0
 // when none does (the group then takes no head).
 int64_t head_tile_elements(int64_t period, int64_t chunk_elements);
+
+// Whether `sum` (a reduce_sum of a value of a one-thread group with tiles of `tile` elements) can
+// be folded into the group: float32, over leading dims, a result of whole-tile periods.
+bool can_fold_sum(const ir::Node& sum, std::span<const ir::ValueType> in, int64_t tile);
 // What compile() fuses: nodes of at least this many elements (16 KiB of float32).
 inline constexpr int64_t kMinFusedElements = 4096;
 // Cyclic operands with periods above this are not fused (a tile must hold whole periods).

@@ -173,10 +173,30 @@ Absorption plan_absorption(const ir::Graph& g) {
 // enough to be split over threads.
 struct Groups {
   std::vector<std::vector<ValueId>> members;  // per group, in graph order; empty: dissolved
-  std::vector<int64_t> period;                // per group: its cyclic operands' period, or 0
-  std::vector<int64_t> head;                  // per group: its head (fusion.hpp), or -1
-  std::vector<int32_t> of;                    // per node: its group (members and head), or -1
+  std::vector<int64_t>
+      period;  // per group: its tiles' period (its cyclic operands' or a sum's), or 0
+  std::vector<int64_t> head;               // per group: its head (fusion.hpp), or -1
+  std::vector<std::vector<ValueId>> sums;  // per group: the sums it folds in (fusion.hpp)
+  std::vector<int32_t> of;                 // per node: its group (members, head, sums), or -1
 };
+
+// A group's thread count and tile length, as emit_group will build them.
+int group_threads(int threads, int64_t numel) {
+  return threads > 1 && numel >= threads * kMinParallelElementsPerThread ? threads : 1;
+}
+
+int64_t group_tile(const ir::Graph& g, const Groups& G, size_t grp) {
+  const int64_t numel = g.nodes[G.members[grp].back()].type.shape.numel();
+  const int64_t period = G.period[grp];
+  if (G.head[grp] >= 0) {
+    const ir::Node& h = g.nodes[static_cast<size_t>(G.head[grp])];
+    const int64_t rows = h.type.shape[0], row_elements = numel / rows;
+    const int64_t chunk =
+        head_chunk_rows(h, static_cast<size_t>(row_elements) * itemsize(h.type.dtype));
+    if (chunk < rows) return head_tile_elements(period, chunk * row_elements);
+  }
+  return std::min(tile_elements(period), numel);
+}
 
 // Calls f(k, u, kind) for each operand k of node i that its step reads (fills are not read): u is
 // the value read (a broadcast's source where absorbed), kind how it is read.
@@ -225,10 +245,38 @@ void plan_heads(const ir::Graph& g, const Absorption& a, const Liveness& l, Grou
   }
 }
 
+// Sums (fusion.hpp): a float32 reduce_sum over the leading dims of a member's value joins the
+// member's group when the group runs on one thread.
+void plan_sums(const ir::Graph& g, const Liveness& l, Groups& G, int threads) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& node = g.nodes[i];
+    if (!l.needed[i] || l.is_view[i] || node.prim != Prim::reduce_sum || G.of[i] >= 0) continue;
+    const ValueId v = l.root[node.inputs[0]];
+    const int32_t grp = G.of[v];
+    if (grp < 0) continue;
+    const size_t gi = static_cast<size_t>(grp);
+    if (std::find(G.members[gi].begin(), G.members[gi].end(), v) == G.members[gi].end()) continue;
+    if (group_threads(threads, g.nodes[G.members[gi].back()].type.shape.numel()) > 1) continue;
+    const ir::ValueType in = g.nodes[node.inputs[0]].type;
+    if (!can_fold_sum(node, {&in, 1}, group_tile(g, G, gi))) {
+      // A group without a broadcast period may take the sum's, so that tiles hold whole rows.
+      if (G.period[gi] != 0 || !G.sums[gi].empty()) continue;
+      G.period[gi] = node.type.shape.numel();
+      const int64_t tile = group_tile(g, G, gi);
+      if (tile == 0 || !can_fold_sum(node, {&in, 1}, tile)) {
+        G.period[gi] = 0;
+        continue;
+      }
+    }
+    G.sums[gi].push_back(static_cast<ValueId>(i));
+    G.of[i] = grp;
+  }
+}
+
 Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, bool fuse,
                    int64_t min_elements, int threads) {
   const size_t n = g.nodes.size();
-  Groups G{{}, {}, {}, std::vector<int32_t>(n, -1)};
+  Groups G{{}, {}, {}, {}, std::vector<int32_t>(n, -1)};
   // Unfused, every node is its own single-threaded step: the reference schedule (and, measured on
   // the MLP train step, a fork per elementwise node costs more than the split saves).
   if (!fuse) return G;
@@ -274,10 +322,12 @@ Groups plan_groups(const ir::Graph& g, const Absorption& a, const Liveness& l, b
     if (period != 0) G.period[static_cast<size_t>(target)] = period;
   }
   G.head.assign(G.members.size(), -1);
+  G.sums.assign(G.members.size(), {});
   plan_heads(g, a, l, G);
+  plan_sums(g, l, G, threads);
   for (size_t grp = 0; grp < G.members.size(); ++grp) {
     auto& m = G.members[grp];
-    if (m.size() != 1 || G.head[grp] >= 0) continue;
+    if (m.size() != 1 || G.head[grp] >= 0 || !G.sums[grp].empty()) continue;
     const int64_t numel = g.nodes[m[0]].type.shape.numel();
     if (threads > 1 && numel >= 2 * kMinParallelElementsPerThread) continue;
     G.of[m[0]] = -1;
@@ -435,16 +485,16 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
   };
 
   // One step for a fusion group, at its last member (fusion.hpp).
-  auto emit_group = [&](const std::vector<ValueId>& members, int64_t period) {
+  auto emit_group = [&](const std::vector<ValueId>& members) {
     const ValueId last = members.back();
     const int32_t grp = groups.of[last];
+    const std::vector<ValueId>& sums = groups.sums[static_cast<size_t>(grp)];
     const int64_t numel = g.nodes[last].type.shape.numel();
     const int64_t head = groups.head[grp];
     auto params = std::make_unique<FusedParams>();
     params->numel = numel;
-    params->tile = std::min(tile_elements(period), numel);
-    params->threads =
-        threads_ > 1 && numel >= threads_ * kMinParallelElementsPerThread ? threads_ : 1;
+    params->tile = group_tile(g, groups, static_cast<size_t>(grp));
+    params->threads = group_threads(threads_, numel);
 
     // Step operands: the values read from outside the group (the head's inputs first), then the
     // materialized results.
@@ -461,7 +511,6 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       const int64_t row_elements = numel / fh.rows;
       fh.chunk_rows = head_chunk_rows(h, static_cast<size_t>(row_elements) * fh.itemsize);
       fh.chunk_elements = fh.chunk_rows * row_elements;
-      if (fh.chunk_rows < fh.rows) params->tile = head_tile_elements(period, fh.chunk_elements);
       Lowered full = lower_head_chunk(h, types, fh.chunk_rows);
       const int64_t rest = fh.rows % fh.chunk_rows;
       Lowered last = rest ? lower_head_chunk(h, types, rest) : Lowered{};
@@ -498,6 +547,11 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     }
     for (ValueId m : members) {
       if (output_of[m] >= 0 || read_outside[m]) materialized.push_back(m);
+    }
+    // A summed value is read after the last member of each tile: its tile buffer stays its own.
+    for (ValueId r : sums) {
+      materialized.push_back(r);
+      last_reader[root[g.nodes[r].inputs[0]]] = members.size();
     }
     auto step_index = [&](ValueId r) -> uint32_t {
       auto e = std::find(external.begin(), external.end(), r);
@@ -579,6 +633,25 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     params->tile_buffer_bytes =
         (static_cast<size_t>(params->tile) * widest + ArenaPlan::kAlignment - 1) &
         ~(ArenaPlan::kAlignment - 1);
+    params->sums_offset = fused_tiles_end(*params);
+    for (ValueId r : sums) {
+      const ValueId v = root[g.nodes[r].inputs[0]];
+      FusedSum sum;
+      sum.in.itemsize = 4;
+      if (buffer_of.count(v)) {
+        sum.in.from = FusedOperand::From::tile;
+        sum.in.index = buffer_of[v];
+      } else {
+        sum.in.index = step_index(v);
+      }
+      sum.out = step_index(r);
+      sum.period = g.nodes[r].type.shape.numel();
+      sum.acc_offset = params->sums_offset + params->sums_bytes;
+      params->sums_bytes += align_arena(static_cast<size_t>(sum.period) * sizeof(double));
+      params->sums.push_back(sum);
+      names += ",reduce_sum";
+      values += ",%" + std::to_string(r);
+    }
 
     // Places: materialized results are allocated while the operands are still live, so a result
     // never shares bytes with a value another member reads later in the same tile loop.
@@ -689,7 +762,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       continue;
     }
     if (const int32_t grp = groups.of[i]; grp >= 0) {
-      if (groups.members[grp].back() == i) emit_group(groups.members[grp], groups.period[grp]);
+      if (groups.members[grp].back() == i) emit_group(groups.members[grp]);
       continue;
     }
 
