@@ -732,8 +732,17 @@ int run_driver(const Options& o) {
   // The machine's load when the run starts: on two cores, anything else running moves the numbers.
   std::string load = kiln_bench::read_text("/proc/loadavg");
   load = load.substr(0, load.find(' ', load.find(' ', load.find(' ') + 1) + 1));
-  std::printf("load average (1, 5, 15 min) before the run: %s; %u online CPUs\n", load.c_str(),
-              static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)));
+  // The processor: the targets and the % of peak column are Zen 4 figures, and the same
+  // program on another core moves every absolute time (ratios to LibTorch much less).
+  const std::string cpuinfo = kiln_bench::read_text("/proc/cpuinfo");
+  std::string model = "unknown processor";
+  if (const size_t at = cpuinfo.find("model name"); at != std::string::npos) {
+    const size_t colon = cpuinfo.find(':', at), end = cpuinfo.find('\n', at);
+    if (colon != std::string::npos && colon < end)
+      model = cpuinfo.substr(colon + 2, end - colon - 2);
+  }
+  std::printf("load average (1, 5, 15 min) before the run: %s; %u online CPUs: %s\n", load.c_str(),
+              static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)), model.c_str());
   std::printf("times are medians of %d batches of ~%.0f ms each%s\n\n", reps.batches,
               reps.batch_seconds * 1e3,
               o.quick ? " (--quick: a smoke test, not a measurement)" : "");
