@@ -107,5 +107,32 @@ TEST_F(Donation, AFusedGroupWritesADonatedInputAfterItsLastMemberReadsIt) {
   EXPECT_EQ(read<float>(*mb), read<float>(*expected[1]));
 }
 
+// A GEMM heading its epilogue (fusion.hpp) reads its operands chunk by chunk while the group
+// writes its results: an output never takes a donated input the head reads. relu(x·w) with x
+// [1024,256] donated (1 MiB, four chunks of 256 rows) keeps x's buffer; the output is the
+// undonated run's.
+TEST_F(Donation, AnEpilogueNeverWritesAnInputItsHeadReads) {
+  GraphBuilder b;
+  const Shape s{1024, 256};
+  const auto x = b.param(DType::float32, s);
+  const auto w = b.param(DType::float32, {256, 256});
+  ir::Attrs a;
+  a.dot.lhs_contract = {1};
+  a.dot.rhs_contract = {0};
+  const auto y = b.push(Prim::dot_general, {x, w}, a, {DType::float32, s});
+  b.output(b.binary(Prim::max, y, b.full(DType::float32, s, 0.0)));
+  auto exe = compile(b.g, {true, false}, /*fuse=*/true);
+  const std::string text = exe->describe();
+  ASSERT_NE(text.find("{dot_general %2 in chunks of 256 rows; %4}"), std::string::npos) << text;
+  EXPECT_EQ(exe->output_aliases(), (std::vector<int>{-1})) << text;
+
+  std::vector<float> xv(1024 * 256), wv(256 * 256);
+  for (size_t k = 0; k < xv.size(); ++k) xv[k] = static_cast<float>(k % 13) * 0.125f - 0.75f;
+  for (size_t k = 0; k < wv.size(); ++k) wv[k] = static_cast<float>(k % 7) * 0.25f - 0.5f;
+  auto expected = execute(*compile(b.g, {}), {buffer(xv), buffer(wv)});
+  auto got = execute(*exe, {buffer(xv), buffer(wv)});
+  EXPECT_EQ(read<float>(*got[0]), read<float>(*expected[0]));
+}
+
 }  // namespace
 }  // namespace kiln::testing
