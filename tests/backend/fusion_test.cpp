@@ -319,6 +319,27 @@ TEST_F(FusionTest, AProductReadOutsideTheGroupIsNoHead) {
   EXPECT_NE(text.find("= fused[neg,exp] f32[64,48]"), std::string::npos) << text;
 }
 
+// A result the group materializes takes the bytes of an operand that dies at the group when the
+// members read it densely, none after the writer: relu's backward select over the 12.8 MB of the
+// pooling's gradient writes in place, as its unfused step did, instead of into fresh memory.
+TEST_F(FusionTest, AGroupWritesInPlaceOfAnOperandDyingThere) {
+  GraphBuilder b;
+  const ValueId x = b.param(DType::float32, Shape{64, 48});
+  ir::Attrs perm;
+  perm.dims = {1, 0};
+  const Shape s{48, 64};
+  const ValueId t = b.push(Prim::transpose, {x}, perm, {DType::float32, s});  // in the arena
+  const ValueId e = b.unary(Prim::exp, b.unary(Prim::neg, t));
+  ir::Attrs rows;
+  rows.dims = {1};
+  b.output(b.push(Prim::reduce_max, {e}, rows, {DType::float32, Shape{48}}));
+  const std::string text = expect_same_bits(b.g);
+  EXPECT_NE(text.find("= fused[neg,exp] f32[48,64] {%2,%3} (%1@arena+0) -> %3@arena+0, %3 in "
+                      "place of %1"),
+            std::string::npos)
+      << text;
+}
+
 // Reduction fusion: relu's backward pass (select of the cotangent by the mask) and the bias
 // gradient, its sum over the batch. The sum is folded into the select's group tile by tile (the
 // cotangent is not read back from memory), with the unfused kernel's bits; the select's result is

@@ -653,43 +653,58 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       values += ",%" + std::to_string(r);
     }
 
-    // Places: materialized results are allocated while the operands are still live, so a result
-    // never shares bytes with a value another member reads later in the same tile loop.
+    // Places. Within a tile the members run in order, so result m may overwrite a value p the
+    // group reads (a dying operand, or a donated input) when every member reading p reads it
+    // densely and runs no later than m's writer — and the head, which reads its operands chunk by
+    // chunk while the members write theirs, does not read p. Otherwise a result gets fresh bytes,
+    // allocated while the operands are still live so that it never shares them.
+    auto overwrites_safely = [&](ValueId p, size_t m_pos) {
+      if (head >= 0) {
+        for (ValueId u : g.nodes[static_cast<size_t>(head)].inputs)
+          if (root[u] == p) return false;
+      }
+      for (size_t q = 0; q < members.size(); ++q) {
+        bool reads_p = false, safely = q <= m_pos;
+        for_each_read(g, absorbed, members[q], [&](size_t, ValueId u, OperandRead::Kind kind) {
+          if (root[u] != p) return;
+          reads_p = true;
+          safely = safely && kind == OperandRead::Kind::dense;
+        });
+        if (reads_p && !safely) return false;
+      }
+      return true;
+    };
     std::vector<ValueId> dying;
     std::string donated_text;
     for (ValueId r : external) {
       if (place[r].region == Region::arena && last_use[r] == static_cast<int64_t>(last))
         dying.push_back(r);
     }
+    std::vector<ValueId> overwritten;  // dying operands a result took in place
     for (ValueId m : materialized) {
-      place[m] = output_of[m] >= 0
-                     ? Place{Region::output, static_cast<uint32_t>(output_of[m]), 0}
-                     : Place{Region::arena, 0, arena.allocate(byte_size(g.nodes[m].type))};
-      if (output_of[m] < 0 || output_aliases_.empty()) continue;
-      // Within a tile the members run in order: a donated input may take output m if every
-      // member reading it reads it densely and runs no later than m's.
-      const auto j = static_cast<size_t>(output_of[m]);
       const size_t m_pos =
           static_cast<size_t>(std::find(members.begin(), members.end(), m) - members.begin());
-      const int donated = donated_input_for(last, j, [&](ValueId p) {
-        // The head reads its operands chunk by chunk while the members write theirs.
-        if (head >= 0) {
-          for (ValueId u : g.nodes[static_cast<size_t>(head)].inputs)
-            if (root[u] == p) return false;
+      const size_t bytes = byte_size(g.nodes[m].type);
+      if (output_of[m] < 0) {
+        auto in_place = std::find_if(dying.begin(), dying.end(), [&](ValueId r) {
+          return byte_size(g.nodes[r].type) == bytes && bytes > 0 && m_pos < members.size() &&
+                 std::find(overwritten.begin(), overwritten.end(), r) == overwritten.end() &&
+                 overwrites_safely(r, m_pos);
+        });
+        if (in_place != dying.end()) {
+          place[m] = place[*in_place];
+          overwritten.push_back(*in_place);
+          donated_text += ", %" + std::to_string(m) + " in place of %" + std::to_string(*in_place);
+        } else {
+          place[m] = Place{Region::arena, 0, arena.allocate(bytes)};
         }
-        for (size_t q = 0; q < members.size(); ++q) {
-          const ir::Node& member = g.nodes[members[q]];
-          const std::vector<OperandRead>& reading = absorbed.operand[members[q]];
-          const std::vector<ValueId>& reads = absorbed.reads[members[q]];
-          for (size_t k = 0, r = 0; k < member.inputs.size(); ++k) {
-            const auto kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
-            if (kind == OperandRead::Kind::fill) continue;
-            if (root[reads[r++]] != p) continue;
-            if (kind != OperandRead::Kind::dense || q > m_pos) return false;
-          }
-        }
-        return true;
-      });
+        continue;
+      }
+      place[m] = Place{Region::output, static_cast<uint32_t>(output_of[m]), 0};
+      if (output_aliases_.empty()) continue;
+      const auto j = static_cast<size_t>(output_of[m]);
+      const int donated =
+          donated_input_for(last, j, [&](ValueId p) { return overwrites_safely(p, m_pos); });
       output_aliases_[j] = donated;
       if (donated >= 0)
         donated_text +=
@@ -726,7 +741,10 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     // The results are trailing operands; `out` is unused (the arena's base).
     add_step(std::move(lowered), ins, Place{Region::arena, 0, 0}, scratch, line);
     if (scratch_bytes > 0) arena.release(scratch.offset, scratch_bytes);
-    for (ValueId r : dying) arena.release(place[r].offset, byte_size(g.nodes[r].type));
+    for (ValueId r : dying) {
+      if (std::find(overwritten.begin(), overwritten.end(), r) == overwritten.end())
+        arena.release(place[r].offset, byte_size(g.nodes[r].type));
+    }
     ++fused_groups_;
   };
 
