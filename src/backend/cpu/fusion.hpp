@@ -8,12 +8,12 @@
 //
 // A group may also take a head: the GEMM or convolution whose result only the group reads (a
 // layer's bias and activation are its epilogue). The step then runs the head over a chunk of its
-// result's leading dim (rows of a GEMM, images of a convolution) into a scratch buffer of a few
-// hundred KiB, and the group's tiles over that chunk while it is still in cache, chunk after chunk:
-// the head's result is never written to memory whole and read back. A chunk is the same node over
-// fewer rows, lowered by its own lowering; each result row depends on its own rows of operand 0
-// only, and oneDNN's sgemm and convolutions give the same bits for any row count (measured, and
-// pinned by tests/backend/fusion_test.cpp on the MLP's and the CNN's layers).
+// result's leading dim (rows of a GEMM) into a scratch buffer of a few hundred KiB, and the
+// group's tiles over that chunk while it is still in cache, chunk after chunk: the head's result
+// is never written to memory whole and read back. A chunk is the same node over fewer rows,
+// lowered by its own lowering; each result row depends on its own rows of operand 0 only, and
+// oneDNN's sgemm gives the same bits for any row count (measured at 1 and 2 threads, and pinned by
+// tests/backend/fusion_test.cpp). A convolution heads its group as one chunk (head_chunk_rows).
 #pragma once
 
 #include <cstdint>
