@@ -68,7 +68,10 @@ class Trainer {
   };
   Trainer(models::ImageClassifier model, const Options& options);
 
-  // One pass over `loader` (which start_epoch(epoch)s it); on_step after every step.
+  // One pass over `loader` (which start_epoch(epoch)s it); on_step after every step. Each step
+  // donates the state to the jitted train step, which updates the parameters and Adam's moments
+  // in place: a handle on an earlier state() or variables() (a copy of the Tree shares its arrays)
+  // reads as donated afterwards. Keep one across an epoch by copying its arrays.
   EpochStats train_epoch(data::Loader& loader, int64_t epoch,
                          const std::function<void(const StepProgress&)>& on_step = {});
 
