@@ -3,15 +3,9 @@
 #include <algorithm>
 
 namespace kiln::cpu {
-namespace {
-size_t round_up(size_t n) {
-  return (n + ArenaPlan::kAlignment - 1) & ~(ArenaPlan::kAlignment - 1);
-}
-}  // namespace
-
 size_t ArenaPlan::allocate(size_t bytes) {
   if (bytes == 0) return 0;
-  bytes = round_up(bytes);
+  bytes = aligned(bytes);
   auto best = free_.end();
   for (auto it = free_.begin(); it != free_.end(); ++it) {
     if (it->bytes >= bytes && (best == free_.end() || it->bytes < best->bytes)) best = it;
@@ -37,7 +31,7 @@ size_t ArenaPlan::allocate(size_t bytes) {
 
 void ArenaPlan::release(size_t offset, size_t bytes) {
   if (bytes == 0) return;
-  bytes = round_up(bytes);
+  bytes = aligned(bytes);
   auto it = std::lower_bound(free_.begin(), free_.end(), offset,
                              [](const Block& b, size_t off) { return b.offset < off; });
   it = free_.insert(it, Block{offset, bytes});

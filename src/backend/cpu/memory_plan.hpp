@@ -12,6 +12,10 @@ class ArenaPlan {
  public:
   // Every offset is a multiple of this (AVX-512 loads, and no false sharing between values).
   static constexpr size_t kAlignment = 64;
+  // `bytes` rounded up to a multiple of kAlignment.
+  static constexpr size_t aligned(size_t bytes) {
+    return (bytes + kAlignment - 1) & ~(kAlignment - 1);
+  }
 
   // An offset for `bytes` bytes not in use by any live allocation. Zero bytes take no space.
   size_t allocate(size_t bytes);

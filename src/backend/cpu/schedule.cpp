@@ -33,10 +33,6 @@ size_t byte_size(const ir::ValueType& t) {
   return static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype);
 }
 
-size_t align_arena(size_t bytes) {
-  return (bytes + ArenaPlan::kAlignment - 1) & ~(ArenaPlan::kAlignment - 1);
-}
-
 // Primitives whose result is their operand's bytes unchanged: when not a graph output they become
 // views of the operand and cost no step.
 bool is_view_prim(Prim p) {
@@ -519,10 +515,10 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       fh.last_chunk = rest ? std::move(last.params) : nullptr;
       fh.input0_chunk_bytes =
           byte_size(types[0]) / static_cast<size_t>(fh.rows) * static_cast<size_t>(fh.chunk_rows);
-      fh.scratch_bytes = align_arena(std::max(full.scratch_bytes, last.scratch_bytes));
+      fh.scratch_bytes = ArenaPlan::aligned(std::max(full.scratch_bytes, last.scratch_bytes));
       fh.buffer_offset = fh.scratch_bytes;
-      fh.tiles_offset =
-          fh.buffer_offset + align_arena(static_cast<size_t>(fh.chunk_elements) * fh.itemsize);
+      fh.tiles_offset = fh.buffer_offset +
+                        ArenaPlan::aligned(static_cast<size_t>(fh.chunk_elements) * fh.itemsize);
       for (ValueId u : h.inputs) {
         const ValueId r = root[u];
         auto e = std::find(external.begin(), external.end(), r);
@@ -630,9 +626,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       params->ops.push_back(std::move(op));
     }
     params->buffers_per_thread = num_buffers;
-    params->tile_buffer_bytes =
-        (static_cast<size_t>(params->tile) * widest + ArenaPlan::kAlignment - 1) &
-        ~(ArenaPlan::kAlignment - 1);
+    params->tile_buffer_bytes = ArenaPlan::aligned(static_cast<size_t>(params->tile) * widest);
     params->sums_offset = fused_tiles_end(*params);
     for (ValueId r : sums) {
       const ValueId v = root[g.nodes[r].inputs[0]];
@@ -647,7 +641,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       sum.out = step_index(r);
       sum.period = g.nodes[r].type.shape.numel();
       sum.acc_offset = params->sums_offset + params->sums_bytes;
-      params->sums_bytes += align_arena(static_cast<size_t>(sum.period) * sizeof(double));
+      params->sums_bytes += ArenaPlan::aligned(static_cast<size_t>(sum.period) * sizeof(double));
       params->sums.push_back(sum);
       names += ",reduce_sum";
       values += ",%" + std::to_string(r);
