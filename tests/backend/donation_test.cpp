@@ -116,10 +116,7 @@ TEST_F(Donation, AnEpilogueNeverWritesAnInputItsHeadReads) {
   const Shape s{1024, 256};
   const auto x = b.param(DType::float32, s);
   const auto w = b.param(DType::float32, {256, 256});
-  ir::Attrs a;
-  a.dot.lhs_contract = {1};
-  a.dot.rhs_contract = {0};
-  const auto y = b.push(Prim::dot_general, {x, w}, a, {DType::float32, s});
+  const auto y = b.matmul(x, w);
   b.output(b.binary(Prim::max, y, b.full(DType::float32, s, 0.0)));
   auto exe = compile(b.g, {true, false}, /*fuse=*/true);
   const std::string text = exe->describe();

@@ -54,6 +54,15 @@ struct GraphBuilder {
   ir::ValueId select(ir::ValueId c, ir::ValueId x, ir::ValueId y) {
     return push(ir::Prim::select, {c, x, y}, {}, g.nodes[x].type);
   }
+  // x [m, k] · w [k, n]: dot_general contracting x's dim 1 with w's dim 0.
+  ir::ValueId matmul(ir::ValueId x, ir::ValueId w) {
+    ir::Attrs a;
+    a.dot.lhs_contract = {1};
+    a.dot.rhs_contract = {0};
+    const Shape& xs = g.nodes[x].type.shape;
+    const Shape& ws = g.nodes[w].type.shape;
+    return push(ir::Prim::dot_general, {x, w}, a, {g.nodes[x].type.dtype, Shape{xs[0], ws[1]}});
+  }
   void output(ir::ValueId v) { g.outputs.push_back(v); }
 };
 
