@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <numeric>
 
+#include "backend/cpu/gemm.hpp"
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/threads.hpp"
 
@@ -186,16 +188,27 @@ Lowered lower_head_chunk(const ir::Node& node, std::span<const ir::ValueType> in
   return prim_row(node.prim).lower(chunk, types);
 }
 
-int64_t head_chunk_rows(const ir::Node& head, size_t row_bytes) {
+int64_t head_chunk_rows(const ir::Node& head, std::span<const ir::ValueType> in) {
   const int64_t rows = head.type.shape[0];
   // oneDNN's convolutions lose more at a few images per call than the cache traffic saves (the
   // Fashion-MNIST CNN's 14x14x32->64 layer at batch 128, 1 thread: 8.7 ms as one call plus its
   // epilogue, 12.2 ms in chunks of 2 images; docs/cpu-backend.md): one chunk.
   if (head.prim == ir::Prim::convolution) return rows;
-  // GEMM rows: 256 KiB of results, in L2 with the tile buffers while the group reads them.
-  constexpr size_t kChunkBytes = 256 * 1024;
-  const auto fit = static_cast<int64_t>(kChunkBytes / std::max<size_t>(row_bytes, 1));
-  return std::clamp<int64_t>(fit, 1, rows);
+  // The result is [m rows..., n columns...]: operand 0's free dims, then operand 1's.
+  const int lhs_free = in[0].shape.rank() - static_cast<int>(head.attrs.dot.lhs_contract.size());
+  int64_t gemm_rows_per_row = 1, n = 1;
+  for (int i = 1; i < head.type.shape.rank(); ++i)
+    (i < lhs_free ? gemm_rows_per_row : n) *= head.type.shape[i];
+  // GEMM rows: 256 KiB of results, in L2 with the tile buffers while the group reads them. For
+  // float32 a chunk is whole blocks of the product's sgemm calls (gemm.hpp), so that it gives the
+  // whole product's bits: the fewest leading rows making a whole number of blocks.
+  if (head.type.dtype == DType::float32) {
+    const int64_t block = sgemm_block_rows(n);
+    return std::min(block / std::gcd(block, gemm_rows_per_row), rows);
+  }
+  constexpr int64_t kChunkBytes = 256 * 1024;
+  const int64_t row_bytes = gemm_rows_per_row * n * static_cast<int64_t>(itemsize(head.type.dtype));
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(row_bytes, 1), 1, rows);
 }
 
 int64_t head_tile_elements(int64_t period, int64_t chunk_elements) {

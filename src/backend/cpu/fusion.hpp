@@ -115,9 +115,10 @@ int64_t tile_elements(int64_t period);
 bool can_head(const ir::Node& node, std::span<const ir::ValueType> in);
 // `node` lowered for `rows` rows of its result's leading dim.
 Lowered lower_head_chunk(const ir::Node& node, std::span<const ir::ValueType> in, int64_t rows);
-// Rows per chunk for `head`, whose result rows hold `row_bytes` bytes: a few hundred KiB, in cache
-// while the group's tiles read them (all rows for a convolution).
-int64_t head_chunk_rows(const ir::Node& head, size_t row_bytes);
+// Rows per chunk of `head`'s result (in: its operand types): a few hundred KiB, in cache while
+// the group's tiles read them; for float32 GEMMs whole blocks of its sgemm calls (gemm.hpp); all
+// rows for a convolution.
+int64_t head_chunk_rows(const ir::Node& head, std::span<const ir::ValueType> in);
 // A tile length for a group with broadcast period `period` that divides `chunk_elements`, or 0
 // when none does (the group then takes no head).
 int64_t head_tile_elements(int64_t period, int64_t chunk_elements);

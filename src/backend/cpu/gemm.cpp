@@ -120,25 +120,40 @@ template void direct_gemm<f16>(const GemmDims&, const f16*, const f16*, f16*);
 template void direct_gemm<float>(const GemmDims&, const float*, const float*, float*);
 template void direct_gemm<double>(const GemmDims&, const double*, const double*, double*);
 
+int64_t sgemm_block_rows(int64_t n) {
+  constexpr int64_t kBlockBytes = 256 * 1024;
+  return std::max<int64_t>(kBlockBytes / (std::max<int64_t>(n, 1) * int64_t{sizeof(float)}), 1);
+}
+
 void sgemm(const GemmDims& d, const float* a, const float* b, float* c) {
   if (d.m == 0 || d.n == 0) return;
   if (d.k == 0) {
     std::memset(c, 0, static_cast<size_t>(d.batch * d.m * d.n) * sizeof(float));
     return;
   }
-  if (d.m * d.n * d.k <= kDirectGemmMaxVolume) {
-    direct_gemm(d, a, b, c);
-    return;
-  }
-  use_threads();
+  // Each block picks its kernel by its own volume, so a chunk of a fused head and the same rows of
+  // the whole product take the same path.
+  const int64_t block = d.trans_a ? d.m : sgemm_block_rows(d.n);
   for (int64_t batch = 0; batch < d.batch; ++batch) {
-    dnnl_status_t st = dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
-                                  a + batch * d.stride_a, d.lda, b + batch * d.stride_b, d.ldb,
-                                  0.0f, c + batch * d.m * d.n, d.n);
-    if (st != dnnl_success) {
-      throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)) +
-                  " on a " + std::to_string(d.m) + "x" + std::to_string(d.k) + "x" +
-                  std::to_string(d.n) + " product. This is a kiln bug: please report it");
+    for (int64_t row = 0; row < d.m; row += block) {
+      GemmDims part = d;
+      part.batch = 1;
+      part.m = std::min(block, d.m - row);
+      const float* pa = a + batch * d.stride_a + row * (d.trans_a ? 1 : d.lda);
+      const float* pb = b + batch * d.stride_b;
+      float* pc = c + (batch * d.m + row) * d.n;
+      if (part.m * d.n * d.k <= kDirectGemmMaxVolume) {
+        direct_gemm(part, pa, pb, pc);
+        continue;
+      }
+      use_threads();
+      const dnnl_status_t st = dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', part.m, d.n,
+                                          d.k, 1.0f, pa, d.lda, pb, d.ldb, 0.0f, pc, d.n);
+      if (st != dnnl_success) {
+        throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)) +
+                    " on a " + std::to_string(part.m) + "x" + std::to_string(d.k) + "x" +
+                    std::to_string(d.n) + " product. This is a kiln bug: please report it");
+      }
     }
   }
 }

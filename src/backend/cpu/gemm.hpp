@@ -18,6 +18,14 @@ struct GemmDims {
 // Products with m·n·k at or below this run the direct loop even for float32.
 inline constexpr int64_t kDirectGemmMaxVolume = 4096;
 
+// A float32 product whose A is stored [m, k] (not transposed) runs as one oneDNN call per block of
+// sgemm_block_rows(n) rows, the last block shorter. oneDNN's AVX2 kernels give a row other bits
+// when the call has another row count (its AVX-512 kernels do not), so calls whose row counts
+// depend on the shape alone are what make a fused group's chunks (fusion.hpp, whole blocks each)
+// give the bits of the product run whole, on every processor. Blocks hold 256 KiB of results,
+// the chunk size of a fused head. A transposed A is never chunked and runs as one call.
+int64_t sgemm_block_rows(int64_t n);
+
 void sgemm(const GemmDims& d, const float* a, const float* b, float* c);
 // The direct loop for any numeric storage type T (float32 included, for tiny products and tests).
 template <class T>

@@ -127,6 +127,12 @@ OperandRead absorbable(const ir::Graph& g, ValueId u, ValueId* source) {
   return {OperandRead::Kind::cyclic, from.numel(), 0};
 }
 
+std::vector<ir::ValueType> operand_types(const ir::Graph& g, const ir::Node& node) {
+  std::vector<ir::ValueType> types;
+  for (ValueId u : node.inputs) types.push_back(g.nodes[u].type);
+  return types;
+}
+
 Absorption plan_absorption(const ir::Graph& g) {
   const size_t n = g.nodes.size();
   Absorption a{std::vector<std::vector<ValueId>>(n), std::vector<std::vector<OperandRead>>(n)};
@@ -134,9 +140,7 @@ Absorption plan_absorption(const ir::Graph& g) {
     const ir::Node& node = g.nodes[i];
     a.reads[i] = node.inputs;
     if (node.type.shape.numel() == 0) continue;
-    std::vector<ir::ValueType> types;
-    for (ValueId u : node.inputs) types.push_back(g.nodes[u].type);
-    if (!can_absorb_operands(node, types)) continue;
+    if (!can_absorb_operands(node, operand_types(g, node))) continue;
     std::vector<OperandRead> ops(node.inputs.size());
     std::vector<ValueId> src(node.inputs.size());
     int64_t period = 0;  // one row length for all cyclic operands: the longest period wins
@@ -187,8 +191,7 @@ int64_t group_tile(const ir::Graph& g, const Groups& G, size_t grp) {
   if (G.head[grp] >= 0) {
     const ir::Node& h = g.nodes[static_cast<size_t>(G.head[grp])];
     const int64_t rows = h.type.shape[0], row_elements = numel / rows;
-    const int64_t chunk =
-        head_chunk_rows(h, static_cast<size_t>(row_elements) * itemsize(h.type.dtype));
+    const int64_t chunk = head_chunk_rows(h, operand_types(g, h));
     if (chunk < rows) return head_tile_elements(period, chunk * row_elements);
   }
   return std::min(tile_elements(period), numel);
@@ -226,13 +229,11 @@ void plan_heads(const ir::Graph& g, const Absorption& a, const Liveness& l, Grou
     if (!l.needed[u] || l.is_view[u] || l.output_of[u] >= 0 || grp < 0 ||
         G.head[static_cast<size_t>(grp)] >= 0 || G.of[u] >= 0)
       continue;
-    std::vector<ir::ValueType> types;
-    for (ValueId v : node.inputs) types.push_back(g.nodes[v].type);
+    const std::vector<ir::ValueType> types = operand_types(g, node);
     if (!can_head(node, types)) continue;
     const int64_t rows = node.type.shape[0];
     const int64_t row_elements = node.type.shape.numel() / rows;
-    const int64_t chunk =
-        head_chunk_rows(node, static_cast<size_t>(row_elements) * itemsize(node.type.dtype));
+    const int64_t chunk = head_chunk_rows(node, types);
     if (chunk < rows &&
         head_tile_elements(G.period[static_cast<size_t>(grp)], chunk * row_elements) == 0)
       continue;
@@ -359,12 +360,6 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
   num_inputs_ = g.inputs.size();
   const size_t num_outputs = g.outputs.size();
 
-  auto operand_types = [&](const ir::Node& node) {
-    std::vector<ir::ValueType> types;
-    for (ValueId u : node.inputs) types.push_back(g.nodes[u].type);
-    return types;
-  };
-
   for (ValueId v : g.outputs) {
     if (v >= n)
       throw Error("graph " + g.name + ": output %" + std::to_string(v) + " is not a node");
@@ -378,7 +373,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
                     std::to_string(u) + ", which is not defined before it");
       }
     }
-    const auto types = operand_types(node);
+    const auto types = operand_types(g, node);
     const DType t = checked_dtype(node, types);
     if (!prim_supports(node.prim, t)) unsupported(node, static_cast<ValueId>(i), t);
   }
@@ -500,12 +495,12 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     std::string head_text;
     if (head >= 0) {
       const ir::Node& h = g.nodes[static_cast<size_t>(head)];
-      const auto types = operand_types(h);
+      const auto types = operand_types(g, h);
       FusedHead fh;
       fh.rows = h.type.shape[0];
       fh.itemsize = static_cast<uint32_t>(itemsize(h.type.dtype));
       const int64_t row_elements = numel / fh.rows;
-      fh.chunk_rows = head_chunk_rows(h, static_cast<size_t>(row_elements) * fh.itemsize);
+      fh.chunk_rows = head_chunk_rows(h, types);
       fh.chunk_elements = fh.chunk_rows * row_elements;
       Lowered full = lower_head_chunk(h, types, fh.chunk_rows);
       const int64_t rest = fh.rows % fh.chunk_rows;
@@ -567,7 +562,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
     for (size_t m = 0; m < members.size(); ++m) {
       const ValueId v = members[m];
       const ir::Node& node = g.nodes[v];
-      const auto types = operand_types(node);
+      const auto types = operand_types(g, node);
       const std::vector<OperandRead>& reading = absorbed.operand[v];
       const std::vector<ValueId>& reads = absorbed.reads[v];
       FusedOp op;
@@ -778,7 +773,7 @@ CpuExecutable::CpuExecutable(const ir::Graph& g, const ScheduleOptions& options)
       continue;
     }
 
-    const auto types = operand_types(node);
+    const auto types = operand_types(g, node);
     const std::vector<OperandRead>& reading = absorbed.operand[i];
     const std::vector<ValueId>& reads = absorbed.reads[i];
     Lowered lowered = reading.empty() ? prim_row(node.prim).lower(node, types)
