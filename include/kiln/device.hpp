@@ -37,6 +37,12 @@ std::vector<Device> devices(std::string_view platform);
 std::vector<std::string> platforms();
 // The first cpu device, where arrays are created by default.
 Device default_device();
+// The instruction set the cpu backend's oneDNN kernels (GEMMs, convolutions) dispatch to on this
+// processor, in oneDNN's names: "avx2", "avx512_core", "avx512_core_amx", ... The environment
+// variable ONEDNN_MAX_CPU_ISA caps it (ONEDNN_MAX_CPU_ISA=AVX2 runs the AVX2 kernels on an AVX-512
+// machine). Results that are bit for bit the same across schedules hold on each; across
+// instruction sets float32 products may differ in the last bits (docs/cpu-backend.md).
+std::string cpu_kernel_isa();
 
 // Copies an array (or every leaf of a tree) to `device`. A no-op when it is there already.
 Array device_put(const Array& x, Device device);

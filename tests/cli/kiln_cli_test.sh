@@ -16,6 +16,15 @@ out=$("$kiln" version) || fail "version exited $?"
 out=$("$kiln" devices) || fail "devices exited $?"
 grep -q '^    CpuDevice(id=0)$' <<<"$out" || fail "devices lacks CpuDevice(id=0): $out"
 grep -q 'TT_PJRT_PLUGIN_DIR' <<<"$out" || fail "devices does not say how to get tt: $out"
+# The instruction set oneDNN dispatches to: AVX-512 where the processor has it, AVX2 when capped.
+isa=$(sed -n 's/^    kernels: oneDNN on \([a-z0-9_]*\) (ONEDNN_MAX_CPU_ISA caps it)$/\1/p' <<<"$out")
+if grep -q '^flags.* avx512f ' /proc/cpuinfo; then
+  [[ "$isa" == avx512_core* ]] || fail "devices names '$isa' on an AVX-512 processor: $out"
+else
+  [[ "$isa" == avx2* ]] || fail "devices names '$isa' on an AVX2 processor: $out"
+fi
+out=$(ONEDNN_MAX_CPU_ISA=AVX2 "$kiln" devices) || fail "devices under ONEDNN_MAX_CPU_ISA=AVX2 exited $?"
+grep -q '^    kernels: oneDNN on avx2 ' <<<"$out" || fail "ONEDNN_MAX_CPU_ISA=AVX2 not reported: $out"
 
 out=$(KILN_CPU_DEVICES=3 "$kiln" devices) || fail "devices with KILN_CPU_DEVICES=3 exited $?"
 grep -q '^    CpuDevice(id=2)$' <<<"$out" || fail "KILN_CPU_DEVICES=3 not honoured: $out"

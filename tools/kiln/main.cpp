@@ -24,6 +24,9 @@ int print_devices() {
   for (kiln::Backend* b : kiln::backends()) {
     std::printf("  %s\n", std::string(b->platform()).c_str());
     for (int i = 0; i < b->device_count(); ++i) std::printf("    %s\n", b->device_str(i).c_str());
+    if (b->platform() == "cpu")
+      std::printf("    kernels: oneDNN on %s (ONEDNN_MAX_CPU_ISA caps it)\n",
+                  kiln::cpu_kernel_isa().c_str());
   }
   // PJRT plugins the environment names that did not load, with why (never fatal to the rest).
   for (const kiln::pjrt::PluginFailure& f : kiln::pjrt::plugin_failures()) {

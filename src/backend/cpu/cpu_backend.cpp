@@ -1,5 +1,7 @@
 #include "backend/cpu/cpu_backend.hpp"
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -97,3 +99,34 @@ std::unique_ptr<Backend> make_backend(int num_devices) {
 }
 
 }  // namespace kiln::cpu
+
+namespace kiln {
+
+std::string cpu_kernel_isa() {
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41:
+      return "sse41";
+    case dnnl_cpu_isa_avx:
+      return "avx";
+    case dnnl_cpu_isa_avx2:
+      return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+      return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic:
+      return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops:
+      return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core:
+      return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "unknown (oneDNN isa " + std::to_string(dnnl_get_effective_cpu_isa()) + ")";
+  }
+}
+
+}  // namespace kiln
