@@ -465,9 +465,9 @@ TEST(StableHloImportErrors, RecursionAndExponentialInliningStop) {
     }
     text += "  return %b : tensor<2xf32>\n}\n";
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  // Refused once the count passes the bound, long before 2^40 nodes would be built (ctest's
+  // timeout catches a hang; no wall-clock bound here, which would depend on the machine).
   EXPECT_CONTAINS(error_of<Unsupported>(text), "inlines to more than 262144 nodes");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
 }
 
 TEST(StableHloImportErrors, BytecodeIsRefusedWithTheRemedy) {
@@ -491,8 +491,8 @@ TEST(StableHloImportErrors, SyntaxErrorsNameWhatWasExpected) {
       "nesting deeper");
 }
 
-// Importing a 10k-line module (a chain of elementwise ops and constants) stays well under a
-// second; the bound here is loose for sanitizer and debug builds.
+// A 10k-line module (a chain of elementwise ops and constants) imports to the expected graph; the
+// time is printed, not asserted (tests pin behaviour, bench/ measures; it takes milliseconds).
 TEST(StableHloImportPerf, TenThousandLines) {
   std::string text =
       "module @jit_long {\n  func.func public @main(%arg0: tensor<4xf32>) -> tensor<4xf32> {\n";
@@ -519,7 +519,6 @@ TEST(StableHloImportPerf, TenThousandLines) {
   std::printf("[ perf     ] imported %zu lines (%zu nodes) in %.1f ms\n",
               static_cast<size_t>(std::count(text.begin(), text.end(), '\n')), g.nodes.size(), ms);
   EXPECT_EQ(g.nodes.size(), 1u + 10000u + 3334u);
-  EXPECT_LT(ms, 5000.0);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 // result's leading dim (rows of a GEMM) into a scratch buffer of a few hundred KiB, and the
 // group's tiles over that chunk while it is still in cache, chunk after chunk: the head's result
 // is never written to memory whole and read back. A chunk is the same node over fewer rows,
-// lowered by its own lowering; each result row depends on its own rows of operand 0 only, and
-// oneDNN's sgemm gives the same bits for any row count (measured at 1 and 2 threads, and pinned by
-// tests/backend/fusion_test.cpp). A convolution heads its group as one chunk (head_chunk_rows).
+// lowered by its own lowering; each result row depends on its own rows of operand 0 only. A
+// float32 GEMM's chunk is whole blocks of the sgemm calls the product makes unfused (gemm.hpp), so
+// the chunks give the whole product's bits on every instruction set (oneDNN's AVX2 kernels give a
+// row other bits in a call of another row count; pinned by tests/backend/fusion_test.cpp). A
+// convolution heads its group as one chunk (head_chunk_rows).
 #pragma once
 
 #include <cstdint>
