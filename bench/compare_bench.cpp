@@ -741,11 +741,15 @@ int run_driver(const Options& o) {
     if (colon != std::string::npos && colon < end)
       model = cpuinfo.substr(colon + 2, end - colon - 2);
   }
+  const char* openblas_core = std::getenv("OPENBLAS_CORETYPE");
+  const std::string peer_kernels = openblas_core != nullptr
+                                       ? std::string(openblas_core) + " (OPENBLAS_CORETYPE)"
+                                       : "the processor's own";
   std::printf(
-      "load average (1, 5, 15 min) before the run: %s; %u online CPUs: %s; oneDNN kernels: "
-      "%s\n",
+      "load average (1, 5, 15 min) before the run: %s; %u online CPUs: %s\n"
+      "kiln's oneDNN kernels: %s; LibTorch's OpenBLAS kernels: %s\n",
       load.c_str(), static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)), model.c_str(),
-      kiln::cpu_kernel_isa().c_str());
+      kiln::cpu_kernel_isa().c_str(), peer_kernels.c_str());
   std::printf("times are medians of %d batches of ~%.0f ms each%s\n\n", reps.batches,
               reps.batch_seconds * 1e3,
               o.quick ? " (--quick: a smoke test, not a measurement)" : "");
