@@ -3,10 +3,15 @@
 #
 #   scripts/install.sh           build + test dependencies
 #   scripts/install.sh --bench   also LibTorch (libtorch-dev), the peer of bench/dispatch_bench
+#   scripts/install.sh --reference  also the reference venv: real JAX, Flax, optax and XLA's CPU
+#                                PJRT plugin, pinned (scripts/reference-requirements.txt), in
+#                                build/reference-venv or $KILN_REFERENCE_VENV (docs/reference.md)
 #
 # Safe to run again and again: it asks dpkg what is installed and calls apt only for what is
 # missing, so a machine that has everything is never touched (no apt-get update, no sudo prompt).
+# The reference venv is made only when it is absent or was made from other pins.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
 # What the default build needs. make is listed because Debian's cmake only recommends it and a
 # minimal image may lack it; g++ brings the C++20 compiler (GCC 12 on Debian 12).
@@ -28,12 +33,14 @@ packages=(
 )
 
 usage() {
-  sed -n '2,5s/^# \{0,1\}//p' "$0"
+  sed -n '2,8s/^# \{0,1\}//p' "$0"
 }
 
+reference=0
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libtorch-dev) ;;  # large (~1 GB installed), so only on request
+    --reference) reference=1; packages+=(python3 python3-venv) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -59,8 +66,30 @@ for p in "${packages[@]}"; do
 done
 ((${#present[@]} == 0)) || echo "install.sh: already installed: ${present[*]}"
 
+# The reference venv: pip installs the pinned wheels into a fresh venv; the pins are copied into
+# it last, so a venv whose copy matches was completely made from these pins.
+make_reference_venv() {
+  local venv=${KILN_REFERENCE_VENV:-$repo/build/reference-venv}
+  local pins=$repo/scripts/reference-requirements.txt
+  local stamp=$venv/kiln-reference-requirements.txt
+  if [[ -x "$venv/bin/python" ]] && cmp -s "$pins" "$stamp"; then
+    echo "install.sh: reference venv $venv is up to date"
+    return
+  fi
+  echo "install.sh: making the reference venv $venv"
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    --only-binary=:all: -r "$pins"
+  cp "$pins" "$stamp"
+  echo "install.sh: reference venv ready: $("$venv/bin/python" -m pip freeze --disable-pip-version-check |
+    grep -E '^(jax|jaxlib|flax|optax|xla.cpu.pjrt)==' | tr '\n' ' ')"
+}
+
 if ((${#missing[@]} == 0)); then
   echo "install.sh: nothing to install"
+  ((reference == 0)) || make_reference_venv
   exit 0
 fi
 
@@ -82,4 +111,5 @@ echo "+ ${apt[*]} update"
 "${apt[@]}" update
 echo "+ ${apt[*]} install -y --no-install-recommends ${missing[*]}"
 "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+((reference == 0)) || make_reference_venv
 echo "install.sh: done"

@@ -11,8 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
@@ -697,8 +701,42 @@ class Emitter {
 
 }  // namespace
 
+// KILN_DUMP_STABLEHLO=<dir>: every module exported is also written to <dir>, named by its module
+// name and a hash of its text (so a module exported many times is one file), for a plugin's or
+// MLIR tool's eyes (docs/export.md). CI's reference lane compiles every module the tests export
+// with XLA this way. Written to a temporary name and renamed: processes may dump concurrently.
+namespace {
+void dump(const ir::Graph& graph, const std::string& text) {
+  const char* dir = std::getenv("KILN_DUMP_STABLEHLO");
+  if (dir == nullptr || *dir == '\0') return;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::string name = graph.name.empty() ? "module" : graph.name;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  const std::filesystem::path final_path =
+      std::filesystem::path(dir) / (name.substr(0, 64) + "-" + hex + ".mlir");
+  const std::filesystem::path tmp =
+      final_path.string() + ".tmp" + std::to_string(static_cast<long>(getpid()));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::ofstream out(tmp, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out || (std::filesystem::rename(tmp, final_path, ec), ec)) {
+    std::filesystem::remove(tmp, ec);
+    throw ValueError("KILN_DUMP_STABLEHLO: could not write " + final_path.string() +
+                     ". Point it at a writable directory, or unset it");
+  }
+}
+}  // namespace
+
 std::string to_stablehlo(const ir::Graph& graph) {
-  return Emitter(graph).run();
+  std::string text = Emitter(graph).run();
+  dump(graph, text);
+  return text;
 }
 
 }  // namespace kiln

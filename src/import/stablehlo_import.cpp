@@ -88,6 +88,7 @@ class Importer {
   std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
   using Env = std::unordered_map<std::string, ValueId>;
@@ -159,6 +160,7 @@ const OpRule kOps[] = {
     {"stablehlo.not", Prim::not_, &Importer::elementwise},
     {"chlo.erf", Prim::erf, &Importer::elementwise},
     {"chlo.erf_inv", Prim::erf_inv, &Importer::elementwise},
+    {"chlo.square", Prim::mul, &Importer::square},  // jnp.square (LayerNorm's variance)
     // elementwise binary (exporter: binary_op)
     {"stablehlo.add", Prim::add, &Importer::elementwise},
     {"stablehlo.subtract", Prim::sub, &Importer::elementwise},
@@ -384,6 +386,12 @@ std::vector<ValueId> Importer::is_finite(const Op& op, const std::vector<ValueId
   const ir::ValueType& t = g_.type(in[0]);
   const ValueId inf = add_full(t.dtype, t.shape, identity_bits(Prim::min, t.dtype));
   return {add(op, p, {add(op, Prim::abs, in, {}), inf}, {})};
+}
+
+// x * x, as XLA expands it.
+std::vector<ValueId> Importer::square(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 1) fail(op.pos, "chlo.square takes one operand", "");
+  return {add(op, p, {in[0], in[0]}, {})};
 }
 
 std::vector<ValueId> Importer::convert(const Op& op, const std::vector<ValueId>& in, Prim p) {

@@ -192,8 +192,8 @@ class PjrtExecutable final : public Executable {
     exec.output_lists = &result_list;
     exec.device_complete_events = &done;
     // Compiled for "any device" (device_ordinal -1), an executable runs on the plugin's first
-    // device unless told otherwise; not every plugin takes execute_device, so it is named only
-    // when it matters.
+    // device unless told otherwise; not every plugin takes execute_device (nor portable
+    // executables), so it is named only when it matters.
     if (device_ != plugin_->devices().front().handle) exec.execute_device = device_;
     plugin_->check(plugin_->api().PJRT_LoadedExecutable_Execute(&exec), "executing");
     for (size_t j = 0; j < outputs.size(); ++j)
@@ -265,8 +265,10 @@ class PjrtBackend final : public Backend {
     capi::Device* d = handle(device);
     check_supported(g, *this);  // before anything reaches the plugin
     std::string mlir = to_stablehlo(g);
+    // Not the first device: compiled portable, and run with execute_device (PjrtExecutable::run).
     capi::LoadedExecutable* exe =
-        plugin_->compile_mlir(mlir, "\"" + g.name + "\" (StableHLO from kiln::to_stablehlo)");
+        plugin_->compile_mlir(mlir, "\"" + g.name + "\" (StableHLO from kiln::to_stablehlo)",
+                              d != plugin_->devices().front().handle);
     return std::make_unique<PjrtExecutable>(plugin_, exe, g, d, std::move(mlir));
   }
 

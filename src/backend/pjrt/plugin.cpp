@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cctype>
+#include <span>
 #include <utility>
 
 #include "kiln/error.hpp"
@@ -72,7 +73,7 @@ std::string version_str(int major, int minor) {
 }
 
 // JAX prints devices as "<Platform>Device(id=N)": TTDevice, CudaDevice. Short platform names are
-// acronyms and upper-cased.
+// acronyms and upper-cased; "xla" is XlaDevice.
 std::string device_prefix(const std::string& platform) {
   std::string p = platform;
   if (p.size() <= 2) {
@@ -194,7 +195,9 @@ void Plugin::read_devices() {
           v.type == capi::NamedValueType::string)
         arch.assign(v.string_value, v.value_size);
     }
-    d.str = device_prefix(platform_name_) + "(id=" + std::to_string(d.id) +
+    // Named after the platform the user registered, not the one the plugin reports: XLA's CPU
+    // plugin calls itself "cpu", and its devices must not print as kiln's own CpuDevice(id=0).
+    d.str = device_prefix(spec_.name) + "(id=" + std::to_string(d.id) +
             (arch.empty() ? "" : ", arch=" + arch) + ")";
     devices_.push_back(std::move(d));
   }
@@ -225,11 +228,19 @@ void Plugin::check(capi::Error* error, std::string_view doing) const {
 }
 
 // xla.CompileOptionsProto{executable_build_options (3): {device_ordinal (1) = -1, num_replicas (4)
-// = 1, num_partitions (5) = 1}}: one device, no replication — the least every plugin accepts.
+// = 1, num_partitions (5) = 1}}: one device, no replication — the least every plugin accepts. It
+// runs on the plugin's first device.
 constexpr unsigned char kCompileOptions[] = {0x1A, 0x0F, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
                                              0xFF, 0xFF, 0xFF, 0x01, 0x20, 0x01, 0x28, 0x01};
+// The same and compile_portable_executable (4) = true: runnable on any device named at execute.
+// XLA refuses to run the first form on another device ("ExecuteShard attempted to execute on
+// device id 1 which is not addressable"), so executables for other devices are compiled this way.
+constexpr unsigned char kPortableCompileOptions[] = {0x1A, 0x0F, 0x08, 0xFF, 0xFF, 0xFF, 0xFF,
+                                                     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x20,
+                                                     0x01, 0x28, 0x01, 0x20, 0x01};
 
-capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_view what) const {
+capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_view what,
+                                             bool portable) const {
   auto program = capi::args<capi::Program>();
   program.code = mlir.data();
   program.code_size = mlir.size();
@@ -238,8 +249,10 @@ capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_
   auto compile = capi::args<capi::Client_Compile_Args>();
   compile.client = client_;
   compile.program = &program;
-  compile.compile_options = reinterpret_cast<const char*>(kCompileOptions);
-  compile.compile_options_size = sizeof(kCompileOptions);
+  const auto& options = portable ? std::span<const unsigned char>(kPortableCompileOptions)
+                                 : std::span<const unsigned char>(kCompileOptions);
+  compile.compile_options = reinterpret_cast<const char*>(options.data());
+  compile.compile_options_size = options.size();
   check(api_->PJRT_Client_Compile(&compile), "compiling " + std::string(what));
   return compile.executable;
 }

@@ -37,8 +37,11 @@ class Plugin {
 
   // Throws PluginError ("<doing> ... <plugin's message>") when `error` is not null; destroys it.
   void check(capi::Error* error, std::string_view doing) const;
-  // PJRT_Client_Compile of MLIR text (format "mlir") with kiln's minimal compile options.
-  capi::LoadedExecutable* compile_mlir(std::string_view mlir, std::string_view what) const;
+  // PJRT_Client_Compile of MLIR text (format "mlir") with kiln's minimal compile options: for the
+  // first device, or `portable` (compile_portable_executable) to run on the device named at
+  // execute.
+  capi::LoadedExecutable* compile_mlir(std::string_view mlir, std::string_view what,
+                                       bool portable = false) const;
   // Waits for `event`, destroys it, and throws as check() when it carried an error.
   void await(capi::Event* event, std::string_view doing) const;
 
