@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -185,6 +186,8 @@ RunDirectory::RunDirectory(fs::path dir, Mode mode) : dir_(std::move(dir)) {
         break;
       case Mode::resume:
         roll_forward_or_discard();
+        // A file made read-only on purpose is not replaced by the next commit.
+        for (const std::string& n : file_names()) kiln::serialization::refuse_read_only(dir_ / n);
         break;
     }
   } catch (...) {
@@ -210,6 +213,10 @@ void RunDirectory::stage(const std::string& name, const std::vector<uint8_t>& by
 
 void RunDirectory::publish(int64_t step) {
   for (const std::string& name : staged_) {
+    // As serialization::write_file does: the file keeps the permission bits of the one it replaces.
+    struct stat old {};
+    if (::stat((dir_ / name).c_str(), &old) == 0)
+      ::chmod((dir_ / staged_name(name, step)).c_str(), old.st_mode & 07777);
     if (::rename((dir_ / staged_name(name, step)).c_str(), (dir_ / name).c_str()) != 0)
       throw Error("cannot rename " + (dir_ / staged_name(name, step)).string() + " to " + name +
                   ": " + std::strerror(errno) + "; `kiln train --resume` completes the commit");
