@@ -71,7 +71,7 @@ class RunDirectory {
   std::vector<std::string> staged_;  // names staged since the last publish
 };
 
-// The rows of metrics.csv (header first) as text lines; kiln::Error when the file is missing.
+// The lines of a text file (run.cfg, metrics.csv); kiln::Error naming it when it cannot be read.
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 
 }  // namespace kiln_tool
