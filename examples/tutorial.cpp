@@ -9,12 +9,14 @@
 // "later / elsewhere" half.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "kiln/kiln.hpp"
 #include "kiln/losses.hpp"
 #include "kiln/nn.hpp"
 #include "kiln/optim.hpp"
+#include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
 #include "kiln/train_state.hpp"
 
@@ -80,15 +82,25 @@ std::pair<SimpleMLP, Tree> train_model() {
 }
 
 // 5. Save parameters to disk
+// Flax's msgpack format, or safetensors when the name ends in .safetensors (what the name says is
+// what the file holds).
+bool is_safetensors(const std::string& path) {
+  return std::filesystem::path(path).extension() == ".safetensors";
+}
+
 void save_params(const Tree& params, const std::string& path) {
-  serialization::save(path, params);
+  if (is_safetensors(path))
+    safetensors::save(path, params);
+  else
+    serialization::save(path, params);
   std::printf("Parameters saved to %s\n", path.c_str());
 }
 
 // 6. Load parameters from disk
 Tree load_params(const SimpleMLP& model, const std::string& path) {
   Tree dummy_params = model.init(random::key(0), ones({1, 4}));
-  Tree params = serialization::load(path, dummy_params);
+  Tree params = is_safetensors(path) ? safetensors::load(path, dummy_params)
+                                     : serialization::load(path, dummy_params);
   std::printf("Parameters loaded from %s\n", path.c_str());
   return params;
 }

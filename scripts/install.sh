@@ -30,6 +30,7 @@ packages=(
   libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
   libcli11-dev     # the kiln command-line tool
   nlohmann-json3-dev # safetensors headers (JSON)
+  python3          # scripts/reliability-suite: hostile files (PNG, IDX) and peak-memory probes
 )
 
 usage() {

@@ -72,6 +72,8 @@ class Trainer {
   // donates the state to the jitted train step, which updates the parameters and Adam's moments
   // in place: a handle on an earlier state() or variables() (a copy of the Tree shares its arrays)
   // reads as donated afterwards. Keep one across an epoch by copying its arrays.
+  // A step whose loss is NaN or infinite throws FloatingPointError naming the step (state() then
+  // holds that step's non-finite parameters: restore a checkpoint to go on).
   EpochStats train_epoch(data::Loader& loader, int64_t epoch,
                          const std::function<void(const StepProgress&)>& on_step = {});
 

@@ -116,9 +116,15 @@ class Loader {
 // P5, maxval <= 255, scaled to 0..255). The format is recognised by its magic bytes.
 Array read_image(const std::filesystem::path& path);
 Array read_image_bytes(std::span<const uint8_t> bytes, const std::string& name = "<bytes>");
+struct ImageSize {
+  int64_t width = 0;
+  int64_t height = 0;
+};
 // Images for prediction as uint8 [N, H, W]: an IDX file of uint8 [N, H, W] or [H, W], or one PNG
-// or PGM image (N = 1).
-Array read_images(const std::filesystem::path& path);
+// or PGM image (N = 1). With `only`, a PNG of another size is a ValueError from its header, before
+// any pixel is decoded (a PNG of 2 MB can declare a gigabyte of pixels); a PGM's pixels are no
+// larger than its file, and the caller checks the result's shape in any case.
+Array read_images(const std::filesystem::path& path, std::optional<ImageSize> only = std::nullopt);
 // Writes a uint8 [H, W] image as binary PGM (P5) or 8-bit grayscale PNG, atomically (temporary
 // file, flush, rename).
 void write_pgm(const std::filesystem::path& path, const Array& image);

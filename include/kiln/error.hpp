@@ -53,6 +53,12 @@ class Unsupported : public Error {
   using Error::Error;
 };
 
+// A NaN or an infinity where a finite number must be: a training loss that diverged, or (with
+// KILN_DEBUG_NANS=1, docs/tracing.md) the first primitive of a jitted function that made a NaN.
+class FloatingPointError : public Error {
+  using Error::Error;
+};
+
 // A PJRT plugin that failed: it could not be loaded (missing file, no GetPjrtApi, an API version
 // kiln cannot drive) or one of its calls returned an error. The message names the plugin and
 // carries the plugin's own text; code() is the plugin's absl-style status code (1-16), 0 when

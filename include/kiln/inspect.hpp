@@ -2,6 +2,7 @@
 // .msgpack or a .safetensors file (either read into a state dict by checkpoint::read_state).
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "kiln/serialization.hpp"
@@ -15,5 +16,9 @@ namespace kiln {
 // ("int 0"); then the totals: arrays, elements and bytes over the whole state, and over its
 // top-level "params" when there is one.
 std::string inspect_summary(const serialization::StateValue& v);
+// The summary of a .msgpack or .safetensors file read in place (checkpoint::read_state_in_place):
+// each array is read once, checksummed as it is read and released, so memory stays constant
+// beyond the largest array whatever the file's size.
+std::string inspect_file(const std::filesystem::path& path);
 
 }  // namespace kiln

@@ -80,6 +80,9 @@ class JitCache {
     // Per output, kOutputPoolDepth arrays this entry returned before; one whose last reference
     // is the pool's is written again instead of allocating (see take_output in jit.cpp).
     std::vector<std::shared_ptr<ArrayImpl>> output_pool;
+    // The traced graph, kept only under KILN_DEBUG_NANS: replayed op by op to find the first
+    // primitive that made a NaN.
+    std::shared_ptr<const ir::Graph> graph;
   };
   static constexpr size_t kOutputPoolDepth = 2;
 

@@ -43,7 +43,8 @@ inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 std::vector<uint8_t> encode(const File& f);
 File decode(const std::vector<uint8_t>& bytes, const std::string& source = "<bytes>");
 // Atomic, as serialization::write_file.
-void write(const std::filesystem::path& path, const File& f);
+void write(const std::filesystem::path& path, const File& f,
+           const serialization::WriteOptions& options = {});
 File read(const std::filesystem::path& path);
 
 // Trees: every leaf a tensor named by its path (dict keys, list indices "0", "1", ...); none
@@ -82,9 +83,16 @@ enum class Format : uint8_t { msgpack, safetensors };
 Format format_of(const std::filesystem::path& path);
 
 serialization::StateValue read_state(const std::filesystem::path& path);
-void write_state(const std::filesystem::path& path, const serialization::StateValue& state);
+// The same with every array a view into the file, read where it is used (a regular file is
+// mapped, not read): what inspect, convert and diff_files use, so that a file costs memory only
+// for the array in use. The arrays are for reading bytes, not for computing with (views are not
+// aligned as kernels want): copy one (astype, device_put) to compute with it.
+serialization::StateValue read_state_in_place(const std::filesystem::path& path);
+void write_state(const std::filesystem::path& path, const serialization::StateValue& state,
+                 const serialization::WriteOptions& options = {});
 // `kiln convert`: msgpack -> msgpack re-encodes byte for byte; every other pair is lossless.
-void convert(const std::filesystem::path& in, const std::filesystem::path& out);
+void convert(const std::filesystem::path& in, const std::filesystem::path& out,
+             const serialization::WriteOptions& options = {});
 
 // `kiln diff`: entries (arrays and native values, by dotted path) only in one state, differing in
 // dtype or shape, or with differing values (the count of differing elements and the largest
@@ -95,5 +103,7 @@ struct Diff {
 };
 Diff diff(const serialization::StateValue& a, const serialization::StateValue& b,
           const std::string& a_name = "A", const std::string& b_name = "B");
+// diff of two files read in place: memory beyond the largest pair of arrays stays constant.
+Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b);
 
 }  // namespace kiln::checkpoint

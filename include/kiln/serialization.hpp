@@ -75,11 +75,26 @@ std::vector<uint8_t> to_bytes(const Tree& t);
 Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
                 const std::string& source = "<bytes>", const RestoreOptions& options = {});
 
+// How a file replaces another.
+struct WriteOptions {
+  // A destination that exists but is read-only (no write permission bit, or not writable by this
+  // process) is refused, as cp refuses it; true replaces it anyway (cp -f).
+  bool replace_read_only = false;
+};
+
 // Writes atomically (temporary file in the same directory, flush, rename): a failed write never
-// leaves a half-written file where the old one was.
-void save(const std::filesystem::path& path, const Tree& t);
-void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+// leaves a half-written file where the old one was. A file that replaces another keeps its
+// permission bits; a new one gets 0666 less the umask.
+void save(const std::filesystem::path& path, const Tree& t, const WriteOptions& options = {});
+void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes,
+                const WriteOptions& options = {});
+// The check write_file makes first, for commands that want to fail before doing the work: a
+// kiln::Error naming `path` when it exists read-only and `options` do not allow replacing it.
+void refuse_read_only(const std::filesystem::path& path, const WriteOptions& options = {});
 Tree load(const std::filesystem::path& path, const Tree& templ, const RestoreOptions& options = {});
-std::vector<uint8_t> read_file(const std::filesystem::path& path);
+// The whole file. A regular file is read to the size fstat gives (one that grows meanwhile is an
+// error); a pipe or FIFO up to max_stream_bytes (0: $KILN_MAX_PIPE_BYTES, else 1 GiB) — anything
+// longer is an error, not an endless read; a device (/dev/zero, a terminal) is refused.
+std::vector<uint8_t> read_file(const std::filesystem::path& path, size_t max_stream_bytes = 0);
 
 }  // namespace kiln::serialization

@@ -36,6 +36,7 @@ class Shape {
   std::string dims_str() const;
 
  private:
+  void check_size() const;  // ShapeError beyond 2^59 elements
   std::array<int64_t, kMaxRank> dims_{};
   int rank_ = 0;
 };

@@ -54,10 +54,16 @@ Array read_image(const std::filesystem::path& path) {
   return read_image_bytes(bytes, path.string());
 }
 
-Array read_images(const std::filesystem::path& path) {
+Array read_images(const std::filesystem::path& path, std::optional<ImageSize> only) {
   std::vector<uint8_t> bytes = read_input_file(path);
   const std::string name = path.string();
   Array images;
+  if (const std::optional<ImageSize> s = png_size(bytes);
+      only && s && (s->width != only->width || s->height != only->height))
+    throw ValueError(name + ": the PNG's header says " + std::to_string(s->width) + "x" +
+                     std::to_string(s->height) + " (width x height); expected " +
+                     std::to_string(only->width) + "x" + std::to_string(only->height) +
+                     " images (nothing was decoded)");
   if (is_png(bytes) || is_pgm(bytes)) {
     images = read_image_bytes(bytes, name);
   } else if (bytes.size() >= 2 &&

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "kiln/array.hpp"
+#include "kiln/data.hpp"
 
 namespace kiln::data {
 
@@ -16,6 +18,10 @@ inline constexpr int64_t kMaxImageSide = 16384;
 
 bool is_png(std::span<const uint8_t> bytes);
 bool is_pgm(std::span<const uint8_t> bytes);  // "P2" or "P5"
+
+// The size a PNG's IHDR chunk declares, read from the header alone; nullopt when the bytes are
+// too short to hold one (decode_png then says what is wrong).
+std::optional<ImageSize> png_size(std::span<const uint8_t> bytes);
 
 // uint8 [H, W]; problems are ValueErrors "<name>: ...".
 Array decode_pgm(std::span<const uint8_t> bytes, const std::string& name);

@@ -82,6 +82,17 @@ bool is_png(std::span<const uint8_t> bytes) {
   return bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0;
 }
 
+std::optional<ImageSize> png_size(std::span<const uint8_t> bytes) {
+  // The signature (8 bytes), then IHDR: length (4), "IHDR", width and height as big-endian u32.
+  if (!is_png(bytes) || bytes.size() < 24 || std::memcmp(bytes.data() + 12, "IHDR", 4) != 0)
+    return std::nullopt;
+  auto u32 = [&](size_t at) {
+    return int64_t{bytes[at]} << 24 | int64_t{bytes[at + 1]} << 16 | int64_t{bytes[at + 2]} << 8 |
+           int64_t{bytes[at + 3]};
+  };
+  return ImageSize{u32(16), u32(20)};
+}
+
 Array decode_png(std::span<const uint8_t> bytes, const std::string& name) {
   // Everything with a destructor, before setjmp (see the top of the file).
   auto io = std::make_unique<PngIo>();

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "io/chunked_array.hpp"
+#include "io/mapped_file.hpp"
 #include "io/state_value_text.hpp"
 #include "kiln/safetensors.hpp"
 
@@ -48,10 +49,43 @@ std::string text_of(const Leaf& l) {
   return serialization::native_text(*l.value);
 }
 
-std::vector<uint8_t> raw_bytes(const Array& a) {
-  std::vector<uint8_t> out(static_cast<size_t>(a.size()) * itemsize(a.dtype()));
-  if (!out.empty()) a.copy_to_host(out.data(), a.dtype());
-  return out;
+// The elements of a host array (a view into a mapped file, or any array on the host) as bytes.
+const uint8_t* host_bytes(const Array& a, Array& keep) {
+  keep = a.buffer()->host_data() != nullptr ? a : device_get(a);
+  return static_cast<const uint8_t*>(keep.buffer()->host_data());
+}
+
+// Element i of the bytes `p` of dtype T, exactly, as an integer (integers and bools).
+template <class T>
+__int128 int_at(const uint8_t* p, size_t i) {
+  T x;
+  std::memcpy(&x, p + i * sizeof(T), sizeof(T));
+  return static_cast<__int128>(x);
+}
+
+// Element i as a complex double: real floats widened (float16 and bfloat16 exactly), complex as
+// stored, integers converted.
+template <class T>
+std::complex<double> complex_at(const uint8_t* p, size_t i) {
+  T x;
+  std::memcpy(&x, p + i * sizeof(T), sizeof(T));
+  if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>) {
+    return to_float(x);
+  } else if constexpr (std::is_same_v<T, std::complex<float>> ||
+                       std::is_same_v<T, std::complex<double>>) {
+    return {static_cast<double>(x.real()), static_cast<double>(x.imag())};
+  } else {
+    return static_cast<double>(x);
+  }
+}
+
+// visit_dtype, complex dtypes included (visit_dtype leaves them out: no kernel computes on them,
+// but a comparison reads their bytes).
+template <class F>
+void visit_stored(DType t, F&& f) {
+  if (t == DType::complex64) return f(std::complex<float>{});
+  if (t == DType::complex128) return f(std::complex<double>{});
+  visit_dtype(t, f);
 }
 
 std::string number(double x) {
@@ -60,75 +94,55 @@ std::string number(double x) {
   return buf;
 }
 
-// Every element of an integer or bool array, exactly (int64 and uint64 both fit in 128 bits).
-std::vector<__int128> int_values(const Array& a) {
-  std::vector<uint8_t> raw = raw_bytes(a);
-  std::vector<__int128> out(static_cast<size_t>(a.size()));
-  visit_dtype(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_integral_v<T>) {
-      for (size_t i = 0; i < out.size(); ++i) {
-        T x;
-        std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
-        out[i] = static_cast<__int128>(x);
-      }
-    }
-  });
-  return out;
-}
-
-// Every element as a complex double: real arrays through the float64 conversion kernel, complex
-// ones read from their bytes (no kernel computes on complex).
-std::vector<std::complex<double>> complex_values(const Array& a) {
-  const auto n = static_cast<size_t>(a.size());
-  std::vector<std::complex<double>> out(n);
-  if (n == 0) return out;
-  if (a.dtype() == DType::complex128) {
-    a.copy_to_host(out.data(), DType::complex128);
-  } else if (a.dtype() == DType::complex64) {
-    std::vector<std::complex<float>> c(n);
-    a.copy_to_host(c.data(), DType::complex64);
-    for (size_t i = 0; i < n; ++i) out[i] = c[i];
-  } else {
-    std::vector<double> x(n);
-    a.copy_to_host(x.data(), DType::float64);
-    for (size_t i = 0; i < n; ++i) out[i] = x[i];
-  }
-  return out;
-}
-
 bool same_number(double x, double y) {
   return x == y || (std::isnan(x) && std::isnan(y));
 }
 
 // Values of two equal-shaped arrays: how many elements differ and by how much at most. Integers
 // compare exactly; floats and complex as complex doubles (parts NaN equal to NaN), the difference
-// as the modulus.
+// as the modulus. Element by element from the stored bytes, so comparing costs no memory beyond
+// the arrays themselves (a view into a mapped file costs none).
 std::string compare_values(const Array& a, const Array& b, bool& differ) {
-  auto n = static_cast<size_t>(a.size());
+  const auto n = static_cast<size_t>(a.size());
+  Array keep_a, keep_b;
+  const uint8_t* pa = host_bytes(a, keep_a);
+  const uint8_t* pb = host_bytes(b, keep_b);
   size_t count = 0;
   double max_diff = 0;
   auto int_like = [](DType t) { return is_integer(t) || t == DType::bool_; };
   if (int_like(a.dtype()) && int_like(b.dtype())) {
-    std::vector<__int128> x = int_values(a), y = int_values(b);
-    for (size_t i = 0; i < n; ++i) {
-      if (x[i] == y[i]) continue;
-      ++count;
-      __int128 d = x[i] > y[i] ? x[i] - y[i] : y[i] - x[i];
-      max_diff = std::max(max_diff, static_cast<double>(d));
-    }
+    visit_dtype(a.dtype(), [&](auto ta) {
+      visit_dtype(b.dtype(), [&](auto tb) {
+        using A = decltype(ta);
+        using B = decltype(tb);
+        if constexpr (std::is_integral_v<A> && std::is_integral_v<B>) {
+          for (size_t i = 0; i < n; ++i) {
+            const __int128 x = int_at<A>(pa, i), y = int_at<B>(pb, i);
+            if (x == y) continue;
+            ++count;
+            max_diff = std::max(max_diff, static_cast<double>(x > y ? x - y : y - x));
+          }
+        }
+      });
+    });
   } else {
-    std::vector<std::complex<double>> x = complex_values(a), y = complex_values(b);
-    for (size_t i = 0; i < n; ++i) {
-      if (same_number(x[i].real(), y[i].real()) && same_number(x[i].imag(), y[i].imag())) continue;
-      ++count;
-      double d = std::abs(x[i] - y[i]);
-      max_diff = std::isnan(d) ? NAN : std::isnan(max_diff) ? max_diff : std::max(max_diff, d);
-    }
+    visit_stored(a.dtype(), [&](auto ta) {
+      visit_stored(b.dtype(), [&](auto tb) {
+        using A = decltype(ta);
+        using B = decltype(tb);
+        for (size_t i = 0; i < n; ++i) {
+          const std::complex<double> x = complex_at<A>(pa, i), y = complex_at<B>(pb, i);
+          if (same_number(x.real(), y.real()) && same_number(x.imag(), y.imag())) continue;
+          ++count;
+          const double d = std::abs(x - y);
+          max_diff = std::isnan(d) ? NAN : std::isnan(max_diff) ? max_diff : std::max(max_diff, d);
+        }
+      });
+    });
   }
   if (count == 0) {
     // Equal values can still differ in bits (-0.0 and 0.0, NaN payloads, or the dtype).
-    if (a.dtype() == b.dtype() && raw_bytes(a) != raw_bytes(b)) {
+    if (a.dtype() == b.dtype() && n > 0 && std::memcmp(pa, pb, n * itemsize(a.dtype())) != 0) {
       differ = true;
       return "equal values but different bits (-0.0 vs 0.0 or NaN payloads)";
     }
@@ -170,6 +184,14 @@ Format format_of(const std::filesystem::path& path) {
                    " from its extension: use .msgpack (Flax) or .safetensors");
 }
 
+StateValue read_state_in_place(const std::filesystem::path& path) {
+  Format f = format_of(path);
+  const auto file = serialization::MappedFile::open(path);
+  if (f == Format::msgpack) return serialization::decode_in_place(file, path.string());
+  return safetensors::to_state_dict(safetensors::decode_in_place(file, path.string()),
+                                    path.string());
+}
+
 StateValue read_state(const std::filesystem::path& path) {
   Format f = format_of(path);
   auto bytes = serialization::read_file(path);
@@ -177,9 +199,10 @@ StateValue read_state(const std::filesystem::path& path) {
   return safetensors::to_state_dict(safetensors::decode(bytes, path.string()), path.string());
 }
 
-void write_state(const std::filesystem::path& path, const StateValue& state) {
+void write_state(const std::filesystem::path& path, const StateValue& state,
+                 const serialization::WriteOptions& options) {
   if (format_of(path) == Format::msgpack) {
-    serialization::write_file(path, serialization::encode(state));
+    serialization::write_file(path, serialization::encode(state), options);
   } else {
     safetensors::File f;
     try {
@@ -187,13 +210,15 @@ void write_state(const std::filesystem::path& path, const StateValue& state) {
     } catch (const ValueError& e) {
       throw ValueError("cannot write " + path.string() + ": " + e.what());
     }
-    safetensors::write(path, f);
+    safetensors::write(path, f, options);
   }
 }
 
-void convert(const std::filesystem::path& in, const std::filesystem::path& out) {
+void convert(const std::filesystem::path& in, const std::filesystem::path& out,
+             const serialization::WriteOptions& options) {
   format_of(out);  // a bad output name fails before the input is read
-  write_state(out, read_state(in));
+  serialization::refuse_read_only(out, options);  // so does a read-only one
+  write_state(out, read_state_in_place(in), options);
 }
 
 Diff diff(const StateValue& a, const StateValue& b, const std::string& a_name,
@@ -235,6 +260,8 @@ Diff diff(const StateValue& a, const StateValue& b, const std::string& a_name,
     }
     bool differ = false;
     std::string values = compare_values(l.array, r.array, differ);
+    serialization::release_pages(l.array);  // done with them: a diff holds one pair at a time
+    serialization::release_pages(r.array);
     std::string what;
     if (l.array.dtype() != r.array.dtype()) what = text_of(l) + " vs " + text_of(r);
     if (kinds_differ)
@@ -255,6 +282,10 @@ Diff diff(const StateValue& a, const StateValue& b, const std::string& a_name,
                           : std::to_string(differing) + " of " + std::to_string(total) +
                                 " entries differ\n";
   return d;
+}
+
+Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b) {
+  return diff(read_state_in_place(a), read_state_in_place(b), a.string(), b.string());
 }
 
 }  // namespace kiln::checkpoint

@@ -308,8 +308,8 @@ Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes, const std:
   return from_state_dict(templ, decode(bytes, source), source, options);
 }
 
-void save(const std::filesystem::path& path, const Tree& t) {
-  write_file(path, to_bytes(t));
+void save(const std::filesystem::path& path, const Tree& t, const WriteOptions& options) {
+  write_file(path, to_bytes(t), options);
 }
 
 Tree load(const std::filesystem::path& path, const Tree& templ, const RestoreOptions& options) {

@@ -8,7 +8,10 @@
 #include <vector>
 
 #include "io/chunked_array.hpp"
+#include "io/mapped_file.hpp"
 #include "io/state_value_text.hpp"
+#include "kiln/device.hpp"
+#include "kiln/safetensors.hpp"
 
 namespace kiln {
 namespace {
@@ -30,14 +33,18 @@ struct Totals {
 // zlib's CRC-32 of the elements' bytes as stored (little-endian, row-major): the same in both file
 // formats, and what Python's zlib.crc32(np.asarray(x).tobytes()) gives, so arrays can be matched
 // across files and tools.
+// Computed on the stored bytes where they are (for a file read in place: as they are read from
+// the file, and released after), so a checksum costs no copy.
 std::string crc32_text(const Array& a) {
-  std::vector<uint8_t> bytes(static_cast<size_t>(a.size()) * itemsize(a.dtype()));
-  if (!bytes.empty()) a.copy_to_host(bytes.data(), a.dtype());
+  const Array host = a.buffer()->host_data() != nullptr ? a : device_get(a);
+  const auto* bytes = static_cast<const uint8_t*>(host.buffer()->host_data());
+  const size_t size = static_cast<size_t>(a.size()) * itemsize(a.dtype());
   uLong crc = ::crc32(0L, Z_NULL, 0);
   // zlib takes 32-bit lengths, so large arrays go in pieces.
   constexpr size_t kPiece = size_t{1} << 30;
-  for (size_t at = 0; at < bytes.size(); at += kPiece)
-    crc = ::crc32(crc, bytes.data() + at, static_cast<uInt>(std::min(kPiece, bytes.size() - at)));
+  for (size_t at = 0; at < size; at += kPiece)
+    crc = ::crc32(crc, bytes + at, static_cast<uInt>(std::min(kPiece, size - at)));
+  serialization::release_pages(a);
   char buf[24];
   std::snprintf(buf, sizeof buf, " crc32=%08lx", static_cast<unsigned long>(crc));
   return buf;
@@ -116,6 +123,10 @@ std::string inspect_summary(const StateValue& v) {
     }
   }
   return out;
+}
+
+std::string inspect_file(const std::filesystem::path& path) {
+  return inspect_summary(checkpoint::read_state_in_place(path));
 }
 
 }  // namespace kiln

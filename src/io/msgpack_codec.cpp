@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "io/flax_format.hpp"
+#include "io/mapped_file.hpp"
 #include "io/state_value_text.hpp"
 #include "kiln/serialization.hpp"
 
@@ -70,6 +71,18 @@ void encode_array(const Array& a, int8_t type, std::vector<uint8_t>& out) {
   size_t at = out.size();
   out.resize(at + nbytes);
   if (nbytes) a.copy_to_host(out.data() + at, a.dtype());
+  release_pages(a);  // an array read in place (kiln convert) is not needed again
+}
+
+// The bytes of every array in `v`: what the encoding holds beyond its small structure, reserved
+// up front so that the output never regrows (a regrowth holds the old and the new copy at once).
+size_t array_bytes(const StateValue& v) {
+  if (v.kind == StateValue::Kind::array || v.kind == StateValue::Kind::scalar)
+    return v.array.empty() ? 0 : static_cast<size_t>(v.array.size()) * itemsize(v.array.dtype());
+  size_t n = 0;
+  if (v.kind == StateValue::Kind::map && v.map)
+    for (const auto& [key, sub] : v.map->entries) n += array_bytes(sub);
+  return n;
 }
 
 // A one-byte msgpack type tag followed by `bits`, big-endian as msgpack stores numbers.
@@ -314,8 +327,9 @@ class NdarrayPayloadReader : public CheckedVisitor {
   int depth_ = 0;
 };
 
+// `in_place`: the array is a view into that file (decode_in_place), not a copy.
 Array decode_ndarray(const uint8_t* input, size_t begin, size_t size, int8_t type,
-                     const std::string& source) {
+                     const std::string& source, const std::shared_ptr<const MappedFile>& in_place) {
   NdarrayPayloadReader r(input, begin);
   std::string what =
       "the ext " + std::to_string(type) + " payload at byte offset " + std::to_string(begin);
@@ -338,12 +352,17 @@ Array decode_ndarray(const uint8_t* input, size_t begin, size_t size, int8_t typ
     overflow |= __builtin_mul_overflow(want, static_cast<uint64_t>(d), &want);
   for (int64_t d : r.dims_)
     if (d == 0) want = 0, overflow = false;
-  Shape shape(r.dims_);
-  if (overflow || want != r.data_size_)
+  if (overflow || want != r.data_size_) {
+    std::string dims;  // not a Shape yet: the declared one may be beyond any memory
+    for (int64_t d : r.dims_) dims += (dims.empty() ? "" : ",") + std::to_string(d);
     throw ValueError(at(source, r.offset_of(r.data_),
                         "array data holds " + std::to_string(r.data_size_) + " bytes but " +
-                            array_type(dt, shape) + " needs " +
+                            std::string(name(dt)) + "[" + dims + "] needs " +
                             (overflow ? std::string("more than 2**64") : std::to_string(want))));
+  }
+  const Shape shape(r.dims_);
+  if (in_place)
+    return view_array(in_place, reinterpret_cast<const uint8_t*>(r.data_), r.data_size_, dt, shape);
   return Array::from_bytes(r.data_, r.data_size_, dt, shape);
 }
 
@@ -408,8 +427,9 @@ StateValue decode_complex(const uint8_t* input, size_t begin, size_t size,
 // they start (their entries live behind a shared_ptr, so later growth of the parent is harmless).
 class StateDictBuilder : public CheckedVisitor {
  public:
-  StateDictBuilder(const uint8_t* input, size_t size, const std::string& source)
-      : CheckedVisitor(input, 0), size_(size), source_(source) {}
+  StateDictBuilder(const uint8_t* input, size_t size, const std::string& source,
+                   std::shared_ptr<const MappedFile> in_place = nullptr)
+      : CheckedVisitor(input, 0), size_(size), source_(source), in_place_(std::move(in_place)) {}
 
   bool visit_nil() { return put(StateValue{}); }
   bool visit_boolean(bool b) {
@@ -470,7 +490,7 @@ class StateDictBuilder : public CheckedVisitor {
     if (type == kExtNdarray || type == kExtNumpyScalar) {
       StateValue v;
       v.kind = type == kExtNdarray ? StateValue::Kind::array : StateValue::Kind::scalar;
-      v.array = decode_ndarray(input_, payload, size - 1, type, source_);
+      v.array = decode_ndarray(input_, payload, size - 1, type, source_, in_place_);
       return put(std::move(v));
     }
     if (type == kExtComplex) return put(decode_complex(input_, payload, size - 1, source_));
@@ -528,6 +548,7 @@ class StateDictBuilder : public CheckedVisitor {
   }
   size_t size_;
   const std::string& source_;
+  std::shared_ptr<const MappedFile> in_place_;
   std::vector<Frame> stack_;
 };
 
@@ -535,6 +556,7 @@ class StateDictBuilder : public CheckedVisitor {
 
 std::vector<uint8_t> encode(const StateValue& v) {
   std::vector<uint8_t> out;
+  out.reserve(array_bytes(v) + (size_t{1} << 16));
   encode_value(v, out, 0);
   return out;
 }
@@ -542,6 +564,13 @@ std::vector<uint8_t> encode(const StateValue& v) {
 StateValue decode(const std::vector<uint8_t>& bytes, const std::string& source) {
   StateDictBuilder b(bytes.data(), bytes.size(), source);
   parse_region(b, bytes.data(), 0, bytes.size(), source, "the input");
+  return std::move(b.root_);
+}
+
+StateValue decode_in_place(const std::shared_ptr<const MappedFile>& file,
+                           const std::string& source) {
+  StateDictBuilder b(file->data(), file->size(), source, file);
+  parse_region(b, file->data(), 0, file->size(), source, "the input");
   return std::move(b.root_);
 }
 

@@ -8,6 +8,8 @@
 // what the reference validates: offsets that tile the buffer exactly from 0 to its end.
 #include "kiln/safetensors.hpp"
 
+#include "io/mapped_file.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -113,14 +115,14 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
   if (sh.size() > static_cast<size_t>(Shape::kMaxRank))
     fail(source, where + " has rank " + std::to_string(sh.size()) + ", over kiln's maximum of " +
                      std::to_string(Shape::kMaxRank));
-  Shape shape;
+  std::vector<int64_t> dims;  // a Shape once the byte count is known to fit the file
   uint64_t numel = 1;
   bool overflow = false;
   for (const Json& d : sh) {
     auto n = as_count(d);
     if (!n || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
       fail(source, where + ": shape " + sh.dump() + " holds something that is not a dimension");
-    shape.push_back(static_cast<int64_t>(*n));
+    dims.push_back(static_cast<int64_t>(*n));
     if (*n != 0 && numel > std::numeric_limits<uint64_t>::max() / *n) overflow = true;
     numel *= *n;
   }
@@ -140,7 +142,7 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
                      (overflow ? std::string("over 2**64") : std::to_string(numel * size)) +
                      " bytes but data_offsets " + off.dump() + " hold " +
                      std::to_string(*end - *begin));
-  return {name, *dtype, shape, *begin, *end};
+  return {name, *dtype, Shape(dims), *begin, *end};
 }
 
 // Throws from inside the parser once nesting passes kMaxJsonDepth, before a deep value is built.
@@ -280,24 +282,29 @@ std::vector<uint8_t> encode(const File& f) {
     const Array& a = f.tensors[i].second;
     size_t n = static_cast<size_t>(a.size()) * itemsize(a.dtype());
     if (n) a.copy_to_host(p, a.dtype());
+    serialization::release_pages(a);  // an array read in place (kiln convert) is done with
     p += n;
   }
   return out;
 }
 
-File decode(const std::vector<uint8_t>& bytes, const std::string& source) {
-  if (bytes.size() < 8)
-    fail(source, "the file is " + std::to_string(bytes.size()) +
+namespace {
+
+// decode over `size` bytes at `data`; with `in_place`, the tensors are views into that file.
+File decode_bytes(const uint8_t* data, size_t size, const std::string& source,
+                  const std::shared_ptr<const serialization::MappedFile>& in_place) {
+  if (size < 8)
+    fail(source, "the file is " + std::to_string(size) +
                      " bytes; a safetensors file starts with an 8-byte header length");
-  uint64_t n = read_le64(bytes.data());
-  uint64_t after = bytes.size() - 8;
+  uint64_t n = read_le64(data);
+  uint64_t after = size - 8;
   if (n > after)
     fail(source, "the header length at byte 0 says " + std::to_string(n) + " bytes but only " +
                      std::to_string(after) + " follow (truncated, or not a safetensors file)");
   if (n > kMaxHeaderBytes)
     fail(source, "the header length at byte 0 says " + std::to_string(n) +
                      " bytes, over the limit of " + std::to_string(kMaxHeaderBytes));
-  Json header = parse_header(source, bytes.data() + 8, static_cast<size_t>(n));
+  Json header = parse_header(source, data + 8, static_cast<size_t>(n));
   if (!header.is_object()) fail(source, "the JSON header at byte 8 is not an object");
 
   File out;
@@ -332,7 +339,7 @@ File decode(const std::vector<uint8_t>& bytes, const std::string& source) {
                        std::to_string(base + at));
     if (e.end > buffer)
       fail(source, "tensor " + in_quotes(e.name) + " ends at byte " + std::to_string(base + e.end) +
-                       " but the file is " + std::to_string(bytes.size()) + " bytes (truncated?)");
+                       " but the file is " + std::to_string(size) + " bytes (truncated?)");
     at = e.end;
   }
   if (at != buffer)
@@ -342,22 +349,36 @@ File decode(const std::vector<uint8_t>& bytes, const std::string& source) {
                      " bytes after the last tensor belong to none");
   out.tensors.reserve(entries.size());
   for (const Entry& e : entries) {
-    const uint8_t* p = bytes.data() + base + e.begin;
+    const uint8_t* p = data + base + e.begin;
     if (e.dtype == DType::bool_) check_bools(source, e, p, base + e.begin);
-    out.tensors.emplace_back(
-        e.name, Array::from_bytes(p, static_cast<size_t>(e.end - e.begin), e.dtype, e.shape));
+    const auto n = static_cast<size_t>(e.end - e.begin);
+    out.tensors.emplace_back(e.name,
+                             in_place ? serialization::view_array(in_place, p, n, e.dtype, e.shape)
+                                      : Array::from_bytes(p, n, e.dtype, e.shape));
   }
   return out;
 }
 
-void write(const std::filesystem::path& path, const File& f) {
+}  // namespace
+
+File decode(const std::vector<uint8_t>& bytes, const std::string& source) {
+  return decode_bytes(bytes.data(), bytes.size(), source, nullptr);
+}
+
+File decode_in_place(const std::shared_ptr<const serialization::MappedFile>& file,
+                     const std::string& source) {
+  return decode_bytes(file->data(), file->size(), source, file);
+}
+
+void write(const std::filesystem::path& path, const File& f,
+           const serialization::WriteOptions& options) {
   std::vector<uint8_t> bytes;
   try {
     bytes = encode(f);
   } catch (const ValueError& e) {
     throw ValueError("cannot write " + path.string() + ": " + e.what());
   }
-  serialization::write_file(path, bytes);
+  serialization::write_file(path, bytes, options);
 }
 
 File read(const std::filesystem::path& path) {

@@ -2,6 +2,7 @@
 #include "kiln/classification.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "kiln/autodiff.hpp"
 #include "kiln/device.hpp"
@@ -75,7 +76,15 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
     Array key = random::fold_in(dropout_key_, static_cast<uint32_t>(global_step));
     auto [next, loss, batch_correct] = step_(state_, batch->images, batch->labels, key);
     state_ = std::move(next);
-    loss_sum += static_cast<double>(loss.item<float>()) * static_cast<double>(batch->size);
+    const auto batch_loss = static_cast<double>(loss.item<float>());
+    // A diverged run stops here: its parameters are no longer numbers, and every later step
+    // would only spend time on NaN.
+    if (!std::isfinite(batch_loss))
+      throw FloatingPointError(
+          "training diverged: the loss of step " + std::to_string(global_step + 1) + " (epoch " +
+          std::to_string(epoch) + ", batch " + std::to_string(p.step + 1) + " of " +
+          std::to_string(p.steps_per_epoch) + ") is " + std::to_string(batch_loss));
+    loss_sum += batch_loss * static_cast<double>(batch->size);
     correct += batch_correct.item<int32_t>();
     ++p.step;
     p.examples += batch->size;

@@ -2,7 +2,10 @@
 #include "kiln/jit.hpp"
 
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
@@ -53,6 +56,56 @@ Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueTy
     *empty = a.impl();  // all slots live: the user keeps them, so this one
                         // is not pooled
   return a;
+}
+
+// KILN_DEBUG_NANS=1, as JAX's jax_debug_nans: every jitted call checks its outputs for NaN, and a
+// call that made one is replayed op by op to name the first primitive that did, with the user's
+// source line. Read once; unset, the hot path pays one predictable branch per call.
+bool debug_nans() {
+  static const bool on = [] {
+    const char* v = std::getenv("KILN_DEBUG_NANS");
+    return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+  }();
+  return on;
+}
+
+Array host_copy(const Array& a) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(a.size()) * itemsize(a.dtype()));
+  if (!bytes.empty()) a.copy_to_host(bytes.data(), a.dtype());
+  return Array::from_bytes(bytes.data(), bytes.size(), a.dtype(), a.shape(), default_device());
+}
+
+bool has_nan(const Array& a) {
+  if (!is_floating(a.dtype()) || a.size() == 0) return false;
+  std::vector<double> v(static_cast<size_t>(a.size()));
+  a.copy_to_host(v.data(), DType::float64);
+  for (double x : v)
+    if (std::isnan(x)) return true;
+  return false;
+}
+
+[[noreturn]] void throw_first_nan(const ir::Graph& g, std::span<const Array> inputs,
+                                  const std::string& function, const Loc& jit_loc) {
+  const std::vector<Array> values = eval_graph_values(g, inputs);
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (!has_nan(values[v])) continue;
+    const ir::Node& n = g.nodes[v];
+    const std::string type =
+        std::string(short_name(n.type.dtype)) + "[" + n.type.shape.dims_str() + "]";
+    if (n.prim == ir::Prim::parameter)
+      throw FloatingPointError(message("KILN_DEBUG_NANS: an argument of jitted function '" +
+                                           function + "' (" + type + ") already holds a NaN",
+                                       jit_loc,
+                                       "the NaN came from an earlier call or from the data"));
+    throw FloatingPointError(message("KILN_DEBUG_NANS: primitive " + std::string(ir::name(n.prim)) +
+                                         " made the first NaN (" + type + ") in jitted function '" +
+                                         function + "'",
+                                     n.loc, "its inputs held no NaN"));
+  }
+  throw FloatingPointError(message("KILN_DEBUG_NANS: jitted function '" + function +
+                                       "' returned a NaN that an op-by-op replay does not make",
+                                   jit_loc,
+                                   "the compiled kernels and the replay round differently"));
 }
 
 }  // namespace
@@ -150,6 +203,7 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     if (!options_.donate_argnums.empty())
       compile_options.donated_inputs = donated_leaves(options_.donate_argnums, arg_ends, loc_);
     e->executable = device_.backend()->compile(g, device_, compile_options);
+    if (debug_nans()) e->graph = std::make_shared<const ir::Graph>(std::move(g));
     entry = e.get();
     entries_.push_back(std::move(e));
   }
@@ -166,6 +220,12 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
       in[i] = moved.back().impl()->buffer.get();
     }
   }
+
+  // Under KILN_DEBUG_NANS, the arguments as they were: the replay needs them, and donation
+  // (below) takes their buffers.
+  std::vector<Array> before;
+  if (debug_nans())
+    for (const Array& a : leaves) before.push_back(host_copy(a));
 
   const auto& out_types = entry->executable->output_types();
   const auto& aliases = entry->executable->output_aliases();
@@ -186,6 +246,12 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     out[i] = outs.back().impl()->buffer.get();
   }
   leaf_count_hint_ = leaves.size();
+  if (debug_nans()) {
+    entry->executable->run(in.span(), out.span());
+    for (const Array& o : outs)
+      if (has_nan(o)) throw_first_nan(*entry->graph, before, options_.name, loc_);
+    return {std::move(outs), entry};
+  }
   entry->executable->run(in.span(), out.span());
   return {std::move(outs), entry};
 }

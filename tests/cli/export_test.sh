@@ -38,7 +38,7 @@ grep -qF "tensor<2x28x28x1xf32>" "$work/cnn.mlir" || fail "cnn: no [2,28,28,1] i
 
 expect_error 'unknown model "resnet"' "$kiln" export --model resnet --batch 1 -o "$work/bad.mlir"
 grep -qF "Known models: tutorial, mlp, cnn" "$work/err.txt" || fail "no list of models"
-expect_error "--batch must be positive" "$kiln" export --model mlp --batch 0 -o "$work/bad.mlir"
+expect_error "--batch: must be a whole number in [1, 2147483647], got 0" "$kiln" export --model mlp --batch 0 -o "$work/bad.mlir"
 expect_error "cannot read $work/missing.msgpack" "$kiln" export --model mlp --params "$work/missing.msgpack" --batch 1 -o "$work/bad.mlir"
 [[ ! -e $work/bad.mlir ]] || fail "a failed export left $work/bad.mlir"
 echo "ok"

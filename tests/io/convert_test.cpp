@@ -6,6 +6,8 @@
 #include <span>
 
 #include "io/io_test_helpers.hpp"
+#include "kiln/inspect.hpp"
+#include "kiln/ops.hpp"
 #include "kiln/safetensors.hpp"
 
 namespace kiln {
@@ -245,6 +247,36 @@ TEST(Convert, MsgpackOfEveryDtypeConvertsToMsgpackByteForByte) {
   EXPECT_TRUE(
       checkpoint::diff(checkpoint::read_state(d), checkpoint::read_state(dir / "e.safetensors"))
           .identical);
+  std::filesystem::remove_all(dir);
+}
+
+// inspect, diff and convert read files in place (arrays as views into the mapped file): what they
+// say is what reading the whole file says, for every dtype and both formats.
+TEST(Convert, ReadingInPlaceSaysWhatReadingWholeSays) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kiln_in_place_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::create_directories(dir);
+  auto a = dir / "a.msgpack";
+  serialization::write_file(a, serialization::encode(every_dtype(false)));
+  checkpoint::convert(a, dir / "a.safetensors");
+  for (const auto& f : {a, dir / "a.safetensors"}) {
+    EXPECT_EQ(inspect_file(f), inspect_summary(checkpoint::read_state(f))) << f;
+    const StateValue in_place = checkpoint::read_state_in_place(f);
+    EXPECT_EQ(serialization::encode(in_place), serialization::encode(checkpoint::read_state(f)));
+  }
+  // A copy with one float32 element changed: diff_files reports what diff of whole reads does.
+  StateValue changed = every_dtype(false);
+  for (auto& [key, v] : changed.map->entries)
+    if (key == "float32") v.array = v.array + 0.5;
+  auto b = dir / "b.msgpack";
+  serialization::write_file(b, serialization::encode(changed));
+  const checkpoint::Diff whole = checkpoint::diff(
+      checkpoint::read_state(a), checkpoint::read_state(b), a.string(), b.string());
+  const checkpoint::Diff streamed = checkpoint::diff_files(a, b);
+  EXPECT_FALSE(streamed.identical);
+  EXPECT_EQ(streamed.report, whole.report);
+  EXPECT_NE(streamed.report.find("float32 float32["), std::string::npos) << streamed.report;
+  EXPECT_TRUE(checkpoint::diff_files(a, dir / "a.safetensors").identical);
   std::filesystem::remove_all(dir);
 }
 

@@ -55,5 +55,27 @@ TEST(Trainer, AnEpochDonatesTheStateToTheTrainStep) {
   EXPECT_NE(trained, kept);
 }
 
+// A learning rate of 1e30 sends the parameters past float32's range within a few steps: the epoch
+// stops at the first non-finite loss with a FloatingPointError naming the step and the epoch,
+// instead of training on NaN to the end.
+TEST(Trainer, ANonFiniteLossStopsTheEpoch) {
+  const data::Dataset images = synthetic_images();
+  const data::LoaderOptions options{
+      .batch_size = 8, .shuffle = false, .layout = data::Layout::flat};
+  Trainer trainer(models::image_classifier("mlp"), {.learning_rate = 1e30, .seed = 0});
+  data::Loader loader(images, options);
+  try {
+    trainer.train_epoch(loader, 5);
+    ADD_FAILURE() << "an epoch at lr 1e30 ended normally";
+  } catch (const FloatingPointError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("training diverged: the loss of step ", 0), 0u) << m;
+    EXPECT_NE(m.find("(epoch 5, batch "), std::string::npos) << m;
+    EXPECT_TRUE(m.find(") is nan") != std::string::npos || m.find(") is inf") != std::string::npos)
+        << m;
+  }
+  EXPECT_LE(trainer.state().step.item<int32_t>(), 3);
+}
+
 }  // namespace
 }  // namespace kiln::classification

@@ -12,6 +12,7 @@ struct ExportArgs {
   std::string params;  // empty: the model's initial parameters (from random::key(0))
   int64_t batch = 1;
   std::string out;
+  bool force = false;  // replace a read-only output
 };
 int export_model(const ExportArgs& args);
 

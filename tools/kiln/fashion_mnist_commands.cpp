@@ -1,9 +1,13 @@
 #include "fashion_mnist_commands.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <numeric>
 
+#include "exit_status.hpp"
 #include "kiln/checkpoints.hpp"
 #include "kiln/classification.hpp"
 #include "kiln/data.hpp"
@@ -14,7 +18,9 @@
 #include "kiln/pjrt.hpp"
 #include "kiln/random.hpp"
 #include "kiln/serialization.hpp"
+#include "params_file.hpp"
 #include "progress.hpp"
+#include "run_directory.hpp"
 #include "run_report.hpp"
 
 namespace kiln_tool {
@@ -66,19 +72,23 @@ Tree params_template(const models::ImageClassifier& m) {
   return m.init(random::key(0), example);
 }
 
-// The parameters in `path`, checked against the model's template: a file of another architecture
-// fails with the first path that differs.
-Tree load_params(const std::string& path, const models::ImageClassifier& m) {
+// The parameters in `path`, checked against the model's template (params_file.hpp).
+Tree load_model_params(const std::string& path, const models::ImageClassifier& m) {
+  return load_params(path, params_template(m), m.name);
+}
+
+// The built-in model `name`; the message of an unknown one lists the known ones (and, unlike the
+// library's, names no source line: the name came from the command line).
+models::ImageClassifier image_classifier(const std::string& name) {
   try {
-    return serialization::load(path, params_template(m));
+    return models::image_classifier(name, Loc{});
   } catch (const ValueError& e) {
-    throw ValueError(std::string(e.what()) + " (checked against --model " + m.name +
-                     "'s parameters: is the file from a run of another model?)");
+    throw UsageError(e.what());
   }
 }
 
 void require(bool ok, const std::string& what) {
-  if (!ok) throw ValueError(what);
+  if (!ok) throw UsageError(what);
 }
 
 // The device --device names, and how it was chosen for the "... on <device>" line. "auto" is tt
@@ -113,25 +123,119 @@ InferenceDevice inference_device(const std::string& choice) {
 
 }  // namespace
 
-int train(const TrainArgs& args) {
-  require(args.dataset == "fashion-mnist",
-          "unknown dataset \"" + args.dataset + "\": kiln train knows fashion-mnist");
-  const models::ImageClassifier model = models::image_classifier(args.model);
-  require(args.epochs > 0, "--epochs must be at least 1");
-  require(args.batch_size > 0, "--batch-size must be at least 1");
-  require(args.lr > 0, "--lr must be positive");
-  require(!args.out.empty(), "--out DIR is required: where the parameters and reports go");
+namespace {
 
-  // Everything that can fail on bad input is checked before the output directory is touched.
+bool given(const TrainArgs& a, const std::string& option) {
+  return std::find(a.given.begin(), a.given.end(), option) != a.given.end();
+}
+
+// With --resume, the run's own settings, checked against the options given: a resumed run
+// continues exactly as it started, or it would not end as an uninterrupted run does.
+TrainArgs resumed_args(const TrainArgs& args, const RunConfig& c) {
+  TrainArgs r = args;
+  auto same = [&](const char* option, bool equal, const std::string& theirs) {
+    if (given(args, option) && !equal)
+      throw UsageError(std::string("--resume: ") + option + " differs from the run's " + theirs +
+                       " (" + (fs::path(args.out) / "run.cfg").string() +
+                       "); a resumed run keeps its settings: drop " + option +
+                       ", or start a new run with --overwrite or another --out");
+  };
+  same("--model", args.model == c.model, c.model);
+  same("--batch-size", args.batch_size == c.batch_size, std::to_string(c.batch_size));
+  same("--lr", args.lr == c.lr, std::to_string(c.lr));
+  same("--seed", args.seed == c.seed, std::to_string(c.seed));
+  same("--limit", args.limit == c.limit, c.limit == 0 ? "whole set" : std::to_string(c.limit));
+  r.dataset = c.dataset;
+  r.model = c.model;
+  r.batch_size = c.batch_size;
+  r.lr = c.lr;
+  r.seed = c.seed;
+  r.limit = c.limit;
+  if (!given(args, "--epochs")) r.epochs = c.epochs;
+  return r;
+}
+
+// The records of the epochs metrics.csv holds (the run's committed ones), to continue it.
+std::vector<EpochRecord> read_records(const fs::path& metrics, int64_t epochs) {
+  const std::vector<std::string> lines = read_lines(metrics);
+  std::vector<EpochRecord> out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    EpochRecord r;
+    long long e = 0;
+    if (std::sscanf(lines[i].c_str(), "%lld,%lf,%lf,%lf,%lf,%lf,%lf", &e, &r.train.mean_loss,
+                    &r.train.accuracy, &r.test_loss, &r.test_accuracy, &r.train.seconds,
+                    &r.train.examples_per_second) != 7 ||
+        e != static_cast<long long>(i))
+      throw Error(metrics.string() + ", line " + std::to_string(i + 1) +
+                  ": not a row kiln train wrote; the run cannot be resumed");
+    r.train.epoch = e;
+    out.push_back(r);
+  }
+  if (static_cast<int64_t>(out.size()) != epochs)
+    throw Error(metrics.string() + " holds " + std::to_string(out.size()) +
+                " epochs but the latest checkpoint is of epoch " + std::to_string(epochs) +
+                "; the run cannot be resumed");
+  return out;
+}
+
+std::vector<uint8_t> bytes_of(const std::string& s) {
+  return {s.begin(), s.end()};
+}
+
+}  // namespace
+
+int train(const TrainArgs& cli_args) {
+  require(cli_args.dataset == "fashion-mnist",
+          "unknown dataset \"" + cli_args.dataset + "\": kiln train knows fashion-mnist");
+  require(!cli_args.out.empty(), "--out DIR is required: where the parameters and reports go");
+  const fs::path out = cli_args.out;
+  // Nothing is touched before the directory is known to be usable and the input is read.
+  const TrainArgs args =
+      cli_args.resume ? resumed_args(cli_args, RunDirectory::read_config(out)) : cli_args;
+  if (!args.resume && !args.overwrite) RunDirectory::check_new(out);
+  const models::ImageClassifier model = image_classifier(args.model);
+  if (!std::isfinite(args.lr) || args.lr <= 0)
+    throw UsageError("--lr must be a positive finite number, got " + std::to_string(args.lr));
+
   const fs::path dir = data_dir_or_default(args.data_dir);
   data::Dataset train_set = first(data::load_fashion_mnist(data::Split::train, dir), args.limit);
   const data::Dataset test_set = data::load_fashion_mnist(data::Split::test, dir);
-
-  const fs::path out = args.out;
-  fs::create_directories(out);
   classification::Trainer trainer(model, {.learning_rate = args.lr, .seed = args.seed});
   data::Loader train_loader(train_set, loader_options(model, args.batch_size, true, args.seed));
   data::Loader test_loader(test_set, loader_options(model, 1000, false, 0));
+  const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  // The step counter is an int32, as Flax's TrainState.step.
+  if (args.epochs > INT32_MAX / std::max<int64_t>(1, steps_per_epoch))
+    throw UsageError("--epochs " + std::to_string(args.epochs) + " x " +
+                     std::to_string(steps_per_epoch) + " steps per epoch is more than 2^31 - 1 " +
+                     "steps, the most a run counts; give fewer epochs or a larger --batch-size");
+
+  RunDirectory run(out, args.resume      ? RunDirectory::Mode::resume
+                        : args.overwrite ? RunDirectory::Mode::overwrite
+                                         : RunDirectory::Mode::fresh);
+  std::vector<EpochRecord> records;
+  int64_t done = 0;
+  if (args.resume && checkpoints::latest_checkpoint(run.checkpoints())) {
+    TrainState state = checkpoints::restore_train_state(run.checkpoints(), trainer.state());
+    const int64_t step = state.step.item<int32_t>();
+    if (steps_per_epoch == 0 || step % steps_per_epoch != 0)
+      throw Error("the latest checkpoint in " + run.checkpoints().string() + " is of step " +
+                  std::to_string(step) + ", not the end of an epoch of " +
+                  std::to_string(steps_per_epoch) + " steps: it is not from this run's settings");
+    done = step / steps_per_epoch;
+    if (done > args.epochs)
+      throw UsageError("--epochs " + std::to_string(args.epochs) + ": the run in " + out.string() +
+                       " has done " + std::to_string(done) + " epochs already");
+    records = read_records(out / "metrics.csv", done);
+    trainer.set_state(std::move(state));
+  }
+  run.write_config({.dataset = args.dataset,
+                    .model = args.model,
+                    .epochs = args.epochs,
+                    .batch_size = args.batch_size,
+                    .lr = args.lr,
+                    .seed = args.seed,
+                    .limit = args.limit});
 
   std::printf(
       "kiln train fashion-mnist: model %s (%lld parameters), %lld training / %lld test images, "
@@ -140,16 +244,31 @@ int train(const TrainArgs& args) {
       static_cast<long long>(train_set.labels.size()),
       static_cast<long long>(test_set.labels.size()), static_cast<long long>(args.batch_size),
       args.lr, args.seed, default_device().str().c_str());
+  if (args.resume)
+    std::printf("resuming %s after epoch %lld of %lld\n", out.string().c_str(),
+                static_cast<long long>(done), static_cast<long long>(args.epochs));
   std::fflush(stdout);
 
   Progress progress(stderr, args.epochs);
-  std::vector<EpochRecord> records;
-  classification::Evaluation last;
+  const std::vector<std::string> names = class_names();
   const std::string title = "kiln: Fashion-MNIST " + model.name;
-  for (int64_t epoch = 1; epoch <= args.epochs; ++epoch) {
+  classification::Evaluation last;
+  for (int64_t epoch = done + 1; epoch <= args.epochs; ++epoch) {
     EpochRecord r;
-    r.train = trainer.train_epoch(train_loader, epoch,
-                                  [&](const classification::StepProgress& p) { progress.step(p); });
+    try {
+      r.train = trainer.train_epoch(
+          train_loader, epoch, [&](const classification::StepProgress& p) { progress.step(p); });
+    } catch (const FloatingPointError& e) {
+      progress.end_epoch();
+      const std::string what = e.what();
+      const std::string kept = epoch == 1 ? " holds no epoch (none was committed)"
+                                          : " keeps epoch " + std::to_string(epoch - 1);
+      const bool named = what.rfind("KILN_DEBUG_NANS", 0) == 0;  // the primitive is known
+      throw FloatingPointError(what + ". " + out.string() + kept + "; lower --lr" +
+                               (named ? ""
+                                      : ", or run with KILN_DEBUG_NANS=1 to find the "
+                                        "primitive that made the first NaN"));
+    }
     progress.end_epoch();
     last = classification::evaluate(model, trainer.variables(), test_loader);
     r.test_loss = last.mean_loss;
@@ -162,14 +281,26 @@ int train(const TrainArgs& args) {
         r.train.accuracy * 100, r.test_loss, r.test_accuracy * 100, r.train.seconds,
         r.train.examples_per_second);
     std::fflush(stdout);
-    // After every epoch, each file atomically: an interrupted run leaves the last complete epoch.
-    serialization::save(out / "params.msgpack", trainer.variables());
-    checkpoints::save_train_state(out / "checkpoints", trainer.state(), {.keep = 2});
-    write_text(out / "metrics.csv", metrics_csv(records));
-    write_text(out / "training.svg", training_plot_svg(records, title));
+    // One commit per epoch (run_directory.hpp): every file staged, then the checkpoint, then the
+    // renames, so the files in `out` always describe one epoch.
+    const int64_t step = trainer.state().step.item<int32_t>();
+    try {
+      run.stage("params.msgpack", serialization::to_bytes(trainer.variables()), step);
+      run.stage("metrics.csv", bytes_of(metrics_csv(records)), step);
+      run.stage("training.svg", bytes_of(training_plot_svg(records, title)), step);
+      run.stage("confusion_matrix.csv", bytes_of(confusion_csv(last, names)), step);
+      checkpoints::save_train_state(run.checkpoints(), trainer.state(), {.keep = 2});
+    } catch (...) {
+      run.discard_staged();
+      throw;
+    }
+    run.publish(step);
   }
-  const std::vector<std::string> names = class_names();
-  write_text(out / "confusion_matrix.csv", confusion_csv(last, names));
+  if (done == args.epochs) {
+    std::printf("the run in %s is complete (%lld epochs); --epochs N continues it to N\n",
+                out.string().c_str(), static_cast<long long>(done));
+    return 0;
+  }
   std::printf("test confusion matrix (rows: true class, columns: predicted):\n%s",
               confusion_text(last, names).c_str());
   std::printf(
@@ -180,12 +311,12 @@ int train(const TrainArgs& args) {
 }
 
 int eval(const EvalArgs& args) {
-  const models::ImageClassifier model = models::image_classifier(args.model);
+  const models::ImageClassifier model = image_classifier(args.model);
   require(!args.params.empty(), "--params FILE is required");
   require(args.batch_size > 0, "--batch-size must be at least 1");
   // Before any file is read: a missing platform is the first thing reported.
   const InferenceDevice where = inference_device(args.device);
-  const Tree params = load_params(args.params, model);
+  const Tree params = load_model_params(args.params, model);
   const data::Dataset test_set =
       data::load_fashion_mnist(data::Split::test, data_dir_or_default(args.data_dir));
   data::Loader loader(test_set, loader_options(model, args.batch_size, false, 0));
@@ -213,7 +344,7 @@ namespace {
 // The 28x28 uint8 images in `path` (one from a PNG or PGM file, all of them from an IDX file),
 // as uint8 [N, 28, 28].
 Array read_28x28(const std::string& path) {
-  Array a = data::read_images(path);
+  Array a = data::read_images(path, data::ImageSize{28, 28});
   if (a.dtype() != uint8 || a.ndim() != 3 || a.shape()[1] != 28 || a.shape()[2] != 28) {
     const std::string size =
         a.ndim() == 3 ? std::to_string(a.shape()[2]) + "x" + std::to_string(a.shape()[1]) +
@@ -228,39 +359,49 @@ Array read_28x28(const std::string& path) {
 }  // namespace
 
 int predict(const PredictArgs& args) {
-  const models::ImageClassifier model = models::image_classifier(args.model);
+  const models::ImageClassifier model = image_classifier(args.model);
   require(!args.params.empty(), "--params FILE is required");
   require(!args.images.empty(), "no images given: kiln predict --params FILE --model M IMAGE...");
   const InferenceDevice where = inference_device(args.device);
-  const Tree params = load_params(args.params, model);
+  const Tree params = load_model_params(args.params, model);
   const std::vector<std::string> names = class_names();
   // stderr: stdout is one line per image, for scripts.
   std::fprintf(stderr, "Predicting on %s%s\n", where.device.str().c_str(), where.how.c_str());
   classification::Predictor predictor(model, params, {.device = where.device});
+  // The images of a file go through the model kPredictBatch at a time: an IDX file of a million
+  // images costs its uint8 pixels and one batch's activations, not a million images' worth.
+  constexpr int64_t kPredictBatch = 1000;
+  const auto k = static_cast<size_t>(model.num_classes);
+  const size_t top = std::min<size_t>(static_cast<size_t>(args.top), k);
   for (const std::string& path : args.images) {
-    const Array batch = read_28x28(path);
-    const auto n = static_cast<size_t>(batch.shape()[0]);
-    Array x = (astype(batch, float32) / 255.0 - model.input_mean) / model.input_std;
-    x = model.layout == data::Layout::flat ? reshape(x, {x.shape()[0], 28 * 28})
-                                           : reshape(x, {x.shape()[0], 28, 28, 1});
-    Array probs;
-    try {
-      probs = predictor.probabilities(x);
-    } catch (const Unsupported& u) {
-      cannot_run(u, model, where.device, "predict");
-    }
-    const std::vector<float> p = probs.to_vector<float>();
-    const auto k = static_cast<size_t>(model.num_classes);
-    for (size_t i = 0; i < n; ++i) {
-      std::vector<size_t> order(k);
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t a, size_t b) { return p[i * k + a] > p[i * k + b]; });
-      std::string label = n == 1 ? path : path + "[" + std::to_string(i) + "]";
-      std::printf("%s: %s (%.4f)", label.c_str(), names[order[0]].c_str(), p[i * k + order[0]]);
-      for (size_t j = 1; j < std::min<size_t>(static_cast<size_t>(args.top), k); ++j)
-        std::printf(", %s %.4f", names[order[j]].c_str(), p[i * k + order[j]]);
-      std::printf("\n");
+    const Array images = read_28x28(path);
+    const int64_t count = images.shape()[0];
+    for (int64_t begin = 0; begin < count; begin += kPredictBatch) {
+      const int64_t end = std::min(count, begin + kPredictBatch);
+      const Array batch =
+          count <= kPredictBatch ? images : slice(images, {begin, 0, 0}, {end, 28, 28});
+      Array x = (astype(batch, float32) / 255.0 - model.input_mean) / model.input_std;
+      x = model.layout == data::Layout::flat ? reshape(x, {end - begin, 28 * 28})
+                                             : reshape(x, {end - begin, 28, 28, 1});
+      Array probs;
+      try {
+        probs = predictor.probabilities(x);
+      } catch (const Unsupported& u) {
+        cannot_run(u, model, where.device, "predict");
+      }
+      const std::vector<float> p = probs.to_vector<float>();
+      for (size_t i = 0; i < static_cast<size_t>(end - begin); ++i) {
+        std::vector<size_t> order(k);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return p[i * k + a] > p[i * k + b]; });
+        const std::string label =
+            count == 1 ? path : path + "[" + std::to_string(begin + static_cast<int64_t>(i)) + "]";
+        std::printf("%s: %s (%.4f)", label.c_str(), names[order[0]].c_str(), p[i * k + order[0]]);
+        for (size_t j = 1; j < top; ++j)
+          std::printf(", %s %.4f", names[order[j]].c_str(), p[i * k + order[j]]);
+        std::printf("\n");
+      }
     }
   }
   return 0;

@@ -17,8 +17,13 @@ struct TrainArgs {
   double lr = 1e-3;
   uint32_t seed = 0;
   std::string out;
-  std::string data_dir;  // empty: data::default_fashion_mnist_dir()
-  int64_t limit = 0;     // > 0: train on the first `limit` training images only (quick runs)
+  std::string data_dir;    // empty: data::default_fashion_mnist_dir()
+  int64_t limit = 0;       // > 0: train on the first `limit` training images only (quick runs)
+  bool resume = false;     // continue the run in `out`
+  bool overwrite = false;  // replace the run in `out`
+  // The options given on the command line (--model, --batch-size, --lr, --seed, --limit, --epochs,
+  // --data): with --resume, the others come from the run's own settings.
+  std::vector<std::string> given;
 };
 int train(const TrainArgs& args);
 

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cctype>
+#include <cstring>
 #include <span>
 #include <utility>
 
@@ -155,7 +156,7 @@ void Plugin::check_version() const {
                           ", older than the " + version_str(capi::kApiMajor, capi::kOldestMinor) +
                           " kiln needs" + fix,
                       0);
-  for (const Slot& s : kSlotsCalled)
+  for (const Slot& s : kSlotsCalled) {
     if (api_->struct_size < capi::size_with_slot(s.index))
       throw PluginError(who + " reports a PJRT_Api table of " + std::to_string(api_->struct_size) +
                             " bytes (API " + version_str(major, minor) + "), which ends before " +
@@ -164,6 +165,15 @@ void Plugin::check_version() const {
                             std::to_string(capi::size_with_slot(s.index)) + ") that kiln calls" +
                             fix,
                         0);
+    // A table of the right size can still hold NULL entries (a stub, a half-built plugin):
+    // calling one would take the whole process down, so it is refused before any call.
+    void* fn = nullptr;
+    std::memcpy(&fn, reinterpret_cast<const char*>(api_) + capi::slot_offset(s.index), sizeof fn);
+    if (fn == nullptr)
+      throw PluginError(who + "'s PJRT_Api table has no " + s.name + " (slot " +
+                            std::to_string(s.index) + " is NULL), a function kiln calls" + fix,
+                        0);
+  }
 }
 
 void Plugin::read_devices() {
