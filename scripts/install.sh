@@ -25,6 +25,8 @@ packages=(
   libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
   libcli11-dev     # the kiln command-line tool
   nlohmann-json3-dev # safetensors headers (JSON)
+  ccache           # scripts/test compiles through it, so scripts/consumer-check's builds are cache hits
+  pkg-config       # scripts/consumer-check builds against kiln.pc
 )
 
 usage() {
