@@ -57,6 +57,9 @@ file(RELATIVE_PATH KILN_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /
 configure_file(${PROJECT_SOURCE_DIR}/cmake/kiln.pc.in ${PROJECT_BINARY_DIR}/kiln.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/kiln.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT development)
+# The same for the build tree, not installed: libkiln.a and all it links.
+configure_file(${PROJECT_SOURCE_DIR}/cmake/kiln-uninstalled.pc.in
+               ${PROJECT_BINARY_DIR}/kiln-uninstalled.pc @ONLY)
 
 # ---- cpack -G DEB: one package, libkiln-dev, with everything above under /usr ----
 set(CPACK_PACKAGE_NAME libkiln-dev)

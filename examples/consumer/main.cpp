@@ -24,9 +24,9 @@ int main() {
   Array x = array({1, 2, 3, 4, 5, 6, 7, 8}, {4, 2});
   Array y = array({5.5f, 11.5f, 17.5f, 23.5f}, {4, 1});
   Line model;
-  TrainState state = TrainState::create(
-      [model](const Tree& p, const Array& in) { return model.apply(p, in); },
-      model.init(random::key(0), x), optim::adam(0.1));
+  TrainState state =
+      TrainState::create([model](const Tree& p, const Array& in) { return model.apply(p, in); },
+                         model.init(random::key(0), x), optim::adam(0.1));
 
   auto loss = [](const TrainState& s, const Tree& p, const Array& x, const Array& y) {
     return mean(square(s.apply(p, x) - y));
