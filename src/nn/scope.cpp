@@ -259,6 +259,11 @@ void Scope::reserve(const std::string& name, const std::string& collection, cons
 
 namespace {
 
+// "file.cpp:12:30": two call sites on one line differ in their column only.
+std::string site(const Loc& loc) {
+  return describe(loc) + ":" + std::to_string(loc.column());
+}
+
 bool same_site(const Loc& a, const Loc& b) {
   return a.line() == b.line() && a.column() == b.column() &&
          std::string_view(a.file_name()) == b.file_name();
@@ -294,8 +299,8 @@ Scope& Scope::child(const std::string& class_name, const std::optional<std::stri
     if (!sites.empty() && before_in_same_function(loc, sites.back()) &&
         std::none_of(sites.begin(), sites.end(), [&](const Loc& l) { return same_site(l, loc); }))
       throw ValueError(message(
-          "nn: the " + class_name + " at " + describe(loc) + " was created after the one at " +
-              describe(sites.back()) + " (" + class_name + "_" +
+          "nn: the " + class_name + " at " + site(loc) + " was created after the one at " +
+              site(sites.back()) + " (" + class_name + "_" +
               std::to_string(child_counts_[class_name] - 1) + " in " + scope_name(path_) +
               ") although it comes first in the source: C++ leaves the order in which a call's "
               "arguments are evaluated unspecified (GCC goes right to left), so Flax, which "
