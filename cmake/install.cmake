@@ -12,6 +12,10 @@
 # `cpack -G DEB` (in the build directory) packs the same files into a Debian package.
 include(CMakePackageConfigHelpers)
 
+# `make install` and cpack's preinstall step install what is built, without building the whole tree
+# first (benchmarks and tests are not installed; scripts/consumer-check builds what is).
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+
 set(KILN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/kiln)
 # The plugin is dlopened, never linked, so it stays out of the linker's search path.
 set(KILN_PLUGIN_DIR ${CMAKE_INSTALL_LIBDIR}/kiln)
