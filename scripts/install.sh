@@ -31,6 +31,8 @@ packages=(
   libcli11-dev     # the kiln command-line tool
   nlohmann-json3-dev # safetensors headers (JSON)
   python3          # scripts/reliability-suite: hostile files (PNG, IDX) and peak-memory probes
+  ccache           # scripts/test compiles through it, so scripts/consumer-check's builds are cache hits
+  pkg-config       # scripts/consumer-check builds against kiln.pc
 )
 
 usage() {

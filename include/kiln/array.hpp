@@ -46,31 +46,32 @@ class Array {
   bool is_tracer() const;
   // The device holding a concrete array (TracerError for a tracer).
   Device device() const;
-  const std::shared_ptr<Buffer>& buffer() const;
+  // `loc` (here and below): the user's line, which the error for a donated array names.
+  const std::shared_ptr<Buffer>& buffer(Loc loc = Loc::current()) const;
 
   // A host copy of the elements, converted to T (TracerError for a tracer).
   template <class T>
-  std::vector<T> to_vector() const {
+  std::vector<T> to_vector(Loc loc = Loc::current()) const {
     if constexpr (std::is_same_v<T, bool>) {
       // std::vector<bool> packs bits, so the bytes go through a uint8 vector.
       std::vector<uint8_t> bytes(static_cast<size_t>(size()));
-      copy_to_host(bytes.data(), DType::bool_);
+      copy_to_host(bytes.data(), DType::bool_, loc);
       return std::vector<bool>(bytes.begin(), bytes.end());
     } else {
       std::vector<T> out(static_cast<size_t>(size()));
-      copy_to_host(out.data(), dtype_of<T>());
+      copy_to_host(out.data(), dtype_of<T>(), loc);
       return out;
     }
   }
   // The single element of a size-1 array as T.
   template <class T>
-  T item() const {
-    auto v = to_vector<T>();
+  T item(Loc loc = Loc::current()) const {
+    auto v = to_vector<T>(loc);
     check_single_element();
     return v[0];
   }
   // Copies the elements, converted to `as`, into dst (which holds size() elements of `as`).
-  void copy_to_host(void* dst, DType as) const;
+  void copy_to_host(void* dst, DType as, Loc loc = Loc::current()) const;
 
   // numpy's str: "[[1. 2.]]"; repr: "Array([[1., 2.]], dtype=float32)" as JAX writes it.
   std::string str() const;

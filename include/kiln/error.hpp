@@ -33,6 +33,12 @@ class ValueError : public Error {
   using Error::Error;
 };
 
+// A dict key that is not there (Tree::operator[]); a ValueError, as before it had a kind of its
+// own.
+class KeyError : public ValueError {
+  using ValueError::ValueError;
+};
+
 // A tracer used outside the trace that created it, or a concrete value demanded from a tracer.
 class TracerError : public Error {
   using Error::Error;

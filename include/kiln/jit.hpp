@@ -7,14 +7,24 @@
 //
 // C++ control flow runs at trace time; values captured by closure are frozen into the graph as
 // constants when it is traced (as in JAX).
+//
+// Static arguments (JAX's static_argnums, chosen here by type): an integer, bool, enum or string
+// argument is not traced. The function sees its value, and the value is part of the cache key, so
+// each value traces and compiles once:
+//
+//   auto f = kiln::jit([](const Array& x, int n, bool train) { ... });
+//   f(x, 3, true);  f(x, 3, true);  f(x, 4, true);   // two signatures
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "kiln/backend.hpp"
@@ -89,9 +99,12 @@ class JitCache {
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
   // returns the output leaves and the entry.
   // `arg_ends[k]`: the leaf index where argument k's leaves end (for donate_argnums).
+  // `call_loc`: the user's call, which errors about the arguments name (and a donated argument
+  // remembers, for the error when it is used again).
   std::pair<std::vector<Array>, const Entry*> call(std::span<const Array> leaves,
                                                    std::span<const size_t> arg_ends,
-                                                   size_t structure_hash, TraceFn trace_fn);
+                                                   size_t structure_hash, TraceFn trace_fn,
+                                                   const Loc& call_loc);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
@@ -107,31 +120,87 @@ class JitCache {
   size_t leaf_count_hint_ = 0;
 };
 
+// A static argument of a jitted function (see the head of this file): a plain C++ value that
+// selects what is traced — integers, bools, enums, strings.
+template <class T>
+concept StaticArg = std::is_integral_v<T> || std::is_enum_v<T> || std::is_same_v<T, std::string> ||
+    std::is_same_v<T, std::string_view> || std::is_same_v<T, const char*> ||
+    (std::is_array_v<T>&& std::is_same_v<std::remove_cv_t<std::remove_extent_t<T>>, char>);
+
+// How each argument enters a jitted call: a static one by its value (hashed into the cache key),
+// a tree by its leaves.
+template <class A>
+struct JitArg {
+  static_assert(TreeLike<A> || StaticArg<A>,
+                "kiln::jit: an argument must be an Array, a Tree, a type with tree_traits "
+                "(KILN_TREE), or a static value (an integer, bool, enum or string)");
+  using Rebuilt = std::conditional_t<StaticArg<A>, const A&, A>;
+  static void flatten(const A& a, std::vector<Array>& leaves, size_t& h) {
+    if constexpr (StaticArg<A>) {
+      hash_combine(h, typeid(A).hash_code());
+      if constexpr (std::is_enum_v<A>)
+        hash_combine(
+            h, std::hash<std::underlying_type_t<A>>{}(static_cast<std::underlying_type_t<A>>(a)));
+      else if constexpr (std::is_integral_v<A>)
+        hash_combine(h, std::hash<A>{}(a));
+      else
+        hash_combine(h, std::hash<std::string_view>{}(std::string_view(a)));
+    } else {
+      tree_traits<A>::flatten(a, leaves, h);
+    }
+  }
+  static Rebuilt rebuild(const A& a, std::span<const Array>& leaves) {
+    if constexpr (StaticArg<A>)
+      return a;
+    else
+      return tree_traits<A>::rebuild(a, leaves);
+  }
+};
+
 template <class F>
 class Jitted {
  public:
   Jitted(F f, JitOptions options, Loc loc)
       : f_(std::move(f)), cache_(std::make_shared<JitCache>(std::move(options), loc)) {}
 
-  template <class... Args>
-  auto operator()(const Args&... args) const {
-    using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
-    static_assert(
-        TreeLike<R>,
-        "kiln::jit: the function must return an Array, a Tree, or a type with tree_traits "
-        "(KILN_TREE) — a tree of arrays");
-    // Under an enclosing trace, a jitted function is simply inlined into it.
-    if (tracing()) return f_(args...);
-    std::vector<Array> leaves;
-    leaves.reserve(cache_->leaf_count_hint());
-    size_t h = 0;
-    std::array<size_t, sizeof...(Args)> arg_ends{};
-    [[maybe_unused]] size_t k = 0;
-    ((tree_traits<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
-    auto trace_fn = tracer_fn<R>(args...);
-    auto [outs, entry] = cache_->call(leaves, arg_ends, h, trace_fn);
-    std::span<const Array> it(outs);
-    return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
+  // One overload per arity, so that each can take the caller's line after its arguments.
+  auto operator()(Loc loc = Loc::current()) const { return call(loc); }
+  template <class A0>
+  auto operator()(const A0& a0, Loc loc = Loc::current()) const {
+    return call(loc, a0);
+  }
+  template <class A0, class A1>
+  auto operator()(const A0& a0, const A1& a1, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1);
+  }
+  template <class A0, class A1, class A2>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2);
+  }
+  template <class A0, class A1, class A2, class A3>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3,
+                  Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3);
+  }
+  template <class A0, class A1, class A2, class A3, class A4>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3, const A4& a4,
+                  Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3, a4);
+  }
+  template <class A0, class A1, class A2, class A3, class A4, class A5>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3, const A4& a4,
+                  const A5& a5, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3, a4, a5);
+  }
+  template <class A0, class A1, class A2, class A3, class A4, class A5, class A6>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3, const A4& a4,
+                  const A5& a5, const A6& a6, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3, a4, a5, a6);
+  }
+  template <class A0, class A1, class A2, class A3, class A4, class A5, class A6, class A7>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3, const A4& a4,
+                  const A5& a5, const A6& a6, const A7& a7, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3, a4, a5, a6, a7);
   }
 
   // Traces for these arguments and returns the graph (`.text()` prints it like a jaxpr).
@@ -140,7 +209,7 @@ class Jitted {
     using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
     std::vector<Array> leaves;
     size_t h = 0;
-    (tree_traits<Args>::flatten(args, leaves, h), ...);
+    (JitArg<Args>::flatten(args, leaves, h), ...);
     auto trace_fn = tracer_fn<R>(args...);
     return Lowered(cache_->lower(leaves, trace_fn), cache_->device());
   }
@@ -149,12 +218,35 @@ class Jitted {
   size_t cache_size() const { return cache_->cache_size(); }
 
  private:
+  template <class... Args>
+  auto call(const Loc& loc, const Args&... args) const {
+    using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
+    static_assert(
+        TreeLike<R>,
+        "kiln::jit: the function must return an Array, a Tree, or a type with tree_traits "
+        "(KILN_TREE) — a tree of arrays");
+    // Under an enclosing trace, a jitted function is simply inlined into it.
+    if (tracing()) return R(f_(args...));
+    std::vector<Array> leaves;
+    leaves.reserve(cache_->leaf_count_hint());
+    size_t h = 0;
+    std::array<size_t, sizeof...(Args)> arg_ends{};
+    [[maybe_unused]] size_t k = 0;
+    ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
+    auto trace_fn = tracer_fn<R>(args...);
+    auto [outs, entry] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
+    std::span<const Array> it(outs);
+    return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
+  }
+
   template <class R, class... Args>
   auto tracer_fn(const Args&... args) const {
     return [this, &args...](std::span<const Array> tracers, std::shared_ptr<const void>& tmpl) {
       std::span<const Array> it = tracers;
-      R result = std::apply([&](const auto&... rebuilt) { return f_(rebuilt...); },
-                            std::tuple<Args...>{tree_traits<Args>::rebuild(args, it)...});
+      // Braces: the arguments are rebuilt left to right, consuming the tracers in order.
+      R result = std::apply(
+          [&](const auto&... rebuilt) { return f_(rebuilt...); },
+          std::tuple<typename JitArg<Args>::Rebuilt...>{JitArg<Args>::rebuild(args, it)...});
       std::vector<Array> outs;
       size_t ignored = 0;
       tree_traits<R>::flatten(result, outs, ignored);

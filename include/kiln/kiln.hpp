@@ -28,3 +28,4 @@
 #include "kiln/trace.hpp"
 #include "kiln/train_state.hpp"
 #include "kiln/tree.hpp"
+#include "kiln/version.hpp"

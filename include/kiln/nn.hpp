@@ -78,8 +78,14 @@ class Scope {
                     Loc loc = Loc::current());
   // The child scope for a submodule of class `class_name`: named `<class_name>_<n>`, n counting
   // per class within this scope (Flax's auto-naming). An explicit `name` overrides it.
-  Scope& child(const std::string& class_name,
-               const std::optional<std::string>& name = std::nullopt);
+  //
+  // Flax numbers submodules in call order, which in Python is source order. C++ leaves the order
+  // in which a call's arguments are evaluated unspecified (GCC goes right to left), so two layers
+  // built as arguments of one call would be numbered in reverse: `loc` (the layer's call site)
+  // catches that — an auto-named child created, in the same function, at a source position before
+  // the previous one of its class and never seen before is a ValueError saying how to fix it.
+  Scope& child(const std::string& class_name, const std::optional<std::string>& name = std::nullopt,
+               Loc loc = Loc::current());
   // A fresh rng for stream `stream` ("params", "dropout"), as Flax's make_rng: a stream that was
   // not given falls back to "params"; ValueError when neither was given.
   Array make_rng(const std::string& stream = "params", Loc loc = Loc::current());
@@ -111,6 +117,8 @@ class Scope {
   std::string path_;
   std::vector<std::string> rng_suffix_;  // names from the root, for rng derivation
   std::map<std::string, int> child_counts_;
+  // Per class, the call sites of its auto-named children, in creation order (see child()).
+  std::map<std::string, std::vector<Loc>> child_sites_;
   std::map<std::string, int> rng_counts_;
   std::vector<std::unique_ptr<Scope>> children_;
 };
@@ -145,6 +153,19 @@ class Variable {
   DType dtype_;
 };
 
+// How init()/apply() run a module in the root scope: a built-in layer (nn::Dense, nn::Conv, ...)
+// defines in_scope(Scope& own, inputs...) — its body, run in the scope given — beside
+// operator()(Scope& parent, inputs...), which runs it in a child scope `Dense_<n>`. At the root it
+// runs in_scope, so `nn::Dense({.features = 2}).init(key, x)` is {"params": {"kernel", "bias"}},
+// with the root's rngs, as Flax's nn.Dense(2).init(key, x). A user's module is its operator().
+template <class M, class... Inputs>
+decltype(auto) run_at_root(const M& m, Scope& s, const Inputs&... inputs) {
+  if constexpr (requires { m.in_scope(s, inputs...); })
+    return m.in_scope(s, inputs...);
+  else
+    return m(s, inputs...);
+}
+
 // CRTP base giving a module init() and apply(). Derived defines operator()(Scope&, Inputs...).
 template <class Derived>
 struct Module {
@@ -152,21 +173,21 @@ struct Module {
   template <class... Inputs>
   Tree init(const Array& rng, const Inputs&... inputs) const {
     Scope s = Scope::for_init(rng);
-    (void)static_cast<const Derived&> (*this)(s, inputs...);
+    (void)run_at_root(static_cast<const Derived&>(*this), s, inputs...);
     return s.variables();
   }
   // Flax's model.init({"params": k1, "dropout": k2}, inputs...).
   template <class... Inputs>
   Tree init_with(const Rngs& rngs, const Inputs&... inputs) const {
     Scope s = Scope::for_init(rngs);
-    (void)static_cast<const Derived&> (*this)(s, inputs...);
+    (void)run_at_root(static_cast<const Derived&>(*this), s, inputs...);
     return s.variables();
   }
   // Flax's model.apply(variables, inputs...): no rngs, nothing mutable.
   template <class... Inputs>
   auto apply(const Tree& variables, const Inputs&... inputs) const {
     Scope s = Scope::for_apply(variables);
-    return static_cast<const Derived&>(*this)(s, inputs...);
+    return run_at_root(static_cast<const Derived&>(*this), s, inputs...);
   }
   // Flax's model.apply(variables, inputs..., rngs=..., mutable=[...]) -> (output, the mutable
   // collections after the call, e.g. {"batch_stats": {...}}).
@@ -174,7 +195,7 @@ struct Module {
   auto apply_with(const ApplyOptions& options, const Tree& variables,
                   const Inputs&... inputs) const {
     Scope s = Scope::for_apply(variables, options);
-    auto out = static_cast<const Derived&>(*this)(s, inputs...);
+    auto out = run_at_root(static_cast<const Derived&>(*this), s, inputs...);
     return std::make_pair(std::move(out), s.mutable_variables());
   }
 };
@@ -201,8 +222,9 @@ Initializer kaiming_normal();
 Initializer kaiming_uniform();
 }  // namespace initializers
 
-// flax.linen.Dense: y = x · kernel + bias, kernel (in, out), bias (out,).
-struct Dense {
+// flax.linen.Dense: y = x · kernel + bias, kernel (in, out), bias (out,). Also a module of its
+// own: `nn::Dense({.features = 2}).init(key, x)` (see run_at_root).
+struct Dense : Module<Dense> {
   struct Options {
     int64_t features = 0;
     bool use_bias = true;
@@ -216,7 +238,10 @@ struct Dense {
   Options options;
 
   explicit Dense(Options o) : options(std::move(o)) {}
+  // In a child scope of `scope`, Dense_<n> (or options.name).
   Array operator()(Scope& scope, const Array& x, Loc loc = Loc::current()) const;
+  // In `own` itself (the root, for init/apply).
+  Array in_scope(Scope& own, const Array& x, Loc loc = Loc::current()) const;
 };
 
 // Keeps the leading (batch) axis and merges the rest: (N, d1, d2, ...) -> (N, d1·d2·...), as

@@ -21,6 +21,16 @@
 
 namespace kiln {
 
+// A dict key as Tree::operator[] takes it: the key and the user's source line, which a missing
+// key's KeyError names.
+struct TreeKey {
+  TreeKey(const char* key, Loc loc = Loc::current()) : key(key), loc(loc) {}
+  TreeKey(std::string_view key, Loc loc = Loc::current()) : key(key), loc(loc) {}
+  TreeKey(const std::string& key, Loc loc = Loc::current()) : key(key), loc(loc) {}
+  std::string_view key;
+  Loc loc;
+};
+
 class Tree {
  public:
   using Dict = std::vector<std::pair<std::string, Tree>>;
@@ -43,10 +53,14 @@ class Tree {
 
   // The leaf array (ValueError if this is not a leaf).
   const Array& leaf() const;
-  // Dict entry; ValueError listing the keys present when it is missing.
-  const Tree& operator[](std::string_view key) const;
-  // Dict entry, inserted (as none, at the end) when missing; a none tree becomes a dict.
-  Tree& operator[](std::string_view key);
+  // Dict entry. A missing key is a KeyError naming it, the keys present and the user's line: as
+  // Python's dict, reading never inserts (`vars["parms"]` fails there and then).
+  const Tree& operator[](TreeKey key) const;
+  // The same, writable: replaces an entry that exists. To add one, use entry().
+  Tree& operator[](TreeKey key);
+  // Dict entry, inserted (as none, at the end) when missing; a none tree becomes a dict. The one
+  // way to add a key: `t.entry("bias") = b` (Python's `t["bias"] = b`).
+  Tree& entry(std::string_view key);
   const Tree& operator[](size_t i) const;
   Tree& operator[](size_t i);
   bool contains(std::string_view key) const;
@@ -214,7 +228,7 @@ struct struct_tree_traits {
   template <class Fields>
   static Tree to_tree(const T& x, const Fields& fields) {
     Tree t = Tree::dict();
-    std::apply([&](const auto&... f) { ((t[f.name] = to_tree_value(x.*(f.member))), ...); },
+    std::apply([&](const auto&... f) { ((t.entry(f.name) = to_tree_value(x.*(f.member))), ...); },
                fields);
     return t;
   }

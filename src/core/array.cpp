@@ -79,15 +79,16 @@ Device Array::device() const {
   return live_buffer(impl, Loc())->device();
 }
 
-const std::shared_ptr<Buffer>& Array::buffer() const {
+const std::shared_ptr<Buffer>& Array::buffer(Loc loc) const {
   const ArrayImpl& impl = checked(impl_);
   if (impl.trace_id != 0) tracer_has_no_value(impl, "read the buffer");
-  return live_buffer(impl, Loc());
+  return live_buffer(impl, loc);
 }
 
-void Array::copy_to_host(void* dst, DType as) const {
+void Array::copy_to_host(void* dst, DType as, Loc loc) const {
   const ArrayImpl& impl = checked(impl_);
   if (impl.trace_id != 0) tracer_has_no_value(impl, "read the elements");
+  (void)live_buffer(impl, loc);  // a donated array: the error names this line
   // Conversion runs through the same convert kernel as astype, so host reads and device math agree.
   Array host = device_get(*this);
   if (as != impl.dtype) host = astype(host, as);

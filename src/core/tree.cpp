@@ -177,7 +177,7 @@ void hash_combine(size_t& seed, size_t v) {
 
 Tree Tree::dict(std::initializer_list<std::pair<std::string, Tree>> items) {
   Tree t{Dict{}};
-  for (const auto& [k, v] : items) t[k] = v;
+  for (const auto& [k, v] : items) t.entry(k) = v;
   return t;
 }
 Tree Tree::list(std::initializer_list<Tree> items) {
@@ -195,16 +195,42 @@ const Array& Tree::leaf() const {
   return std::get<Array>(node_);
 }
 
-const Tree& Tree::operator[](std::string_view key) const {
-  for (const auto& [k, v] : items())
-    if (k == key) return v;
+namespace {
+
+[[noreturn]] void missing_key(const Tree& t, const TreeKey& key) {
+  if (!t.is_dict())
+    throw KeyError(message("key '" + std::string(key.key) + "' looked up in a tree that is " +
+                               (t.is_none()   ? "none"
+                                : t.is_leaf() ? "a leaf"
+                                              : "a list") +
+                               ", not a dict",
+                           key.loc));
   std::string keys;
-  for (const auto& [k, v] : items()) keys += (keys.empty() ? "'" : ", '") + k + "'";
-  throw ValueError("key '" + std::string(key) +
-                   "' not in tree; keys present: " + (keys.empty() ? "none" : keys));
+  for (const auto& [k, v] : t.items()) keys += (keys.empty() ? "'" : ", '") + k + "'";
+  throw KeyError(message("key '" + std::string(key.key) +
+                             "' not in the tree; keys present: " + (keys.empty() ? "none" : keys),
+                         key.loc,
+                         "check the key's spelling; to add a key, write tree.entry(\"" +
+                             std::string(key.key) + "\") = value"));
 }
 
-Tree& Tree::operator[](std::string_view key) {
+}  // namespace
+
+const Tree& Tree::operator[](TreeKey key) const {
+  if (is_dict())
+    for (const auto& [k, v] : items())
+      if (k == key.key) return v;
+  missing_key(*this, key);
+}
+
+Tree& Tree::operator[](TreeKey key) {
+  if (is_dict())
+    for (auto& [k, v] : items())
+      if (k == key.key) return v;
+  missing_key(*this, key);
+}
+
+Tree& Tree::entry(std::string_view key) {
   if (is_none()) node_ = Dict{};
   Dict& d = items();
   for (auto& [k, v] : d)

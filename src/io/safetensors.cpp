@@ -407,11 +407,11 @@ Tree to_tree(const File& f, const std::string& source) {
       if (dot == std::string::npos) {
         if (node->contains(key))
           fail(source, "tensor " + in_quotes(name) + " is also the prefix of other tensors' names");
-        (*node)[key] = Tree(a);
+        node->entry(key) = Tree(a);
         break;
       }
-      if (!node->contains(key)) (*node)[key] = Tree::dict();
-      node = &(*node)[key];
+      if (!node->contains(key)) node->entry(key) = Tree::dict();
+      node = &node->entry(key);
       start = dot + 1;
     }
   }

@@ -56,6 +56,10 @@ Array wrap_pad(Array x, const Pads& pads, const Loc& loc) {
 }  // namespace
 
 Array Conv::operator()(Scope& scope, const Array& input, Loc loc) const {
+  return in_scope(scope.child("Conv", options.name, loc), input, loc);
+}
+
+Array Conv::in_scope(Scope& own, const Array& input, Loc loc) const {
   const Options& o = options;
   if (o.features <= 0)
     throw ValueError(
@@ -127,7 +131,7 @@ Array Conv::operator()(Scope& scope, const Array& input, Loc loc) const {
   c.rhs_spec = letters + "IO";
   c.out_spec = c.lhs_spec;
 
-  Scope& s = scope.child("Conv", o.name);
+  Scope& s = own;
   Shape kshape(o.kernel_size);
   kshape.push_back(in_features / o.feature_group_count);
   kshape.push_back(o.features);

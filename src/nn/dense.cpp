@@ -13,6 +13,10 @@
 namespace kiln::nn {
 
 Array Dense::operator()(Scope& scope, const Array& x, Loc loc) const {
+  return in_scope(scope.child("Dense", options.name, loc), x, loc);
+}
+
+Array Dense::in_scope(Scope& s, const Array& x, Loc loc) const {
   if (options.features <= 0)
     throw ValueError(message(
         "nn::Dense: features must be positive, got " + std::to_string(options.features), loc));
@@ -22,7 +26,6 @@ Array Dense::operator()(Scope& scope, const Array& x, Loc loc) const {
         message("nn::Dense: the input must have at least one dimension (its last is the features "
                 "contracted with the kernel), got a 0-d array",
                 loc));
-  Scope& s = scope.child("Dense", options.name);
   const int64_t in = x.shape()[x.ndim() - 1];
   Array kernel =
       s.param("kernel", options.kernel_init, Shape{in, options.features}, options.param_dtype, loc);

@@ -18,6 +18,11 @@ namespace kiln::nn {
 
 Array Dropout::operator()(Scope& scope, const Array& x, std::optional<bool> deterministic,
                           const std::optional<Array>& rng, Loc loc) const {
+  return in_scope(scope.child("Dropout", options.name, loc), x, deterministic, rng, loc);
+}
+
+Array Dropout::in_scope(Scope& own, const Array& x, std::optional<bool> deterministic,
+                        const std::optional<Array>& rng, Loc loc) const {
   if (options.deterministic && deterministic)
     throw ValueError(
         message("nn::Dropout: 'deterministic' was given both in the options and at the call", loc,
@@ -36,7 +41,7 @@ Array Dropout::operator()(Scope& scope, const Array& x, std::optional<bool> dete
   if (x.empty()) throw ValueError(message("nn::Dropout: the input is an empty Array", loc));
   // A submodule in Flax whether or not it draws: the name Dropout_<n> is taken either way, and
   // its make_rng counts within its own scope.
-  Scope& s = scope.child("Dropout", options.name);
+  Scope& s = own;
   if (rate == 0.0 || det) return x;
   if (rate == 1.0) return zeros_like(x, loc);
   if (!is_floating(x.dtype()))

@@ -21,6 +21,10 @@
 namespace kiln::nn {
 
 Array Embed::operator()(Scope& scope, const Array& ids, Loc loc) const {
+  return in_scope(scope.child("Embed", options.name, loc), ids, loc);
+}
+
+Array Embed::in_scope(Scope& own, const Array& ids, Loc loc) const {
   if (options.num_embeddings <= 0 || options.features <= 0)
     throw ValueError(message("nn::Embed: num_embeddings and features must be positive, got " +
                                  std::to_string(options.num_embeddings) + " and " +
@@ -36,7 +40,7 @@ Array Embed::operator()(Scope& scope, const Array& ids, Loc loc) const {
     throw ShapeError(message("nn::Embed: ids of rank " + std::to_string(ids.ndim()) +
                                  " give embeddings above kiln's maximum rank",
                              loc));
-  Scope& s = scope.child("Embed", options.name);
+  Scope& s = own;
   const int64_t n = options.num_embeddings;
   Array table = s.param("embedding", options.embedding_init, Shape{n, options.features},
                         options.param_dtype, loc);

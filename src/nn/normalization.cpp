@@ -115,6 +115,11 @@ void check_input(const Array& x, const char* who, const Loc& loc) {
 
 Array BatchNorm::operator()(Scope& scope, const Array& x, std::optional<bool> use_running_average,
                             Loc loc) const {
+  return in_scope(scope.child("BatchNorm", options.name, loc), x, use_running_average, loc);
+}
+
+Array BatchNorm::in_scope(Scope& own, const Array& x, std::optional<bool> use_running_average,
+                          Loc loc) const {
   if (options.use_running_average && use_running_average)
     throw ValueError(message(
         "nn::BatchNorm: 'use_running_average' was given both in the options and at the call", loc,
@@ -134,7 +139,7 @@ Array BatchNorm::operator()(Scope& scope, const Array& x, std::optional<bool> us
   Shape feature_shape;
   for (int64_t a : feature_axes) feature_shape.push_back(x.shape()[static_cast<int>(a)]);
 
-  Scope& s = scope.child("BatchNorm", options.name);
+  Scope& s = own;
   const DType stats_dtype = options.force_float32_reductions ? float32 : x.dtype();
   Variable ra_mean = s.variable(
       "batch_stats", "mean", [](const Shape& sh, DType dt) { return zeros(sh, dt); }, feature_shape,
@@ -173,12 +178,16 @@ Array BatchNorm::operator()(Scope& scope, const Array& x, std::optional<bool> us
 }
 
 Array LayerNorm::operator()(Scope& scope, const Array& x, Loc loc) const {
+  return in_scope(scope.child("LayerNorm", options.name, loc), x, loc);
+}
+
+Array LayerNorm::in_scope(Scope& own, const Array& x, Loc loc) const {
   check_input(x, "nn::LayerNorm", loc);
   const std::vector<int64_t> reduction_axes =
       canonical_axes(options.reduction_axes, x.ndim(), "nn::LayerNorm", "reduction_axes", loc);
   const std::vector<int64_t> feature_axes =
       canonical_axes(options.feature_axes, x.ndim(), "nn::LayerNorm", "feature_axes", loc);
-  Scope& s = scope.child("LayerNorm", options.name);
+  Scope& s = own;
   auto [mean_, var_] = compute_stats(x, reduction_axes, options.dtype, options.use_fast_variance,
                                      options.force_float32_reductions, loc);
   return normalize(s, x, mean_, var_, reduction_axes, feature_axes,

@@ -30,6 +30,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiln/nn.hpp"
@@ -90,9 +91,9 @@ struct Scope::State {
   // Stores a variable, creating its scope's dicts on first use (Flax's _mutable_collection).
   void put(const std::string& collection, std::span<const std::string> scope_path,
            const std::string& name, const Array& value) {
-    Tree* node = &variables[collection];
-    for (const std::string& s : scope_path) node = &(*node)[s];
-    (*node)[name] = Tree(value);
+    Tree* node = &variables.entry(collection);
+    for (const std::string& s : scope_path) node = &node->entry(s);
+    node->entry(name) = Tree(value);
   }
 };
 
@@ -235,7 +236,7 @@ Tree Scope::mutable_variables() const {
   Tree out = Tree::dict();
   if (!root_->variables.is_dict()) return out;
   for (const auto& [collection, tree] : root_->variables.items())
-    if (root_->is_mutable(collection)) out[collection] = tree;
+    if (root_->is_mutable(collection)) out.entry(collection) = tree;
   return out;
 }
 
@@ -256,17 +257,62 @@ void Scope::reserve(const std::string& name, const std::string& collection, cons
                            loc, "give the " + what + " another name"));
 }
 
-Scope& Scope::child(const std::string& class_name, const std::optional<std::string>& name) {
+namespace {
+
+// "file.cpp:12:30": two call sites on one line differ in their column only.
+std::string site(const Loc& loc) {
+  return describe(loc) + ":" + std::to_string(loc.column());
+}
+
+bool same_site(const Loc& a, const Loc& b) {
+  return a.line() == b.line() && a.column() == b.column() &&
+         std::string_view(a.file_name()) == b.file_name();
+}
+
+// `later` ran after `earlier` but sits before it in the same function: the order of a call's
+// arguments, which C++ leaves unspecified, decided which was created first.
+bool before_in_same_function(const Loc& later, const Loc& earlier) {
+  if (later.line() == 0 || earlier.line() == 0) return false;  // location unknown
+  if (std::string_view(later.file_name()) != earlier.file_name() ||
+      std::string_view(later.function_name()) != earlier.function_name())
+    return false;
+  return later.line() < earlier.line() ||
+         (later.line() == earlier.line() && later.column() < earlier.column());
+}
+
+}  // namespace
+
+Scope& Scope::child(const std::string& class_name, const std::optional<std::string>& name,
+                    Loc loc) {
   std::string n;
   if (name) {
     if (name->empty() || name->find('/') != std::string::npos)
-      throw ValueError("nn: a module name must be non-empty and without '/', got \"" + *name +
-                       "\" (in " + scope_name(path_) + ")");
+      throw ValueError(message("nn: a module name must be non-empty and without '/', got \"" +
+                                   *name + "\" (in " + scope_name(path_) + ")",
+                               loc));
     n = *name;
   } else {
+    // Flax numbers in call order, which in Python is source order; here it is so unless the two
+    // were built as arguments of one call (a loop that comes back to an earlier line has seen
+    // that line before, and passes).
+    std::vector<Loc>& sites = child_sites_[class_name];
+    if (!sites.empty() && before_in_same_function(loc, sites.back()) &&
+        std::none_of(sites.begin(), sites.end(), [&](const Loc& l) { return same_site(l, loc); }))
+      throw ValueError(message(
+          "nn: the " + class_name + " at " + site(loc) + " was created after the one at " +
+              site(sites.back()) + " (" + class_name + "_" +
+              std::to_string(child_counts_[class_name] - 1) + " in " + scope_name(path_) +
+              ") although it comes first in the source: C++ leaves the order in which a call's "
+              "arguments are evaluated unspecified (GCC goes right to left), so Flax, which "
+              "numbers submodules in source order, would name these two the other way round",
+          loc,
+          "create them in separate statements (auto a = nn::" + class_name +
+              "(...)(s, x); auto b = ...;), or give each a name (.name = \"" + class_name +
+              "_0\")"));
+    sites.push_back(loc);
     n = class_name + "_" + std::to_string(child_counts_[class_name]++);
   }
-  reserve(n, "", Loc{});
+  reserve(n, "", loc);
   auto c = std::unique_ptr<Scope>(new Scope(root_, join_path(path_, n)));
   c->rng_suffix_ = rng_suffix_;
   c->rng_suffix_.push_back(n);

@@ -1,5 +1,6 @@
 // The popular optimizers as optax composes them (optax/_src/alias.py). The chain order fixes the
-// state layout that checkpoints carry: adam -> {'0': adam state, '1': lr state}, and so on.
+// state layout that checkpoints carry: adam -> {'0': adam state, '1': lr state}, and so on. Each
+// takes an options struct (optax's keyword arguments); the positional forms forward to it.
 #include "kiln/optim.hpp"
 
 namespace kiln::optim {
@@ -17,36 +18,97 @@ GradientTransformation identity() {
 
 }  // namespace
 
+GradientTransformation sgd(SgdOptions o) {
+  // optax: chain(trace(momentum, nesterov) if momentum is not None else identity(), lr).
+  return chain({o.momentum ? trace(*o.momentum, o.nesterov) : identity(),
+                scale_by_learning_rate(std::move(o.learning_rate))});
+}
+
 GradientTransformation sgd(ScalarOrSchedule learning_rate, std::optional<double> momentum,
                            bool nesterov) {
-  // optax: chain(trace(momentum, nesterov) if momentum is not None else identity(), lr).
-  return chain({momentum ? trace(*momentum, nesterov) : identity(),
-                scale_by_learning_rate(std::move(learning_rate))});
+  return sgd(
+      {.learning_rate = std::move(learning_rate), .momentum = momentum, .nesterov = nesterov});
+}
+
+GradientTransformation adam(AdamOptions o) {
+  return chain({scale_by_adam(o.b1, o.b2, o.eps, o.eps_root),
+                scale_by_learning_rate(std::move(o.learning_rate))});
 }
 
 GradientTransformation adam(ScalarOrSchedule learning_rate, double b1, double b2, double eps,
                             double eps_root) {
-  return chain(
-      {scale_by_adam(b1, b2, eps, eps_root), scale_by_learning_rate(std::move(learning_rate))});
+  return adam({.learning_rate = std::move(learning_rate),
+               .b1 = b1,
+               .b2 = b2,
+               .eps = eps,
+               .eps_root = eps_root});
+}
+
+GradientTransformation adamw(AdamWOptions o) {
+  // Decoupled weight decay: added after Adam's scaling, before the learning rate.
+  return chain({scale_by_adam(o.b1, o.b2, o.eps, o.eps_root),
+                add_decayed_weights(o.weight_decay, std::move(o.mask)),
+                scale_by_learning_rate(std::move(o.learning_rate))});
 }
 
 GradientTransformation adamw(ScalarOrSchedule learning_rate, double b1, double b2, double eps,
-                             double eps_root, double weight_decay,
-                             std::optional<std::function<Tree(const Tree& params)>> mask) {
-  // Decoupled weight decay: added after Adam's scaling, before the learning rate.
-  return chain({scale_by_adam(b1, b2, eps, eps_root),
-                add_decayed_weights(weight_decay, std::move(mask)),
-                scale_by_learning_rate(std::move(learning_rate))});
+                             double eps_root, double weight_decay, std::optional<Mask> mask) {
+  return adamw({.learning_rate = std::move(learning_rate),
+                .b1 = b1,
+                .b2 = b2,
+                .eps = eps,
+                .eps_root = eps_root,
+                .weight_decay = weight_decay,
+                .mask = std::move(mask)});
+}
+
+GradientTransformation rmsprop(RmspropOptions o) {
+  // optax (centered=False): chain(scale_by_rms, lr, trace(momentum) or identity). The momentum
+  // trace comes after the learning rate, so it accumulates scaled steps.
+  return chain({scale_by_rms(o.decay, o.eps, o.initial_scale),
+                scale_by_learning_rate(std::move(o.learning_rate)),
+                o.momentum ? trace(*o.momentum, o.nesterov) : identity()});
 }
 
 GradientTransformation rmsprop(ScalarOrSchedule learning_rate, double decay, double eps,
                                double initial_scale, std::optional<double> momentum,
                                bool nesterov) {
-  // optax (centered=False): chain(scale_by_rms, lr, trace(momentum) or identity). The momentum
-  // trace comes after the learning rate, so it accumulates scaled steps.
-  return chain({scale_by_rms(decay, eps, initial_scale),
-                scale_by_learning_rate(std::move(learning_rate)),
-                momentum ? trace(*momentum, nesterov) : identity()});
+  return rmsprop({.learning_rate = std::move(learning_rate),
+                  .decay = decay,
+                  .eps = eps,
+                  .initial_scale = initial_scale,
+                  .momentum = momentum,
+                  .nesterov = nesterov});
+}
+
+GradientTransformation lion(LionOptions o) {
+  return chain({scale_by_lion(o.b1, o.b2), add_decayed_weights(o.weight_decay, std::move(o.mask)),
+                scale_by_learning_rate(std::move(o.learning_rate))});
+}
+
+GradientTransformation lamb(LambOptions o) {
+  return chain({scale_by_adam(o.b1, o.b2, o.eps, o.eps_root),
+                add_decayed_weights(o.weight_decay, std::move(o.mask)), scale_by_trust_ratio(),
+                scale_by_learning_rate(std::move(o.learning_rate))});
+}
+
+GradientTransformation adafactor(AdafactorOptions o) {
+  // optax: the factored rescaling, then each optional piece in this order, then scale(-1).
+  std::vector<GradientTransformation> tx = {
+      scale_by_factored_rms({.factored = o.factored,
+                             .decay_rate = o.decay_rate,
+                             .step_offset = o.decay_offset,
+                             .min_dim_size_to_factor = o.min_dim_size_to_factor,
+                             .epsilon = o.eps})};
+  if (o.clipping_threshold) tx.push_back(clip_by_block_rms(*o.clipping_threshold));
+  if (o.learning_rate.is_set())
+    tx.push_back(scale_by_learning_rate(std::move(o.learning_rate), /*flip_sign=*/false));
+  if (o.multiply_by_parameter_scale) tx.push_back(scale_by_param_block_rms());
+  if (o.momentum) tx.push_back(ema(*o.momentum, /*debias=*/false, o.dtype_momentum));
+  if (o.weight_decay_rate)
+    tx.push_back(add_decayed_weights(*o.weight_decay_rate, std::move(o.weight_decay_mask)));
+  tx.push_back(scale(-1));
+  return chain(std::move(tx));
 }
 
 }  // namespace kiln::optim

@@ -13,7 +13,7 @@ GradientTransformation chain(std::vector<GradientTransformation> transforms) {
   GradientTransformation out;
   out.init = [ts](const Tree& params) {
     Tree state = Tree::dict();
-    for (size_t i = 0; i < ts->size(); ++i) state[std::to_string(i)] = (*ts)[i].init(params);
+    for (size_t i = 0; i < ts->size(); ++i) state.entry(std::to_string(i)) = (*ts)[i].init(params);
     return state;
   };
   out.update = [ts](const Tree& updates, const Tree& state, const Tree& params) {
@@ -30,7 +30,7 @@ GradientTransformation chain(std::vector<GradientTransformation> transforms) {
       std::string key = std::to_string(i);
       auto [new_u, new_s] = (*ts)[i].update(u, state[key], params);
       u = std::move(new_u);
-      next[key] = std::move(new_s);
+      next.entry(key) = std::move(new_s);
     }
     return std::make_pair(std::move(u), std::move(next));
   };

@@ -48,6 +48,20 @@ GradientTransformation scale_by_learning_rate(ScalarOrSchedule learning_rate, bo
   // constant scale(m * lr) (the product taken in Python, i.e. in double, then rounded to the update
   // dtype).
   int m = flip_sign ? -1 : 1;
+  if (!learning_rate.is_set())
+    throw ValueError(
+        "optim: a learning_rate is required (optax's learning_rate has no default): "
+        "adam({.learning_rate = 1e-3}) or adam(1e-3)");
+  if (learning_rate.is_array()) {
+    // inject_hyperparams' float32 scalar: optax's scale(m * lr), the product an array op.
+    GradientTransformation t;
+    t.init = empty_state;
+    t.update = [step = mul(m, learning_rate.array())](const Tree& updates, const Tree& state,
+                                                      const Tree&) {
+      return std::make_pair(tree_map([&](const Array& g) { return mul(step, g); }, updates), state);
+    };
+    return t;
+  }
   if (learning_rate.is_schedule()) {
     Schedule lr = learning_rate.schedule();
     return scale_by_schedule([lr, m](const Array& count) { return mul(m, lr(count)); });
@@ -145,8 +159,7 @@ Tree apply_mask(const Tree& mask, const Tree& updates, const Tree& params,
 
 }  // namespace
 
-GradientTransformation add_decayed_weights(
-    double weight_decay, std::optional<std::function<Tree(const Tree& params)>> mask) {
+GradientTransformation add_decayed_weights(double weight_decay, std::optional<Mask> mask) {
   // optax: updates = g + weight_decay * p.
   auto decayed = [weight_decay](const Array& g, const Array& p) {
     return add(g, mul(weight_decay, p));
@@ -188,6 +201,93 @@ GradientTransformation clip_by_global_norm(double max_norm) {
           return where(trigger, x, mul(div(x, astype(g_norm, x.dtype())), max_norm));
         },
         updates);
+    return std::make_pair(std::move(u), state);
+  };
+  return t;
+}
+
+GradientTransformation scale_by_trust_ratio(double min_norm, double trust_coefficient, double eps) {
+  GradientTransformation t;
+  t.init = empty_state;
+  t.update = [=](const Tree& updates, const Tree& state, const Tree& params) {
+    tree_math::require_params(params, "scale_by_trust_ratio");
+    // optax: param_norm = safe_norm(p, min_norm); update_norm = safe_norm(u, min_norm);
+    // ratio = trust_coefficient * param_norm / (update_norm + eps); 1 where either norm is 0.
+    Tree u = tree_map(
+        [&](const Array& update, const Array& param) {
+          Array param_norm = tree_math::safe_norm(param, min_norm);
+          Array update_norm = tree_math::safe_norm(update, min_norm);
+          Array ratio = div(mul(trust_coefficient, param_norm), add(update_norm, eps));
+          Array zero_norm = bitwise_or(equal(param_norm, 0.0), equal(update_norm, 0.0));
+          Array safe_ratio = where(zero_norm, scalar(1.0, param.dtype()), ratio);
+          return mul(update, safe_ratio);
+        },
+        updates, params);
+    return std::make_pair(std::move(u), state);
+  };
+  return t;
+}
+
+GradientTransformation ema(double decay, bool debias, DType accumulator_dtype) {
+  GradientTransformation t;
+  t.init = [accumulator_dtype](const Tree& params) {
+    return Tree::dict(
+        {{"count", tree_math::zero_count()},
+         {"ema",
+          tree_map([&](const Array& p) { return zeros(p.shape(), accumulator_dtype); }, params)}});
+  };
+  t.update = [=](const Tree& updates, const Tree& state, const Tree&) {
+    // optax: new_ema = update_moment(u, ema, decay, 1); count += 1; debias: bias_correction.
+    Tree new_ema = tree_map(
+        [decay](const Array& g, const Array& m) { return add(mul(1.0 - decay, g), mul(decay, m)); },
+        updates, state["ema"]);
+    Array count = tree_math::safe_increment(state["count"].leaf());
+    Tree u = new_ema;
+    if (debias) {
+      Array c = tree_math::bias_correction(decay, count);
+      u = tree_map([&](const Array& m) { return div(m, astype(c, m.dtype())); }, new_ema);
+    }
+    Tree kept = tree_map([&](const Array& m) { return astype(m, accumulator_dtype); }, new_ema);
+    return std::make_pair(std::move(u),
+                          Tree::dict({{"count", std::move(count)}, {"ema", std::move(kept)}}));
+  };
+  return t;
+}
+
+GradientTransformation clip(double max_delta) {
+  GradientTransformation t;
+  t.init = empty_state;
+  t.update = [max_delta](const Tree& updates, const Tree& state, const Tree&) {
+    // optax.tree.clip: jnp.clip(u, -max_delta, max_delta).
+    return std::make_pair(
+        tree_map([&](const Array& u) { return clip(u, -max_delta, max_delta); }, updates), state);
+  };
+  return t;
+}
+
+GradientTransformation clip_by_block_rms(double threshold) {
+  GradientTransformation t;
+  t.init = empty_state;
+  t.update = [threshold](const Tree& updates, const Tree& state, const Tree&) {
+    // optax: u / max(1, sqrt(mean(|u|²)) / threshold).
+    Tree u = tree_map(
+        [&](const Array& x) { return div(x, maximum(1.0, div(sqrt(mean(square(x))), threshold))); },
+        updates);
+    return std::make_pair(std::move(u), state);
+  };
+  return t;
+}
+
+GradientTransformation scale_by_param_block_rms(double min_scale) {
+  GradientTransformation t;
+  t.init = empty_state;
+  t.update = [min_scale](const Tree& updates, const Tree& state, const Tree& params) {
+    tree_math::require_params(params, "scale_by_param_block_rms");
+    Tree u = tree_map(
+        [&](const Array& x, const Array& p) {
+          return mul(x, tree_math::safe_root_mean_squares(p, min_scale));
+        },
+        updates, params);
     return std::make_pair(std::move(u), state);
   };
   return t;

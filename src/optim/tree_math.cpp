@@ -54,6 +54,22 @@ Array power(const Array& x, double p) {
   return pow(x, p);
 }
 
+Array safe_norm(const Array& x, double min_norm) {
+  // optax: norm = linalg.norm(x); x = where(norm <= min_norm, 1, x);
+  // where(norm <= min_norm, min_norm, linalg.norm(x)). linalg.norm of all of x is sqrt(sum(x²)).
+  Array norm = sqrt(sum(square(x)));
+  Array small = less_equal(norm, min_norm);
+  Array masked = where(small, ones_like(x), x);
+  return where(small, scalar(min_norm, norm.dtype()), sqrt(sum(square(masked))));
+}
+
+Array safe_root_mean_squares(const Array& x, double min_rms) {
+  Array rms = sqrt(mean(square(x)));
+  Array small = less_equal(rms, min_rms);
+  Array masked = where(small, ones_like(x), x);
+  return where(small, scalar(min_rms, rms.dtype()), sqrt(mean(square(masked))));
+}
+
 const Tree& require_params(const Tree& params, const char* who) {
   if (params.is_none())
     throw ValueError(std::string(who) +

@@ -33,6 +33,11 @@ Array integer_pow(const Array& x, int64_t y);
 // jnp's integer path both produce), otherwise the elementwise pow primitive.
 Array power(const Array& x, double p);
 
+// numerics.safe_norm (the 2-norm of all of x, floored at min_norm) and safe_root_mean_squares
+// (sqrt(mean(x²)), floored at min_rms); the where() on x keeps their gradients finite at 0.
+Array safe_norm(const Array& x, double min_norm);
+Array safe_root_mean_squares(const Array& x, double min_rms);
+
 // ValueError with optax's NO_PARAMS_MSG when `params` is none (the transformation reads them).
 const Tree& require_params(const Tree& params, const char* who);
 

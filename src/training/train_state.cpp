@@ -1,8 +1,30 @@
 #include "kiln/train_state.hpp"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+
 #include "kiln/ops.hpp"
 
 namespace kiln {
+namespace {
+
+std::string demangled(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(t.name());
+}
+
+}  // namespace
+
+void ApplyFn::mismatch(const std::type_info& called_as) const {
+  throw ValueError("TrainState::apply: apply_fn is " + demangled(impl_->signature()) +
+                   " but was called as " + demangled(called_as) +
+                   "; pass the arguments with the types apply_fn takes (a bool as bool, not int), "
+                   "and give its return type as apply<R>(...) when it is not an Array");
+}
 
 TrainState TrainState::create(ApplyFn apply_fn, Tree params, optim::GradientTransformation tx) {
   TrainState s;

@@ -166,18 +166,19 @@ std::vector<bool> donated_leaves(const std::vector<int>& donate_argnums,
 
 std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     std::span<const Array> leaves, std::span<const size_t> arg_ends, size_t structure_hash,
-    TraceFn trace_fn) {
+    TraceFn trace_fn, const Loc& call_loc) {
   std::lock_guard lock(mutex_);
   for (const Array& a : leaves) {
     if (a.empty())
       throw ValueError(
-          message("an argument of a jitted function holds an empty kiln::Array", loc_));
+          message("an argument of a jitted function holds an empty kiln::Array", call_loc));
     const ArrayImpl& impl = *a.impl();
     if (impl.trace_id != 0)
-      throw TracerError(message(
-          "a traced value (created at " + describe(impl.created) +
-              ") was passed to a jitted function outside of any trace",
-          loc_, "it escaped the jit/grad that created it; return it from that function instead"));
+      throw TracerError(
+          message("a traced value (created at " + describe(impl.created) +
+                      ") was passed to a jitted function outside of any trace",
+                  call_loc,
+                  "it escaped the jit/grad that created it; return it from that function instead"));
   }
 
   // A function has a few signatures at most: comparing each entry's types directly is cheaper
@@ -213,7 +214,7 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
   std::vector<Array> moved;
   for (size_t i = 0; i < leaves.size(); ++i) {
     const ArrayImpl& impl = *leaves[i].impl();
-    if (live_buffer(impl, loc_)->device() == device_) {
+    if (live_buffer(impl, call_loc)->device() == device_) {
       in[i] = impl.buffer.get();
     } else {
       moved.push_back(device_put(leaves[i], device_));
@@ -235,8 +236,8 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
   BufferList out(out_types.size());
   for (size_t i = 0; i < out_types.size(); ++i) {
     if (!aliases.empty() && aliases[i] >= 0) {
-      outs.push_back(
-          take_donated(leaves, static_cast<size_t>(aliases[i]), in, out_types[i], device_, loc_));
+      outs.push_back(take_donated(leaves, static_cast<size_t>(aliases[i]), in, out_types[i],
+                                  device_, call_loc));
       out[i] = outs.back().impl()->buffer.get();
       continue;
     }

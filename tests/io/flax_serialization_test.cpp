@@ -32,7 +32,7 @@ const fs::path kFixture = testing_io::flax_fixture();
 Tree tree_of(const StateValue& v) {
   if (v.kind == StateValue::Kind::map) {
     Tree t = Tree::dict();
-    for (const auto& [k, sub] : v.map->entries) t[k] = tree_of(sub);
+    for (const auto& [k, sub] : v.map->entries) t.entry(k) = tree_of(sub);
     return t;
   }
   if (v.kind == StateValue::Kind::array || v.kind == StateValue::Kind::scalar) return Tree(v.array);

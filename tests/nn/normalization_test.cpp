@@ -342,7 +342,7 @@ void check_gradients(bool batch) {
     Tree vars = Tree::dict({{"params", Tree::dict({{module, t["p"]}})}});
     Array y;
     if (batch) {
-      vars["batch_stats"] = batch_stats;
+      vars.entry("batch_stats") = batch_stats;
       y = BN({.param_dtype = float64})
               .apply_with({.mutable_collections = {"batch_stats"}}, vars, t["x"].leaf(), true)
               .first;

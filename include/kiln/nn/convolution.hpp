@@ -17,7 +17,7 @@
 
 namespace kiln::nn {
 
-struct Conv {
+struct Conv : Module<Conv> {
   struct Options {
     int64_t features = 0;
     std::vector<int64_t> kernel_size = {};
@@ -39,6 +39,8 @@ struct Conv {
 
   explicit Conv(Options o) : options(std::move(o)) {}
   Array operator()(Scope& scope, const Array& x, Loc loc = Loc::current()) const;
+  // In `own` itself: Conv as the top-level module (nn.hpp, run_at_root).
+  Array in_scope(Scope& own, const Array& x, Loc loc = Loc::current()) const;
 };
 
 }  // namespace kiln::nn

@@ -16,7 +16,7 @@
 
 namespace kiln::nn {
 
-struct Dropout {
+struct Dropout : Module<Dropout> {
   struct Options {
     double rate = 0.5;  // the probability of dropping, not of keeping
     std::vector<int64_t> broadcast_dims =
@@ -32,6 +32,9 @@ struct Dropout {
   // `rng`, when given, is used instead of make_rng(rng_collection), as Flax's `rng` argument.
   Array operator()(Scope& scope, const Array& x, std::optional<bool> deterministic = std::nullopt,
                    const std::optional<Array>& rng = std::nullopt, Loc loc = Loc::current()) const;
+  // In `own` itself: Dropout as the top-level module (nn.hpp, run_at_root).
+  Array in_scope(Scope& own, const Array& x, std::optional<bool> deterministic = std::nullopt,
+                 const std::optional<Array>& rng = std::nullopt, Loc loc = Loc::current()) const;
 };
 
 }  // namespace kiln::nn

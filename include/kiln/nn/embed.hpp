@@ -15,7 +15,7 @@
 
 namespace kiln::nn {
 
-struct Embed {
+struct Embed : Module<Embed> {
   struct Options {
     int64_t num_embeddings = 0;
     int64_t features = 0;
@@ -31,6 +31,8 @@ struct Embed {
   explicit Embed(Options o) : options(std::move(o)) {}
   // ids of any shape -> embeddings of shape ids.shape + (features,).
   Array operator()(Scope& scope, const Array& ids, Loc loc = Loc::current()) const;
+  // In `own` itself: Embed as the top-level module (nn.hpp, run_at_root).
+  Array in_scope(Scope& own, const Array& ids, Loc loc = Loc::current()) const;
 };
 
 }  // namespace kiln::nn

@@ -22,7 +22,7 @@ namespace kiln::nn {
 //   ra = momentum · ra + (1 − momentum) · batch statistic,
 // which needs "batch_stats" mutable in apply (else ValueError naming the collection). init does
 // not update them.
-struct BatchNorm {
+struct BatchNorm : Module<BatchNorm> {
   struct Options {
     // Set here or at the call, not both (Flax's merge_param).
     std::optional<bool> use_running_average = std::nullopt;
@@ -47,11 +47,14 @@ struct BatchNorm {
   Array operator()(Scope& scope, const Array& x,
                    std::optional<bool> use_running_average = std::nullopt,
                    Loc loc = Loc::current()) const;
+  // In `own` itself: BatchNorm as the top-level module (nn.hpp, run_at_root).
+  Array in_scope(Scope& own, const Array& x, std::optional<bool> use_running_average = std::nullopt,
+                 Loc loc = Loc::current()) const;
 };
 
 // Normalizes each example over `reduction_axes` (default the last), then scales and shifts over
 // `feature_axes`: params "scale" (ones) and "bias" (zeros) of the feature axes' shape.
-struct LayerNorm {
+struct LayerNorm : Module<LayerNorm> {
   struct Options {
     double epsilon = 1e-6;
     std::optional<DType> dtype = std::nullopt;  // of the result (default: promoted input/params)
@@ -70,6 +73,8 @@ struct LayerNorm {
 
   explicit LayerNorm(Options o) : options(std::move(o)) {}
   Array operator()(Scope& scope, const Array& x, Loc loc = Loc::current()) const;
+  // In `own` itself: LayerNorm as the top-level module (nn.hpp, run_at_root).
+  Array in_scope(Scope& own, const Array& x, Loc loc = Loc::current()) const;
 };
 
 }  // namespace kiln::nn

@@ -50,7 +50,7 @@ Tree payload(int64_t step) {
     uint32_t h = static_cast<uint32_t>(step) * 2654435761u + static_cast<uint32_t>(a) * 40503u;
     for (int64_t j = 0; j < kElements; ++j)
       v[static_cast<size_t>(j)] = static_cast<int32_t>(h ^ static_cast<uint32_t>(j));
-    layers[std::to_string(a)] = Tree(Array::from_data<int32_t>(v, {kElements}));
+    layers.entry(std::to_string(a)) = Tree(Array::from_data<int32_t>(v, {kElements}));
   }
   int32_t s = static_cast<int32_t>(step);
   float scale = static_cast<float>(step) * 0.5f;

@@ -46,9 +46,9 @@ Tree kernels_only(const Tree& t) {
     for (const auto& [k, v] : t.items()) {
       if (v.is_leaf()) {
         bool decay = k != "bias";
-        out[k] = Tree(Array::from_data(std::span<const bool>(&decay, 1), Shape{}));
+        out.entry(k) = Tree(Array::from_data(std::span<const bool>(&decay, 1), Shape{}));
       } else {
-        out[k] = kernels_only(v);
+        out.entry(k) = kernels_only(v);
       }
     }
     return out;
