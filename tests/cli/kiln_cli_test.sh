@@ -16,7 +16,9 @@ out=$("$kiln" version) || fail "version exited $?"
 out=$("$kiln" devices) || fail "devices exited $?"
 grep -q '^    CpuDevice(id=0)$' <<<"$out" || fail "devices lacks CpuDevice(id=0): $out"
 grep -q 'TT_PJRT_PLUGIN_DIR' <<<"$out" || fail "devices does not say how to get tt: $out"
-# The instruction set oneDNN dispatches to: AVX-512 where the processor has it, AVX2 when capped.
+# The instruction set oneDNN dispatches to: AVX-512 where the processor has it, AVX2 when capped
+# (CI also runs this test with ONEDNN_MAX_CPU_ISA=AVX2 set: the uncapped run unsets it).
+out=$(env -u ONEDNN_MAX_CPU_ISA "$kiln" devices) || fail "devices without ONEDNN_MAX_CPU_ISA exited $?"
 isa=$(sed -n 's/^    kernels: oneDNN on \([a-z0-9_]*\) (ONEDNN_MAX_CPU_ISA caps it)$/\1/p' <<<"$out")
 if grep -q '^flags.* avx512f ' /proc/cpuinfo; then
   [[ "$isa" == avx512_core* ]] || fail "devices names '$isa' on an AVX-512 processor: $out"
