@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "export/elementwise_ops.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
 #include "kiln/export.hpp"
@@ -56,7 +57,7 @@ std::string element_type(DType t) {
       break;
   }
   throw Unsupported(message("StableHLO export: no element type for " + std::string(name(t)), Loc{},
-                            "complex dtypes are storage only in kiln"));
+                            storage_only(t)));
 }
 
 std::string tensor_type(DType t, const Shape& s) {
@@ -235,97 +236,11 @@ uint64_t highest_bits(DType t) {
   }
 }
 
-const char* unary_op(Prim p) {
-  switch (p) {
-    case Prim::neg:
-      return "stablehlo.negate";
-    case Prim::abs:
-      return "stablehlo.abs";
-    case Prim::sign:
-      return "stablehlo.sign";
-    case Prim::exp:
-      return "stablehlo.exponential";
-    case Prim::log:
-      return "stablehlo.log";
-    case Prim::log1p:
-      return "stablehlo.log_plus_one";
-    case Prim::expm1:
-      return "stablehlo.exponential_minus_one";
-    case Prim::sqrt:
-      return "stablehlo.sqrt";
-    case Prim::rsqrt:
-      return "stablehlo.rsqrt";
-    case Prim::tanh:
-      return "stablehlo.tanh";
-    case Prim::logistic:
-      return "stablehlo.logistic";
-    case Prim::sin:
-      return "stablehlo.sine";
-    case Prim::cos:
-      return "stablehlo.cosine";
-    case Prim::floor:
-      return "stablehlo.floor";
-    case Prim::ceil:
-      return "stablehlo.ceil";
-    case Prim::round:
-      return "stablehlo.round_nearest_afz";  // kiln rounds half away from zero
-    case Prim::not_:
-      return "stablehlo.not";
-    default:
-      return nullptr;
-  }
-}
-
-const char* binary_op(Prim p) {
-  switch (p) {
-    case Prim::add:
-      return "stablehlo.add";
-    case Prim::sub:
-      return "stablehlo.subtract";
-    case Prim::mul:
-      return "stablehlo.multiply";
-    case Prim::div:
-      return "stablehlo.divide";
-    case Prim::rem:
-      return "stablehlo.remainder";
-    case Prim::pow:
-      return "stablehlo.power";
-    case Prim::max:
-      return "stablehlo.maximum";
-    case Prim::min:
-      return "stablehlo.minimum";
-    case Prim::and_:
-      return "stablehlo.and";
-    case Prim::or_:
-      return "stablehlo.or";
-    case Prim::xor_:
-      return "stablehlo.xor";
-    case Prim::shift_left:
-      return "stablehlo.shift_left";
-    case Prim::shift_right_logical:
-      return "stablehlo.shift_right_logical";
-    default:
-      return nullptr;
-  }
-}
-
-const char* compare_direction(Prim p) {
-  switch (p) {
-    case Prim::eq:
-      return "EQ";
-    case Prim::ne:
-      return "NE";
-    case Prim::lt:
-      return "LT";
-    case Prim::le:
-      return "LE";
-    case Prim::gt:
-      return "GT";
-    case Prim::ge:
-      return "GE";
-    default:
-      return nullptr;
-  }
+// The comparison direction StableHLO writes: the primitive's name in capitals (eq -> EQ).
+std::string compare_direction(Prim p) {
+  std::string dir(ir::name(p));
+  for (char& c : dir) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return dir;
 }
 
 // "b, 0, 1, f"-style: the role of each dimension given (first, second, spatial...) positions.
@@ -381,11 +296,8 @@ class Emitter {
   void check_supported(const ir::Node& n) const {
     const std::string prim(ir::name(n.prim));
     auto complex_dtype = [&](DType t) {
-      throw Unsupported(message(
-          "StableHLO export: " + prim + " on " + std::string(name(t)) +
-              " — complex dtypes are storage only in kiln and have no exported form",
-          n.loc,
-          "Keep complex arrays out of the exported function (split real and imaginary parts)"));
+      throw Unsupported(message("StableHLO export: " + prim + " on " + std::string(name(t)), n.loc,
+                                storage_only(t)));
     };
     if (is_complex(n.type.dtype)) complex_dtype(n.type.dtype);
     for (ir::ValueId in : n.inputs)
@@ -424,21 +336,18 @@ class Emitter {
       names_[id] = in(n, 0);
       return;
     }
-    if (const char* op = unary_op(n.prim)) {
+    if (is_plain_elementwise(n.prim)) {
+      const std::string_view op = ir::info(n.prim).stablehlo;
+      std::string operands;
+      for (size_t i = 0; i < n.inputs.size(); ++i) operands += (i ? ", " : "") + in(n, i);
       const std::string r = result(id);
-      line(r + " = " + op + " " + in(n, 0) + " : " + t);
-    } else if (n.prim == Prim::erf || n.prim == Prim::erf_inv) {
+      line(r + " = " + std::string(op) + " " + operands + " : " + t +
+           (op.starts_with("chlo.") ? " -> " + t : ""));
+    } else if (ir::info(n.prim).kind == ir::PrimKind::compare) {
       const std::string r = result(id);
-      line(r + " = " + (n.prim == Prim::erf ? "chlo.erf " : "chlo.erf_inv ") + in(n, 0) + " : " +
-           t + " -> " + t);
-    } else if (const char* op = binary_op(n.prim)) {
-      const std::string r = result(id);
-      line(r + " = " + op + " " + in(n, 0) + ", " + in(n, 1) + " : " + t);
-    } else if (const char* dir = compare_direction(n.prim)) {
-      const std::string r = result(id);
-      line(r + " = stablehlo.compare  " + dir + ", " + in(n, 0) + ", " + in(n, 1) + ",  " +
-           compare_type(g_.type(n.inputs[0]).dtype) + " : (" + in_type(n, 0) + ", " +
-           in_type(n, 1) + ") -> " + t);
+      line(r + " = stablehlo.compare  " + compare_direction(n.prim) + ", " + in(n, 0) + ", " +
+           in(n, 1) + ",  " + compare_type(g_.type(n.inputs[0]).dtype) + " : (" + in_type(n, 0) +
+           ", " + in_type(n, 1) + ") -> " + t);
     } else {
       emit_structured(id, n, t, dt, a);
     }
@@ -577,6 +486,22 @@ class Emitter {
         return;
       }
       case Prim::reduce_window_sum:
+      case Prim::reduce_window_max:
+      case Prim::select_and_scatter_add:
+        emit_window(id, n, t, dt, a);
+        return;
+      default:
+        throw Unsupported(
+            message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
+                    n.loc, "Report it: every kiln primitive should export"));
+    }
+  }
+
+  // reduce_window_sum / reduce_window_max and select_and_scatter_add: ops with reducer regions.
+  void emit_window(ir::ValueId id, const ir::Node& n, const std::string& t, DType dt,
+                   const ir::Attrs& a) {
+    switch (n.prim) {
+      case Prim::reduce_window_sum:
       case Prim::reduce_window_max: {
         const bool sum = n.prim == Prim::reduce_window_sum;
         const std::string c = scalar_constant(dt, sum ? 0 : lowest_bits(dt));
@@ -615,9 +540,7 @@ class Emitter {
         return;
       }
       default:
-        throw Unsupported(
-            message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
-                    n.loc, "Report it: every kiln primitive should export"));
+        return;
     }
   }
 
