@@ -25,7 +25,7 @@ namespace kiln::ir {
 
 // The closed primitive set. Adding one means: this enum, its row in kPrimTable below, its VJP rule
 // (src/transforms/vjp_rules.cpp) when its row says Grad::rule, and its CPU kernel
-// (src/backend/cpu); docs/primitives.md, "Adding a primitive".
+// (src/backend/cpu); docs/primitives.md lists the edits adding atan2 took.
 enum class Prim : uint8_t {
   // structure
   parameter,
@@ -62,6 +62,7 @@ enum class Prim : uint8_t {
   div,
   rem,
   pow,
+  atan2,
   max,
   min,
   and_,
@@ -208,6 +209,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::div, "div", K::binary, 2, kNum, G::rule, "stablehlo.divide"},
     {Prim::rem, "rem", K::binary, 2, kNum, G::rule, "stablehlo.remainder"},
     {Prim::pow, "pow", K::binary, 2, kFloat, G::rule, "stablehlo.power"},
+    {Prim::atan2, "atan2", K::binary, 2, kFloat, G::rule, "stablehlo.atan2"},
     {Prim::max, "max", K::binary, 2, kNum, G::rule, "stablehlo.maximum"},
     {Prim::min, "min", K::binary, 2, kNum, G::rule, "stablehlo.minimum"},
     {Prim::and_, "and", K::binary, 2, kBits, G::zero, "stablehlo.and"},

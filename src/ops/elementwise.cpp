@@ -143,6 +143,9 @@ Array rem(const Operand& a, const Operand& b, Loc loc) {
 Array pow(const Operand& a, const Operand& b, Loc loc) {
   return binary_float(Prim::pow, a, b, loc);
 }
+Array arctan2(const Operand& a, const Operand& b, Loc loc) {
+  return binary_float(Prim::atan2, a, b, loc);
+}
 Array maximum(const Operand& a, const Operand& b, Loc loc) {
   return binary(Prim::max, a, b, loc);
 }

@@ -427,6 +427,12 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
     Array dy = mul(log(safe_x, L(a)), a.out, L(a));
     return {mul(a.g, dx, L(a)), mul(a.g, dy, L(a))};
   });
+  // JAX: atan2(x, y)' = (y, -x) / (x^2 + y^2).
+  set(Prim::atan2, [](const VjpArgs& a) -> Grads {
+    const Array &x = a.in[0], &y = a.in[1];
+    Array g = div(a.g, add(mul(x, x, L(a)), mul(y, y, L(a)), L(a)), L(a));
+    return {mul(g, y, L(a)), mul(neg(g, L(a)), x, L(a))};
+  });
   set(Prim::max, [](const VjpArgs& a) -> Grads {
     return {mul(a.g, balanced_eq(a.in[0], a.out, a.in[1], L(a)), L(a)),
             mul(a.g, balanced_eq(a.in[1], a.out, a.in[0], L(a)), L(a))};

@@ -106,6 +106,8 @@ std::optional<double> float_binary(Prim p, double x, double y) {
       return std::fmod(x, y);
     case Prim::pow:
       return std::pow(x, y);
+    case Prim::atan2:
+      return std::atan2(x, y);
     // Equal operands (+0 and -0) give y (docs/primitives.md).
     case Prim::max:
       return std::isnan(x) || std::isnan(y) ? nan : x > y ? x : y;

@@ -214,6 +214,13 @@ struct Pow {
     return std::pow(x, y);
   }
 };
+// atan2(x, y) is the angle of the point (y, x): lax.atan2's operand order.
+struct Atan2 {
+  template <Floating C>
+  C operator()(C x, C y) const {
+    return std::atan2(x, y);
+  }
+};
 // max/min propagate NaN (lax.max/lax.min); on bool they are or/and.
 struct Max {
   template <class C>
@@ -500,6 +507,7 @@ constexpr BinaryKernels kBinaryKernels[] = {
     arithmetic<Div>(Prim::div),
     arithmetic<Rem>(Prim::rem),
     arithmetic<Pow>(Prim::pow),
+    arithmetic<Atan2>(Prim::atan2),
     arithmetic<Max>(Prim::max),
     arithmetic<Min>(Prim::min),
     arithmetic<And>(Prim::and_),
