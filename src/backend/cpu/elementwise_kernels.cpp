@@ -370,7 +370,7 @@ constexpr KernelPicker kUnaryKernels[] = {
     {Prim::not_, &pick_unary<Not>},
 };
 
-// ---- absorbed operands (schedule.cpp replaced a full or broadcast_in_dim operand) -----------
+// ---- absorbed operands (schedule_plan.cpp replaced a full or broadcast_in_dim operand) ------
 //
 // The result is rows × len elements. Operand k starts at base[k] and advances row_stride[k]
 // elements per row: len for a dense operand, 0 for a cyclic source (period len) or a scalar. The
