@@ -1,7 +1,7 @@
 // StableHLO MLIR text -> ir::Graph: the reverse of src/export/stablehlo.cpp. The syntax lives in
 // mlir_syntax.cpp; here each op name maps to a kiln primitive and the reader of its attributes
-// (the registry's rows for elementwise ops, kStructuredOps for the rest), and every node goes
-// through ir::Graph::add, so its type is inferred and then checked against the type the text
+// (derived from the registry's rows, plus the ops JAX writes that kiln does not), and every node
+// goes through ir::Graph::add, so its type is inferred and then checked against the type the text
 // declares.
 #include <algorithm>
 #include <cctype>
@@ -141,32 +141,38 @@ class Importer {
   ir::Graph g_;
 };
 
-// The ops with their own readers. The plain elementwise ops are not listed: their names come from
-// the registry rows the exporter writes them from (op_rules below).
-const OpRule kStructuredOps[] = {
-    // compare: the direction picks eq ne lt le gt ge (exporter: compare_direction)
-    {"stablehlo.compare", Prim::eq, &Importer::compare},  // the direction picks eq ... ge
-    {"stablehlo.select", Prim::select, &Importer::elementwise},
+// The ops with their own readers, named by their primitive's row (the name the exporter writes);
+// the plain elementwise ops need no reader of their own (op_rules below).
+struct Reader {
+  Prim prim;
+  Lower lower;
+};
+const Reader kReaders[] = {
+    {Prim::eq, &Importer::compare},  // stablehlo.compare: the direction picks eq ... ge
+    {Prim::select, &Importer::elementwise},
+    {Prim::constant, &Importer::constant},  // full exports as a constant too
+    {Prim::iota, &Importer::iota},
+    {Prim::convert, &Importer::convert},
+    {Prim::bitcast_convert, &Importer::convert},
+    {Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
+    {Prim::reshape, &Importer::reshape},
+    {Prim::transpose, &Importer::dims_op},
+    {Prim::rev, &Importer::dims_op},
+    {Prim::slice, &Importer::slice},
+    {Prim::concatenate, &Importer::concatenate},
+    {Prim::pad, &Importer::pad},
+    {Prim::reduce_sum, &Importer::reduce},  // stablehlo.reduce: also reduce_max/min, argmax
+    {Prim::dot_general, &Importer::dot_general},
+    {Prim::convolution, &Importer::convolution},
+    {Prim::reduce_window_sum, &Importer::reduce_window},  // and reduce_window_max
+    {Prim::select_and_scatter_add, &Importer::select_and_scatter},
+};
+
+// Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
+const OpRule kJaxOps[] = {
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
     {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
-    // structure, shape, reductions, contractions, windows (exporter: emit_structured)
-    {"stablehlo.constant", Prim::constant, &Importer::constant},
-    {"stablehlo.iota", Prim::iota, &Importer::iota},
-    {"stablehlo.convert", Prim::convert, &Importer::convert},
-    {"stablehlo.bitcast_convert", Prim::bitcast_convert, &Importer::convert},
-    {"stablehlo.broadcast_in_dim", Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
-    {"stablehlo.reshape", Prim::reshape, &Importer::reshape},
-    {"stablehlo.transpose", Prim::transpose, &Importer::dims_op},
-    {"stablehlo.reverse", Prim::rev, &Importer::dims_op},
-    {"stablehlo.slice", Prim::slice, &Importer::slice},
-    {"stablehlo.concatenate", Prim::concatenate, &Importer::concatenate},
-    {"stablehlo.pad", Prim::pad, &Importer::pad},
-    {"stablehlo.reduce", Prim::reduce_sum, &Importer::reduce},  // and reduce_max/min, argmax
-    {"stablehlo.dot_general", Prim::dot_general, &Importer::dot_general},
     {"stablehlo.dot", Prim::dot_general, &Importer::dot},
-    {"stablehlo.convolution", Prim::convolution, &Importer::convolution},
-    {"stablehlo.reduce_window", Prim::reduce_window_sum, &Importer::reduce_window},
-    {"stablehlo.select_and_scatter", Prim::select_and_scatter_add, &Importer::select_and_scatter},
 };
 
 // Ops the parser must accept that are not lowered to nodes: calls, returns.
@@ -181,7 +187,8 @@ const std::vector<OpRule>& op_rules() {
     for (const ir::PrimInfo& row : ir::registry::kPrimTable)
       if (is_plain_elementwise(row.prim))
         r.push_back({row.stablehlo, row.prim, &Importer::elementwise});
-    r.insert(r.end(), std::begin(kStructuredOps), std::end(kStructuredOps));
+    for (const Reader& k : kReaders) r.push_back({ir::info(k.prim).stablehlo, k.prim, k.lower});
+    r.insert(r.end(), std::begin(kJaxOps), std::end(kJaxOps));
     return r;
   }();
   return rules;
