@@ -236,6 +236,11 @@ uint64_t highest_bits(DType t) {
   }
 }
 
+// The op a node exports to: its registry row's (the importer reads the same name back).
+std::string op_name(const ir::Node& n) {
+  return std::string(ir::info(n.prim).stablehlo);
+}
+
 // The comparison direction StableHLO writes: the primitive's name in capitals (eq -> EQ).
 std::string compare_direction(Prim p) {
   std::string dir(ir::name(p));
@@ -374,39 +379,39 @@ class Emitter {
         if (data == nullptr && n.type.shape.numel() > 0)
           throw Unsupported(message("StableHLO export: a constant's literal is not on the host",
                                     n.loc, "Capture host arrays (device_get) in the function"));
-        line(r + " = stablehlo.constant " + dense(dt, n.type.shape, data) + " : " + t);
+        line(r + " = " + op_name(n) + " " + dense(dt, n.type.shape, data) + " : " + t);
         return;
       }
       case Prim::full:  // one value: always the splat form
-        line(r + " = stablehlo.constant dense<" +
+        line(r + " = " + op_name(n) + " dense<" +
              element_text(dt, reinterpret_cast<const uint8_t*>(&a.value.bits)) + "> : " + t);
         return;
       case Prim::iota:
-        line(r + " = stablehlo.iota dim = " + std::to_string(a.axis) + " : " + t);
+        line(r + " = " + op_name(n) + " dim = " + std::to_string(a.axis) + " : " + t);
         return;
       case Prim::convert:
-        line(r + " = stablehlo.convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::bitcast_convert:
-        line(r + " = stablehlo.bitcast_convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::select:
-        line(r + " = stablehlo.select " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
              in_type(n, 0) + ", " + t);
         return;
       case Prim::broadcast_in_dim:
-        line(r + " = stablehlo.broadcast_in_dim " + in(n, 0) + ", dims = " + int_list(a.dims) +
-             " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
+             in_type(n, 0) + ") -> " + t);
         return;
       case Prim::reshape:
-        line(r + " = stablehlo.reshape " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::transpose:
-        line(r + " = stablehlo.transpose " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
              in_type(n, 0) + ") -> " + t);
         return;
       case Prim::rev:
-        line(r + " = stablehlo.reverse " + in(n, 0) + ", dims = " + int_list(a.dims) + " : " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : " + t);
         return;
       case Prim::slice: {
         std::string s = "[";
@@ -415,7 +420,7 @@ class Emitter {
           s += (i ? ", " : "") + std::to_string(a.start[i]) + ":" + std::to_string(a.limit[i]) +
                (stride != 1 ? ":" + std::to_string(stride) : "");
         }
-        line(r + " = stablehlo.slice " + in(n, 0) + " " + s + "] : (" + in_type(n, 0) + ") -> " +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " " + s + "] : (" + in_type(n, 0) + ") -> " +
              t);
         return;
       }
@@ -425,14 +430,14 @@ class Emitter {
           ops += (i ? ", " : "") + in(n, i);
           types += (i ? ", " : "") + in_type(n, i);
         }
-        line(r + " = stablehlo.concatenate " + ops + ", dim = " + std::to_string(a.axis) + " : (" +
+        line(r + " = " + op_name(n) + " " + ops + ", dim = " + std::to_string(a.axis) + " : (" +
              types + ") -> " + t);
         return;
       }
       case Prim::pad:
-        line(r + " = stablehlo.pad " + in(n, 0) + ", " + in(n, 1) + ", low = " + int_list(a.low) +
-             ", high = " + int_list(a.high) + ", interior = " + int_list(a.interior) + " : (" +
-             in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) +
+             ", low = " + int_list(a.low) + ", high = " + int_list(a.high) + ", interior = " +
+             int_list(a.interior) + " : (" + in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
         return;
       case Prim::reduce_sum:
       case Prim::reduce_max:
@@ -445,7 +450,7 @@ class Emitter {
                                                       : "stablehlo.minimum";
         const std::string c = scalar_constant(dt, init);
         const std::string reduce_name = result(id);
-        line(reduce_name + " = stablehlo.reduce(" + in(n, 0) + " init: " + c + ") applies " + op +
+        line(reduce_name + " = " + op_name(n) + "(" + in(n, 0) + " init: " + c + ") applies " + op +
              " across dimensions = " + int_list(a.dims) + " : (" + in_type(n, 0) + ", " +
              tensor_type(dt, Shape{}) + ") -> " + t);
         return;
@@ -460,7 +465,7 @@ class Emitter {
                   int_list(a.dot.rhs_batch) + ", ";
         dims += "contracting_dims = " + int_list(a.dot.lhs_contract) + " x " +
                 int_list(a.dot.rhs_contract);
-        line(r + " = stablehlo.dot_general " + in(n, 0) + ", " + in(n, 1) + ", " + dims +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + dims +
              ", precision = [DEFAULT, DEFAULT] : (" + in_type(n, 0) + ", " + in_type(n, 1) +
              ") -> " + t);
         return;
@@ -472,7 +477,7 @@ class Emitter {
           pad += std::string(i ? ", " : "") + "[" + std::to_string(c.padding_low[i]) + ", " +
                  std::to_string(c.padding_high[i]) + "]";
         pad += "]";
-        line(r + " = stablehlo.convolution(" + in(n, 0) + ", " + in(n, 1) +
+        line(r + " = " + op_name(n) + "(" + in(n, 0) + ", " + in(n, 1) +
              ") dim_numbers = " + conv_layout(c.lhs_spec, 'b', 'f') + "x" +
              conv_layout(c.rhs_spec, 'o', 'i') + "->" + conv_layout(c.out_spec, 'b', 'f') +
              ", window = {stride = " + int_list(c.window_strides) + ", pad = " + pad +
@@ -507,8 +512,8 @@ class Emitter {
         const std::string c = scalar_constant(dt, sum ? 0 : lowest_bits(dt));
         const std::string name = result(id);
         const std::string st = tensor_type(dt, Shape{});
-        line(name + " = \"stablehlo.reduce_window\"(" + in(n, 0) + ", " + c + ") <{" +
-             window_attrs(a) + "}> ({");
+        line(name + " = \"" + op_name(n) + "\"(" + in(n, 0) + ", " + c + ") <{" + window_attrs(a) +
+             "}> ({");
         const std::string x = fresh(), y = fresh(), s = fresh();
         line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
         line(
@@ -523,8 +528,8 @@ class Emitter {
         const std::string c = scalar_constant(dt, 0);
         const std::string name = result(id);
         const std::string st = tensor_type(dt, Shape{});
-        line(name + " = \"stablehlo.select_and_scatter\"(" + in(n, 1) + ", " + in(n, 0) + ", " + c +
-             ") <{" + window_attrs(a) + "}> ({");
+        line(name + " = \"" + op_name(n) + "\"(" + in(n, 1) + ", " + in(n, 0) + ", " + c + ") <{" +
+             window_attrs(a) + "}> ({");
         const std::string x = fresh(), y = fresh(), p = fresh();
         line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
         line(p + " = stablehlo.compare  GE, " + x + ", " + y + ",  " + compare_type(dt) + " : (" +
