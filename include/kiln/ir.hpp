@@ -161,7 +161,8 @@ struct PrimInfo {
   // is never in it: complex operands pass the type rule and every backend refuses them.
   DTypeMask dtypes;
   Grad grad;
-  std::string_view stablehlo;  // the op it lowers to; "" for none (parameter, threefry2x32)
+  std::string_view stablehlo;  // the op it exports to; "" for none (parameter, threefry2x32,
+                               // stop_gradient: written as its operand)
   const BatchRule* batching = nullptr;
   const ShardingRule* sharding = nullptr;
 };
