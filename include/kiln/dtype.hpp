@@ -73,6 +73,9 @@ DType promote_weak(DType array_dtype, WeakKind weak);
 // complex64/complex128 are storage-only: arrays of them are created, printed, saved and loaded,
 // but no kernel computes on them. Throws the Unsupported error that says so, naming `what`.
 [[noreturn]] void complex_is_storage_only(DType t, std::string_view what);
+// Why no primitive computes on complex t, and what to do instead: the one wording every refusal
+// of a complex operand carries (kernels, backends' support checks, StableHLO export and import).
+std::string storage_only(DType t);
 
 // 16-bit float storage: IEEE half and bfloat16, round-to-nearest-even.
 struct bf16 {

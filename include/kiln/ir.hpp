@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <source_location>
 #include <span>
@@ -22,9 +23,9 @@ class Buffer;
 
 namespace kiln::ir {
 
-// The closed primitive set. Adding one means: this enum, its row in the primitive table
-// (src/ir/primitive.cpp), its shape rule (src/ir/shape_inference.cpp), its VJP rule
-// (src/transforms/vjp_rules.cpp) and its CPU kernel (src/backend/cpu).
+// The closed primitive set. Adding one means: this enum, its row in kPrimTable below, its VJP rule
+// (src/transforms/vjp_rules.cpp) when its row says Grad::rule, and its CPU kernel
+// (src/backend/cpu); docs/primitives.md lists the edits adding atan2 took.
 enum class Prim : uint8_t {
   // structure
   parameter,
@@ -61,6 +62,7 @@ enum class Prim : uint8_t {
   div,
   rem,
   pow,
+  atan2,
   max,
   min,
   and_,
@@ -116,14 +118,154 @@ enum class PrimKind : uint8_t {
   random
 };
 
+// A set of dtypes, one bit per DType: what a primitive accepts, what a backend's kernels run.
+using DTypeMask = uint16_t;
+static_assert(kNumDTypes <= 16, "DTypeMask has one bit per dtype");
+constexpr DTypeMask dtype_bit(DType t) {
+  return static_cast<DTypeMask>(1u << static_cast<unsigned>(t));
+}
+inline constexpr DTypeMask kBoolDType = dtype_bit(DType::bool_);
+inline constexpr DTypeMask kUnsignedDTypes = dtype_bit(DType::uint8) | dtype_bit(DType::uint16) |
+                                             dtype_bit(DType::uint32) | dtype_bit(DType::uint64);
+inline constexpr DTypeMask kSignedIntDTypes = dtype_bit(DType::int8) | dtype_bit(DType::int16) |
+                                              dtype_bit(DType::int32) | dtype_bit(DType::int64);
+inline constexpr DTypeMask kIntDTypes = kUnsignedDTypes | kSignedIntDTypes;
+inline constexpr DTypeMask kFloatDTypes = dtype_bit(DType::bfloat16) | dtype_bit(DType::float16) |
+                                          dtype_bit(DType::float32) | dtype_bit(DType::float64);
+inline constexpr DTypeMask kNumericDTypes = kIntDTypes | kFloatDTypes;  // not bool
+inline constexpr DTypeMask kBitwiseDTypes = kBoolDType | kIntDTypes;
+// Every dtype a primitive can compute on. complex64/complex128 are storage only (kiln/dtype.hpp):
+// no row holds them, so every backend refuses a primitive on them.
+inline constexpr DTypeMask kRealDTypes = kBoolDType | kNumericDTypes;
+
+// What reverse mode does at a node of this primitive.
+enum class Grad : uint8_t {
+  rule,  // differentiable: vjp_rules.cpp has its rule (a compile-time check there says so)
+  zero,  // its cotangent is zero: bool/integer results, piecewise-constant functions, stop_gradient
+  none,  // not differentiable: a cotangent reaching it is a GradError naming it and the user's line
+};
+
+// Rules later transforms attach to a row (vmap, sharding propagation); no row fills them yet.
+struct BatchRule;
+struct ShardingRule;
+
+// One primitive, declared once. The type rule (shape_inference.cpp) refuses operands outside
+// `dtypes`; every backend's kernel table may only narrow it; the StableHLO exporter writes
+// `stablehlo` and the importer reads it back to this primitive; autodiff follows `grad`.
 struct PrimInfo {
+  Prim prim;
   std::string_view name;  // jaxpr / StableHLO-style name: "dot_general", "reduce_sum"
   PrimKind kind;
-  int arity;            // -1: variadic (concatenate)
-  bool differentiable;  // has a VJP rule (false: the cotangent is zero / undefined)
+  int arity;  // -1: variadic (concatenate)
+  // The dtypes of its data operand (select: the chosen values; no operand: its result). complex
+  // is never in it: complex operands pass the type rule and every backend refuses them.
+  DTypeMask dtypes;
+  Grad grad;
+  std::string_view stablehlo;  // the op it exports to; "" for none (parameter, threefry2x32,
+                               // stop_gradient: written as its operand)
+  const BatchRule* batching = nullptr;
+  const ShardingRule* sharding = nullptr;
 };
-const PrimInfo& info(Prim p);
-std::string_view name(Prim p);
+
+// The registry: one row per primitive, in the enum's order (the static_assert below checks it).
+namespace registry {
+using K = PrimKind;
+using G = Grad;
+inline constexpr DTypeMask kAll = kRealDTypes, kNum = kNumericDTypes, kFloat = kFloatDTypes,
+                           kInt = kIntDTypes, kBits = kBitwiseDTypes,
+                           kSigned = kSignedIntDTypes | kFloatDTypes,
+                           kU32 = dtype_bit(DType::uint32);
+
+// clang-format off
+inline constexpr PrimInfo kPrimTable[] = {
+    {Prim::parameter, "parameter", K::structural, 0, kAll, G::zero, ""},
+    {Prim::constant, "constant", K::structural, 0, kAll, G::zero, "stablehlo.constant"},
+    {Prim::full, "full", K::structural, 0, kAll, G::zero, "stablehlo.constant"},
+    {Prim::iota, "iota", K::structural, 0, kNum, G::zero, "stablehlo.iota"},
+    {Prim::neg, "neg", K::unary, 1, kNum, G::rule, "stablehlo.negate"},
+    {Prim::abs, "abs", K::unary, 1, kSigned, G::rule, "stablehlo.abs"},
+    {Prim::sign, "sign", K::unary, 1, kSigned, G::zero, "stablehlo.sign"},
+    {Prim::exp, "exp", K::unary, 1, kFloat, G::rule, "stablehlo.exponential"},
+    {Prim::log, "log", K::unary, 1, kFloat, G::rule, "stablehlo.log"},
+    {Prim::log1p, "log1p", K::unary, 1, kFloat, G::rule, "stablehlo.log_plus_one"},
+    {Prim::expm1, "expm1", K::unary, 1, kFloat, G::rule, "stablehlo.exponential_minus_one"},
+    {Prim::sqrt, "sqrt", K::unary, 1, kFloat, G::rule, "stablehlo.sqrt"},
+    {Prim::rsqrt, "rsqrt", K::unary, 1, kFloat, G::rule, "stablehlo.rsqrt"},
+    {Prim::tanh, "tanh", K::unary, 1, kFloat, G::rule, "stablehlo.tanh"},
+    {Prim::logistic, "logistic", K::unary, 1, kFloat, G::rule, "stablehlo.logistic"},
+    {Prim::sin, "sin", K::unary, 1, kFloat, G::rule, "stablehlo.sine"},
+    {Prim::cos, "cos", K::unary, 1, kFloat, G::rule, "stablehlo.cosine"},
+    {Prim::erf, "erf", K::unary, 1, kFloat, G::rule, "chlo.erf"},
+    {Prim::erf_inv, "erf_inv", K::unary, 1, kFloat, G::rule, "chlo.erf_inv"},
+    {Prim::floor, "floor", K::unary, 1, kFloat, G::zero, "stablehlo.floor"},
+    {Prim::ceil, "ceil", K::unary, 1, kFloat, G::zero, "stablehlo.ceil"},
+    {Prim::round, "round", K::unary, 1, kFloat, G::zero, "stablehlo.round_nearest_afz"},
+    {Prim::not_, "not", K::unary, 1, kBits, G::zero, "stablehlo.not"},
+    {Prim::stop_gradient, "stop_gradient", K::unary, 1, kAll, G::zero, ""},
+    {Prim::convert, "convert_element_type", K::unary, 1, kAll, G::rule, "stablehlo.convert"},
+    {Prim::bitcast_convert, "bitcast_convert_type", K::unary, 1, kAll, G::none, "stablehlo.bitcast_convert"},
+    {Prim::add, "add", K::binary, 2, kNum, G::rule, "stablehlo.add"},
+    {Prim::sub, "sub", K::binary, 2, kNum, G::rule, "stablehlo.subtract"},
+    {Prim::mul, "mul", K::binary, 2, kNum, G::rule, "stablehlo.multiply"},
+    {Prim::div, "div", K::binary, 2, kNum, G::rule, "stablehlo.divide"},
+    {Prim::rem, "rem", K::binary, 2, kNum, G::rule, "stablehlo.remainder"},
+    {Prim::pow, "pow", K::binary, 2, kFloat, G::rule, "stablehlo.power"},
+    {Prim::atan2, "atan2", K::binary, 2, kFloat, G::rule, "stablehlo.atan2"},
+    {Prim::max, "max", K::binary, 2, kNum, G::rule, "stablehlo.maximum"},
+    {Prim::min, "min", K::binary, 2, kNum, G::rule, "stablehlo.minimum"},
+    {Prim::and_, "and", K::binary, 2, kBits, G::zero, "stablehlo.and"},
+    {Prim::or_, "or", K::binary, 2, kBits, G::zero, "stablehlo.or"},
+    {Prim::xor_, "xor", K::binary, 2, kBits, G::zero, "stablehlo.xor"},
+    {Prim::shift_left, "shift_left", K::binary, 2, kInt, G::zero, "stablehlo.shift_left"},
+    {Prim::shift_right_logical, "shift_right_logical", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_logical"},
+    {Prim::eq, "eq", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::ne, "ne", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::lt, "lt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::le, "le", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::gt, "gt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::ge, "ge", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::select, "select", K::select, 3, kAll, G::rule, "stablehlo.select"},
+    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAll, G::rule, "stablehlo.broadcast_in_dim"},
+    {Prim::reshape, "reshape", K::shape, 1, kAll, G::rule, "stablehlo.reshape"},
+    {Prim::transpose, "transpose", K::shape, 1, kAll, G::rule, "stablehlo.transpose"},
+    {Prim::slice, "slice", K::shape, 1, kAll, G::rule, "stablehlo.slice"},
+    {Prim::concatenate, "concatenate", K::shape, -1, kAll, G::rule, "stablehlo.concatenate"},
+    {Prim::pad, "pad", K::shape, 2, kAll, G::rule, "stablehlo.pad"},
+    {Prim::reduce_sum, "reduce_sum", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
+    {Prim::dot_general, "dot_general", K::contraction, 2, kNum, G::rule, "stablehlo.dot_general"},
+    {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
+    {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
+    {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
+    {Prim::rev, "rev", K::shape, 1, kAll, G::rule, "stablehlo.reverse"},
+    {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
+};
+// clang-format on
+
+constexpr bool complete_and_in_enum_order() {
+  if (std::size(kPrimTable) != static_cast<size_t>(kNumPrims)) return false;
+  for (size_t i = 0; i < std::size(kPrimTable); ++i)
+    if (static_cast<size_t>(kPrimTable[i].prim) != i) return false;
+  return true;
+}
+static_assert(complete_and_in_enum_order(),
+              "kPrimTable needs one row per Prim, in the enum's order");
+
+}  // namespace registry
+
+constexpr const PrimInfo& info(Prim p) {
+  return registry::kPrimTable[static_cast<size_t>(p)];
+}
+constexpr std::string_view name(Prim p) {
+  return info(p).name;
+}
+// Whether p accepts operands of dtype t (complex: never — it is storage only).
+constexpr bool accepts(Prim p, DType t) {
+  return (info(p).dtypes & dtype_bit(t)) != 0;
+}
 
 // Which dimensions of a dot_general contract and which are batch dimensions (lax's
 // ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))). Output: batch, lhs free, rhs free.

@@ -81,6 +81,8 @@ Array mul(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array div(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array rem(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array pow(const Operand& a, const Operand& b, Loc loc = Loc::current());
+// jnp.arctan2(a, b): the angle of the point (b, a) in (-pi, pi]; integer operands give float32.
+Array arctan2(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array maximum(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array minimum(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array bitwise_and(const Operand& a, const Operand& b, Loc loc = Loc::current());

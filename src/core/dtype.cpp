@@ -158,12 +158,16 @@ DType promote_weak(DType t, WeakKind weak) {
   return t;
 }
 
+std::string storage_only(DType t) {
+  return std::string(name(t)) +
+         " is storage only in kiln: no primitive computes on complex arrays (they are made from "
+         "host data, printed, saved, loaded and converted between file formats). Keep them out of "
+         "the computation: split real and imaginary parts, or read the elements with "
+         "to_vector<std::complex<...>>() and compute on the host";
+}
+
 void complex_is_storage_only(DType t, std::string_view what) {
-  throw Unsupported(std::string(what) + " on " + std::string(name(t)) + ": kiln's " +
-                    std::string(name(t)) +
-                    " arrays are storage only (created from host data, printed, saved, loaded and "
-                    "converted between file formats); no kernel computes on them. Read the "
-                    "elements with to_vector<std::complex<...>>() and compute on the host");
+  throw Unsupported(std::string(what) + " on " + std::string(name(t)) + ": " + storage_only(t));
 }
 
 float to_float(bf16 v) {
@@ -208,8 +212,7 @@ double to_double_from(T v) {
 void check_scalar_dtype(DType t, const char* what) {
   if (is_complex(t))
     throw DTypeError(std::string("Scalar::") + what + " of dtype " + std::string(name(t)) +
-                     ": a kiln::Scalar holds one real value in 8 bytes, and complex dtypes are "
-                     "storage only (build complex arrays from host data with Array::from_data)");
+                     ": a kiln::Scalar holds one real value in 8 bytes. " + storage_only(t));
 }
 }  // namespace
 

@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "export/elementwise_ops.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
 #include "kiln/export.hpp"
@@ -60,7 +61,7 @@ std::string element_type(DType t) {
       break;
   }
   throw Unsupported(message("StableHLO export: no element type for " + std::string(name(t)), Loc{},
-                            "complex dtypes are storage only in kiln"));
+                            storage_only(t)));
 }
 
 std::string tensor_type(DType t, const Shape& s) {
@@ -239,97 +240,16 @@ uint64_t highest_bits(DType t) {
   }
 }
 
-const char* unary_op(Prim p) {
-  switch (p) {
-    case Prim::neg:
-      return "stablehlo.negate";
-    case Prim::abs:
-      return "stablehlo.abs";
-    case Prim::sign:
-      return "stablehlo.sign";
-    case Prim::exp:
-      return "stablehlo.exponential";
-    case Prim::log:
-      return "stablehlo.log";
-    case Prim::log1p:
-      return "stablehlo.log_plus_one";
-    case Prim::expm1:
-      return "stablehlo.exponential_minus_one";
-    case Prim::sqrt:
-      return "stablehlo.sqrt";
-    case Prim::rsqrt:
-      return "stablehlo.rsqrt";
-    case Prim::tanh:
-      return "stablehlo.tanh";
-    case Prim::logistic:
-      return "stablehlo.logistic";
-    case Prim::sin:
-      return "stablehlo.sine";
-    case Prim::cos:
-      return "stablehlo.cosine";
-    case Prim::floor:
-      return "stablehlo.floor";
-    case Prim::ceil:
-      return "stablehlo.ceil";
-    case Prim::round:
-      return "stablehlo.round_nearest_afz";  // kiln rounds half away from zero
-    case Prim::not_:
-      return "stablehlo.not";
-    default:
-      return nullptr;
-  }
+// The op a node exports to: its registry row's (the importer reads the same name back).
+std::string op_name(const ir::Node& n) {
+  return std::string(ir::info(n.prim).stablehlo);
 }
 
-const char* binary_op(Prim p) {
-  switch (p) {
-    case Prim::add:
-      return "stablehlo.add";
-    case Prim::sub:
-      return "stablehlo.subtract";
-    case Prim::mul:
-      return "stablehlo.multiply";
-    case Prim::div:
-      return "stablehlo.divide";
-    case Prim::rem:
-      return "stablehlo.remainder";
-    case Prim::pow:
-      return "stablehlo.power";
-    case Prim::max:
-      return "stablehlo.maximum";
-    case Prim::min:
-      return "stablehlo.minimum";
-    case Prim::and_:
-      return "stablehlo.and";
-    case Prim::or_:
-      return "stablehlo.or";
-    case Prim::xor_:
-      return "stablehlo.xor";
-    case Prim::shift_left:
-      return "stablehlo.shift_left";
-    case Prim::shift_right_logical:
-      return "stablehlo.shift_right_logical";
-    default:
-      return nullptr;
-  }
-}
-
-const char* compare_direction(Prim p) {
-  switch (p) {
-    case Prim::eq:
-      return "EQ";
-    case Prim::ne:
-      return "NE";
-    case Prim::lt:
-      return "LT";
-    case Prim::le:
-      return "LE";
-    case Prim::gt:
-      return "GT";
-    case Prim::ge:
-      return "GE";
-    default:
-      return nullptr;
-  }
+// The comparison direction StableHLO writes: the primitive's name in capitals (eq -> EQ).
+std::string compare_direction(Prim p) {
+  std::string dir(ir::name(p));
+  for (char& c : dir) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return dir;
 }
 
 // "b, 0, 1, f"-style: the role of each dimension given (first, second, spatial...) positions.
@@ -385,11 +305,8 @@ class Emitter {
   void check_supported(const ir::Node& n) const {
     const std::string prim(ir::name(n.prim));
     auto complex_dtype = [&](DType t) {
-      throw Unsupported(message(
-          "StableHLO export: " + prim + " on " + std::string(name(t)) +
-              " — complex dtypes are storage only in kiln and have no exported form",
-          n.loc,
-          "Keep complex arrays out of the exported function (split real and imaginary parts)"));
+      throw Unsupported(message("StableHLO export: " + prim + " on " + std::string(name(t)), n.loc,
+                                storage_only(t)));
     };
     if (is_complex(n.type.dtype)) complex_dtype(n.type.dtype);
     for (ir::ValueId in : n.inputs)
@@ -428,21 +345,18 @@ class Emitter {
       names_[id] = in(n, 0);
       return;
     }
-    if (const char* op = unary_op(n.prim)) {
+    if (is_plain_elementwise(n.prim)) {
+      const std::string_view op = ir::info(n.prim).stablehlo;
+      std::string operands;
+      for (size_t i = 0; i < n.inputs.size(); ++i) operands += (i ? ", " : "") + in(n, i);
       const std::string r = result(id);
-      line(r + " = " + op + " " + in(n, 0) + " : " + t);
-    } else if (n.prim == Prim::erf || n.prim == Prim::erf_inv) {
+      line(r + " = " + std::string(op) + " " + operands + " : " + t +
+           (op.starts_with("chlo.") ? " -> " + t : ""));
+    } else if (ir::info(n.prim).kind == ir::PrimKind::compare) {
       const std::string r = result(id);
-      line(r + " = " + (n.prim == Prim::erf ? "chlo.erf " : "chlo.erf_inv ") + in(n, 0) + " : " +
-           t + " -> " + t);
-    } else if (const char* op = binary_op(n.prim)) {
-      const std::string r = result(id);
-      line(r + " = " + op + " " + in(n, 0) + ", " + in(n, 1) + " : " + t);
-    } else if (const char* dir = compare_direction(n.prim)) {
-      const std::string r = result(id);
-      line(r + " = stablehlo.compare  " + dir + ", " + in(n, 0) + ", " + in(n, 1) + ",  " +
-           compare_type(g_.type(n.inputs[0]).dtype) + " : (" + in_type(n, 0) + ", " +
-           in_type(n, 1) + ") -> " + t);
+      line(r + " = stablehlo.compare  " + compare_direction(n.prim) + ", " + in(n, 0) + ", " +
+           in(n, 1) + ",  " + compare_type(g_.type(n.inputs[0]).dtype) + " : (" + in_type(n, 0) +
+           ", " + in_type(n, 1) + ") -> " + t);
     } else {
       emit_structured(id, n, t, dt, a);
     }
@@ -469,39 +383,39 @@ class Emitter {
         if (data == nullptr && n.type.shape.numel() > 0)
           throw Unsupported(message("StableHLO export: a constant's literal is not on the host",
                                     n.loc, "Capture host arrays (device_get) in the function"));
-        line(r + " = stablehlo.constant " + dense(dt, n.type.shape, data) + " : " + t);
+        line(r + " = " + op_name(n) + " " + dense(dt, n.type.shape, data) + " : " + t);
         return;
       }
       case Prim::full:  // one value: always the splat form
-        line(r + " = stablehlo.constant dense<" +
+        line(r + " = " + op_name(n) + " dense<" +
              element_text(dt, reinterpret_cast<const uint8_t*>(&a.value.bits)) + "> : " + t);
         return;
       case Prim::iota:
-        line(r + " = stablehlo.iota dim = " + std::to_string(a.axis) + " : " + t);
+        line(r + " = " + op_name(n) + " dim = " + std::to_string(a.axis) + " : " + t);
         return;
       case Prim::convert:
-        line(r + " = stablehlo.convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::bitcast_convert:
-        line(r + " = stablehlo.bitcast_convert " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::select:
-        line(r + " = stablehlo.select " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
              in_type(n, 0) + ", " + t);
         return;
       case Prim::broadcast_in_dim:
-        line(r + " = stablehlo.broadcast_in_dim " + in(n, 0) + ", dims = " + int_list(a.dims) +
-             " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
+             in_type(n, 0) + ") -> " + t);
         return;
       case Prim::reshape:
-        line(r + " = stablehlo.reshape " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
       case Prim::transpose:
-        line(r + " = stablehlo.transpose " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : (" +
              in_type(n, 0) + ") -> " + t);
         return;
       case Prim::rev:
-        line(r + " = stablehlo.reverse " + in(n, 0) + ", dims = " + int_list(a.dims) + " : " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", dims = " + int_list(a.dims) + " : " + t);
         return;
       case Prim::slice: {
         std::string s = "[";
@@ -510,7 +424,7 @@ class Emitter {
           s += (i ? ", " : "") + std::to_string(a.start[i]) + ":" + std::to_string(a.limit[i]) +
                (stride != 1 ? ":" + std::to_string(stride) : "");
         }
-        line(r + " = stablehlo.slice " + in(n, 0) + " " + s + "] : (" + in_type(n, 0) + ") -> " +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + " " + s + "] : (" + in_type(n, 0) + ") -> " +
              t);
         return;
       }
@@ -520,14 +434,14 @@ class Emitter {
           ops += (i ? ", " : "") + in(n, i);
           types += (i ? ", " : "") + in_type(n, i);
         }
-        line(r + " = stablehlo.concatenate " + ops + ", dim = " + std::to_string(a.axis) + " : (" +
+        line(r + " = " + op_name(n) + " " + ops + ", dim = " + std::to_string(a.axis) + " : (" +
              types + ") -> " + t);
         return;
       }
       case Prim::pad:
-        line(r + " = stablehlo.pad " + in(n, 0) + ", " + in(n, 1) + ", low = " + int_list(a.low) +
-             ", high = " + int_list(a.high) + ", interior = " + int_list(a.interior) + " : (" +
-             in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) +
+             ", low = " + int_list(a.low) + ", high = " + int_list(a.high) + ", interior = " +
+             int_list(a.interior) + " : (" + in_type(n, 0) + ", " + in_type(n, 1) + ") -> " + t);
         return;
       case Prim::reduce_sum:
       case Prim::reduce_max:
@@ -540,7 +454,7 @@ class Emitter {
                                                       : "stablehlo.minimum";
         const std::string c = scalar_constant(dt, init);
         const std::string reduce_name = result(id);
-        line(reduce_name + " = stablehlo.reduce(" + in(n, 0) + " init: " + c + ") applies " + op +
+        line(reduce_name + " = " + op_name(n) + "(" + in(n, 0) + " init: " + c + ") applies " + op +
              " across dimensions = " + int_list(a.dims) + " : (" + in_type(n, 0) + ", " +
              tensor_type(dt, Shape{}) + ") -> " + t);
         return;
@@ -555,7 +469,7 @@ class Emitter {
                   int_list(a.dot.rhs_batch) + ", ";
         dims += "contracting_dims = " + int_list(a.dot.lhs_contract) + " x " +
                 int_list(a.dot.rhs_contract);
-        line(r + " = stablehlo.dot_general " + in(n, 0) + ", " + in(n, 1) + ", " + dims +
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + dims +
              ", precision = [DEFAULT, DEFAULT] : (" + in_type(n, 0) + ", " + in_type(n, 1) +
              ") -> " + t);
         return;
@@ -567,7 +481,7 @@ class Emitter {
           pad += std::string(i ? ", " : "") + "[" + std::to_string(c.padding_low[i]) + ", " +
                  std::to_string(c.padding_high[i]) + "]";
         pad += "]";
-        line(r + " = stablehlo.convolution(" + in(n, 0) + ", " + in(n, 1) +
+        line(r + " = " + op_name(n) + "(" + in(n, 0) + ", " + in(n, 1) +
              ") dim_numbers = " + conv_layout(c.lhs_spec, 'b', 'f') + "x" +
              conv_layout(c.rhs_spec, 'o', 'i') + "->" + conv_layout(c.out_spec, 'b', 'f') +
              ", window = {stride = " + int_list(c.window_strides) + ", pad = " + pad +
@@ -581,13 +495,29 @@ class Emitter {
         return;
       }
       case Prim::reduce_window_sum:
+      case Prim::reduce_window_max:
+      case Prim::select_and_scatter_add:
+        emit_window(id, n, t, dt, a);
+        return;
+      default:
+        throw Unsupported(
+            message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
+                    n.loc, "Report it: every kiln primitive should export"));
+    }
+  }
+
+  // reduce_window_sum / reduce_window_max and select_and_scatter_add: ops with reducer regions.
+  void emit_window(ir::ValueId id, const ir::Node& n, const std::string& t, DType dt,
+                   const ir::Attrs& a) {
+    switch (n.prim) {
+      case Prim::reduce_window_sum:
       case Prim::reduce_window_max: {
         const bool sum = n.prim == Prim::reduce_window_sum;
         const std::string c = scalar_constant(dt, sum ? 0 : lowest_bits(dt));
         const std::string name = result(id);
         const std::string st = tensor_type(dt, Shape{});
-        line(name + " = \"stablehlo.reduce_window\"(" + in(n, 0) + ", " + c + ") <{" +
-             window_attrs(a) + "}> ({");
+        line(name + " = \"" + op_name(n) + "\"(" + in(n, 0) + ", " + c + ") <{" + window_attrs(a) +
+             "}> ({");
         const std::string x = fresh(), y = fresh(), s = fresh();
         line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
         line(
@@ -602,8 +532,8 @@ class Emitter {
         const std::string c = scalar_constant(dt, 0);
         const std::string name = result(id);
         const std::string st = tensor_type(dt, Shape{});
-        line(name + " = \"stablehlo.select_and_scatter\"(" + in(n, 1) + ", " + in(n, 0) + ", " + c +
-             ") <{" + window_attrs(a) + "}> ({");
+        line(name + " = \"" + op_name(n) + "\"(" + in(n, 1) + ", " + in(n, 0) + ", " + c + ") <{" +
+             window_attrs(a) + "}> ({");
         const std::string x = fresh(), y = fresh(), p = fresh();
         line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
         line(p + " = stablehlo.compare  GE, " + x + ", " + y + ",  " + compare_type(dt) + " : (" +
@@ -619,9 +549,7 @@ class Emitter {
         return;
       }
       default:
-        throw Unsupported(
-            message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
-                    n.loc, "Report it: every kiln primitive should export"));
+        return;
     }
   }
 

@@ -238,10 +238,9 @@ class Parser {
     const DType dt = element_dtype(s, ok);
     if (!ok) {
       if (s.substr(0, 7) == "complex")
-        throw Unsupported(where(source_, pos(t)) + "complex element type in " +
-                          std::string(t.text) +
-                          ". complex dtypes are storage only in kiln: split real and imaginary "
-                          "parts");
+        throw Unsupported(
+            where(source_, pos(t)) + "complex element type in " + std::string(t.text) + ". " +
+            storage_only(s.substr(0, 10) == "complex<f6" ? DType::complex128 : DType::complex64));
       fail(t, "unknown element type in " + std::string(t.text),
            "Use i1, ui8..ui64, i8..i64, bf16, f16, f32 or f64");
     }
@@ -508,8 +507,8 @@ class Parser {
       return e;
     }
     if (at(Tok::lparen))
-      throw Unsupported(where(source_, pos(cur())) +
-                        "complex dense literal. complex dtypes are storage only in kiln");
+      throw Unsupported(where(source_, pos(cur())) + "complex dense literal. " +
+                        storage_only(DType::complex64));
     unexpected("a dense literal element (number, true, false or [...])");
   }
   // array<i64: 1, 2> or array<i64> (empty)

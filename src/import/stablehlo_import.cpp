@@ -1,14 +1,18 @@
 // StableHLO MLIR text -> ir::Graph: the reverse of src/export/stablehlo.cpp. The syntax lives in
 // mlir_syntax.cpp; here each op name maps to a kiln primitive and the reader of its attributes
-// (kOps, in the exporter's order), and every node goes through ir::Graph::add, so its type is
-// inferred and then checked against the type the text declares.
+// (derived from the registry's rows, plus the ops JAX writes that kiln does not), and every node
+// goes through ir::Graph::add, so its type is inferred and then checked against the type the text
+// declares.
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "export/elementwise_ops.hpp"
 #include "import/dense_literal.hpp"
 #include "import/mlir_syntax.hpp"
 #include "kiln/backend.hpp"
@@ -53,8 +57,7 @@ uint64_t identity_bits(Prim combine, DType t) {
 class Importer;
 using Lower = std::vector<ValueId> (Importer::*)(const Op&, const std::vector<ValueId>&, Prim);
 
-// One row per op name: the primitive it becomes and the reader of its attributes. The rows follow
-// the exporter's tables (unary_op, binary_op, compare_direction, emit_structured).
+// One row per op name: the primitive it becomes and the reader of its attributes.
 struct OpRule {
   std::string_view name;
   Prim prim;
@@ -139,65 +142,39 @@ class Importer {
   ir::Graph g_;
 };
 
-const OpRule kOps[] = {
-    // elementwise unary (exporter: unary_op)
-    {"stablehlo.negate", Prim::neg, &Importer::elementwise},
-    {"stablehlo.abs", Prim::abs, &Importer::elementwise},
-    {"stablehlo.sign", Prim::sign, &Importer::elementwise},
-    {"stablehlo.exponential", Prim::exp, &Importer::elementwise},
-    {"stablehlo.log", Prim::log, &Importer::elementwise},
-    {"stablehlo.log_plus_one", Prim::log1p, &Importer::elementwise},
-    {"stablehlo.exponential_minus_one", Prim::expm1, &Importer::elementwise},
-    {"stablehlo.sqrt", Prim::sqrt, &Importer::elementwise},
-    {"stablehlo.rsqrt", Prim::rsqrt, &Importer::elementwise},
-    {"stablehlo.tanh", Prim::tanh, &Importer::elementwise},
-    {"stablehlo.logistic", Prim::logistic, &Importer::elementwise},
-    {"stablehlo.sine", Prim::sin, &Importer::elementwise},
-    {"stablehlo.cosine", Prim::cos, &Importer::elementwise},
-    {"stablehlo.floor", Prim::floor, &Importer::elementwise},
-    {"stablehlo.ceil", Prim::ceil, &Importer::elementwise},
-    {"stablehlo.round_nearest_afz", Prim::round, &Importer::elementwise},
-    {"stablehlo.not", Prim::not_, &Importer::elementwise},
-    {"chlo.erf", Prim::erf, &Importer::elementwise},
-    {"chlo.erf_inv", Prim::erf_inv, &Importer::elementwise},
-    {"chlo.square", Prim::mul, &Importer::square},  // jnp.square (LayerNorm's variance)
-    // elementwise binary (exporter: binary_op)
-    {"stablehlo.add", Prim::add, &Importer::elementwise},
-    {"stablehlo.subtract", Prim::sub, &Importer::elementwise},
-    {"stablehlo.multiply", Prim::mul, &Importer::elementwise},
-    {"stablehlo.divide", Prim::div, &Importer::elementwise},
-    {"stablehlo.remainder", Prim::rem, &Importer::elementwise},
-    {"stablehlo.power", Prim::pow, &Importer::elementwise},
-    {"stablehlo.maximum", Prim::max, &Importer::elementwise},
-    {"stablehlo.minimum", Prim::min, &Importer::elementwise},
-    {"stablehlo.and", Prim::and_, &Importer::elementwise},
-    {"stablehlo.or", Prim::or_, &Importer::elementwise},
-    {"stablehlo.xor", Prim::xor_, &Importer::elementwise},
-    {"stablehlo.shift_left", Prim::shift_left, &Importer::elementwise},
-    {"stablehlo.shift_right_logical", Prim::shift_right_logical, &Importer::elementwise},
-    // compare: the direction picks eq ne lt le gt ge (exporter: compare_direction)
-    {"stablehlo.compare", Prim::eq, &Importer::compare},
-    {"stablehlo.select", Prim::select, &Importer::elementwise},
+// The ops with their own readers, named by their primitive's row (the name the exporter writes);
+// the plain elementwise ops need no reader of their own (op_rules below).
+struct Reader {
+  Prim prim;
+  Lower lower;
+};
+const Reader kReaders[] = {
+    {Prim::eq, &Importer::compare},  // stablehlo.compare: the direction picks eq ... ge
+    {Prim::select, &Importer::elementwise},
+    {Prim::constant, &Importer::constant},  // full exports as a constant too
+    {Prim::iota, &Importer::iota},
+    {Prim::convert, &Importer::convert},
+    {Prim::bitcast_convert, &Importer::convert},
+    {Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
+    {Prim::reshape, &Importer::reshape},
+    {Prim::transpose, &Importer::dims_op},
+    {Prim::rev, &Importer::dims_op},
+    {Prim::slice, &Importer::slice},
+    {Prim::concatenate, &Importer::concatenate},
+    {Prim::pad, &Importer::pad},
+    {Prim::reduce_sum, &Importer::reduce},  // stablehlo.reduce: also reduce_max/min, argmax
+    {Prim::dot_general, &Importer::dot_general},
+    {Prim::convolution, &Importer::convolution},
+    {Prim::reduce_window_sum, &Importer::reduce_window},  // and reduce_window_max
+    {Prim::select_and_scatter_add, &Importer::select_and_scatter},
+};
+
+// Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
+const OpRule kJaxOps[] = {
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
     {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
-    // structure, shape, reductions, contractions, windows (exporter: emit_structured)
-    {"stablehlo.constant", Prim::constant, &Importer::constant},
-    {"stablehlo.iota", Prim::iota, &Importer::iota},
-    {"stablehlo.convert", Prim::convert, &Importer::convert},
-    {"stablehlo.bitcast_convert", Prim::bitcast_convert, &Importer::convert},
-    {"stablehlo.broadcast_in_dim", Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
-    {"stablehlo.reshape", Prim::reshape, &Importer::reshape},
-    {"stablehlo.transpose", Prim::transpose, &Importer::dims_op},
-    {"stablehlo.reverse", Prim::rev, &Importer::dims_op},
-    {"stablehlo.slice", Prim::slice, &Importer::slice},
-    {"stablehlo.concatenate", Prim::concatenate, &Importer::concatenate},
-    {"stablehlo.pad", Prim::pad, &Importer::pad},
-    {"stablehlo.reduce", Prim::reduce_sum, &Importer::reduce},  // and reduce_max/min, argmax
-    {"stablehlo.dot_general", Prim::dot_general, &Importer::dot_general},
     {"stablehlo.dot", Prim::dot_general, &Importer::dot},
-    {"stablehlo.convolution", Prim::convolution, &Importer::convolution},
-    {"stablehlo.reduce_window", Prim::reduce_window_sum, &Importer::reduce_window},
-    {"stablehlo.select_and_scatter", Prim::select_and_scatter_add, &Importer::select_and_scatter},
+    {"chlo.square", Prim::mul, &Importer::square},  // jnp.square (LayerNorm's variance)
 };
 
 // Ops the parser must accept that are not lowered to nodes: calls, returns.
@@ -206,8 +183,21 @@ bool is_control(std::string_view name) {
          name == "stablehlo.return";
 }
 
+const std::vector<OpRule>& op_rules() {
+  static const std::vector<OpRule> rules = [] {
+    std::vector<OpRule> r;
+    for (const ir::PrimInfo& row : ir::registry::kPrimTable)
+      if (is_plain_elementwise(row.prim))
+        r.push_back({row.stablehlo, row.prim, &Importer::elementwise});
+    for (const Reader& k : kReaders) r.push_back({ir::info(k.prim).stablehlo, k.prim, k.lower});
+    r.insert(r.end(), std::begin(kJaxOps), std::end(kJaxOps));
+    return r;
+  }();
+  return rules;
+}
+
 const OpRule* Importer::rule(std::string_view name) {
-  for (const OpRule& r : kOps)
+  for (const OpRule& r : op_rules())
     if (r.name == name) return &r;
   return nullptr;
 }
@@ -360,11 +350,13 @@ std::vector<ValueId> Importer::compare(const Op& op, const std::vector<ValueId>&
   } else if (const Attr* a = op.attr("comparison_direction")) {
     dir = a->text.substr(a->text.find_last_of(' ') + 1);  // "comparison_direction GT"
   }
-  static constexpr std::pair<std::string_view, Prim> kDirections[] = {
-      {"EQ", Prim::eq}, {"NE", Prim::ne}, {"LT", Prim::lt},
-      {"LE", Prim::le}, {"GT", Prim::gt}, {"GE", Prim::ge}};
-  for (auto [name, prim] : kDirections)
-    if (name == dir) return {add(op, prim, in, {})};
+  // The exporter writes the primitive's name in capitals (eq -> EQ).
+  for (const ir::PrimInfo& row : ir::registry::kPrimTable) {
+    if (row.kind != ir::PrimKind::compare || row.name.size() != dir.size()) continue;
+    if (std::equal(dir.begin(), dir.end(), row.name.begin(),
+                   [](char d, char c) { return d == std::toupper(static_cast<unsigned char>(c)); }))
+      return {add(op, row.prim, in, {})};
+  }
   fail(op.pos, "stablehlo.compare needs a direction (EQ, NE, LT, LE, GT, GE), found '" + dir + "'",
        "Write stablehlo.compare GT, %a, %b : ...");
 }

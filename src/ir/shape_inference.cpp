@@ -45,35 +45,36 @@ ValueType elementwise(Prim p, std::span<const ValueType> in, const std::source_l
   return a;
 }
 
-bool float_only(Prim p) {
-  switch (p) {
-    case Prim::exp:
-    case Prim::log:
-    case Prim::log1p:
-    case Prim::expm1:
-    case Prim::sqrt:
-    case Prim::rsqrt:
-    case Prim::tanh:
-    case Prim::logistic:
-    case Prim::sin:
-    case Prim::cos:
-    case Prim::erf:
-    case Prim::erf_inv:
-    case Prim::floor:
-    case Prim::ceil:
-    case Prim::round:
-    case Prim::pow:
-      return true;
-    default:
-      return false;
-  }
+// The dtype a row's `dtypes` constrains: its data operand's (select: the chosen values), or the
+// result's for a primitive without operands.
+DType constrained_dtype(Prim p, std::span<const ValueType> in, const Attrs& a) {
+  if (in.empty()) return a.dtype;
+  if (p == Prim::select && in.size() > 1) return in[1].dtype;
+  return in[0].dtype;
 }
 
-bool int_only(Prim p) {
-  return p == Prim::shift_left || p == Prim::shift_right_logical;
+// "floating-point", "integer or bool", ...: a registry dtype class in words.
+std::string dtype_class(DTypeMask m) {
+  if (m == kFloatDTypes) return "floating-point";
+  if (m == kIntDTypes) return "integer";
+  if (m == kBitwiseDTypes) return "integer or bool";
+  if (m == kNumericDTypes) return "numeric (not bool)";
+  if (m == (kSignedIntDTypes | kFloatDTypes)) return "signed integer or floating-point";
+  std::string out;
+  for (int i = 0; i < kNumDTypes; ++i)
+    if ((m & dtype_bit(static_cast<DType>(i))) != 0)
+      out += (out.empty() ? "" : " or ") + std::string(name(static_cast<DType>(i)));
+  return out;
 }
-bool int_or_bool_only(Prim p) {
-  return p == Prim::and_ || p == Prim::or_ || p == Prim::xor_ || p == Prim::not_;
+
+// The registry's dtype rule. complex passes: it is storage only, and every backend refuses it with
+// one message (backend/support_check.cpp) naming the primitive and the line.
+void check_dtype(Prim p, DType t, const std::source_location& loc) {
+  if (is_complex(t) || accepts(p, t)) return;
+  dtype_error(p,
+              "needs " + dtype_class(info(p).dtypes) + " operands, got " + std::string(name(t)) +
+                  " (cast with astype first)",
+              loc);
 }
 
 // The extent of `n` elements with `dilation - 1` holes between neighbours (lax._dilate_shape).
@@ -115,7 +116,6 @@ ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
                 "operand dtypes " + std::string(name(l.dtype)) + " and " +
                     std::string(name(r.dtype)) + " differ",
                 loc);
-  if (l.dtype == DType::bool_) dtype_error(p, "convolution of bool", loc);
   const int rank = l.shape.rank();
   if (rank < 2 || r.shape.rank() != rank)
     shape_error(p, "lhs and rhs must have the same rank, at least 2" + shapes, loc);
@@ -201,185 +201,103 @@ Shape window_shape(Prim p, const Shape& s, const Attrs& a, const std::source_loc
   return out;
 }
 
-}  // namespace
-
-ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
-                     const std::source_location& loc) {
-  const PrimInfo& pi = info(p);
-  if (pi.arity >= 0 && static_cast<int>(in.size()) != pi.arity)
-    throw ValueError(message(std::string(pi.name) + " takes " + std::to_string(pi.arity) +
-                                 " operands, got " + std::to_string(in.size()),
-                             loc));
-  switch (pi.kind) {
-    case PrimKind::structural:
-      if (p == Prim::iota) {
-        if (a.axis < 0 || a.axis >= a.shape.rank())
-          shape_error(
-              p, "dimension " + std::to_string(a.axis) + " out of range for shape " + a.shape.str(),
-              loc);
-        if (a.dtype == DType::bool_) dtype_error(p, "iota of bool", loc);
-      }
-      return {a.dtype, a.shape};  // parameter/constant types are set when they are created
-    case PrimKind::unary: {
-      DType t = in[0].dtype;
-      if (float_only(p) && !is_floating(t))
-        dtype_error(p,
-                    "needs a floating-point operand, got " + std::string(name(t)) +
-                        " (cast with astype first)",
-                    loc);
-      if (int_or_bool_only(p) && is_floating(t))
-        dtype_error(p, "needs an integer or bool operand, got " + std::string(name(t)), loc);
-      if ((p == Prim::neg || p == Prim::abs || p == Prim::sign) && t == DType::bool_)
-        dtype_error(p, "is not defined for bool", loc);
-      if (p == Prim::convert) return {a.dtype, in[0].shape};
-      if (p == Prim::bitcast_convert) {
-        if (itemsize(a.dtype) != itemsize(t))
-          dtype_error(p,
-                      "needs dtypes of the same size, got " + std::string(name(t)) + " -> " +
-                          std::string(name(a.dtype)),
-                      loc);
-        return {a.dtype, in[0].shape};
-      }
-      return in[0];
-    }
-    case PrimKind::binary: {
-      ValueType t = elementwise(p, in, loc);
-      if (float_only(p) && !is_floating(t.dtype))
-        dtype_error(p, "needs floating-point operands, got " + std::string(name(t.dtype)), loc);
-      if (int_only(p) && !is_integer(t.dtype))
-        dtype_error(p, "needs integer operands, got " + std::string(name(t.dtype)), loc);
-      if (int_or_bool_only(p) && is_floating(t.dtype))
-        dtype_error(p, "needs integer or bool operands, got " + std::string(name(t.dtype)), loc);
-      if ((p == Prim::add || p == Prim::sub || p == Prim::mul || p == Prim::div || p == Prim::rem ||
-           p == Prim::pow || p == Prim::max || p == Prim::min) &&
-          t.dtype == DType::bool_)
-        dtype_error(p, "is not defined for bool", loc);
-      return t;
-    }
-    case PrimKind::compare: {
-      ValueType t = elementwise(p, in, loc);
-      return {DType::bool_, t.shape};
-    }
-    case PrimKind::select: {
-      if (in[0].dtype != DType::bool_)
-        dtype_error(p, "predicate must be bool, got " + std::string(name(in[0].dtype)), loc);
-      if (!(in[0].shape == in[1].shape))
-        shape_error(p,
-                    "predicate shape " + in[0].shape.str() + " and operand shape " +
-                        in[1].shape.str() + " differ",
-                    loc);
-      return elementwise(p, in.subspan(1), loc);
-    }
-    case PrimKind::shape:
-      break;
-    case PrimKind::reduce: {
-      const Shape& s = in[0].shape;
-      if (p == Prim::argmax) {
-        if (a.axis < 0 || a.axis >= s.rank())
-          shape_error(p, "axis " + std::to_string(a.axis) + " out of range for shape " + s.str(),
-                      loc);
-        if (s[static_cast<int>(a.axis)] == 0)
-          shape_error(p, "argmax of an empty axis in shape " + s.str(), loc);
-        if (in[0].dtype == DType::bool_) dtype_error(p, "argmax of bool", loc);
-        Shape out;
-        for (int i = 0; i < s.rank(); ++i)
-          if (i != a.axis) out.push_back(s[i]);
-        return {DType::int32, out};
-      }
-      if (in[0].dtype == DType::bool_)
-        dtype_error(p, "reduction of bool (cast with astype first)", loc);
-      std::vector<bool> reduced(s.rank(), false);
-      for (size_t i = 0; i < a.dims.size(); ++i) {
-        int64_t d = a.dims[i];
-        if (d < 0 || d >= s.rank())
-          shape_error(p, "axis " + std::to_string(d) + " out of range for shape " + s.str(), loc);
-        if (i > 0 && d <= a.dims[i - 1])
-          shape_error(p, "axes " + ints(a.dims) + " must be sorted and unique", loc);
-        reduced[d] = true;
-      }
-      Shape out;
-      for (int i = 0; i < s.rank(); ++i)
-        if (!reduced[i]) out.push_back(s[i]);
-      return {in[0].dtype, out};
-    }
-    case PrimKind::window: {
-      const ValueType& x = in[p == Prim::select_and_scatter_add ? 1 : 0];
-      if (p == Prim::reduce_window_sum && x.dtype == DType::bool_)
-        dtype_error(p, "sum of bool (cast with astype first)", loc);
-      Shape out = window_shape(p, x.shape, a, loc);
-      if (p != Prim::select_and_scatter_add) return {x.dtype, out};
-      if (x.dtype == DType::bool_) dtype_error(p, "scatter-add of bool", loc);
-      if (in[0].dtype != x.dtype || !(in[0].shape == out))
-        shape_error(p,
-                    "source " + in[0].str() +
-                        " must have the operand's dtype and the windowed "
-                        "shape " +
-                        ValueType{x.dtype, out}.str() + " of operand " + x.str(),
-                    loc);
-      return x;
-    }
-    case PrimKind::convolution:
-      return conv_type(in, a.conv, loc);
-    case PrimKind::contraction: {
-      const ValueType &l = in[0], &r = in[1];
-      const DotDims& d = a.dot;
-      if (l.dtype != r.dtype)
-        dtype_error(p,
-                    "operand dtypes " + std::string(name(l.dtype)) + " and " +
-                        std::string(name(r.dtype)) + " differ",
-                    loc);
-      if (l.dtype == DType::bool_) dtype_error(p, "dot of bool", loc);
-      if (d.lhs_contract.size() != d.rhs_contract.size() ||
-          d.lhs_batch.size() != d.rhs_batch.size())
-        shape_error(p, "lhs and rhs name different numbers of contracting or batch dimensions",
-                    loc);
-      std::vector<bool> lused(l.shape.rank(), false), rused(r.shape.rank(), false);
-      auto use = [&](std::vector<bool>& used, int64_t dim, const Shape& s) {
-        if (dim < 0 || dim >= s.rank() || used[dim])
-          shape_error(p,
-                      "dimension " + std::to_string(dim) +
-                          " is out of range or repeated for shape " + s.str(),
-                      loc);
-        used[dim] = true;
-      };
-      Shape out;
-      for (size_t i = 0; i < d.lhs_batch.size(); ++i) {
-        use(lused, d.lhs_batch[i], l.shape);
-        use(rused, d.rhs_batch[i], r.shape);
-        if (l.shape[d.lhs_batch[i]] != r.shape[d.rhs_batch[i]])
-          shape_error(p,
-                      "batch dimensions differ: lhs " + l.shape.str() + " dim " +
-                          std::to_string(d.lhs_batch[i]) + " vs rhs " + r.shape.str() + " dim " +
-                          std::to_string(d.rhs_batch[i]),
-                      loc);
-        out.push_back(l.shape[d.lhs_batch[i]]);
-      }
-      for (size_t i = 0; i < d.lhs_contract.size(); ++i) {
-        use(lused, d.lhs_contract[i], l.shape);
-        use(rused, d.rhs_contract[i], r.shape);
-        if (l.shape[d.lhs_contract[i]] != r.shape[d.rhs_contract[i]])
-          shape_error(p,
-                      "contracting dimensions differ: lhs " + l.shape.str() + " dim " +
-                          std::to_string(d.lhs_contract[i]) + " vs rhs " + r.shape.str() + " dim " +
-                          std::to_string(d.rhs_contract[i]),
-                      loc);
-      }
-      for (int i = 0; i < l.shape.rank(); ++i)
-        if (!lused[i]) out.push_back(l.shape[i]);
-      for (int i = 0; i < r.shape.rank(); ++i)
-        if (!rused[i]) out.push_back(r.shape[i]);
-      return {l.dtype, out};
-    }
-    case PrimKind::random: {
-      if (in[0].dtype != DType::uint32 || !(in[0].shape == Shape{2}))
-        dtype_error(p, "key must be uint32[2], got " + in[0].str(), loc);
-      if (in[1].dtype != DType::uint32 || in[1].shape.rank() < 1 || in[1].shape[0] != 2)
-        dtype_error(p, "counts must be uint32[2, ...], got " + in[1].str(), loc);
-      return in[1];
-    }
+// reduce_sum, reduce_max, reduce_min: the reduced axes removed; argmax: its axis removed, int32.
+ValueType reduce_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                      const std::source_location& loc) {
+  const Shape& s = in[0].shape;
+  if (p == Prim::argmax) {
+    if (a.axis < 0 || a.axis >= s.rank())
+      shape_error(p, "axis " + std::to_string(a.axis) + " out of range for shape " + s.str(), loc);
+    if (s[static_cast<int>(a.axis)] == 0)
+      shape_error(p, "argmax of an empty axis in shape " + s.str(), loc);
+    Shape out;
+    for (int i = 0; i < s.rank(); ++i)
+      if (i != a.axis) out.push_back(s[i]);
+    return {DType::int32, out};
   }
+  std::vector<bool> reduced(s.rank(), false);
+  for (size_t i = 0; i < a.dims.size(); ++i) {
+    int64_t d = a.dims[i];
+    if (d < 0 || d >= s.rank())
+      shape_error(p, "axis " + std::to_string(d) + " out of range for shape " + s.str(), loc);
+    if (i > 0 && d <= a.dims[i - 1])
+      shape_error(p, "axes " + ints(a.dims) + " must be sorted and unique", loc);
+    reduced[d] = true;
+  }
+  Shape out;
+  for (int i = 0; i < s.rank(); ++i)
+    if (!reduced[i]) out.push_back(s[i]);
+  return {in[0].dtype, out};
+}
 
-  // Shape-manipulating primitives.
+ValueType windowed_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                        const std::source_location& loc) {
+  const ValueType& x = in[p == Prim::select_and_scatter_add ? 1 : 0];
+  Shape out = window_shape(p, x.shape, a, loc);
+  if (p != Prim::select_and_scatter_add) return {x.dtype, out};
+  if (in[0].dtype != x.dtype || !(in[0].shape == out))
+    shape_error(p,
+                "source " + in[0].str() +
+                    " must have the operand's dtype and the windowed "
+                    "shape " +
+                    ValueType{x.dtype, out}.str() + " of operand " + x.str(),
+                loc);
+  return x;
+}
+
+// lax.dot_general: batch dims, then lhs free dims, then rhs free dims.
+ValueType dot_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                   const std::source_location& loc) {
+  const ValueType &l = in[0], &r = in[1];
+  const DotDims& d = a.dot;
+  if (l.dtype != r.dtype)
+    dtype_error(p,
+                "operand dtypes " + std::string(name(l.dtype)) + " and " +
+                    std::string(name(r.dtype)) + " differ",
+                loc);
+  if (d.lhs_contract.size() != d.rhs_contract.size() || d.lhs_batch.size() != d.rhs_batch.size())
+    shape_error(p, "lhs and rhs name different numbers of contracting or batch dimensions", loc);
+  std::vector<bool> lused(l.shape.rank(), false), rused(r.shape.rank(), false);
+  auto use = [&](std::vector<bool>& used, int64_t dim, const Shape& s) {
+    if (dim < 0 || dim >= s.rank() || used[dim])
+      shape_error(
+          p,
+          "dimension " + std::to_string(dim) + " is out of range or repeated for shape " + s.str(),
+          loc);
+    used[dim] = true;
+  };
+  Shape out;
+  for (size_t i = 0; i < d.lhs_batch.size(); ++i) {
+    use(lused, d.lhs_batch[i], l.shape);
+    use(rused, d.rhs_batch[i], r.shape);
+    if (l.shape[d.lhs_batch[i]] != r.shape[d.rhs_batch[i]])
+      shape_error(p,
+                  "batch dimensions differ: lhs " + l.shape.str() + " dim " +
+                      std::to_string(d.lhs_batch[i]) + " vs rhs " + r.shape.str() + " dim " +
+                      std::to_string(d.rhs_batch[i]),
+                  loc);
+    out.push_back(l.shape[d.lhs_batch[i]]);
+  }
+  for (size_t i = 0; i < d.lhs_contract.size(); ++i) {
+    use(lused, d.lhs_contract[i], l.shape);
+    use(rused, d.rhs_contract[i], r.shape);
+    if (l.shape[d.lhs_contract[i]] != r.shape[d.rhs_contract[i]])
+      shape_error(p,
+                  "contracting dimensions differ: lhs " + l.shape.str() + " dim " +
+                      std::to_string(d.lhs_contract[i]) + " vs rhs " + r.shape.str() + " dim " +
+                      std::to_string(d.rhs_contract[i]),
+                  loc);
+  }
+  for (int i = 0; i < l.shape.rank(); ++i)
+    if (!lused[i]) out.push_back(l.shape[i]);
+  for (int i = 0; i < r.shape.rank(); ++i)
+    if (!rused[i]) out.push_back(r.shape[i]);
+  return {l.dtype, out};
+}
+
+// broadcast_in_dim, reshape, transpose, slice, concatenate, rev, pad.
+ValueType shape_op_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                        const std::source_location& loc) {
   const Shape& s = in[0].shape;
   const DType t = in[0].dtype;
   switch (p) {
@@ -482,6 +400,77 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       break;
   }
   throw Error("infer_type: no rule for " + std::string(name(p)));
+}
+
+}  // namespace
+
+ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                     const std::source_location& loc) {
+  const PrimInfo& pi = info(p);
+  if (pi.arity >= 0 && static_cast<int>(in.size()) != pi.arity)
+    throw ValueError(message(std::string(pi.name) + " takes " + std::to_string(pi.arity) +
+                                 " operands, got " + std::to_string(in.size()),
+                             loc));
+  if (!in.empty() || pi.arity == 0) check_dtype(p, constrained_dtype(p, in, a), loc);
+  switch (pi.kind) {
+    case PrimKind::structural:
+      if (p == Prim::iota) {
+        if (a.axis < 0 || a.axis >= a.shape.rank())
+          shape_error(
+              p, "dimension " + std::to_string(a.axis) + " out of range for shape " + a.shape.str(),
+              loc);
+      }
+      return {a.dtype, a.shape};  // parameter/constant types are set when they are created
+    case PrimKind::unary: {
+      const DType t = in[0].dtype;
+      if (p == Prim::convert) return {a.dtype, in[0].shape};
+      if (p == Prim::bitcast_convert) {
+        if (itemsize(a.dtype) != itemsize(t))
+          dtype_error(p,
+                      "needs dtypes of the same size, got " + std::string(name(t)) + " -> " +
+                          std::string(name(a.dtype)),
+                      loc);
+        return {a.dtype, in[0].shape};
+      }
+      return in[0];
+    }
+    case PrimKind::binary: {
+      return elementwise(p, in, loc);
+    }
+    case PrimKind::compare: {
+      ValueType t = elementwise(p, in, loc);
+      return {DType::bool_, t.shape};
+    }
+    case PrimKind::select: {
+      if (in[0].dtype != DType::bool_)
+        dtype_error(p, "predicate must be bool, got " + std::string(name(in[0].dtype)), loc);
+      if (!(in[0].shape == in[1].shape))
+        shape_error(p,
+                    "predicate shape " + in[0].shape.str() + " and operand shape " +
+                        in[1].shape.str() + " differ",
+                    loc);
+      return elementwise(p, in.subspan(1), loc);
+    }
+    case PrimKind::shape:
+      break;
+    case PrimKind::reduce:
+      return reduce_type(p, in, a, loc);
+    case PrimKind::window:
+      return windowed_type(p, in, a, loc);
+    case PrimKind::convolution:
+      return conv_type(in, a.conv, loc);
+    case PrimKind::contraction:
+      return dot_type(p, in, a, loc);
+    case PrimKind::random: {
+      if (in[0].dtype != DType::uint32 || !(in[0].shape == Shape{2}))
+        dtype_error(p, "key must be uint32[2], got " + in[0].str(), loc);
+      if (in[1].dtype != DType::uint32 || in[1].shape.rank() < 1 || in[1].shape[0] != 2)
+        dtype_error(p, "counts must be uint32[2, ...], got " + in[1].str(), loc);
+      return in[1];
+    }
+  }
+
+  return shape_op_type(p, in, a, loc);
 }
 
 }  // namespace kiln::ir

@@ -54,10 +54,13 @@ Array binary_float(Prim p, const Operand& a, const Operand& b, const Loc& loc) {
 Array neg(const Array& x, Loc loc) {
   return unary(Prim::neg, x, loc);
 }
+// lax.abs and lax.sign take signed operands (as StableHLO's abs and sign); jnp's answers for
+// unsigned ones are x and x != 0.
 Array abs(const Array& x, Loc loc) {
-  return unary(Prim::abs, x, loc);
+  return is_unsigned(x.dtype()) ? x : unary(Prim::abs, x, loc);
 }
 Array sign(const Array& x, Loc loc) {
+  if (is_unsigned(x.dtype())) return astype(not_equal(x, 0, loc), x.dtype(), loc);
   return unary(Prim::sign, x, loc);
 }
 Array exp(const Array& x, Loc loc) {
@@ -139,6 +142,9 @@ Array rem(const Operand& a, const Operand& b, Loc loc) {
 }
 Array pow(const Operand& a, const Operand& b, Loc loc) {
   return binary_float(Prim::pow, a, b, loc);
+}
+Array arctan2(const Operand& a, const Operand& b, Loc loc) {
+  return binary_float(Prim::atan2, a, b, loc);
 }
 Array maximum(const Operand& a, const Operand& b, Loc loc) {
   return binary(Prim::max, a, b, loc);

@@ -17,7 +17,8 @@ std::vector<bool> depends_on_wrt(const ir::Graph& g, size_t n_wrt) {
       dep[i] = static_cast<size_t>(n.attrs.index) < n_wrt;
       continue;
     }
-    if (!ir::info(n.prim).differentiable) continue;
+    // A Grad::none node stays on the path, so that a cotangent reaching it is an error below.
+    if (ir::info(n.prim).grad == ir::Grad::zero) continue;
     for (ir::ValueId v : n.inputs) dep[i] = dep[i] || dep[v];
   }
   return dep;
@@ -55,6 +56,13 @@ std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
   for (size_t i = g.nodes.size(); i-- > 0;) {
     const ir::Node& n = g.nodes[i];
     if (ct[i].empty() || !dep[i] || n.prim == ir::Prim::parameter) continue;
+    if (ir::info(n.prim).grad == ir::Grad::none)
+      throw GradError(message(std::string(who) + ": " + std::string(ir::name(n.prim)) +
+                                  " is not differentiable, and the differentiated output depends "
+                                  "on its result through a differentiable path",
+                              n.loc,
+                              "wrap its operand in kiln::stop_gradient if its gradient is zero "
+                              "by intent, or compute it outside the differentiated function"));
     args.clear();
     for (ir::ValueId v : n.inputs) args.push_back(env[v]);
     std::vector<Array> in_cts = autodiff::vjp({n, args, env[i], ct[i]});

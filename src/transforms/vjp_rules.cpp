@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "kiln/error.hpp"
 #include "kiln/ops.hpp"
 
 namespace kiln::autodiff {
@@ -15,7 +16,7 @@ namespace {
 
 using ir::Prim;
 using Grads = std::vector<Array>;
-using Rule = Grads (*)(const VjpArgs&);
+using Rule = VjpRule;
 
 const Loc& L(const VjpArgs& a) {
   return a.node.loc;
@@ -370,11 +371,6 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::abs, [](const VjpArgs& a) -> Grads {
     return {where(greater_equal(a.in[0], 0.0, L(a)), a.g, neg(a.g, L(a)), L(a))};
   });
-  set(Prim::sign, [](const VjpArgs&) -> Grads { return {Array()}; });
-  set(Prim::floor, [](const VjpArgs&) -> Grads { return {Array()}; });
-  set(Prim::ceil, [](const VjpArgs&) -> Grads { return {Array()}; });
-  set(Prim::round, [](const VjpArgs&) -> Grads { return {Array()}; });
-  set(Prim::stop_gradient, [](const VjpArgs&) -> Grads { return {Array()}; });
   set(Prim::exp, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.out, L(a))}; });
   set(Prim::log, [](const VjpArgs& a) -> Grads { return {div(a.g, a.in[0], L(a))}; });
   set(Prim::log1p,
@@ -431,6 +427,12 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
     Array dy = mul(log(safe_x, L(a)), a.out, L(a));
     return {mul(a.g, dx, L(a)), mul(a.g, dy, L(a))};
   });
+  // JAX: atan2(x, y)' = (y, -x) / (x^2 + y^2).
+  set(Prim::atan2, [](const VjpArgs& a) -> Grads {
+    const Array &x = a.in[0], &y = a.in[1];
+    Array g = div(a.g, add(mul(x, x, L(a)), mul(y, y, L(a)), L(a)), L(a));
+    return {mul(g, y, L(a)), mul(neg(g, L(a)), x, L(a))};
+  });
   set(Prim::max, [](const VjpArgs& a) -> Grads {
     return {mul(a.g, balanced_eq(a.in[0], a.out, a.in[1], L(a)), L(a)),
             mul(a.g, balanced_eq(a.in[1], a.out, a.in[0], L(a)), L(a))};
@@ -459,13 +461,23 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   return t;
 }
 
-const std::array<Rule, ir::kNumPrims> kRules = make_table();
+constexpr std::array<Rule, ir::kNumPrims> kRules = make_table();
+static_assert(first_unmatched_rule(kRules) == ir::kNumPrims,
+              "a primitive whose registry row says Grad::rule has no VJP rule here, or one that "
+              "says otherwise has one (kiln/ir.hpp kPrimTable)");
 
 }  // namespace
 
+const std::array<VjpRule, ir::kNumPrims>& vjp_rules() {
+  return kRules;
+}
+
 std::vector<Array> vjp(const VjpArgs& args) {
-  Rule r = kRules[static_cast<size_t>(args.node.prim)];
-  if (r == nullptr) return std::vector<Array>(args.in.size());
+  const Rule r = kRules[static_cast<size_t>(args.node.prim)];
+  if (r == nullptr)  // Grad::zero and Grad::none nodes never get here (autodiff.cpp)
+    throw GradError(message("no VJP rule for " + std::string(ir::name(args.node.prim)) +
+                                " (a kiln bug: autodiff should not have asked)",
+                            args.node.loc));
   return r(args);
 }
 

@@ -230,7 +230,7 @@ TEST_F(CpuBackendTest, IntegerDivisionTruncatesAndNeverTraps) {
             (std::vector<int32_t>{9, -5, 5, 5, std::numeric_limits<int32_t>::max()}));
 }
 
-TEST_F(CpuBackendTest, IntegerUnaryPowAndWrapping) {
+TEST_F(CpuBackendTest, IntegerUnaryAndWrapping) {
   GraphBuilder b;
   auto x = b.param(DType::int32, Shape{4});
   auto y = b.param(DType::int32, Shape{4});
@@ -238,14 +238,14 @@ TEST_F(CpuBackendTest, IntegerUnaryPowAndWrapping) {
   b.output(b.unary(Prim::abs, x));
   b.output(b.unary(Prim::sign, x));
   b.output(b.unary(Prim::not_, x));
-  b.output(b.binary(Prim::pow, x, y));
+  b.output(b.binary(Prim::sub, x, y));
   auto out = run(
       b.g, {buffer(std::vector<int32_t>{-3, 0, 5, -1}), buffer(std::vector<int32_t>{3, 0, 2, -3})});
   EXPECT_EQ(read<int32_t>(*out[0]), (std::vector<int32_t>{3, 0, -5, 1}));
   EXPECT_EQ(read<int32_t>(*out[1]), (std::vector<int32_t>{3, 0, 5, 1}));
   EXPECT_EQ(read<int32_t>(*out[2]), (std::vector<int32_t>{-1, 0, 1, -1}));
   EXPECT_EQ(read<int32_t>(*out[3]), (std::vector<int32_t>{2, -1, -6, 0}));
-  EXPECT_EQ(read<int32_t>(*out[4]), (std::vector<int32_t>{-27, 1, 25, -1}));
+  EXPECT_EQ(read<int32_t>(*out[4]), (std::vector<int32_t>{-6, 0, 3, 2}));
 
   GraphBuilder u;
   auto p = u.param(DType::uint8, Shape{3});
@@ -874,8 +874,11 @@ TEST_F(CpuBackendTest, ExecutableRunsAgainOnNewBuffers) {
   }
 }
 
+// The type rule refuses exp on int32 first; the backend's own check still names the line and the
+// fix for a graph built around it.
 TEST_F(CpuBackendTest, UnsupportedPrimitiveNamesDtypeSourceLineAndFix) {
   GraphBuilder b;
+  b.verified = false;
   auto x = b.param(DType::int32, Shape{2});
   const auto loc = std::source_location::current();
   b.push(Prim::exp, {x}, {}, {DType::int32, Shape{2}}, loc);
@@ -1084,7 +1087,7 @@ TEST_F(CpuBackendTest, ComplexDtypesAreRefusedWithAClearError) {
       EXPECT_NE(std::string(e.what()).find(std::string(name(t))), std::string::npos) << e.what();
     }
   }
-  // A real operand converted to complex: the operand's dtype passes the table, the result does not.
+  // A real operand converted to complex: the operand's dtype passes, the result's does not.
   GraphBuilder b;
   auto x = b.param(DType::float32, Shape{2});
   ir::Attrs a;
@@ -1096,7 +1099,7 @@ TEST_F(CpuBackendTest, ComplexDtypesAreRefusedWithAClearError) {
     FAIL() << "expected kiln::Unsupported";
   } catch (const Unsupported& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("cannot convert to complex64"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cannot run convert_element_type on complex64"), std::string::npos) << msg;
     EXPECT_NE(msg.find("storage only"), std::string::npos) << msg;
     EXPECT_NE(msg.find("cpu_backend_test.cpp:" + std::to_string(loc.line())), std::string::npos)
         << msg;

@@ -1,16 +1,21 @@
-// Builds an ir::Graph node by node with the types written out (no shape inference involved), for
-// the CPU backend's tests.
+// Builds an ir::Graph node by node with the types written out, for the backends' tests. Each
+// output() runs Graph::verify, so a graph a test writes by hand is one the type rules accept;
+// a test of what a backend does with an ill-typed graph clears `verified` and says so.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <source_location>
 #include <vector>
 
+#include "kiln/error.hpp"
 #include "kiln/ir.hpp"
 
 namespace kiln::testing {
 
 struct GraphBuilder {
   ir::Graph g;
+  bool verified = true;
 
   ir::ValueId param(DType t, Shape s) {
     ir::Attrs a;
@@ -63,7 +68,15 @@ struct GraphBuilder {
     const Shape& ws = g.nodes[w].type.shape;
     return push(ir::Prim::dot_general, {x, w}, a, {g.nodes[x].type.dtype, Shape{xs[0], ws[1]}});
   }
-  void output(ir::ValueId v) { g.outputs.push_back(v); }
+  void output(ir::ValueId v) {
+    g.outputs.push_back(v);
+    if (!verified) return;
+    try {
+      g.verify();
+    } catch (const Error& e) {
+      ADD_FAILURE() << "a hand-built graph the type rules refuse: " << e.what();
+    }
+  }
 };
 
 }  // namespace kiln::testing

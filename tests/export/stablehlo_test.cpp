@@ -158,10 +158,12 @@ TEST(StableHLO, ElementwiseUnaryAndBinary) {
       {Prim::shift_left, "stablehlo.shift_left"},
       {Prim::shift_right_logical, "stablehlo.shift_right_logical"}};
   for (auto [p, op] : binary) {
+    const bool floats = ir::info(p).dtypes == ir::kFloatDTypes;  // pow
     GraphBuilder b;
-    auto x = b.param(DType::int32, {2, 3});
-    b.output(b.binary(p, x, b.param(DType::int32, {2, 3})));
-    EXPECT_HAS(to_stablehlo(b.g), std::string("%0 = ") + op + " %arg0, %arg1 : tensor<2x3xi32>");
+    auto x = b.param(floats ? DType::float32 : DType::int32, {2, 3});
+    b.output(b.binary(p, x, b.param(floats ? DType::float32 : DType::int32, {2, 3})));
+    EXPECT_HAS(to_stablehlo(b.g), std::string("%0 = ") + op + " %arg0, %arg1 : tensor<2x3x" +
+                                      (floats ? "f32" : "i32") + ">");
   }
 }
 

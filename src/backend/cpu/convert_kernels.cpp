@@ -71,14 +71,8 @@ void convert_kernel(const KernelArgs& a, const KernelParams& p) {
 }  // namespace
 
 Lowered lower_convert(const ir::Node& node, std::span<const ir::ValueType> in) {
-  // The kernel table checks the operand's dtype; a complex result is refused here, with the user's
-  // line, as complex operands are (complex dtypes are storage only).
-  if (is_complex(node.type.dtype)) {
-    throw Unsupported(
-        message("the cpu backend cannot convert to " + std::string(name(node.type.dtype)), node.loc,
-                "complex dtypes are storage only in kiln: arrays of them are built "
-                "from host data (Array::from_data), printed, saved and loaded"));
-  }
+  // The support check refused complex results and operands (backend/support_check.cpp).
+  if (is_complex(node.type.dtype)) no_kernel(node, node.type.dtype);
   Lowered l;
   l.fn = visit_dtype(in[0].dtype, [&](auto from) -> KernelFn {
     return visit_dtype(node.type.dtype, [](auto to) -> KernelFn {

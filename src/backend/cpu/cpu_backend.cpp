@@ -10,6 +10,7 @@
 #include "backend/cpu/kernel_table.hpp"
 #include "backend/cpu/schedule.hpp"
 #include "backend/cpu/threads.hpp"
+#include "backend/support_check.hpp"
 #include "kiln/error.hpp"
 #include "passes/constant_fills.hpp"
 #include "passes/pipeline.hpp"
@@ -17,8 +18,8 @@
 namespace kiln::cpu {
 namespace {
 
-// Whether every node of g, needed or not, is well-formed and has a kernel. CpuExecutable reports
-// the first that is not, naming the user's line; the passes could drop (dead code) or hide
+// Whether every node of g, needed or not, is well-formed (the support check has accepted its
+// dtypes). CpuExecutable reports the first that is not; the passes could drop (dead code) or hide
 // (folding) that node, so such a graph is compiled as traced and the error stays the same.
 bool runnable(const ir::Graph& g) {
   const size_t n = g.nodes.size();
@@ -26,22 +27,17 @@ bool runnable(const ir::Graph& g) {
     if (v >= n) return false;
   for (ir::ValueId v : g.inputs)
     if (v >= n) return false;
-  std::vector<ir::ValueType> types;
-  for (size_t i = 0; i < n; ++i) {
-    const ir::Node& node = g.nodes[i];
-    types.clear();
-    for (ir::ValueId u : node.inputs) {
+  for (size_t i = 0; i < n; ++i)
+    for (ir::ValueId u : g.nodes[i].inputs)
       if (u >= i) return false;
-      types.push_back(g.nodes[u].type);
-    }
-    if (!prim_supports(node.prim, checked_dtype(node, types))) return false;
-  }
   return true;
 }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int num_devices) : num_devices_(num_devices) {}
+  explicit CpuBackend(int num_devices) : num_devices_(num_devices) {
+    (void)prim_row(ir::Prim::parameter);  // builds the kernel table now, checking it narrows
+  }
 
   std::string_view platform() const override { return "cpu"; }
   int device_count() const override { return num_devices_; }
@@ -53,6 +49,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Executable> compile(const ir::Graph& g, Device device,
                                       const CompileOptions& options = {}) override {
     check_device(device);
+    check_supported(g, *this);  // every node, needed or not: the error names the user's line
     // The exact graph passes first (their results are bit-identical, so what runs is what was
     // traced); then fills are computed once here, not on every run (the tutorial's train step has
     // 45 of them).

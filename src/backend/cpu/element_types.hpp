@@ -1,5 +1,5 @@
 // C++ element types of kiln's dtypes as kernels use them: the type arithmetic happens in
-// (float for the 16-bit floats), loads/stores between the two, and dtype sets as bit masks.
+// (float for the 16-bit floats) and loads/stores between the two.
 #pragma once
 
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kiln/dtype.hpp"
+#include "kiln/ir.hpp"
 
 namespace kiln::cpu {
 
@@ -45,8 +46,7 @@ inline T store(compute_t<T> v) {
 }
 
 // Calls f.template operator()<T>() for every type kernels compute on, in DType order. complex64
-// and complex128 are storage only (kiln/dtype.hpp): absent here, so no dtype mask holds them and
-// the kernel table refuses every primitive on them.
+// and complex128 are storage only (kiln/dtype.hpp): absent here, as from every registry row.
 template <class F>
 constexpr void for_each_type(F&& f) {
   f.template operator()<bool>();
@@ -64,39 +64,16 @@ constexpr void for_each_type(F&& f) {
   f.template operator()<double>();
 }
 
-using DTypeMask = uint16_t;
-static_assert(kNumDTypes <= 16, "DTypeMask has one bit per dtype");
+using ir::DTypeMask;
 
-constexpr DTypeMask bit(DType t) {
-  return static_cast<DTypeMask>(1u << static_cast<int>(t));
-}
-
-// The dtypes whose storage type satisfies Pred.
-template <template <class> class Pred>
-constexpr DTypeMask mask_of() {
-  DTypeMask m = 0;
-  for_each_type([&]<class T>() {
-    if (Pred<T>::value) m |= bit(dtype_of<T>());
-  });
-  return m;
-}
-
-template <class T>
-struct IsFloat : std::bool_constant<kIsFloat<T>> {};
-template <class T>
-struct IsInt : std::bool_constant<kIsInt<T>> {};
-template <class T>
-struct IsNumeric : std::bool_constant<!kIsBool<T>> {};
-template <class T>
-struct IsAny : std::true_type {};
-template <class T>
-struct IsBitwise : std::bool_constant<!kIsFloat<T>> {};  // bool and ints
-
-inline constexpr DTypeMask kFloats = mask_of<IsFloat>();
-inline constexpr DTypeMask kInts = mask_of<IsInt>();
-inline constexpr DTypeMask kNumeric = mask_of<IsNumeric>();
-inline constexpr DTypeMask kAll = mask_of<IsAny>();
-inline constexpr DTypeMask kBitwise = mask_of<IsBitwise>();
+// for_each_type visits exactly the dtypes a registry row can hold (kiln/ir.hpp).
+static_assert(
+    [] {
+      DTypeMask m = 0;
+      for_each_type([&]<class T>() { m |= ir::dtype_bit(dtype_of<T>()); });
+      return m;
+    }() == ir::kRealDTypes,
+    "the kernels' element types and the registry's dtypes differ");
 
 // The unsigned integer type of an element's width: shape kernels move bytes, not values.
 template <size_t Width>

@@ -23,6 +23,8 @@ template <class C>
 concept Numeric = !std::same_as<C, bool>;
 template <class C>
 concept Integer = std::integral<C> && !std::same_as<C, bool>;
+template <class C>
+concept Signed = Numeric<C> && std::is_signed_v<C>;  // signed ints and floats (abs, sign)
 
 // Integer arithmetic wraps (two's complement), as XLA's does, instead of being undefined.
 template <Integer C>
@@ -44,12 +46,10 @@ struct Neg {
   }
 };
 struct Abs {
-  template <Numeric C>
+  template <Signed C>
   C operator()(C x) const {
     if constexpr (std::floating_point<C>) {
       return std::fabs(x);
-    } else if constexpr (std::is_unsigned_v<C>) {
-      return x;
     } else {
       return x < 0 ? wrap_neg(x) : x;
     }
@@ -57,7 +57,7 @@ struct Abs {
 };
 struct Sign {
   // sign(±0) keeps the zero and sign(NaN) is NaN, as lax.sign.
-  template <Numeric C>
+  template <Signed C>
   C operator()(C x) const {
     if constexpr (std::floating_point<C>) {
       if (std::isnan(x) || x == 0) return x;
@@ -209,24 +209,16 @@ struct Rem {
   }
 };
 struct Pow {
-  template <Numeric C>
+  template <Floating C>
   C operator()(C x, C y) const {
-    if constexpr (std::floating_point<C>) {
-      return std::pow(x, y);
-    } else {
-      if constexpr (std::is_signed_v<C>) {
-        // Negative exponents: only ±1 have integer reciprocals.
-        if (y < 0) return x == 1 ? C{1} : x == -1 ? ((y & 1) ? C{-1} : C{1}) : C{0};
-      }
-      Mul mul;
-      C result = 1;
-      C base = x;
-      for (auto e = static_cast<std::make_unsigned_t<C>>(y); e != 0; e >>= 1) {
-        if (e & 1) result = mul(result, base);
-        base = mul(base, base);
-      }
-      return result;
-    }
+    return std::pow(x, y);
+  }
+};
+// atan2(x, y) is the angle of the point (y, x): lax.atan2's operand order.
+struct Atan2 {
+  template <Floating C>
+  C operator()(C x, C y) const {
+    return std::atan2(x, y);
   }
 };
 // max/min propagate NaN (lax.max/lax.min); on bool they are or/and.
@@ -377,28 +369,8 @@ constexpr KernelPicker kUnaryKernels[] = {
     {Prim::ceil, &pick_unary<Ceil>},         {Prim::round, &pick_unary<Round>},
     {Prim::not_, &pick_unary<Not>},
 };
-constexpr KernelPicker kBinaryKernels[] = {
-    {Prim::add, &pick_binary<Add>},
-    {Prim::sub, &pick_binary<Sub>},
-    {Prim::mul, &pick_binary<Mul>},
-    {Prim::div, &pick_binary<Div>},
-    {Prim::rem, &pick_binary<Rem>},
-    {Prim::pow, &pick_binary<Pow>},
-    {Prim::max, &pick_binary<Max>},
-    {Prim::min, &pick_binary<Min>},
-    {Prim::and_, &pick_binary<And>},
-    {Prim::or_, &pick_binary<Or>},
-    {Prim::xor_, &pick_binary<Xor>},
-    {Prim::shift_left, &pick_binary<ShiftLeft>},
-    {Prim::shift_right_logical, &pick_binary<ShiftRightLogical>},
-};
-constexpr KernelPicker kCompareKernels[] = {
-    {Prim::eq, &pick_compare<std::equal_to<>>}, {Prim::ne, &pick_compare<std::not_equal_to<>>},
-    {Prim::lt, &pick_compare<std::less<>>},     {Prim::le, &pick_compare<std::less_equal<>>},
-    {Prim::gt, &pick_compare<std::greater<>>},  {Prim::ge, &pick_compare<std::greater_equal<>>},
-};
 
-// ---- absorbed operands (schedule.cpp replaced a full or broadcast_in_dim operand) -----------
+// ---- absorbed operands (schedule_plan.cpp replaced a full or broadcast_in_dim operand) ------
 //
 // The result is rows × len elements. Operand k starts at base[k] and advances row_stride[k]
 // elements per row: len for a dense operand, 0 for a cyclic source (period len) or a scalar. The
@@ -507,28 +479,55 @@ KernelFn absorbed_select(unsigned scalars) {
   return table[scalars & 7u];
 }
 
-// Only float32 binary ops and compares are specialized (the training hot path); other dtypes keep
-// materialized operands, which keeps the instantiations to a few dozen small loops.
-struct AbsorbPicker {
+// One row per binary primitive and comparison: its flat kernels by dtype, and the absorbed-operand
+// kernels for float32 (the training hot path; other dtypes keep materialized operands, which keeps
+// the instantiations to a few dozen small loops). Every functor that computes on float gets them,
+// so a new binary primitive cannot silently lose them.
+struct BinaryKernels {
   ir::Prim prim;
-  KernelFn (*pick)(unsigned scalars);
+  KernelFn (*pick)(DType);
+  KernelFn (*absorbed)(unsigned scalars);  // nullptr: no float32 kernel (bitwise ops, shifts)
 };
-constexpr AbsorbPicker kAbsorbKernels[] = {
-    {Prim::add, &absorbed_binary<Add, float, float>},
-    {Prim::sub, &absorbed_binary<Sub, float, float>},
-    {Prim::mul, &absorbed_binary<Mul, float, float>},
-    {Prim::div, &absorbed_binary<Div, float, float>},
-    {Prim::rem, &absorbed_binary<Rem, float, float>},
-    {Prim::pow, &absorbed_binary<Pow, float, float>},
-    {Prim::max, &absorbed_binary<Max, float, float>},
-    {Prim::min, &absorbed_binary<Min, float, float>},
-    {Prim::eq, &absorbed_binary<std::equal_to<>, float, bool>},
-    {Prim::ne, &absorbed_binary<std::not_equal_to<>, float, bool>},
-    {Prim::lt, &absorbed_binary<std::less<>, float, bool>},
-    {Prim::le, &absorbed_binary<std::less_equal<>, float, bool>},
-    {Prim::gt, &absorbed_binary<std::greater<>, float, bool>},
-    {Prim::ge, &absorbed_binary<std::greater_equal<>, float, bool>},
+template <class Op>
+constexpr BinaryKernels arithmetic(Prim p) {
+  if constexpr (std::is_invocable_v<Op, float, float>) {
+    return {p, &pick_binary<Op>, &absorbed_binary<Op, float, float>};
+  } else {
+    return {p, &pick_binary<Op>, nullptr};
+  }
+}
+template <class Cmp>
+constexpr BinaryKernels comparison(Prim p) {
+  return {p, &pick_compare<Cmp>, &absorbed_binary<Cmp, float, bool>};
+}
+constexpr BinaryKernels kBinaryKernels[] = {
+    arithmetic<Add>(Prim::add),
+    arithmetic<Sub>(Prim::sub),
+    arithmetic<Mul>(Prim::mul),
+    arithmetic<Div>(Prim::div),
+    arithmetic<Rem>(Prim::rem),
+    arithmetic<Pow>(Prim::pow),
+    arithmetic<Atan2>(Prim::atan2),
+    arithmetic<Max>(Prim::max),
+    arithmetic<Min>(Prim::min),
+    arithmetic<And>(Prim::and_),
+    arithmetic<Or>(Prim::or_),
+    arithmetic<Xor>(Prim::xor_),
+    arithmetic<ShiftLeft>(Prim::shift_left),
+    arithmetic<ShiftRightLogical>(Prim::shift_right_logical),
+    comparison<std::equal_to<>>(Prim::eq),
+    comparison<std::not_equal_to<>>(Prim::ne),
+    comparison<std::less<>>(Prim::lt),
+    comparison<std::less_equal<>>(Prim::le),
+    comparison<std::greater<>>(Prim::gt),
+    comparison<std::greater_equal<>>(Prim::ge),
 };
+
+const BinaryKernels* binary_kernels(Prim p) {
+  for (const BinaryKernels& k : kBinaryKernels)
+    if (k.prim == p) return &k;
+  return nullptr;
+}
 
 template <size_t N>
 KernelFn pick(const KernelPicker (&table)[N], const ir::Node& node, DType t) {
@@ -546,11 +545,14 @@ Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in) {
 }
 
 Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in) {
-  return elementwise(pick(kBinaryKernels, node, in[0].dtype), node);
+  const BinaryKernels* k = binary_kernels(node.prim);
+  KernelFn fn = k != nullptr ? k->pick(in[0].dtype) : nullptr;
+  if (fn == nullptr) no_kernel(node, in[0].dtype);
+  return elementwise(fn, node);
 }
 
 Lowered lower_compare(const ir::Node& node, std::span<const ir::ValueType> in) {
-  return elementwise(pick(kCompareKernels, node, in[0].dtype), node);
+  return lower_binary(node, in);
 }
 
 Lowered lower_select(const ir::Node& node, std::span<const ir::ValueType> in) {
@@ -571,10 +573,8 @@ Lowered lower_copy(const ir::Node&, std::span<const ir::ValueType> in) {
 bool can_absorb_operands(const ir::Node& node, std::span<const ir::ValueType> in) {
   if (node.prim == Prim::select) return in.size() == 3;
   if (in.size() != 2 || in[0].dtype != DType::float32) return false;
-  for (const AbsorbPicker& k : kAbsorbKernels) {
-    if (k.prim == node.prim) return true;
-  }
-  return false;
+  const BinaryKernels* k = binary_kernels(node.prim);
+  return k != nullptr && k->absorbed != nullptr;
 }
 
 Lowered lower_absorbing(const ir::Node& node, std::span<const ir::ValueType> in,
@@ -603,9 +603,7 @@ Lowered lower_absorbing(const ir::Node& node, std::span<const ir::ValueType> in,
     fn = visit_width(itemsize(in[1].dtype),
                      [&]<size_t W>() -> KernelFn { return absorbed_select<W>(scalars); });
   } else {
-    for (const AbsorbPicker& k : kAbsorbKernels) {
-      if (k.prim == node.prim) fn = k.pick(scalars);
-    }
+    fn = binary_kernels(node.prim)->absorbed(scalars);
   }
   Lowered l;
   l.fn = fn;

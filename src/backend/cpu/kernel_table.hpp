@@ -1,8 +1,7 @@
-// The CPU backend's one table: for every primitive, the dtypes it runs and how it is lowered.
-// supports(), the compile-time check and the lowering all read it, so they cannot disagree.
+// The CPU backend's one table: for every primitive, the dtypes it runs (its registry row's, or
+// fewer) and how it is lowered. supports(), the compile-time check and the lowering all read it,
+// so they cannot disagree.
 #pragma once
-
-#include <string>
 
 #include "backend/cpu/element_types.hpp"
 #include "backend/cpu/kernel.hpp"
@@ -16,10 +15,5 @@ struct PrimRow {
 
 const PrimRow& prim_row(ir::Prim p);
 bool prim_supports(ir::Prim p, DType t);
-// The dtype a node is checked against: its operand's for comparisons, argmax and conversions
-// (their results are bool/int32/anything), its result's otherwise.
-DType checked_dtype(const ir::Node& node, std::span<const ir::ValueType> in);
-// "float32, float64" — the dtypes a primitive runs on, for error messages.
-std::string dtype_list(DTypeMask mask);
 
 }  // namespace kiln::cpu

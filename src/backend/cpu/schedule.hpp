@@ -52,8 +52,9 @@ struct ScheduleOptions {
 
 class CpuExecutable final : public Executable {
  public:
-  // Checks every node against the backend's table (kiln::Unsupported names the primitive, dtype and
-  // source line), plans the arena and lowers the nodes that the outputs need.
+  // Runs the planning passes (schedule_plan.hpp) and step emission over a graph the backend's
+  // support check has passed: places values in the arena, reuses and donates, lowers the nodes
+  // the outputs need.
   explicit CpuExecutable(const ir::Graph& graph, const ScheduleOptions& options = {});
 
   // Inputs and outputs must be distinct host buffers of (at least) the graph's byte sizes.

@@ -1,0 +1,56 @@
+// The per-primitive harness's cases, generated from the registry (kiln/ir.hpp kPrimTable): for
+// every primitive, every dtype its row accepts, shapes with size-0 and size-1 dims, and edge values
+// (±0, NaN, ±inf, denormals, integer extremes); and the float64 / exact reference of each
+// elementwise row. A new elementwise primitive gets its cases from its row and needs one line in
+// references.cpp; a new primitive of another kind adds its case generator to cases.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/array.hpp"
+#include "kiln/ir.hpp"
+
+namespace kiln::harness {
+
+// One operand: its elements as bit patterns of its dtype (low itemsize bytes of each word).
+struct HostArray {
+  DType dtype = DType::float32;
+  Shape shape;
+  std::vector<uint64_t> bits;
+};
+
+struct Case {
+  ir::Prim prim;
+  std::vector<HostArray> in;
+  ir::Attrs attrs;
+  std::string what;  // "float32[19] edge values", for failure messages
+};
+
+// Every case of p on dtype t (t in p's row); empty for parameter and constant, which every other
+// case exercises.
+std::vector<Case> cases(ir::Prim p, DType t);
+// Cases for the VJP check: float64 operands in a smooth region (no ties, kinks or poles).
+std::vector<Case> gradient_cases(ir::Prim p);
+
+Array to_array(const HostArray& h, Device device);
+HostArray to_host(const Array& a);
+
+// The bits the reference gives for element i of the case's result, when p is elementwise.
+std::optional<uint64_t> reference(const Case& c, DType out, size_t i);
+// The result of a row with attributes, from its definition, or nothing for the rows whose
+// references live with their own tests: convolution (tests/backend/convolution_test.cpp, against
+// direct float64 sums), reduce_window_* and select_and_scatter_add (the same file and
+// tests/nn/pooling_test.cpp), threefry2x32 (tests/random, Random123's known answers).
+std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const Shape& out);
+// How many units in the last place of the result's dtype the reference may differ by.
+int tolerance_ulps(ir::Prim p, DType t);
+// Whether bits a and b of dtype t agree within ulps (NaNs agree with NaNs; results below the
+// smallest normal agree within one normal: denormal flushing differs between libms).
+bool close(uint64_t a, uint64_t b, DType t, int ulps);
+
+std::string bits_str(uint64_t bits, DType t);
+
+}  // namespace kiln::harness

@@ -1,0 +1,410 @@
+// Every primitive on every backend present (cpu; kilncpu and any other plugin registered through
+// PJRT_NAMES_AND_LIBRARY_PATHS, see tests/CMakeLists.txt), on the cases cases.cpp generates from
+// the registry: every row against its float64 / exact reference (cases.hpp names the four whose
+// references live with their own tests), every row on other backends against the cpu bit for bit
+// (within the reference's tolerance for libm rows), every differentiable row's VJP against float64
+// central differences, and every exported row through to_stablehlo -> from_stablehlo to the same
+// bits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "backend/support_check.hpp"
+#include "kiln/autodiff.hpp"
+#include "kiln/backend.hpp"
+#include "kiln/device.hpp"
+#include "kiln/export.hpp"
+#include "kiln/import.hpp"
+#include "kiln/ops.hpp"
+#include "primitives/cases.hpp"
+#include "transforms/vjp_rules.hpp"
+
+namespace kiln::harness {
+namespace {
+
+using ir::Prim;
+
+std::vector<DType> accepted(Prim p) {
+  std::vector<DType> out;
+  for (int d = 0; d < kNumDTypes; ++d)
+    if (ir::accepts(p, static_cast<DType>(d))) out.push_back(static_cast<DType>(d));
+  return out;
+}
+
+std::string label(const Case& c) {
+  return std::string(ir::name(c.prim)) + " on " + c.what;
+}
+
+// The one-node graph of a case, built through Graph::add (its type rule) and verified.
+ir::Graph graph_of(const Case& c) {
+  ir::Graph g;
+  g.name = std::string(ir::name(c.prim));
+  std::vector<ir::ValueId> ids;
+  for (const HostArray& h : c.in) ids.push_back(g.add_parameter({h.dtype, h.shape}));
+  g.outputs = {g.add(c.prim, ids, c.attrs, std::source_location::current())};
+  g.verify();
+  return g;
+}
+
+HostArray run(const ir::Graph& g, const Case& c, Device d) {
+  auto exe = d.backend()->compile(g, d);
+  std::vector<Array> ins;
+  std::vector<Buffer*> in_ptrs;
+  for (const HostArray& h : c.in) ins.push_back(to_array(h, d));
+  for (const Array& a : ins) in_ptrs.push_back(a.buffer().get());
+  const ir::ValueType& t = exe->output_types().at(0);
+  auto out = d.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), d);
+  Buffer* out_ptrs[] = {out.get()};
+  exe->run(in_ptrs, out_ptrs);
+  return to_host(Array::from_buffer(out, t.dtype, t.shape));
+}
+
+// The cpu first (the reference the others are held to), then every other platform present.
+std::vector<Device> backends() {
+  std::vector<Device> out = {devices("cpu").at(0)};
+  for (const std::string& p : platforms())
+    if (p != "cpu") out.push_back(devices(p).at(0));
+  return out;
+}
+
+bool is_elementwise(Prim p) {
+  const ir::PrimKind k = ir::info(p).kind;
+  return k == ir::PrimKind::unary || k == ir::PrimKind::binary || k == ir::PrimKind::compare ||
+         k == ir::PrimKind::select;
+}
+
+// Counts mismatches and reports the first few, so one wrong row does not flood the log.
+struct Mismatches {
+  int count = 0;
+  void report(const std::string& what) {
+    if (++count <= 8) ADD_FAILURE() << what;
+  }
+};
+
+TEST(PrimitiveHarness, EveryRowHasCasesForEveryDtypeItAccepts) {
+  for (int i = 0; i < ir::kNumPrims; ++i) {
+    const auto p = static_cast<Prim>(i);
+    if (p == Prim::parameter || p == Prim::constant) continue;  // in every case's graph
+    EXPECT_NE(accepted(p).size(), 0u) << ir::name(p);
+    for (DType t : accepted(p)) EXPECT_FALSE(cases(p, t).empty()) << ir::name(p) << " " << name(t);
+  }
+}
+
+// The expected bits of every element of case c's result, or nothing for the rows whose references
+// live with their own tests (cases.hpp).
+std::optional<std::vector<uint64_t>> expected(const Case& c, const ir::ValueType& out) {
+  if (!is_elementwise(c.prim)) return structured_reference(c, out.shape);
+  std::vector<uint64_t> r(static_cast<size_t>(out.shape.numel()));
+  for (size_t k = 0; k < r.size(); ++k) {
+    const std::optional<uint64_t> e = reference(c, out.dtype, k);
+    if (!e) {
+      ADD_FAILURE() << label(c) << ": no reference (tests/primitives/references.cpp)";
+      return std::nullopt;
+    }
+    r[k] = *e;
+  }
+  return r;
+}
+
+// Whether got matches the reference: within the row's tolerance; reduce_max and reduce_min may
+// pick either zero of a ±0 tie (their order of visits is the kernel's).
+bool matches(Prim p, uint64_t got, uint64_t want, DType t) {
+  if (close(got, want, t, tolerance_ulps(p, t))) return true;
+  return (p == Prim::reduce_max || p == Prim::reduce_min) && is_floating(t) &&
+         Scalar{t, got}.to_double() == Scalar{t, want}.to_double();
+}
+
+TEST(PrimitiveHarness, EveryRowMatchesItsReferenceOnEveryBackend) {
+  Mismatches bad;
+  size_t checked = 0;
+  for (const Device& d : backends()) {
+    for (int i = 0; i < ir::kNumPrims; ++i) {
+      const auto p = static_cast<Prim>(i);
+      for (DType t : accepted(p)) {
+        if (!d.backend()->supports(p, t)) continue;  // its support check is tested elsewhere
+        for (const Case& c : cases(p, t)) {
+          const ir::Graph g = graph_of(c);
+          const ir::ValueType& out = g.nodes[g.outputs[0]].type;
+          const std::optional<std::vector<uint64_t>> want = expected(c, out);
+          if (!want) continue;
+          const HostArray got = run(g, c, d);
+          checked += got.bits.size();
+          for (size_t k = 0; k < got.bits.size(); ++k) {
+            if (matches(p, got.bits[k], (*want)[k], out.dtype)) continue;
+            std::string args;
+            if (is_elementwise(p))
+              for (const HostArray& h : c.in) args += " " + bits_str(h.bits[k], h.dtype);
+            bad.report(std::string(d.str()) + " " + label(c) + " element " + std::to_string(k) +
+                       " (" + args + " ): got " + bits_str(got.bits[k], out.dtype) +
+                       ", reference " + bits_str((*want)[k], out.dtype) + " (tolerance " +
+                       std::to_string(tolerance_ulps(p, out.dtype)) + " ulps)");
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(bad.count, 0);
+  EXPECT_GT(checked, 10000u);  // the generator really produced the edge-value products
+}
+
+TEST(PrimitiveHarness, EveryRowGivesTheCpusBitsOnEveryOtherBackend) {
+  const std::vector<Device> all = backends();
+  if (all.size() < 2)
+    GTEST_SKIP() << "only the cpu is present; ctest's PrimitiveHarness.kilncpu registers the "
+                    "conformance plugin (PJRT_NAMES_AND_LIBRARY_PATHS)";
+  Mismatches bad;
+  size_t compared = 0;
+  for (size_t b = 1; b < all.size(); ++b) {
+    const Device& d = all[b];
+    for (int i = 0; i < ir::kNumPrims; ++i) {
+      const auto p = static_cast<Prim>(i);
+      for (DType t : accepted(p)) {
+        if (!d.backend()->supports(p, t)) continue;  // its support check is tested elsewhere
+        for (const Case& c : cases(p, t)) {
+          const ir::Graph g = graph_of(c);
+          const HostArray want = run(g, c, all[0]);
+          HostArray got;
+          try {
+            got = run(g, c, d);
+          } catch (const Error& e) {
+            bad.report(std::string(d.str()) + " " + label(c) + ": " + e.what());
+            continue;
+          }
+          if (got.shape != want.shape || got.dtype != want.dtype) {
+            bad.report(std::string(d.str()) + " " + label(c) + ": type differs");
+            continue;
+          }
+          const int ulps = tolerance_ulps(p, want.dtype);
+          compared += want.bits.size();
+          for (size_t k = 0; k < want.bits.size(); ++k)
+            if (!close(got.bits[k], want.bits[k], want.dtype, ulps))
+              bad.report(std::string(d.str()) + " " + label(c) + " element " + std::to_string(k) +
+                         ": " + bits_str(got.bits[k], want.dtype) + ", cpu " +
+                         bits_str(want.bits[k], want.dtype));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(bad.count, 0);
+  EXPECT_GT(compared, 10000u * (all.size() - 1));
+}
+
+TEST(PrimitiveHarness, ExportThenImportGivesTheSameBits) {
+  const Device cpu = devices("cpu").at(0);
+  Mismatches bad;
+  for (int i = 0; i < ir::kNumPrims; ++i) {
+    const auto p = static_cast<Prim>(i);
+    if (ir::info(p).stablehlo.empty()) continue;  // not exported (threefry2x32, stop_gradient)
+    for (DType t : accepted(p)) {
+      for (const Case& c : cases(p, t)) {
+        const ir::Graph g = graph_of(c);
+        const std::string text = to_stablehlo(g);
+        ir::Graph back;
+        try {
+          back = from_stablehlo(text, label(c));
+        } catch (const Error& e) {
+          bad.report(label(c) + ": the importer refuses what the exporter wrote: " + e.what() +
+                     "\n" + text);
+          continue;
+        }
+        const HostArray want = run(g, c, cpu), got = run(back, c, cpu);
+        if (got.bits != want.bits || got.dtype != want.dtype)
+          bad.report(label(c) + ": imported graph gives other bits\n" + text);
+      }
+    }
+  }
+  EXPECT_EQ(bad.count, 0);
+}
+
+// The row's VJP against float64 central differences of <f(x), ct> for a random cotangent ct.
+TEST(PrimitiveHarness, EveryVjpRuleMatchesCentralDifferences) {
+  const Loc loc = Loc::current();
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal;
+  int rows = 0, differentiated = 0;
+  for (int i = 0; i < ir::kNumPrims; ++i) {
+    const auto p = static_cast<Prim>(i);
+    if (ir::info(p).grad != ir::Grad::rule) continue;
+    const std::vector<Case> cs = gradient_cases(p);
+    EXPECT_FALSE(cs.empty()) << ir::name(p) << " has no float64 case to differentiate";
+    ++rows;
+    if (!cs.empty()) ++differentiated;
+    for (const Case& c : cs) {
+      SCOPED_TRACE(label(c));
+      std::vector<Array> in;
+      std::vector<size_t> wrt;  // the float64 operands
+      for (size_t k = 0; k < c.in.size(); ++k) {
+        in.push_back(to_array(c.in[k], default_device()));
+        if (c.in[k].dtype == DType::float64) wrt.push_back(k);
+      }
+      const Array y = bind(p, in, c.attrs, loc);
+      if (y.dtype() != DType::float64) continue;
+      std::vector<double> ct(static_cast<size_t>(y.size()));
+      for (double& v : ct) v = normal(rng);
+      auto inner = [&](const std::vector<Array>& xs) {
+        std::vector<double> v = bind(p, xs, c.attrs, loc).to_vector<double>();
+        double s = 0;
+        for (size_t k = 0; k < v.size(); ++k) s += v[k] * ct[k];
+        return s;
+      };
+      std::vector<Array> primals;
+      for (size_t k : wrt) primals.push_back(in[k]);
+      auto body = [&](std::span<const Array> tracers) {
+        std::vector<Array> xs = in;
+        for (size_t j = 0; j < wrt.size(); ++j) xs[wrt[j]] = tracers[j];
+        return std::vector<Array>{bind(p, xs, c.attrs, loc)};
+      };
+      const Array seed = Array::from_data<double>(ct, y.shape());
+      auto [outs, cts] = vjp_core(
+          primals, body, [&](std::span<const Array>) { return std::vector<Array>{seed}; },
+          "harness", loc);
+      for (size_t j = 0; j < wrt.size(); ++j) {
+        const std::vector<double> analytic = cts[j].to_vector<double>();
+        std::vector<double> x = in[wrt[j]].to_vector<double>();
+        for (size_t e = 0; e < x.size(); ++e) {
+          const double h = 1e-6, x0 = x[e];
+          std::vector<Array> xs = in;
+          x[e] = x0 + h;
+          xs[wrt[j]] = Array::from_data<double>(x, in[wrt[j]].shape());
+          const double up = inner(xs);
+          x[e] = x0 - h;
+          xs[wrt[j]] = Array::from_data<double>(x, in[wrt[j]].shape());
+          const double down = inner(xs);
+          x[e] = x0;
+          const double numeric = (up - down) / (2 * h);
+          EXPECT_NEAR(analytic[e], numeric, 1e-6 + 1e-6 * std::abs(numeric))
+              << "operand " << wrt[j] << " element " << e;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(differentiated, rows);
+}
+
+// ---- the registry's checks ----------------------------------------------------------------
+
+TEST(Registry, AVjpTableMissingARuleIsCaughtNamingThePrimitive) {
+  EXPECT_EQ(autodiff::first_unmatched_rule(autodiff::vjp_rules()), ir::kNumPrims);
+  std::array<autodiff::VjpRule, ir::kNumPrims> holed = autodiff::vjp_rules();
+  holed[static_cast<size_t>(Prim::exp)] = nullptr;
+  EXPECT_EQ(autodiff::first_unmatched_rule(holed), static_cast<int>(Prim::exp));
+  // A rule for a primitive whose row says its cotangent is zero is caught too.
+  std::array<autodiff::VjpRule, ir::kNumPrims> extra = autodiff::vjp_rules();
+  extra[static_cast<size_t>(Prim::floor)] = extra[static_cast<size_t>(Prim::neg)];
+  EXPECT_EQ(autodiff::first_unmatched_rule(extra), static_cast<int>(Prim::floor));
+}
+
+TEST(Registry, AKernelTableMayOnlyNarrowTheRow) {
+  EXPECT_NO_THROW(check_narrows(Prim::pow, ir::dtype_bit(DType::float32), "cpu"));
+  EXPECT_NO_THROW(check_narrows(Prim::pow, ir::info(Prim::pow).dtypes, "cpu"));
+  try {
+    check_narrows(Prim::pow, ir::kNumericDTypes, "cpu");
+    FAIL() << "expected kiln::Error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("cpu kernel table runs pow on uint8, uint16"), std::string::npos) << m;
+    EXPECT_NE(m.find("only narrow"), std::string::npos) << m;
+  }
+}
+
+TEST(Registry, NoRowHoldsAComplexDtype) {
+  for (const ir::PrimInfo& row : ir::registry::kPrimTable) {
+    EXPECT_FALSE(ir::accepts(row.prim, DType::complex64)) << row.name;
+    EXPECT_FALSE(ir::accepts(row.prim, DType::complex128)) << row.name;
+  }
+}
+
+// The drifts the registry settled: pow is float-only everywhere, abs and sign take signed operands
+// (kiln::abs / kiln::sign of unsigned arrays are x and x != 0, as jnp's).
+TEST(Registry, PowIsFloatOnlyAndAbsSignAreSigned) {
+  EXPECT_EQ(ir::info(Prim::pow).dtypes, ir::kFloatDTypes);
+  EXPECT_FALSE(devices("cpu")[0].backend()->supports(Prim::pow, DType::int32));
+  EXPECT_THROW(
+      (void)ir::infer_type(Prim::pow, std::vector<ir::ValueType>(2, {DType::int32, {2}}), {}, {}),
+      DTypeError);
+  EXPECT_FALSE(ir::accepts(Prim::abs, DType::uint8));
+  EXPECT_TRUE(ir::accepts(Prim::abs, DType::int8));
+  EXPECT_TRUE(ir::accepts(Prim::neg, DType::uint8));
+  const Array u = Array::from_data<uint8_t>(std::vector<uint8_t>{0, 3, 255}, {3});
+  EXPECT_EQ(kiln::abs(u).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 3, 255}));
+  EXPECT_EQ(kiln::sign(u).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 1, 1}));
+  EXPECT_EQ(kiln::sign(u).dtype(), DType::uint8);
+}
+
+TEST(Registry, DifferentiatingThroughANonDifferentiablePrimitiveNamesItAndTheLine) {
+  const Array x = Array::from_data<double>(std::vector<double>{1.5, -2}, {2});
+  const Loc line = Loc::current();
+  auto f = [&](const Array& a) {
+    Array bits = bitcast_convert(a, DType::uint64, line);
+    return sum(bitcast_convert(bits, DType::float64, line));
+  };
+  try {
+    (void)grad(f)(x);
+    FAIL() << "expected kiln::GradError";
+  } catch (const GradError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("bitcast_convert_type is not differentiable"), std::string::npos) << m;
+    EXPECT_NE(m.find("primitive_harness_test.cpp:" + std::to_string(line.line())),
+              std::string::npos)
+        << m;
+  }
+  // stop_gradient is the way to say "zero by intent".
+  auto g = [&](const Array& a) {
+    Array bits = bitcast_convert(stop_gradient(a), DType::uint64, line);
+    return sum(bitcast_convert(bits, DType::float64, line)) + sum(a);
+  };
+  EXPECT_EQ(grad(g)(x).to_vector<double>(), (std::vector<double>{1, 1}));
+}
+
+}  // namespace
+}  // namespace kiln::harness
+
+namespace kiln::harness {
+namespace {
+
+std::string dtype_words(ir::DTypeMask m) {
+  if (m == ir::kRealDTypes) return "all";
+  if (m == ir::kNumericDTypes) return "numeric (not bool)";
+  if (m == ir::kFloatDTypes) return "floating-point";
+  if (m == ir::kIntDTypes) return "integer";
+  if (m == ir::kBitwiseDTypes) return "integer or bool";
+  if (m == (ir::kSignedIntDTypes | ir::kFloatDTypes)) return "signed integer or floating-point";
+  std::string out;
+  for (int d = 0; d < kNumDTypes; ++d)
+    if ((m & ir::dtype_bit(static_cast<DType>(d))) != 0)
+      out += (out.empty() ? "" : ", ") + std::string(name(static_cast<DType>(d)));
+  return out;
+}
+
+// The docs' table of rows, as the registry gives it.
+std::string registry_table() {
+  std::string t = "| primitive | dtypes | gradient | StableHLO |\n|---|---|---|---|\n";
+  for (const ir::PrimInfo& row : ir::registry::kPrimTable) {
+    const char* grad = row.grad == ir::Grad::rule   ? "VJP rule"
+                       : row.grad == ir::Grad::zero ? "zero"
+                                                    : "not differentiable";
+    t += "| `" + std::string(row.name) + "` | " + dtype_words(row.dtypes) + " | " + grad + " | " +
+         (row.stablehlo.empty() ? std::string("—") : "`" + std::string(row.stablehlo) + "`") +
+         " |\n";
+  }
+  return t;
+}
+
+TEST(Registry, TheDocsTableIsTheRegistrys) {
+  std::ifstream f(std::string(KILN_SOURCE_DIR) + "/docs/primitives.md");
+  ASSERT_TRUE(f) << "docs/primitives.md";
+  const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- registry dtypes: begin -->\n",
+                    end = "<!-- registry dtypes: end -->";
+  const size_t a = doc.find(begin), b = doc.find(end);
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_EQ(doc.substr(a + begin.size(), b - a - begin.size()), registry_table())
+      << "paste the expected table between the markers in docs/primitives.md";
+}
+
+}  // namespace
+}  // namespace kiln::harness
