@@ -1006,6 +1006,7 @@ void run_python_memory(const Options& o, const fs::path& dir, Peer peer, Run& ru
   const auto lines = run_tagged(o.python, dir, args, python_env(o.threads.front()),
                                 {"MEMORY ", "PEER ", "THREADS "});
   for (const std::string& line : lines) {
+    if (line.rfind("PEER ", 0) == 0) std::istringstream(line.substr(5)) >> run.version[peer];
     if (line.rfind("MEMORY ", 0) != 0) continue;
     std::istringstream in(line.substr(7));
     MemoryUse m;
@@ -1095,7 +1096,9 @@ int run_driver(const Options& o) {
       c.peer[kLibTorch] = std::strtod(peer.c_str(), nullptr);
     }
     for (Peer p : kPythonPeers) {
-      if (run.installed[p] && run.asked[p]) run_python_peer(o, dir, p, t, kiln_values, run);
+      if (run.installed[p] && run.asked[p] &&
+          o.workloads.find_first_of("abcde") != std::string::npos)
+        run_python_peer(o, dir, p, t, kiln_values, run);
     }
   }
 

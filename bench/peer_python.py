@@ -384,9 +384,12 @@ def run_torch(args, inputs, reps, use, compiled):
 
     torch.set_num_threads(args.threads)
     version = torch.__version__.split("+")[0]
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS")
+    gemms = f"MKL_ENABLE_INSTRUCTIONS={mkl}" if mkl else "the processor's own"
+    mode = "with torch.compile (inductor)" if compiled else "eager"
     emit("PEER", version, torch.get_num_threads(),
-         f"PyTorch {torch.__version__} {'with torch.compile (inductor)' if compiled else 'eager'}, "
-         f"ATen's {torch.backends.cpu.get_cpu_capability()} kernels")
+         f"PyTorch {torch.__version__} {mode}, ATen's {torch.backends.cpu.get_cpu_capability()} "
+         f"kernels, MKL's GEMMs ({gemms})")
 
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a))
@@ -568,7 +571,7 @@ def main():
         run_torch(args, inputs, reps, use, compiled=args.peer == "torch-compile")
     if use.wall > 0:
         emit("CPU", f"{use.cpu / use.wall:.2f}",
-             f"(process CPU time / wall time over {use.wall:.1f} s of timed batches; "
+             f"(process CPU time / wall time over {use.wall:.2f} s of timed batches; "
              f"Threads: {vm_kb('Threads')}, Cpus_allowed_list: "
              f"{','.join(map(str, sorted(os.sched_getaffinity(0))))})")
 
