@@ -657,7 +657,7 @@ void print_table(const Options& o, const Run& run) {
   // A peer's cell: its figure as `text`, or why there is none.
   auto peer_cell = [&](size_t p, double v, const std::string& text,
                        const std::string& note = std::string()) {
-    if (!run.installed[p]) return std::string(kNotInstalled);
+    if (!run.installed[p]) return std::string(p == kLibTorch ? kNotInstalled : "not run");
     if (!run.asked[p]) return std::string("-");
     if (!note.empty()) return note;
     return std::isfinite(v) ? text : std::string("-");
@@ -772,8 +772,9 @@ void print_table(const Options& o, const Run& run) {
   }
   if (!run.installed[kJax]) {
     std::printf(
-        "\nJAX, PyTorch, torch.compile: not installed: scripts/install.sh --bench-python makes "
-        "build/bench-venv (bench/compare installs it and passes --python)");
+        "\nJAX, PyTorch, torch.compile: not run, no --python given: scripts/install.sh "
+        "--bench-python makes build/bench-venv/bin/python (bench/compare installs it and passes "
+        "it, unless --no-python)");
   }
 }
 
