@@ -1,7 +1,9 @@
-// compare_bench: kiln against LibTorch 1.13 C++ on the workloads of issue 6, in one run and one
-// table (bench/compare builds and runs it; README.md says what each row measures).
+// compare_bench: kiln against LibTorch 1.13 C++ — and, given the bench venv's python, JAX on XLA's
+// CPU, PyTorch 2.x eager and torch.compile — on the workloads of issue 6, in one run and one table
+// (bench/compare builds and runs it; README.md says what each row measures).
 //
 //   compare_bench [--quick] [--threads 1,2] [--workloads abcdef]
+//                 [--python PYTHON [--python-peers jax,torch,torch-compile]]
 //
 //   (a) the tutorial's train step (tutorial_workload.hpp, as tutorial_bench measures it);
 //   (b) the MLP 784-512-512-10, batch 128, Adam (lr 1e-3) + softmax cross entropy, one train step;
@@ -15,14 +17,17 @@
 // and OMP_NUM_THREADS set to N, which calls at::set_num_threads(N) for LibTorch; and once per side
 // for the memory row (--memory kiln|libtorch), so that neither side's memory counts in the other's.
 // Workers print their checks and `ROW key threads kiln peer` lines, which this process collects.
+// The Python peers (peer_python.py, run by PYTHON) run in processes of their own, per peer and
+// thread count, after the worker of that count (run_python_peer).
 //
 // Every workload is checked before it is timed: both sides start from the same weights (generated
-// here by kiln, handed to LibTorch as floats) and must agree on the losses of the first two steps,
-// or on the logits, to 1e-4 relative; a worker whose check fails exits with status 1 and the
-// comparison stops there.
+// here by kiln, handed to LibTorch as floats, to the Python peers as a Flax msgpack file) and must
+// agree on the losses of the first two steps, or on the logits, to 1e-4 relative; a worker or peer
+// whose check fails stops the comparison there with status 1.
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,6 +47,7 @@
 #include "kiln/kiln.hpp"
 #include "kiln/losses.hpp"
 #include "kiln/models.hpp"
+#include "kiln/serialization.hpp"
 #include "kiln/version.hpp"
 #include "tutorial_workload.hpp"
 
@@ -76,6 +82,10 @@ struct Options {
   bool quick = false;
   std::vector<int> threads = {1, 2};
   std::string workloads = "abcdef";
+  // The Python peers (peer_python.py): the bench venv's python, empty when there is none; which
+  // of them to run.
+  std::string python;
+  std::vector<std::string> python_peers = {"jax", "torch", "torch-compile"};
   bool wants(char w) const { return workloads.find(w) != std::string::npos; }
   Repetitions reps() const { return quick ? Repetitions{5, 0.002} : Repetitions{}; }
   int compiles() const { return quick ? 3 : 10; }
@@ -300,24 +310,26 @@ double relative_difference(double a, double b) {
 // Both sides' first two losses agree. kiln's alone must at least be finite and change with the
 // update (one Adam step at lr 1e-3 moves every weight by about 1e-3, which need not lower the
 // loss: the CNN's rises on these random images).
-bool check_train(const char* what, const TrainRun& kiln, const TrainRun* peer) {
+bool check_train(const char* what, const TrainRun& kiln, const TrainRun* peer,
+                 const char* peer_name = "LibTorch") {
   bool ok =
       std::isfinite(kiln.loss[0]) && std::isfinite(kiln.loss[1]) && kiln.loss[1] != kiln.loss[0];
   std::printf("check %s: loss at the initial weights kiln %.6f", what, kiln.loss[0]);
-  if (peer != nullptr) std::printf(" LibTorch %.6f", peer->loss[0]);
+  if (peer != nullptr) std::printf(" %s %.6f", peer_name, peer->loss[0]);
   std::printf(", after one Adam step kiln %.6f", kiln.loss[1]);
   if (peer != nullptr) {
     const double diff = std::max(relative_difference(kiln.loss[0], peer->loss[0]),
                                  relative_difference(kiln.loss[1], peer->loss[1]));
-    std::printf(" LibTorch %.6f; largest relative difference %.1e (tolerance %.0e)", peer->loss[1],
-                diff, kTolerance);
+    std::printf(" %s %.6f; largest relative difference %.1e (tolerance %.0e)", peer_name,
+                peer->loss[1], diff, kTolerance);
     ok = ok && diff <= kTolerance;
   }
   std::printf(": %s\n", ok ? "ok" : "FAILED");
   return ok;
 }
 
-bool check_logits(const char* what, const InferRun& kiln, const InferRun* peer) {
+bool check_logits(const char* what, const InferRun& kiln, const InferRun* peer,
+                  const char* peer_name = "LibTorch") {
   double scale = 0;
   bool ok = true;
   for (float v : kiln.logits) {
@@ -331,8 +343,8 @@ bool check_logits(const char* what, const InferRun& kiln, const InferRun* peer) 
     for (size_t i = 0; ok && i < kiln.logits.size(); ++i) {
       diff = std::max(diff, std::fabs(static_cast<double>(kiln.logits[i]) - peer->logits[i]));
     }
-    std::printf("; largest |kiln - LibTorch| / largest |logit| %.1e (tolerance %.0e)", diff / scale,
-                kTolerance);
+    std::printf("; largest |kiln - %s| / largest |logit| %.1e (tolerance %.0e)", peer_name,
+                diff / scale, kTolerance);
     ok = ok && diff <= kTolerance * scale;
   }
   std::printf(": %s\n", ok ? "ok" : "FAILED");
@@ -348,6 +360,14 @@ std::string thread_text(int threads) {
 
 void print_row(const char* key, int threads, double kiln, double peer) {
   std::printf("ROW %s %d %.17g %.17g\n", key, threads, kiln, peer);
+}
+
+// kiln's checked values (losses, logits), which the driver holds the Python peers to
+// (run_python_peer): `KILN key threads value...`, each float printed exactly.
+void print_kiln(const std::string& key, int threads, const std::vector<float>& values) {
+  std::printf("KILN %s %d", key.c_str(), threads);
+  for (float v : values) std::printf(" %.9g", static_cast<double>(v));
+  std::printf("\n");
 }
 
 int run_worker(const Options& o, int threads) {
@@ -404,6 +424,7 @@ int run_worker(const Options& o, int threads) {
 #endif
       if (check_train(("(b) MLP train step, " + t).c_str(), kiln, peer)) {
         print_row("mlp_train", threads, kiln.step.median_ns, peer ? peer->step.median_ns : nan);
+        print_kiln("mlp_train", threads, {kiln.loss[0], kiln.loss[1]});
       } else {
         ok = false;
       }
@@ -423,8 +444,9 @@ int run_worker(const Options& o, int threads) {
 #endif
         const std::string what = "(c) MLP inference, batch " + std::to_string(size) + ", " + t;
         if (check_logits(what.c_str(), kiln, peer)) {
-          print_row(size == 1 ? "mlp_infer_b1" : "mlp_infer_b128", threads, kiln.call.median_ns,
-                    peer ? peer->call.median_ns : nan);
+          const char* key = size == 1 ? "mlp_infer_b1" : "mlp_infer_b128";
+          print_row(key, threads, kiln.call.median_ns, peer ? peer->call.median_ns : nan);
+          print_kiln(key, threads, kiln.logits);
         } else {
           ok = false;
         }
@@ -459,6 +481,7 @@ int run_worker(const Options& o, int threads) {
     const std::string what = "(d) CNN train step, " + thread_text(threads);
     if (check_train(what.c_str(), kiln, peer)) {
       print_row("cnn_train", threads, kiln.step.median_ns, peer ? peer->step.median_ns : nan);
+      print_kiln("cnn_train", threads, {kiln.loss[0], kiln.loss[1]});
     } else {
       ok = false;
     }
@@ -531,8 +554,10 @@ std::string time_text(double ns) {
   return format("%.3f ms", ns * 1e-6);
 }
 
+// Text columns (the workload, and `text_from` onwards) are left-aligned, figures right-aligned.
 struct Table {
   std::vector<std::vector<std::string>> rows;
+  size_t text_from = 0;
   void print() const {
     std::vector<size_t> w;
     for (const auto& r : rows) {
@@ -544,8 +569,7 @@ struct Table {
       for (size_t i = 0; i < rows[n].size(); ++i) {
         const std::string& cell = rows[n][i];
         const std::string pad(w[i] - width(cell), ' ');
-        // Text columns (workload, target) left-aligned, figures right-aligned.
-        line += (i == 0 || i >= 5) ? cell + pad : pad + cell;
+        line += (i == 0 || i >= text_from) ? cell + pad : pad + cell;
         line += "  ";
       }
       while (!line.empty() && line.back() == ' ') line.pop_back();
@@ -555,15 +579,46 @@ struct Table {
   }
 };
 
-using Results = std::map<std::pair<std::string, int>, std::pair<double, double>>;
+// The columns beside kiln: LibTorch, linked in and timed by the workers, and the Python peers,
+// each timed by peer_python.py in processes of its own (run_python_peer).
+enum Peer : size_t { kLibTorch, kJax, kPyTorch, kTorchCompile, kPeers };
+struct PeerName {
+  const char* arg;     // peer_python.py's --peer, compare_bench's --python-peers
+  const char* column;  // the table's heading, the checks' name
+  const char* ratio;
+};
+constexpr PeerName kPeerNames[kPeers] = {{"libtorch", "LibTorch", "kiln/LibTorch"},
+                                         {"jax", "JAX", "kiln/JAX"},
+                                         {"torch", "PyTorch", "kiln/PyTorch"},
+                                         {"torch-compile", "torch.compile", "kiln/compile"}};
+constexpr Peer kPythonPeers[] = {kJax, kPyTorch, kTorchCompile};
+
+// One row's figures (ns): kiln's and each peer's; NaN where there is none, and then `note` may say
+// why (a torch.compile that failed).
+struct Cells {
+  double kiln = NAN;
+  std::array<double, kPeers> peer = {NAN, NAN, NAN, NAN};
+  std::array<std::string, kPeers> note;
+};
+using Results = std::map<std::pair<std::string, int>, Cells>;
 
 struct Memory {
   bool have = false;
-  MemoryUse kiln, peer;
+  MemoryUse kiln;
+  std::array<std::optional<MemoryUse>, kPeers> peer;
   long arena_bytes = -1;
 };
 
-const char* kNotInstalled = "not installed (scripts/install.sh --bench)";
+// Everything the driver gathers for the table.
+struct Run {
+  Results results;
+  Memory memory;
+  std::array<bool, kPeers> installed = {kHaveLibTorch, false, false, false};
+  std::array<bool, kPeers> asked = {true, false, false, false};
+  std::array<std::string, kPeers> version = {"1.13", "", "", ""};
+};
+
+const char* kNotInstalled = "not installed";
 
 // Issue 6's targets per (row, threads), in ns and as the issue writes them.
 struct Target {
@@ -587,37 +642,76 @@ std::optional<Target> time_target(const std::string& key, int threads) {
   return it->second;
 }
 
-void print_table(const Options& o, const Results& results, const Memory& memory) {
+void print_table(const Options& o, const Run& run) {
   Table table;
-  table.rows.push_back(
-      {"workload", "threads", "kiln", "LibTorch", "kiln/LibTorch", "target", "met"});
-  auto peer_cell = [](double v, const std::string& text) {
-    if (!kHaveLibTorch) return std::string(kNotInstalled);
+  std::vector<std::string> heading = {"workload", "threads", "kiln"};
+  for (size_t p = 0; p < kPeers; ++p) {
+    heading.push_back(kPeerNames[p].column +
+                      (run.version[p].empty() ? std::string() : " " + run.version[p]));
+  }
+  for (const PeerName& p : kPeerNames) heading.push_back(p.ratio);
+  heading.push_back("target");
+  heading.push_back("met");
+  table.text_from = heading.size() - 2;
+  table.rows.push_back(heading);
+  // A peer's cell: its figure as `text`, or why there is none.
+  auto peer_cell = [&](size_t p, double v, const std::string& text,
+                       const std::string& note = std::string()) {
+    if (!run.installed[p]) return std::string(p == kLibTorch ? kNotInstalled : "not run");
+    if (!run.asked[p]) return std::string("-");
+    if (!note.empty()) return note;
     return std::isfinite(v) ? text : std::string("-");
   };
   auto ratio_cell = [](double kiln, double peer) {
     return std::isfinite(kiln) && std::isfinite(peer) ? format("%.3f", kiln / peer)
                                                       : std::string("-");
   };
+  // A row of figures: kiln's, the peers', kiln's over each peer's, then `tail`.
+  auto figures_row = [&](const std::string& name, const std::string& threads, double kiln,
+                         const std::array<double, kPeers>& peer, auto&& text,
+                         const std::array<std::string, kPeers>& cells_override,
+                         std::vector<std::string> tail) {
+    std::vector<std::string> row = {name, threads, std::isfinite(kiln) ? text(kiln) : "-"};
+    for (size_t p = 0; p < kPeers; ++p) {
+      row.push_back(cells_override[p].empty()
+                        ? peer_cell(p, peer[p], std::isfinite(peer[p]) ? text(peer[p]) : "")
+                        : cells_override[p]);
+    }
+    for (size_t p = 0; p < kPeers; ++p)
+      row.push_back(tail.empty() ? "" : ratio_cell(kiln, peer[p]));
+    if (tail.empty()) tail = {"", ""};
+    row.insert(row.end(), tail.begin(), tail.end());
+    table.rows.push_back(row);
+  };
   auto time_row = [&](const std::string& name, const std::string& key, int threads) {
-    auto it = results.find({key, threads});
-    if (it == results.end()) return;
-    const auto [kiln, peer] = it->second;
+    auto it = run.results.find({key, threads});
+    if (it == run.results.end()) return;
+    const Cells& c = it->second;
     std::string target_text = "-", met = "-";
     if (const std::optional<Target> target = time_target(key, threads)) {
       target_text = target->text;
-      met = kiln <= target->ns ? "yes" : "no";
+      met = c.kiln <= target->ns ? "yes" : "no";
     }
     if (key == "cnn_train") {
       target_text = "≥ 1.5× LibTorch throughput";
-      met = std::isfinite(peer) ? (peer / kiln >= 1.5 ? "yes" : "no") : "-";
+      met = std::isfinite(c.peer[kLibTorch]) ? (c.peer[kLibTorch] / c.kiln >= 1.5 ? "yes" : "no")
+                                             : "-";
     }
-    table.rows.push_back({name, std::to_string(threads), time_text(kiln),
-                          // LibTorch runs eagerly: it has nothing to trace or compile.
-                          key.rfind("jit_", 0) == 0 && kHaveLibTorch
-                              ? "n/a (eager)"
-                              : peer_cell(peer, time_text(peer)),
-                          ratio_cell(kiln, peer), target_text, met});
+    std::array<std::string, kPeers> cells;
+    for (size_t p = 0; p < kPeers; ++p) {
+      if (!c.note[p].empty()) cells[p] = peer_cell(p, NAN, "", c.note[p]);
+    }
+    if (key.rfind("jit_", 0) == 0) {
+      // The eager libraries have nothing to trace or compile; torch.compile compiles inside its
+      // first call, so it has no separate trace + compile to time.
+      for (Peer p : {kLibTorch, kPyTorch}) {
+        if (run.installed[p] && run.asked[p]) cells[p] = "n/a (eager)";
+      }
+      if (key == "jit_compile" && run.installed[kTorchCompile] && run.asked[kTorchCompile])
+        cells[kTorchCompile] = "n/a";
+    }
+    figures_row(name, std::to_string(threads), c.kiln, c.peer, time_text, cells,
+                {target_text, met});
     if (key == "mlp_train") {
       // GFLOP/s and the share of the machine's peak at this thread count.
       const double peak = kPeakGflopsPerCore * threads;
@@ -625,14 +719,20 @@ void print_table(const Options& o, const Results& results, const Memory& memory)
         return format("%.1f GFLOP/s", kMlpTrainFlops / ns) +
                format(" (%.0f%%)", 100 * kMlpTrainFlops / ns / peak);
       };
-      table.rows.push_back({"    GFLOP/s (% of " + format("%.1f", peak) + ")", "", rate(kiln),
-                            peer_cell(peer, std::isfinite(peer) ? rate(peer) : ""), "", "", ""});
+      std::array<std::string, kPeers> none;
+      for (size_t p = 0; p < kPeers; ++p) {
+        if (!std::isfinite(c.peer[p])) none[p] = run.installed[p] && run.asked[p] ? "-" : "";
+      }
+      figures_row("    GFLOP/s (% of " + format("%.1f", peak) + ")", "", c.kiln, c.peer, rate, none,
+                  {});
     }
     if (key == "tutorial") {
-      auto run = results.find({"tutorial_run", threads});
-      if (run != results.end()) {
-        table.rows.push_back(
-            {"    of which Executable::run", "", time_text(run->second.first), "", "", "", ""});
+      auto r = run.results.find({"tutorial_run", threads});
+      if (r != run.results.end()) {
+        std::vector<std::string> row = {"    of which Executable::run", "",
+                                        time_text(r->second.kiln)};
+        row.resize(heading.size());
+        table.rows.push_back(row);
       }
     }
   };
@@ -643,27 +743,39 @@ void print_table(const Options& o, const Results& results, const Memory& memory)
   for (int t : o.threads) time_row("(d) Fashion-MNIST CNN train step, b128", "cnn_train", t);
   for (int t : o.threads) time_row("(e) jit trace + compile of (b)", "jit_compile", t);
   for (int t : o.threads) time_row("(e) first jit call - steady call of (b)", "jit_first_call", t);
+  const Memory& memory = run.memory;
   if (memory.have) {
-    auto mib = [](long kb) { return format("%.1f MiB", static_cast<double>(kb) / 1024); };
+    auto mib = [](double kb) { return format("%.1f MiB", kb / 1024); };
+    std::array<double, kPeers> growth, steady;
+    for (size_t p = 0; p < kPeers; ++p) {
+      growth[p] = memory.peer[p] ? static_cast<double>(memory.peer[p]->growth_kb()) : NAN;
+      steady[p] = memory.peer[p] ? static_cast<double>(memory.peer[p]->steady_growth_kb()) : NAN;
+    }
     const double kiln = static_cast<double>(memory.kiln.growth_kb());
-    const double peer = kHaveLibTorch ? static_cast<double>(memory.peer.growth_kb()) : NAN;
-    table.rows.push_back({"(f) peak RSS growth, 50 steps of (b)", std::to_string(o.threads.front()),
-                          mib(memory.kiln.growth_kb()),
-                          peer_cell(peer, mib(memory.peer.growth_kb())), ratio_cell(kiln, peer),
-                          "≤ LibTorch", std::isfinite(peer) ? (kiln <= peer ? "yes" : "no") : "-"});
-    const double kiln_steady = static_cast<double>(memory.kiln.steady_growth_kb());
-    const double peer_steady =
-        kHaveLibTorch ? static_cast<double>(memory.peer.steady_growth_kb()) : NAN;
-    table.rows.push_back({"    steps 2-50 alone (peak - RSS after step 1)", "",
-                          mib(memory.kiln.steady_growth_kb()),
-                          peer_cell(peer_steady, mib(memory.peer.steady_growth_kb())),
-                          ratio_cell(kiln_steady, peer_steady), "", ""});
+    const double lt = growth[kLibTorch];
+    figures_row("(f) peak RSS growth, 50 steps of (b)", std::to_string(o.threads.front()), kiln,
+                growth, mib, {},
+                {"≤ LibTorch", std::isfinite(lt) ? (kiln <= lt ? "yes" : "no") : "-"});
+    figures_row("    steps 2-50 alone (peak - RSS after step 1)", "",
+                static_cast<double>(memory.kiln.steady_growth_kb()), steady, mib, {}, {"", ""});
     if (memory.arena_bytes >= 0) {
-      table.rows.push_back(
-          {"    kiln's executable arena", "", mib(memory.arena_bytes / 1024), "", "", "", ""});
+      std::vector<std::string> row = {"    kiln's executable arena", "",
+                                      mib(static_cast<double>(memory.arena_bytes) / 1024)};
+      row.resize(heading.size());
+      table.rows.push_back(row);
     }
   }
   table.print();
+  if (!run.installed[kLibTorch]) {
+    std::printf(
+        "\nLibTorch: not installed: scripts/install.sh --bench (bench/compare installs it)");
+  }
+  if (!run.installed[kJax]) {
+    std::printf(
+        "\nJAX, PyTorch, torch.compile: not run, no --python given: scripts/install.sh "
+        "--bench-python makes build/bench-venv/bin/python (bench/compare installs it and passes "
+        "it, unless --no-python)");
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,23 +799,25 @@ std::vector<int> parse_threads(const std::string& s) {
 int usage() {
   std::fprintf(stderr,
                "usage: compare_bench [--quick] [--threads 1,2] [--workloads abcdef]\n"
+               "                     [--python PYTHON [--python-peers jax,torch,torch-compile]]\n"
                "  (a) tutorial step (b) MLP train (c) MLP inference (d) CNN train (e) jit "
                "compile (f) memory\n");
   return 2;
 }
 
-// Runs this program as a child with `args`, echoes what it printed besides its ROW/MEMORY lines,
-// and returns those lines; exits if the child failed.
-std::vector<std::string> run_self(const fs::path& dir, const std::vector<std::string>& args,
-                                  const std::vector<std::pair<std::string, std::string>>& env,
-                                  const char* tag) {
+// Runs `exe args...` as a child, echoes what it printed besides the lines that start with one of
+// `tags` (its results), and returns those lines; exits if the child failed.
+std::vector<std::string> run_tagged(const fs::path& exe, const fs::path& dir,
+                                    const std::vector<std::string>& args,
+                                    const std::vector<std::pair<std::string, std::string>>& env,
+                                    const std::vector<std::string>& tags) {
   const fs::path output = dir / "child.txt";
-  const kiln_bench::ChildRun run =
-      kiln_bench::run_child(fs::read_symlink("/proc/self/exe"), args, dir, output, env);
+  const kiln_bench::ChildRun run = kiln_bench::run_child(exe, args, dir, output, env);
   std::vector<std::string> lines;
   std::istringstream in(kiln_bench::read_text(output));
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind(tag, 0) == 0) {
+    if (std::any_of(tags.begin(), tags.end(),
+                    [&](const std::string& tag) { return line.rfind(tag, 0) == 0; })) {
       lines.push_back(line);
     } else {
       std::printf("  %s\n", line.c_str());
@@ -720,6 +834,191 @@ std::vector<std::string> run_self(const fs::path& dir, const std::vector<std::st
   return lines;
 }
 
+// This program as a child: a worker or a memory child.
+std::vector<std::string> run_self(const fs::path& dir, const std::vector<std::string>& args,
+                                  const std::vector<std::pair<std::string, std::string>>& env,
+                                  const std::vector<std::string>& tags) {
+  return run_tagged(fs::read_symlink("/proc/self/exe"), dir, args, env, tags);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Python peers: peer_python.py, once per peer and thread count, each in a process of its own
+// (its thread pinning is per process), from the bench venv's python (--python). Each gets the
+// weights and batch kiln generated (inputs.msgpack, Flax's format), and is held to kiln's values
+// from the worker at the same thread count (print_kiln) before any of its times is taken.
+
+// kiln's checked values per (key, threads): the first two losses, or the logits.
+using KilnValues = std::map<std::pair<std::string, int>, std::vector<float>>;
+
+std::vector<float> rest_as_floats(std::istringstream& in) {
+  std::vector<float> v;
+  for (std::string word; in >> word;) v.push_back(std::strtof(word.c_str(), nullptr));
+  return v;
+}
+
+std::string rest_as_text(std::istringstream& in) {
+  std::string text;
+  std::getline(in >> std::ws, text);
+  return text;
+}
+
+// The checks' name of a workload, as the workers print it.
+std::string check_name(const std::string& key, int threads) {
+  const std::string t = ", " + thread_text(threads);
+  if (key == "mlp_train") return "(b) MLP train step" + t;
+  if (key == "mlp_infer_b128") return "(c) MLP inference, batch 128" + t;
+  if (key == "mlp_infer_b1") return "(c) MLP inference, batch 1" + t;
+  if (key == "cnn_train") return "(d) CNN train step" + t;
+  return key + t;
+}
+
+// The inputs every Python peer starts from: {"mlp": variables, "cnn": variables, "x": the batch's
+// images [128, 784], "y": its labels}, as a Flax msgpack file.
+void write_python_inputs(const fs::path& path) {
+  const Batch batch = make_batch(kBatch);
+  kiln::serialization::save(path, Tree::dict({{"mlp", mlp_variables()},
+                                              {"cnn", cnn_variables()},
+                                              {"x", batch_images(batch, {784})},
+                                              {"y", batch_labels(batch)}}));
+}
+
+std::vector<std::string> python_args(const Options& o, const fs::path& dir, Peer peer,
+                                     int threads) {
+  std::vector<std::string> args = {KILN_BENCH_PEER_SCRIPT,
+                                   "--peer",
+                                   kPeerNames[peer].arg,
+                                   "--threads",
+                                   std::to_string(threads),
+                                   "--first-threads",
+                                   std::to_string(o.threads.front()),
+                                   "--inputs",
+                                   (dir / "inputs.msgpack").string()};
+  if (o.quick) args.push_back("--quick");
+  return args;
+}
+
+const std::vector<std::pair<std::string, std::string>> python_env(int threads) {
+  return {{"OMP_NUM_THREADS", std::to_string(threads)}};
+}
+
+// Runs one Python peer at one thread count: prints what it says about itself and how it was
+// pinned, checks its losses and logits against kiln's, and adds its times to `run`. A peer that
+// disagrees with kiln stops the comparison (status 1), as LibTorch does in the workers; a
+// torch.compile that fails leaves a note in its cells instead.
+void run_python_peer(const Options& o, const fs::path& dir, Peer peer, int threads,
+                     const KilnValues& kiln, Run& run) {
+  std::vector<std::string> args = python_args(o, dir, peer, threads);
+  args.push_back("--workloads");
+  args.push_back(o.workloads);
+  const char* name = kPeerNames[peer].column;
+  const std::string who = std::string(name) + ", " + thread_text(threads);
+  std::printf("  %s: bench/peer_python.py --peer %s --threads %d\n", who.c_str(),
+              kPeerNames[peer].arg, threads);
+  std::fflush(stdout);
+  const auto lines = run_tagged(
+      o.python, dir, args, python_env(threads),
+      {"PEER ", "THREADS ", "LOSSES ", "LOGITS ", "TIME ", "COMPILE ", "UNAVAILABLE ", "CPU "});
+  std::map<std::string, std::vector<float>> values;  // LOSSES and LOGITS
+  std::map<std::string, double> times;
+  for (const std::string& line : lines) {
+    std::istringstream in(line);
+    std::string tag, key;
+    in >> tag;
+    if (tag == "PEER") {
+      int got = 0;
+      in >> run.version[peer] >> got;
+      std::printf("  %s: %s; threads the library reports: %d\n", who.c_str(),
+                  rest_as_text(in).c_str(), got);
+    } else if (tag == "THREADS") {
+      std::printf("  %s: pinned by %s\n", who.c_str(), rest_as_text(in).c_str());
+    } else if (tag == "CPU") {
+      std::printf("  %s: cores busy while timing %s\n", who.c_str(), rest_as_text(in).c_str());
+    } else if (tag == "LOSSES" || tag == "LOGITS") {
+      in >> key;
+      values[key] = rest_as_floats(in);
+    } else if (tag == "TIME" || tag == "COMPILE") {
+      double ns = NAN;
+      in >> key >> ns;
+      times[key] = ns;
+    } else if (tag == "UNAVAILABLE") {
+      in >> key;
+      std::printf("  %s: %s does not work: %s\n", who.c_str(), key.c_str(),
+                  rest_as_text(in).c_str());
+      run.results[{key, threads}].note[peer] = "fails";
+    }
+  }
+  bool ok = true;
+  for (const char* key : {"tutorial", "mlp_train", "mlp_infer_b128", "mlp_infer_b1", "cnn_train",
+                          "jit_compile", "jit_first_call"}) {
+    const auto time = times.find(key);
+    if (time == times.end()) continue;
+    const double ns = time->second;
+    std::printf("  ");                                 // indented as the workers' checks
+    bool checked = time->first.rfind("jit_", 0) == 0;  // (e) times the step (b) checked
+    if (checked) {
+      std::printf(
+          "(e) %s of (b)'s step: %s\n",
+          std::string(key) == "jit_compile" ? "lower + compile" : "first call - steady call",
+          time_text(ns).c_str());
+    } else if (time->first == "tutorial") {
+      const auto it = values.find(key);
+      checked = it != values.end() && it->second.size() == kiln_bench::tutorial::kSteps &&
+                kiln_bench::tutorial::matches_reference("compare", name, it->second);
+      std::printf(
+          "check (a) tutorial train step, %s: the losses of its 100 steps match the tutorial's "
+          "printout: %s\n",
+          who.c_str(), checked ? "ok" : "FAILED");
+    } else if (time->first.rfind("mlp_infer", 0) == 0) {
+      InferRun k, p;
+      if (auto it = kiln.find({key, threads}); it != kiln.end()) k.logits = it->second;
+      if (auto it = values.find(key); it != values.end()) p.logits = it->second;
+      checked = !k.logits.empty() && check_logits(check_name(key, threads).c_str(), k, &p, name);
+    } else if (!checked) {
+      const auto k = kiln.find({key, threads});
+      const auto p = values.find(key);
+      TrainRun kr, pr;
+      checked =
+          k != kiln.end() && p != values.end() && k->second.size() == 2 && p->second.size() == 2;
+      if (checked) {
+        std::copy(k->second.begin(), k->second.end(), kr.loss);
+        std::copy(p->second.begin(), p->second.end(), pr.loss);
+        checked = check_train(check_name(key, threads).c_str(), kr, &pr, name);
+      } else {
+        std::printf("check %s, %s: no losses to compare: FAILED\n", key, who.c_str());
+      }
+    }
+    if (checked) {
+      run.results[{key, threads}].peer[peer] = ns;
+    } else {
+      ok = false;
+    }
+  }
+  std::fflush(stdout);
+  if (!ok) {
+    std::fprintf(stderr, "compare_bench: %s disagrees with kiln; nothing is compared\n", name);
+    std::exit(1);
+  }
+}
+
+// (f) for one Python peer: its own process, at the first thread count.
+void run_python_memory(const Options& o, const fs::path& dir, Peer peer, Run& run) {
+  std::vector<std::string> args = python_args(o, dir, peer, o.threads.front());
+  args.push_back("--memory");
+  const auto lines = run_tagged(o.python, dir, args, python_env(o.threads.front()),
+                                {"MEMORY ", "PEER ", "THREADS "});
+  for (const std::string& line : lines) {
+    if (line.rfind("PEER ", 0) == 0) std::istringstream(line.substr(5)) >> run.version[peer];
+    if (line.rfind("MEMORY ", 0) != 0) continue;
+    std::istringstream in(line.substr(7));
+    MemoryUse m;
+    in >> m.rss_before_kb >> m.peak_first_kb >> m.rss_after_first_kb >> m.peak_rest_kb;
+    run.memory.peer[peer] = m;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver itself.
+
 int run_driver(const Options& o) {
   const fs::path dir = fs::temp_directory_path() / ("kiln_compare." + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -727,8 +1026,17 @@ int run_driver(const Options& o) {
   const std::time_t now = std::time(nullptr);
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   const Repetitions reps = o.reps();
-  std::printf("bench/compare: kiln %s against %s, %s\n", kiln::version(),
-              kHaveLibTorch ? "LibTorch C++ 1.13" : "(LibTorch not installed)", when);
+  Run run;
+  for (Peer p : kPythonPeers) {
+    run.installed[p] = !o.python.empty();
+    run.asked[p] = std::find(o.python_peers.begin(), o.python_peers.end(), kPeerNames[p].arg) !=
+                   o.python_peers.end();
+  }
+  std::printf("bench/compare: kiln %s against %s and %s, %s\n", kiln::version(),
+              kHaveLibTorch ? "LibTorch C++ 1.13" : "(LibTorch not installed)",
+              o.python.empty() ? "(JAX and PyTorch not installed)"
+                               : ("JAX and PyTorch 2.x (" + o.python + ")").c_str(),
+              when);
   // The machine's load when the run starts: on two cores, anything else running moves the numbers.
   std::string load = kiln_bench::read_text("/proc/loadavg");
   load = load.substr(0, load.find(' ', load.find(' ', load.find(' ') + 1) + 1));
@@ -754,7 +1062,9 @@ int run_driver(const Options& o) {
               reps.batch_seconds * 1e3,
               o.quick ? " (--quick: a smoke test, not a measurement)" : "");
 
-  Results results;
+  Results& results = run.results;
+  KilnValues kiln_values;
+  if (!o.python.empty()) write_python_inputs(dir / "inputs.msgpack");
   std::vector<std::string> common;
   if (o.quick) common.push_back("--quick");
   common.push_back("--workloads");
@@ -770,40 +1080,58 @@ int run_driver(const Options& o) {
     args.push_back("--worker");
     args.push_back(std::to_string(t));
     const std::string n = std::to_string(t);
-    for (const std::string& line :
-         run_self(dir, args, {{"KILN_NUM_THREADS", n}, {"OMP_NUM_THREADS", n}}, "ROW ")) {
-      std::istringstream in(line.substr(4));
-      std::string key;
+    for (const std::string& line : run_self(
+             dir, args, {{"KILN_NUM_THREADS", n}, {"OMP_NUM_THREADS", n}}, {"ROW ", "KILN "})) {
+      std::istringstream in(line);
+      std::string tag, key;
       int threads = 0;
+      in >> tag >> key >> threads;
+      if (tag == "KILN") {
+        kiln_values[{key, threads}] = rest_as_floats(in);
+        continue;
+      }
       std::string kiln, peer;
-      in >> key >> threads >> kiln >> peer;
-      results[{key, threads}] = {std::strtod(kiln.c_str(), nullptr),
-                                 std::strtod(peer.c_str(), nullptr)};
+      in >> kiln >> peer;
+      Cells& c = results[{key, threads}];
+      c.kiln = std::strtod(kiln.c_str(), nullptr);
+      c.peer[kLibTorch] = std::strtod(peer.c_str(), nullptr);
+    }
+    for (Peer p : kPythonPeers) {
+      if (run.installed[p] && run.asked[p] &&
+          o.workloads.find_first_of("abcde") != std::string::npos)
+        run_python_peer(o, dir, p, t, kiln_values, run);
     }
   }
 
-  Memory memory;
+  Memory& memory = run.memory;
   if (o.wants('f')) {
     const std::string n = std::to_string(o.threads.front());
     const std::vector<std::pair<std::string, std::string>> env = {{"KILN_NUM_THREADS", n},
                                                                   {"OMP_NUM_THREADS", n}};
-    auto measure = [&](const char* side, MemoryUse& m, long* arena) {
-      const auto lines = run_self(dir, {"--memory", side, "--threads", n}, env, "MEMORY ");
+    auto measure = [&](const char* side, std::optional<MemoryUse>& out, long* arena) {
+      MemoryUse m;
+      const auto lines = run_self(dir, {"--memory", side, "--threads", n}, env, {"MEMORY "});
       if (lines.empty()) return;
       std::istringstream in(lines.front().substr(7));
       long a = -1;
       in >> m.rss_before_kb >> m.peak_first_kb >> m.rss_after_first_kb >> m.peak_rest_kb >> a;
       if (arena != nullptr) *arena = a;
+      out = m;
     };
-    measure("kiln", memory.kiln, &memory.arena_bytes);
-    if (kHaveLibTorch) measure("libtorch", memory.peer, nullptr);
+    std::optional<MemoryUse> kiln;
+    measure("kiln", kiln, &memory.arena_bytes);
+    if (kiln) memory.kiln = *kiln;
+    if (kHaveLibTorch) measure("libtorch", memory.peer[kLibTorch], nullptr);
+    for (Peer p : kPythonPeers) {
+      if (run.installed[p] && run.asked[p]) run_python_memory(o, dir, p, run);
+    }
     memory.have = true;
   }
   fs::remove_all(dir);
 
   std::printf("\n");
-  print_table(o, results, memory);
-  std::printf("\nkiln/LibTorch below 1: kiln is faster (or smaller).\n");
+  print_table(o, run);
+  std::printf("\nkiln/peer below 1: kiln is faster (or smaller).\n");
   if (o.wants('b')) {
     std::printf(
         "(b)'s flops: 2·B·Σ(in·out) for the forward GEMMs, the same for the weight gradients, and "
@@ -818,10 +1146,11 @@ int run_driver(const Options& o) {
         "step. VmRSS before / after step 1 / peak: kiln %ld / %ld / %ld KiB",
         kMemorySteps, memory.kiln.rss_before_kb, memory.kiln.rss_after_first_kb,
         memory.kiln.rss_before_kb + memory.kiln.growth_kb());
-    if (kHaveLibTorch) {
-      std::printf(", LibTorch %ld / %ld / %ld KiB", memory.peer.rss_before_kb,
-                  memory.peer.rss_after_first_kb,
-                  memory.peer.rss_before_kb + memory.peer.growth_kb());
+    for (size_t p = 0; p < kPeers; ++p) {
+      if (!memory.peer[p]) continue;
+      const MemoryUse& m = *memory.peer[p];
+      std::printf(", %s %ld / %ld / %ld KiB", kPeerNames[p].column, m.rss_before_kb,
+                  m.rss_after_first_kb, m.rss_before_kb + m.growth_kb());
     }
     std::printf(".\n");
   }
@@ -853,6 +1182,29 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--worker") {
       worker = std::atoi(value().c_str());
+    } else if (a == "--python") {
+      // Absolute: the children run in a temporary directory.
+      o.python = fs::absolute(value()).string();
+      if (access(o.python.c_str(), X_OK) != 0) {
+        std::fprintf(stderr,
+                     "compare_bench: --python %s is not an executable (scripts/install.sh "
+                     "--bench-python makes build/bench-venv/bin/python)\n",
+                     o.python.c_str());
+        return 2;
+      }
+    } else if (a == "--python-peers") {
+      o.python_peers.clear();
+      std::stringstream in(value());
+      for (std::string item; std::getline(in, item, ',');) {
+        if (item != "jax" && item != "torch" && item != "torch-compile") {
+          std::fprintf(stderr,
+                       "compare_bench: --python-peers takes jax, torch and torch-compile, not "
+                       "\"%s\"\n",
+                       item.c_str());
+          return usage();
+        }
+        o.python_peers.push_back(item);
+      }
     } else if (a == "--memory") {
       memory_side = value();
     } else {

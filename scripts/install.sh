@@ -6,10 +6,13 @@
 #   scripts/install.sh --reference  also the reference venv: real JAX, Flax, optax and XLA's CPU
 #                                PJRT plugin, pinned (scripts/reference-requirements.txt), in
 #                                build/reference-venv or $KILN_REFERENCE_VENV (docs/reference.md)
+#   scripts/install.sh --bench-python  also bench/compare's Python peers: the reference pins plus
+#                                PyTorch 2.x (scripts/bench-requirements.txt, ~2.9 GB of wheels),
+#                                in build/bench-venv or $KILN_BENCH_VENV (bench/README.md)
 #
 # Safe to run again and again: it asks dpkg what is installed and calls apt only for what is
 # missing, so a machine that has everything is never touched (no apt-get update, no sudo prompt).
-# The reference venv is made only when it is absent or was made from other pins.
+# A venv (--reference, --bench-python) is made only when it is absent or was made from other pins.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -36,14 +39,17 @@ packages=(
 )
 
 usage() {
-  sed -n '2,8s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 reference=0
+bench_python=0
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libtorch-dev) ;;  # large (~1 GB installed), so only on request
     --reference) reference=1; packages+=(python3 python3-venv) ;;
+    # python3-dev: torch.compile's C++ kernels include Python.h.
+    --bench-python) bench_python=1; packages+=(python3 python3-venv python3-dev) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -69,30 +75,53 @@ for p in "${packages[@]}"; do
 done
 ((${#present[@]} == 0)) || echo "install.sh: already installed: ${present[*]}"
 
-# The reference venv: pip installs the pinned wheels into a fresh venv; the pins are copied into
-# it last, so a venv whose copy matches was completely made from these pins.
-make_reference_venv() {
-  local venv=${KILN_REFERENCE_VENV:-$repo/build/reference-venv}
-  local pins=$repo/scripts/reference-requirements.txt
-  local stamp=$venv/kiln-reference-requirements.txt
-  if [[ -x "$venv/bin/python" ]] && cmp -s "$pins" "$stamp"; then
-    echo "install.sh: reference venv $venv is up to date"
+# A pinned venv: pip installs the wheels of the requirement files into a fresh venv; their
+# contents are copied into it last, so a venv whose copy matches was completely made from these
+# pins. make_venv NAME DIR STAMP REQUIREMENTS... (NAME is what the messages call it).
+make_venv() {
+  local name=$1 venv=$2 stamp=$2/$3
+  shift 3
+  local pins=() files=()
+  for f in "$@"; do
+    pins+=(-r "$f")
+    files+=("$f")
+  done
+  if [[ -x "$venv/bin/python" ]] && cat "${files[@]}" | cmp -s - "$stamp"; then
+    echo "install.sh: $name $venv is up to date"
     return
   fi
-  echo "install.sh: making the reference venv $venv"
+  echo "install.sh: making the $name $venv"
   rm -rf "$venv"
   mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    --only-binary=:all: -r "$pins"
-  cp "$pins" "$stamp"
-  echo "install.sh: reference venv ready: $("$venv/bin/python" -m pip freeze --disable-pip-version-check |
-    grep -E '^(jax|jaxlib|flax|optax|xla.cpu.pjrt)==' | tr '\n' ' ')"
+    --only-binary=:all: "${pins[@]}"
+  cat "${files[@]}" >"$stamp"
+  echo "install.sh: $name ready: $("$venv/bin/python" -m pip freeze --disable-pip-version-check |
+    grep -E '^(jax|jaxlib|flax|optax|xla.cpu.pjrt|torch)==' | tr '\n' ' ')"
+}
+
+# The reference venv (docs/reference.md).
+make_reference_venv() {
+  make_venv "reference venv" "${KILN_REFERENCE_VENV:-$repo/build/reference-venv}" \
+    kiln-reference-requirements.txt "$repo/scripts/reference-requirements.txt"
+}
+
+# bench/compare's Python peers (bench/README.md): JAX from the reference pins, and PyTorch.
+make_bench_venv() {
+  make_venv "bench venv" "${KILN_BENCH_VENV:-$repo/build/bench-venv}" \
+    kiln-bench-requirements.txt "$repo/scripts/reference-requirements.txt" \
+    "$repo/scripts/bench-requirements.txt"
+}
+
+make_venvs() {
+  ((reference == 0)) || make_reference_venv
+  ((bench_python == 0)) || make_bench_venv
 }
 
 if ((${#missing[@]} == 0)); then
   echo "install.sh: nothing to install"
-  ((reference == 0)) || make_reference_venv
+  make_venvs
   exit 0
 fi
 
@@ -114,5 +143,5 @@ echo "+ ${apt[*]} update"
 "${apt[@]}" update
 echo "+ ${apt[*]} install -y --no-install-recommends ${missing[*]}"
 "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
-((reference == 0)) || make_reference_venv
+make_venvs
 echo "install.sh: done"
