@@ -344,9 +344,9 @@ TEST_P(ReferenceJaxModule, ImportedAndRunMatchesJax) {
   auto key = [](size_t i) { return (i < 10 ? "0" : "") + std::to_string(i); };
   Tree inputs, outputs;
   for (size_t i = 0; i < g.inputs.size(); ++i)
-    inputs[key(i)] = zeros(g.type(g.inputs[i]).shape, g.type(g.inputs[i]).dtype);
+    inputs.entry(key(i)) = zeros(g.type(g.inputs[i]).shape, g.type(g.inputs[i]).dtype);
   for (size_t i = 0; i < g.outputs.size(); ++i)
-    outputs[key(i)] = zeros(g.type(g.outputs[i]).shape, g.type(g.outputs[i]).dtype);
+    outputs.entry(key(i)) = zeros(g.type(g.outputs[i]).shape, g.type(g.outputs[i]).dtype);
   const Tree io = serialization::from_bytes(Tree::dict({{"inputs", inputs}, {"outputs", outputs}}),
                                             bytes_of("jax_" + name + "_io.msgpack"));
   std::vector<Array> args;
