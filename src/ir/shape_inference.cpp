@@ -430,6 +430,14 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                       "needs dtypes of the same size, got " + std::string(name(t)) + " -> " +
                           std::string(name(a.dtype)),
                       loc);
+        // A bool is one bit to StableHLO (i1) but one byte here: bool <-> int8 is no bitcast there
+        // (XLA refuses the exported op) and JAX refuses it too (lax.bitcast_convert_type).
+        if ((t == DType::bool_) != (a.dtype == DType::bool_))
+          dtype_error(p,
+                      "cannot reinterpret " + std::string(name(t)) + " as " +
+                          std::string(name(a.dtype)) +
+                          " (a bool is one bit in StableHLO); use convert (astype) instead",
+                      loc);
         return {a.dtype, in[0].shape};
       }
       return in[0];

@@ -521,5 +521,14 @@ TEST(StableHloImportPerf, TenThousandLines) {
   EXPECT_EQ(g.nodes.size(), 1u + 10000u + 3334u);
 }
 
+// JAX's width-changing bitcast (f32[2] -> u8[2,4], the narrower side one dim longer) has no kiln
+// primitive: the importer refuses it with the type rule's error, naming the op's line.
+TEST(StableHloImportErrors, WidthChangingBitcastIsRefused) {
+  const std::string e = error_of<DTypeError>(
+      body("    %0 = stablehlo.bitcast_convert %arg0 : (tensor<2xf32>) -> tensor<2x4xui8>\n"));
+  EXPECT_CONTAINS(e, "needs dtypes of the same size, got float32 -> uint8");
+  EXPECT_CONTAINS(e, "bad.mlir:3");
+}
+
 }  // namespace
 }  // namespace kiln

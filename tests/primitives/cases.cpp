@@ -84,7 +84,9 @@ std::vector<Case> elementwise_cases(Prim p, DType t) {
     for (int d = 0; d < kNumDTypes; ++d) {
       const auto to = static_cast<DType>(d);
       if ((ir::kRealDTypes & ir::dtype_bit(to)) == 0) continue;
-      if (p == Prim::bitcast_convert && itemsize(to) != itemsize(t)) continue;
+      if (p == Prim::bitcast_convert &&
+          (itemsize(to) != itemsize(t) || (to == DType::bool_) != (t == DType::bool_)))
+        continue;  // its type rule refuses these (shape_inference.cpp)
       results.push_back(to);
     }
   }
