@@ -295,6 +295,13 @@ TEST_F(FusionTest, AChunkOfASequenceProductIsWholeSgemmBlocks) {
   EXPECT_NE(text.find("dot_general %3 in chunks of 128 rows"), std::string::npos) << text;
 }
 
+// A product wider than 512 columns runs as one sgemm call (blocks of 256 KiB would hold fewer than
+// 128 rows, and each call packs B again), so it heads its group as one chunk: all 300 rows.
+TEST_F(FusionTest, AWideProductHeadsItsGroupAsOneChunk) {
+  const std::string text = expect_same_bits(dense_layer(300, 64, 1024));
+  EXPECT_NE(text.find("dot_general %3 in chunks of 300 rows"), std::string::npos) << text;
+}
+
 // A convolution heads its bias and relu too (NHWC, SAME padding), as one chunk: oneDNN's
 // convolutions are slower on a few images per call than the cache traffic chunks would save.
 TEST_F(FusionTest, AConvolutionHeadsItsBiasAndRelu) {

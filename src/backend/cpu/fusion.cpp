@@ -204,6 +204,7 @@ int64_t head_chunk_rows(const ir::Node& head, std::span<const ir::ValueType> in)
   // whole product's bits: the fewest leading rows making a whole number of blocks.
   if (head.type.dtype == DType::float32) {
     const int64_t block = sgemm_block_rows(n);
+    if (block == 0) return rows;  // one sgemm call: one chunk
     return std::min(block / std::gcd(block, gemm_rows_per_row), rows);
   }
   constexpr int64_t kChunkBytes = 256 * 1024;

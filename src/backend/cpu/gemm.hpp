@@ -23,7 +23,8 @@ inline constexpr int64_t kDirectGemmMaxVolume = 4096;
 // when the call has another row count (its AVX-512 kernels do not), so calls whose row counts
 // depend on the shape alone are what make a fused group's chunks (fusion.hpp, whole blocks each)
 // give the bits of the product run whole, on every processor. Blocks hold 256 KiB of results,
-// the chunk size of a fused head. A transposed A is never chunked and runs as one call.
+// the chunk size of a fused head, and at least 128 rows: for wider products (n > 512) this returns
+// 0, and they run as one call, as does a product with a transposed A (never chunked).
 int64_t sgemm_block_rows(int64_t n);
 
 void sgemm(const GemmDims& d, const float* a, const float* b, float* c);
