@@ -53,4 +53,22 @@ bool close(uint64_t a, uint64_t b, DType t, int ulps);
 
 std::string bits_str(uint64_t bits, DType t);
 
+// A dtype's element as bits: their width, the mask of that width, the sign-extended value of a
+// signed integer, and the value as a double (exact for every integer up to 2^53 and every float).
+inline int width(DType t) {
+  return static_cast<int>(8 * itemsize(t));
+}
+inline uint64_t mask(DType t) {
+  return width(t) == 64 ? ~0ull : (1ull << width(t)) - 1;
+}
+inline int64_t as_signed(uint64_t b, DType t) {
+  const int s = 64 - width(t);
+  return static_cast<int64_t>(b << s) >> s;
+}
+inline double as_double(uint64_t b, DType t) {
+  if (is_floating(t)) return Scalar{t, b}.to_double();
+  if (t == DType::bool_) return b != 0 ? 1.0 : 0.0;
+  return is_unsigned(t) ? static_cast<double>(b) : static_cast<double>(as_signed(b, t));
+}
+
 }  // namespace kiln::harness

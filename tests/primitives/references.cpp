@@ -13,21 +13,6 @@ namespace {
 
 using ir::Prim;
 
-int width(DType t) {
-  return static_cast<int>(8 * itemsize(t));
-}
-uint64_t mask(DType t) {
-  return width(t) == 64 ? ~0ull : (1ull << width(t)) - 1;
-}
-int64_t as_signed(uint64_t b, DType t) {
-  const int s = 64 - width(t);
-  return static_cast<int64_t>(b << s) >> s;
-}
-double as_double(uint64_t b, DType t) {
-  if (is_floating(t)) return Scalar{t, b}.to_double();
-  if (t == DType::bool_) return b != 0 ? 1.0 : 0.0;
-  return is_unsigned(t) ? static_cast<double>(b) : static_cast<double>(as_signed(b, t));
-}
 uint64_t from_double(double v, DType t) {
   return Scalar::from_double(v, t).bits;
 }
