@@ -13,7 +13,6 @@ namespace {
 using ir::Prim;
 using Index = std::vector<int64_t>;
 
-
 Index unravel(int64_t flat, const Shape& s) {
   Index idx(static_cast<size_t>(s.rank()));
   for (int k = s.rank(); k-- > 0;) {
