@@ -266,28 +266,24 @@ ValueType dot_type(Prim p, std::span<const ValueType> in, const Attrs& a,
           loc);
     used[dim] = true;
   };
+  // Batch and contracting dims pair one lhs dim with one rhs dim of the same size.
+  auto pair = [&](const std::vector<int64_t>& ld, const std::vector<int64_t>& rd,
+                  const char* what) {
+    for (size_t i = 0; i < ld.size(); ++i) {
+      use(lused, ld[i], l.shape);
+      use(rused, rd[i], r.shape);
+      if (l.shape[ld[i]] != r.shape[rd[i]])
+        shape_error(p,
+                    std::string(what) + " dimensions differ: lhs " + l.shape.str() + " dim " +
+                        std::to_string(ld[i]) + " vs rhs " + r.shape.str() + " dim " +
+                        std::to_string(rd[i]),
+                    loc);
+    }
+  };
+  pair(d.lhs_batch, d.rhs_batch, "batch");
+  pair(d.lhs_contract, d.rhs_contract, "contracting");
   Shape out;
-  for (size_t i = 0; i < d.lhs_batch.size(); ++i) {
-    use(lused, d.lhs_batch[i], l.shape);
-    use(rused, d.rhs_batch[i], r.shape);
-    if (l.shape[d.lhs_batch[i]] != r.shape[d.rhs_batch[i]])
-      shape_error(p,
-                  "batch dimensions differ: lhs " + l.shape.str() + " dim " +
-                      std::to_string(d.lhs_batch[i]) + " vs rhs " + r.shape.str() + " dim " +
-                      std::to_string(d.rhs_batch[i]),
-                  loc);
-    out.push_back(l.shape[d.lhs_batch[i]]);
-  }
-  for (size_t i = 0; i < d.lhs_contract.size(); ++i) {
-    use(lused, d.lhs_contract[i], l.shape);
-    use(rused, d.rhs_contract[i], r.shape);
-    if (l.shape[d.lhs_contract[i]] != r.shape[d.rhs_contract[i]])
-      shape_error(p,
-                  "contracting dimensions differ: lhs " + l.shape.str() + " dim " +
-                      std::to_string(d.lhs_contract[i]) + " vs rhs " + r.shape.str() + " dim " +
-                      std::to_string(d.rhs_contract[i]),
-                  loc);
-  }
+  for (int64_t dim : d.lhs_batch) out.push_back(l.shape[dim]);
   for (int i = 0; i < l.shape.rank(); ++i)
     if (!lused[i]) out.push_back(l.shape[i]);
   for (int i = 0; i < r.shape.rank(); ++i)
