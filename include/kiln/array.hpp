@@ -20,13 +20,13 @@
 namespace kiln {
 
 class Buffer;
-struct ArrayImpl;  // src/core/array_impl.hpp
+struct ArrayImpl;    // src/core/array_impl.hpp
+struct ArrayAccess;  // src/core/array_impl.hpp: the library's own way in
 
 class Array {
  public:
   // An empty array: holds nothing; every op on it is a ValueError.
   Array() = default;
-  explicit Array(std::shared_ptr<ArrayImpl> impl) : impl_(std::move(impl)) {}
 
   // A concrete array over an existing buffer of exactly shape.numel() * itemsize(dtype) bytes.
   static Array from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shape);
@@ -77,9 +77,9 @@ class Array {
   std::string str() const;
   std::string repr() const;
 
-  const std::shared_ptr<ArrayImpl>& impl() const { return impl_; }
-
  private:
+  friend struct ArrayAccess;
+  explicit Array(std::shared_ptr<ArrayImpl> impl) : impl_(std::move(impl)) {}
   void check_single_element() const;
   std::shared_ptr<ArrayImpl> impl_;
 };

@@ -76,35 +76,22 @@ class Lowered {
 class JitCache {
  public:
   JitCache(JitOptions options, Loc loc);
+  ~JitCache();
 
   // Traces the user's function on tracers; stores a typed copy of its result as the output
   // template.
   using TraceFn =
       FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
 
-  struct Entry {
-    std::vector<ir::ValueType> input_types;
-    size_t structure_hash = 0;
-    std::shared_ptr<Executable> executable;
-    std::shared_ptr<const void> output_template;  // OutputTemplate<R> of the first traced output
-    // Per output, kOutputPoolDepth arrays this entry returned before; one whose last reference
-    // is the pool's is written again instead of allocating (see take_output in jit.cpp).
-    std::vector<std::shared_ptr<ArrayImpl>> output_pool;
-    // The traced graph, kept only under KILN_DEBUG_NANS: replayed op by op to find the first
-    // primitive that made a NaN.
-    std::shared_ptr<const ir::Graph> graph;
-  };
-  static constexpr size_t kOutputPoolDepth = 2;
-
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
-  // returns the output leaves and the entry.
+  // returns the output leaves and the output template `trace_fn` stored when it traced them.
   // `arg_ends[k]`: the leaf index where argument k's leaves end (for donate_argnums).
   // `call_loc`: the user's call, which errors about the arguments name (and a donated argument
   // remembers, for the error when it is used again).
-  std::pair<std::vector<Array>, const Entry*> call(std::span<const Array> leaves,
-                                                   std::span<const size_t> arg_ends,
-                                                   size_t structure_hash, TraceFn trace_fn,
-                                                   const Loc& call_loc);
+  std::pair<std::vector<Array>, const void*> call(std::span<const Array> leaves,
+                                                  std::span<const size_t> arg_ends,
+                                                  size_t structure_hash, TraceFn trace_fn,
+                                                  const Loc& call_loc);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
@@ -116,6 +103,7 @@ class JitCache {
   Loc loc_;
   Device device_;
   std::mutex mutex_;  // one caller at a time: an executable's arena is not shared between runs
+  struct Entry;  // one traced signature: its executable, output template and output pool
   std::vector<std::unique_ptr<Entry>> entries_;  // one per signature, in tracing order
   size_t leaf_count_hint_ = 0;
 };
@@ -234,9 +222,9 @@ class Jitted {
     [[maybe_unused]] size_t k = 0;
     ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
     auto trace_fn = tracer_fn<R>(args...);
-    auto [outs, entry] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
+    auto [outs, output_template] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
     std::span<const Array> it(outs);
-    return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
+    return static_cast<const detail::OutputTemplate<R>*>(output_template)->rebuild(it);
   }
 
   template <class R, class... Args>
@@ -250,7 +238,7 @@ class Jitted {
       std::vector<Array> outs;
       size_t ignored = 0;
       tree_traits<R>::flatten(result, outs, ignored);
-      tmpl = std::make_shared<const OutputTemplate<R>>(std::move(result));
+      tmpl = std::make_shared<const detail::OutputTemplate<R>>(std::move(result));
       return outs;
     };
   }

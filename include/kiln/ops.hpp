@@ -51,6 +51,9 @@ Array array(std::span<const uint32_t> values, const Shape& shape, Loc loc = Loc:
 Array scalar(double value, DType dtype = float32, Loc loc = Loc::current());
 
 // ---- elementwise ----
+// As jnp's: exp, log, log1p, expm1, sqrt, rsqrt, tanh, logistic, sin, cos, erf and erf_inv of an
+// integer or bool array promote it to float32 first; floor, ceil and round of one return it
+// unchanged; abs and sign of an unsigned one are x and (x != 0).
 Array neg(const Array& x, Loc loc = Loc::current());
 Array abs(const Array& x, Loc loc = Loc::current());
 Array sign(const Array& x, Loc loc = Loc::current());
@@ -75,6 +78,13 @@ Array square(const Array& x, Loc loc = Loc::current());
 Array reciprocal(const Array& x, Loc loc = Loc::current());
 Array logical_not(const Array& x, Loc loc = Loc::current());
 
+// Binary operations broadcast as numpy does and promote as JAX does (kiln/dtype.hpp: `promote`; a
+// C++ scalar is weakly typed, as a Python scalar). On bool operands add and maximum are logical
+// or, mul and minimum logical and (jnp's). div is true division (jnp.divide): integer or bool
+// operands give float32. rem is lax.rem: the result has the sign of a (C's %, fmod), unlike
+// jnp.remainder's floor modulo. pow and arctan2 compute in floating point: integer operands give
+// float32 (jnp.power of two integer arrays stays integer; kiln's does not). Integer arithmetic
+// wraps; integer division by zero gives -1 (XLA's).
 Array add(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array sub(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array mul(const Operand& a, const Operand& b, Loc loc = Loc::current());

@@ -49,7 +49,7 @@ Array Array::from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shap
   impl->dtype = dtype;
   impl->shape = shape;
   impl->buffer = std::move(buffer);
-  return Array(std::move(impl));
+  return ArrayAccess::wrap(std::move(impl));
 }
 
 Array Array::from_bytes(const void* data, size_t bytes, DType dtype, Shape shape, Device device) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <source_location>
 
+#include "kiln/array.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/dtype.hpp"
 #include "kiln/shape.hpp"
@@ -21,6 +22,12 @@ struct ArrayImpl {
   // Donated arrays: the jitted call that took the buffer (JitOptions::donate_argnums); the buffer
   // is then null and every read is a ValueError (live_buffer).
   std::source_location donated_to;
+};
+
+// An Array's internals, for the library's own code (Array's representation is not its API).
+struct ArrayAccess {
+  static const std::shared_ptr<ArrayImpl>& impl(const Array& a) { return a.impl_; }
+  static Array wrap(std::shared_ptr<ArrayImpl> impl) { return Array(std::move(impl)); }
 };
 
 // The buffer of a concrete array; a ValueError naming both calls when a jitted call it was donated

@@ -336,7 +336,7 @@ func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tenso
 template <class E>
 std::string error_of(const std::string& text) {
   try {
-    from_stablehlo(text, "bad.mlir");
+    (void)from_stablehlo(text, "bad.mlir");
   } catch (const E& e) {
     return e.what();
   } catch (const std::exception& e) {

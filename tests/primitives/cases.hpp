@@ -40,10 +40,8 @@ HostArray to_host(const Array& a);
 
 // The bits the reference gives for element i of the case's result, when p is elementwise.
 std::optional<uint64_t> reference(const Case& c, DType out, size_t i);
-// The result of a row with attributes, from its definition, or nothing for the rows whose
-// references live with their own tests: convolution (tests/backend/convolution_test.cpp, against
-// direct float64 sums), reduce_window_* and select_and_scatter_add (the same file and
-// tests/nn/pooling_test.cpp), threefry2x32 (tests/random, Random123's known answers).
+// The result of a row with attributes, from its definition (structured_references.cpp), or
+// nothing for a row without one (a failure: every row has one).
 std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const Shape& out);
 // How many units in the last place of the result's dtype the reference may differ by.
 int tolerance_ulps(ir::Prim p, DType t);

@@ -1,9 +1,12 @@
 // The references of the rows with attributes, element by element from their definitions in
 // docs/primitives.md: exact index arithmetic for the data-movement rows, float64 sums for
-// reduce_sum and dot_general, exact integer arithmetic (wrapping) for integer dtypes.
+// reduce_sum, dot_general, convolution and the windows, exact integer arithmetic (wrapping) for
+// integer dtypes, and threefry2x32 from Random123's definition.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "primitives/cases.hpp"
 
@@ -144,6 +147,150 @@ uint64_t dot(const Case& c, const Index& o) {
   return is_floating(t) ? Scalar::from_double(sum, t).bits : isum & mask(t);
 }
 
+// One accumulator of a float64 sum (floats) or a wrapping integer sum, rounded to t at the end.
+struct Sum {
+  double f = 0;
+  uint64_t i = 0;
+  void add(uint64_t bits, DType t) {
+    f += as_double(bits, t);
+    i += bits;
+  }
+  void add_product(uint64_t x, uint64_t y, DType t) {
+    f += as_double(x, t) * as_double(y, t);
+    i += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
+         (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
+  }
+  uint64_t bits(DType t) const { return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t); }
+};
+
+// The operand index of window position w of output window o (strides and low padding of the
+// attributes), or nothing when it falls in the padding.
+std::optional<Index> window_element(const ir::Attrs& a, const Shape& in, const Index& o,
+                                    const Index& w) {
+  Index i(o.size());
+  for (size_t k = 0; k < o.size(); ++k) {
+    i[k] = o[k] * a.stride[k] + w[k] - a.low[k];
+    if (i[k] < 0 || i[k] >= in[static_cast<int>(k)]) return std::nullopt;
+  }
+  return i;
+}
+
+// reduce_window_sum / reduce_window_max: padding takes the init value (0; -inf, the lowest
+// integer, false).
+uint64_t reduce_window(const Case& c, const Index& o) {
+  const HostArray& x = c.in[0];
+  const DType t = x.dtype;
+  const Shape window(c.attrs.window);
+  Sum sum;
+  uint64_t best = t == DType::bool_ ? 0 : identity(Prim::reduce_max, t);
+  for (int64_t f = 0; f < window.numel(); ++f) {
+    const std::optional<Index> i = window_element(c.attrs, x.shape, o, unravel(f, window));
+    if (!i) continue;
+    const uint64_t v = at(x, *i);
+    sum.add(v, t);
+    if (greater(v, best, t)) best = v;
+  }
+  return c.prim == Prim::reduce_window_sum ? sum.bits(t) : best;
+}
+
+// select_and_scatter_add: each window's source value goes to the window's first maximum (in
+// window order; padding is never selected).
+std::vector<uint64_t> select_and_scatter_add(const Case& c) {
+  const HostArray &source = c.in[0], &operand = c.in[1];
+  const DType t = operand.dtype;
+  const Shape window(c.attrs.window);
+  std::vector<Sum> acc(static_cast<size_t>(operand.shape.numel()));
+  for (int64_t s = 0; s < source.shape.numel(); ++s) {
+    const Index o = unravel(s, source.shape);
+    std::optional<Index> chosen;
+    for (int64_t f = 0; f < window.numel(); ++f) {
+      const std::optional<Index> i = window_element(c.attrs, operand.shape, o, unravel(f, window));
+      if (i && (!chosen || greater(at(operand, *i), at(operand, *chosen), t))) chosen = i;
+    }
+    if (chosen)
+      acc[static_cast<size_t>(ravel(*chosen, operand.shape))].add(source.bits[static_cast<size_t>(s)], t);
+  }
+  std::vector<uint64_t> r;
+  for (const Sum& a : acc) r.push_back(a.bits(t));
+  return r;
+}
+
+// conv_general_dilated at result index o, from its definition (docs/primitives.md): a float64 (or
+// wrapping integer) sum over the window and the input features of o's group.
+uint64_t convolution(const Case& c, const Index& o) {
+  const HostArray &lhs = c.in[0], &rhs = c.in[1];
+  const ir::ConvDims& d = c.attrs.conv;
+  const DType t = lhs.dtype;
+  const size_t spatial = d.window_strides.size();
+  const int64_t out_features = rhs.shape[static_cast<int>(d.rhs_spec[0])];
+  const int64_t in_features = rhs.shape[static_cast<int>(d.rhs_spec[1])];
+  const int64_t batch = o[static_cast<size_t>(d.out_spec[0])];
+  const int64_t feature = o[static_cast<size_t>(d.out_spec[1])];
+  const int64_t fg = out_features / d.feature_group_count;
+  const int64_t bg = out_features / d.batch_group_count;
+  const int64_t out_batch_size =
+      lhs.shape[static_cast<int>(d.lhs_spec[0])] / d.batch_group_count;
+  Index li(static_cast<size_t>(lhs.shape.rank())), ri(static_cast<size_t>(rhs.shape.rank()));
+  li[static_cast<size_t>(d.lhs_spec[0])] = batch + (feature / bg) * out_batch_size;
+  ri[static_cast<size_t>(d.rhs_spec[0])] = feature;
+  Shape kernel;
+  for (size_t k = 0; k < spatial; ++k) kernel.push_back(rhs.shape[static_cast<int>(d.rhs_spec[2 + k])]);
+  Sum sum;
+  for (int64_t ci = 0; ci < in_features; ++ci) {
+    li[static_cast<size_t>(d.lhs_spec[1])] = (feature / fg) * in_features + ci;
+    ri[static_cast<size_t>(d.rhs_spec[1])] = ci;
+    for (int64_t f = 0; f < kernel.numel(); ++f) {
+      const Index w = unravel(f, kernel);
+      bool inside = true;
+      for (size_t k = 0; k < spatial && inside; ++k) {
+        // The position in the dilated, padded input; it must land on an input element.
+        const int64_t p = o[static_cast<size_t>(d.out_spec[2 + k])] * d.window_strides[k] +
+                          w[k] * d.rhs_dilation[k] - d.padding_low[k];
+        const int64_t n = lhs.shape[static_cast<int>(d.lhs_spec[2 + k])];
+        inside = p >= 0 && p % d.lhs_dilation[k] == 0 && p / d.lhs_dilation[k] < n;
+        li[static_cast<size_t>(d.lhs_spec[2 + k])] = inside ? p / d.lhs_dilation[k] : 0;
+        ri[static_cast<size_t>(d.rhs_spec[2 + k])] = w[k];
+      }
+      if (inside) sum.add_product(at(lhs, li), at(rhs, ri), t);
+    }
+  }
+  return sum.bits(t);
+}
+
+// threefry2x32 (Random123's, 20 rounds), written from its definition: the key schedule adds
+// the keys and a round counter every 4 rounds.
+std::pair<uint32_t, uint32_t> threefry(uint32_t k0, uint32_t k1, uint32_t x0, uint32_t x1) {
+  static constexpr int kRotations[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  const uint32_t ks[3] = {k0, k1, 0x1BD11BDAu ^ k0 ^ k1};
+  x0 += ks[0];
+  x1 += ks[1];
+  for (int group = 0; group < 5; ++group) {
+    for (int r = 0; r < 4; ++r) {
+      x0 += x1;
+      const int rot = kRotations[(group % 2) * 4 + r];
+      x1 = (x1 << rot) | (x1 >> (32 - rot));
+      x1 ^= x0;
+    }
+    x0 += ks[(group + 1) % 3];
+    x1 += ks[(group + 2) % 3] + static_cast<uint32_t>(group + 1);
+  }
+  return {x0, x1};
+}
+
+std::vector<uint64_t> threefry2x32(const Case& c) {
+  const HostArray &key = c.in[0], &counts = c.in[1];
+  const size_t n = counts.bits.size() / 2;
+  std::vector<uint64_t> r(counts.bits.size());
+  for (size_t p = 0; p < n; ++p) {
+    const auto [y0, y1] =
+        threefry(static_cast<uint32_t>(key.bits[0]), static_cast<uint32_t>(key.bits[1]),
+                 static_cast<uint32_t>(counts.bits[p]), static_cast<uint32_t>(counts.bits[n + p]));
+    r[p] = y0;
+    r[n + p] = y1;
+  }
+  return r;
+}
+
 // The element of a data-movement row at result index o.
 uint64_t moved(const Case& c, const Shape& out, const Index& o) {
   const ir::Attrs& a = c.attrs;
@@ -198,6 +345,11 @@ uint64_t moved(const Case& c, const Shape& out, const Index& o) {
       return argmax(c, o);
     case Prim::dot_general:
       return dot(c, o);
+    case Prim::convolution:
+      return convolution(c, o);
+    case Prim::reduce_window_sum:
+    case Prim::reduce_window_max:
+      return reduce_window(c, o);
     default:
       return 0;
   }
@@ -221,14 +373,21 @@ std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const S
     case Prim::pad:
     case Prim::concatenate:
     case Prim::argmax:
-    case Prim::dot_general: {
+    case Prim::dot_general:
+    case Prim::convolution:
+    case Prim::reduce_window_sum:
+    case Prim::reduce_window_max: {
       std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
       for (size_t f = 0; f < r.size(); ++f)
         r[f] = moved(c, out, unravel(static_cast<int64_t>(f), out));
       return r;
     }
+    case Prim::select_and_scatter_add:
+      return select_and_scatter_add(c);
+    case Prim::threefry2x32:
+      return threefry2x32(c);
     default:
-      return std::nullopt;  // convolution, windows, threefry2x32: see cases.hpp
+      return std::nullopt;
   }
 }
 
