@@ -11,6 +11,8 @@
 
 namespace kiln {
 
+struct ShardedValue;  // core/sharded_value.hpp
+
 struct ArrayImpl {
   DType dtype = DType::float32;
   Shape shape;
@@ -21,6 +23,9 @@ struct ArrayImpl {
   // Donated arrays: the jitted call that took the buffer (JitOptions::donate_argnums); the buffer
   // is then null and every read is a ValueError (live_buffer).
   std::source_location donated_to;
+  // Arrays placed over a mesh: the sharding and each device's shard (`buffer` is then null until
+  // something reads the array whole, which assembles it once on the mesh's first device).
+  std::shared_ptr<ShardedValue> sharded;
 };
 
 // The buffer of a concrete array; a ValueError naming both calls when a jitted call it was donated
