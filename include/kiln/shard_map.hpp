@@ -73,11 +73,13 @@ using ShardMapTrace =
     FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
 struct ShardMapCache;
 // Splits the leaves, runs the traced function on every device and puts the results together.
+// `def_loc`: where the shard_map was made (tracing errors name it); `call_loc`: the call (errors
+// about the arguments name it).
 std::vector<Array> shard_map_call(ShardMapCache& cache, const Mesh& mesh, const Specs& in_specs,
                                   const Specs& out_specs, std::span<const Array> leaves,
                                   std::span<const size_t> arg_ends, size_t structure_hash,
                                   ShardMapTrace trace_fn, std::shared_ptr<const void>& tmpl,
-                                  const Loc& loc);
+                                  const Loc& def_loc, const Loc& call_loc);
 std::shared_ptr<ShardMapCache> make_shard_map_cache();
 }  // namespace detail
 
@@ -92,8 +94,29 @@ class ShardMapped {
         loc_(loc),
         cache_(detail::make_shard_map_cache()) {}
 
+  // One overload per arity, so that each can take the caller's line after its arguments.
+  auto operator()(Loc loc = Loc::current()) const { return call(loc); }
+  template <class A0>
+  auto operator()(const A0& a0, Loc loc = Loc::current()) const {
+    return call(loc, a0);
+  }
+  template <class A0, class A1>
+  auto operator()(const A0& a0, const A1& a1, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1);
+  }
+  template <class A0, class A1, class A2>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2);
+  }
+  template <class A0, class A1, class A2, class A3>
+  auto operator()(const A0& a0, const A1& a1, const A2& a2, const A3& a3,
+                  Loc loc = Loc::current()) const {
+    return call(loc, a0, a1, a2, a3);
+  }
+
+ private:
   template <class... Args>
-  auto operator()(const Args&... args) const {
+  auto call(const Loc& call_loc, const Args&... args) const {
     using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
     static_assert(TreeLike<R>, "kiln::shard_map: the function must return a tree of arrays");
     std::vector<Array> leaves;
@@ -115,12 +138,11 @@ class ShardMapped {
     };
     std::shared_ptr<const void> tmpl;
     std::vector<Array> outs = detail::shard_map_call(*cache_, mesh_, in_specs_, out_specs_, leaves,
-                                                     arg_ends, h, trace_fn, tmpl, loc_);
+                                                     arg_ends, h, trace_fn, tmpl, loc_, call_loc);
     std::span<const Array> it(outs);
     return static_cast<const OutputTemplate<R>*>(tmpl.get())->rebuild(it);
   }
 
- private:
   F f_;
   Mesh mesh_;
   Specs in_specs_, out_specs_;

@@ -161,7 +161,8 @@ std::vector<Array> shard_map_call(ShardMapCache& cache, const Mesh& mesh, const 
                                   const Specs& out_specs, std::span<const Array> leaves,
                                   std::span<const size_t> arg_ends, size_t structure_hash,
                                   ShardMapTrace trace_fn, std::shared_ptr<const void>& tmpl,
-                                  const Loc& loc) {
+                                  const Loc& def_loc, const Loc& call_loc) {
+  const Loc& loc = call_loc;
   if (in_specs.specs.size() != 1 && in_specs.specs.size() != arg_ends.size())
     throw ValueError(message("shard_map: " + std::to_string(in_specs.specs.size()) +
                                  " in_specs for a call with " + std::to_string(arg_ends.size()) +
@@ -202,7 +203,7 @@ std::vector<Array> shard_map_call(ShardMapCache& cache, const Mesh& mesh, const 
         AxisEnvScope env(mesh);
         return trace(
             local_types, [&](std::span<const Array> tracers) { return trace_fn(tracers, tmpl); },
-            loc);
+            def_loc);
       }();
       if (!t.lifted.empty())
         throw Unsupported(message(

@@ -240,6 +240,23 @@ TEST(Spmd, CollectiveOutsideShardMapNamesTheLine) {
   }
 }
 
+TEST(Spmd, ShardMapArgumentItsSpecCannotSplitNamesTheCall) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const std::vector<Device> all = eight_devices();
+  const Mesh mesh(std::vector<Device>(all.begin(), all.begin() + 4), {"i"});
+  auto f = shard_map([](const Array& x) { return psum(x, "i"); }, mesh, P("i"), P());
+  const Loc loc = Loc::current();
+  try {
+    (void)f(ones({6}, float32), loc);
+    FAIL() << "6 rows split over 4 devices";
+  } catch (const ShapeError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("is not divisible by 4"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("shard_map_test.cpp:" + std::to_string(loc.line())), std::string::npos)
+        << msg;
+  }
+}
+
 TEST(Spmd, CollectiveOverAnAxisTheMeshLacksIsAnError) {
   const Mesh mesh({devices("cpu")[0]}, {"i"});
   auto f = shard_map([](const Array& x) { return psum(x, "j"); }, mesh, P("i"), P());
