@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kiln/dtype.hpp"
@@ -101,8 +102,16 @@ enum class Prim : uint8_t {
   rev,
   // random
   threefry2x32,
+  // collectives: inside shard_map (and SPMD-partitioned jit), over the devices of mesh axes
+  psum,
+  pmax,
+  all_gather,
+  psum_scatter,
+  all_to_all,
+  ppermute,
+  axis_index,
 };
-inline constexpr int kNumPrims = static_cast<int>(Prim::threefry2x32) + 1;
+inline constexpr int kNumPrims = static_cast<int>(Prim::axis_index) + 1;
 
 enum class PrimKind : uint8_t {
   structural,
@@ -115,7 +124,8 @@ enum class PrimKind : uint8_t {
   contraction,  // dot_general
   convolution,
   window,
-  random
+  random,
+  collective  // exchanges between the devices of mesh axes (src/spmd runs them)
 };
 
 // A set of dtypes, one bit per DType: what a primitive accepts, what a backend's kernels run.
@@ -145,9 +155,13 @@ enum class Grad : uint8_t {
   none,  // not differentiable: a cotangent reaching it is a GradError naming it and the user's line
 };
 
-// Rules later transforms attach to a row (vmap, sharding propagation); no row fills them yet.
+// Rules transforms attach to a row. BatchRule (vmap): no row fills it yet. ShardingRule (SPMD
+// partitioning, src/spmd/sharding_rule.hpp): a row's own rule; a row without one gets its kind's
+// (elementwise kinds share one), and a primitive with neither is refused by the partitioner.
 struct BatchRule;
 struct ShardingRule;
+extern const ShardingRule kBroadcastInDimSharding;  // src/spmd/sharding_rules.cpp
+extern const ShardingRule kDotGeneralSharding;
 
 // One primitive, declared once. The type rule (shape_inference.cpp) refuses operands outside
 // `dtypes`; every backend's kernel table may only narrow it; the StableHLO exporter writes
@@ -174,7 +188,7 @@ using G = Grad;
 inline constexpr DTypeMask kAll = kRealDTypes, kNum = kNumericDTypes, kFloat = kFloatDTypes,
                            kInt = kIntDTypes, kBits = kBitwiseDTypes,
                            kSigned = kSignedIntDTypes | kFloatDTypes,
-                           kU32 = dtype_bit(DType::uint32);
+                           kU32 = dtype_bit(DType::uint32), kI32 = dtype_bit(DType::int32);
 
 // clang-format off
 inline constexpr PrimInfo kPrimTable[] = {
@@ -225,7 +239,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::gt, "gt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::ge, "ge", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::select, "select", K::select, 3, kAll, G::rule, "stablehlo.select"},
-    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAll, G::rule, "stablehlo.broadcast_in_dim"},
+    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAll, G::rule, "stablehlo.broadcast_in_dim", nullptr, &kBroadcastInDimSharding},
     {Prim::reshape, "reshape", K::shape, 1, kAll, G::rule, "stablehlo.reshape"},
     {Prim::transpose, "transpose", K::shape, 1, kAll, G::rule, "stablehlo.transpose"},
     {Prim::slice, "slice", K::shape, 1, kAll, G::rule, "stablehlo.slice"},
@@ -235,13 +249,21 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
-    {Prim::dot_general, "dot_general", K::contraction, 2, kNum, G::rule, "stablehlo.dot_general"},
+    {Prim::dot_general, "dot_general", K::contraction, 2, kNum, G::rule, "stablehlo.dot_general", nullptr, &kDotGeneralSharding},
     {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
     {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
     {Prim::rev, "rev", K::shape, 1, kAll, G::rule, "stablehlo.reverse"},
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
+    // collectives (docs/multi-device.md): attrs.collective names their mesh axes
+    {Prim::psum, "psum", K::collective, 1, kNum, G::rule, "stablehlo.all_reduce"},
+    {Prim::pmax, "pmax", K::collective, 1, kNum, G::none, "stablehlo.all_reduce"},
+    {Prim::all_gather, "all_gather", K::collective, 1, kAll, G::rule, "stablehlo.all_gather"},
+    {Prim::psum_scatter, "reduce_scatter", K::collective, 1, kNum, G::rule, "stablehlo.reduce_scatter"},
+    {Prim::all_to_all, "all_to_all", K::collective, 1, kAll, G::rule, "stablehlo.all_to_all"},
+    {Prim::ppermute, "ppermute", K::collective, 1, kAll, G::rule, "stablehlo.collective_permute"},
+    {Prim::axis_index, "axis_index", K::collective, 0, kI32, G::zero, "stablehlo.partition_id"},
 };
 // clang-format on
 
@@ -287,6 +309,21 @@ struct ConvDims {
   bool operator==(const ConvDims&) const = default;
 };
 
+// A collective's static parameters (jax.lax's): the mesh axes it runs over and, per primitive, the
+// dimensions it moves. The group of a device is the devices that differ from it only along `axes`.
+struct CollectiveAttrs {
+  std::vector<std::string> axes;  // mesh axis names, major to minor
+  int64_t axis_size = 1;          // the product of their sizes: the group's size
+  int64_t dimension = 0;          // all_gather: the gathered axis; reduce_scatter: the scattered
+                                  // one; all_to_all: split_axis
+  int64_t concat_dimension = 0;   // all_to_all: concat_axis
+  bool tiled = false;             // all_gather, reduce_scatter: concatenate (true) or stack
+  // ppermute: (source, destination) pairs of indices along `axes`; a device that no pair sends
+  // to receives zeros.
+  std::vector<std::pair<int64_t, int64_t>> perm;
+  bool operator==(const CollectiveAttrs&) const = default;
+};
+
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its
 // row documents and leaves the rest empty (an empty field costs nothing and hashes to nothing).
 struct Attrs {
@@ -305,6 +342,7 @@ struct Attrs {
   Scalar value;                               // full
   std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
   int64_t index = 0;                          // parameter: position among the graph's inputs
+  CollectiveAttrs collective;                 // psum, all_gather, ... axis_index
 
   bool operator==(const Attrs& o) const;
   size_t hash() const;

@@ -29,6 +29,7 @@
 
 #include "kiln/backend.hpp"
 #include "kiln/function_ref.hpp"
+#include "kiln/sharding.hpp"
 #include "kiln/trace.hpp"
 #include "kiln/tree.hpp"
 
@@ -42,6 +43,13 @@ struct JitOptions {
   // donate_argnums: `state = step(state, batch)` then updates the state in place. A donated array
   // whose buffer an output took reads as an error afterwards (use the output).
   std::vector<int> donate_argnums = {};
+  // SPMD (jax.jit's in_shardings / out_shardings, docs/multi-device.md): per argument, how it is
+  // split over a mesh — a PartitionSpec (of the use_mesh mesh), a NamedSharding, None (the
+  // argument's own sharding, else replicated) or, for a Tree argument, a dict prefix of it; and
+  // likewise for the result. Either set (or a sharded argument) compiles the function for every
+  // device of the mesh, partitioned.
+  std::vector<Shardings> in_shardings = {};
+  std::optional<Shardings> out_shardings = std::nullopt;
 };
 
 // A compiled graph, ready to run.
@@ -93,6 +101,17 @@ class JitCache {
                                                   size_t structure_hash, TraceFn trace_fn,
                                                   const Loc& call_loc);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
+  // Whether calls are partitioned over a mesh: in_shardings or out_shardings are set, or some
+  // leaf is a sharded array.
+  bool partitioned(std::span<const Array> leaves) const;
+  // The partitioned call (src/spmd/sharded_jit.cpp): traces the global function once per
+  // signature, partitions it for every device of the mesh, runs it on the leaves' shards and
+  // returns sharded outputs. `trees[k]`: argument k when it is a Tree (for dict in_shardings).
+  std::vector<Array> call_partitioned(std::span<const Array> leaves,
+                                      std::span<const size_t> arg_ends,
+                                      std::span<const Tree* const> trees, size_t structure_hash,
+                                      TraceFn trace_fn, std::shared_ptr<const void>& tmpl,
+                                      const Loc& call_loc);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
   // Leaves of the last call: flattening reserves this many so that it never regrows.
@@ -106,6 +125,8 @@ class JitCache {
   struct Entry;  // one traced signature: its executable, output template and output pool
   std::vector<std::unique_ptr<Entry>> entries_;  // one per signature, in tracing order
   size_t leaf_count_hint_ = 0;
+  struct PartitionedEntry;  // src/spmd/sharded_jit.cpp
+  std::vector<std::shared_ptr<PartitionedEntry>> partitioned_entries_;
 };
 
 // A static argument of a jitted function (see the head of this file): a plain C++ value that
@@ -222,9 +243,27 @@ class Jitted {
     [[maybe_unused]] size_t k = 0;
     ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
     auto trace_fn = tracer_fn<R>(args...);
+    if (cache_->partitioned(leaves)) {
+      std::array<const Tree*, sizeof...(Args)> trees{};
+      [[maybe_unused]] size_t j = 0;
+      ((trees[j++] = tree_or_null(args)), ...);
+      std::shared_ptr<const void> tmpl;
+      std::vector<Array> outs =
+          cache_->call_partitioned(leaves, arg_ends, trees, h, trace_fn, tmpl, loc);
+      std::span<const Array> it(outs);
+      return static_cast<const detail::OutputTemplate<R>*>(tmpl.get())->rebuild(it);
+    }
     auto [outs, output_template] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
     std::span<const Array> it(outs);
     return static_cast<const detail::OutputTemplate<R>*>(output_template)->rebuild(it);
+  }
+
+  template <class A>
+  static const Tree* tree_or_null(const A& a) {
+    if constexpr (std::is_same_v<A, Tree>)
+      return &a;
+    else
+      return nullptr;
   }
 
   template <class R, class... Args>

@@ -24,6 +24,8 @@
 #include "kiln/random.hpp"
 #include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
+#include "kiln/shard_map.hpp"
+#include "kiln/sharding.hpp"
 #include "kiln/shape.hpp"
 #include "kiln/trace.hpp"
 #include "kiln/train_state.hpp"

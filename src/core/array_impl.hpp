@@ -12,6 +12,8 @@
 
 namespace kiln {
 
+struct ShardedValue;  // core/sharded_value.hpp
+
 struct ArrayImpl {
   DType dtype = DType::float32;
   Shape shape;
@@ -22,6 +24,9 @@ struct ArrayImpl {
   // Donated arrays: the jitted call that took the buffer (JitOptions::donate_argnums); the buffer
   // is then null and every read is a ValueError (live_buffer).
   std::source_location donated_to;
+  // Arrays placed over a mesh: the sharding and each device's shard (`buffer` is then null until
+  // something reads the array whole, which assembles it once on the mesh's first device).
+  std::shared_ptr<ShardedValue> sharded;
 };
 
 // An Array's internals, for the library's own code (Array's representation is not its API).

@@ -108,12 +108,12 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
           message("an empty kiln::Array was passed to " + std::string(ir::name(prim)), loc));
     const ArrayImpl& impl = *ArrayAccess::impl(x);
     if (impl.trace_id != 0) escaped(impl, loc);
-    live_buffer(impl, loc);
+    const Device on = live_buffer(impl, loc)->device();
     if (i == 0) {
-      device = impl.buffer->device();
-    } else if (!(impl.buffer->device() == device)) {
+      device = on;
+    } else if (!(on == device)) {
       throw ValueError(message(std::string(ir::name(prim)) + " of arrays on different devices, " +
-                                   device.str() + " and " + impl.buffer->device().str(),
+                                   device.str() + " and " + on.str(),
                                loc, "move one with kiln::device_put(x, device) first"));
     }
     types.push_back({impl.dtype, impl.shape});
@@ -147,7 +147,8 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
   }
 
   BufferList in_bufs(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) in_bufs[i] = ArrayAccess::impl(inputs[i])->buffer.get();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in_bufs[i] = live_buffer(*ArrayAccess::impl(inputs[i]), loc).get();
   auto out = device.backend()->allocate(
       static_cast<size_t>(out_type.shape.numel()) * itemsize(out_type.dtype), device);
   Buffer* out_buf = out.get();

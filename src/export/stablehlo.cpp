@@ -311,6 +311,13 @@ class Emitter {
     if (is_complex(n.type.dtype)) complex_dtype(n.type.dtype);
     for (ir::ValueId in : n.inputs)
       if (is_complex(g_.type(in).dtype)) complex_dtype(g_.type(in).dtype);
+    if (ir::info(n.prim).kind == ir::PrimKind::collective)
+      throw Unsupported(message("StableHLO export: " + prim +
+                                    " is a collective, and kiln does not export multi-device "
+                                    "programs yet",
+                                n.loc,
+                                "Run it on kiln's cpu devices (KILN_CPU_DEVICES=N, "
+                                "docs/multi-device.md)"));
     if (n.prim == Prim::threefry2x32)
       throw Unsupported(message(
           "StableHLO export: threefry2x32 (random bits) is not exported — accelerator plugins "

@@ -48,7 +48,8 @@ bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
-         conv == o.conv && value == o.value && literal == o.literal && index == o.index;
+         conv == o.conv && value == o.value && literal == o.literal && index == o.index &&
+         collective == o.collective;
 }
 
 size_t Attrs::hash() const {
@@ -83,6 +84,15 @@ size_t Attrs::hash() const {
   hash_mix(h, static_cast<size_t>(value.dtype));
   hash_mix(h, reinterpret_cast<size_t>(literal.get()));
   hash_mix(h, static_cast<size_t>(index));
+  for (const std::string& axis : collective.axes) hash_mix(h, std::hash<std::string>{}(axis));
+  hash_mix(h, static_cast<size_t>(collective.axis_size));
+  hash_mix(h, static_cast<size_t>(collective.dimension));
+  hash_mix(h, static_cast<size_t>(collective.concat_dimension));
+  hash_mix(h, static_cast<size_t>(collective.tiled));
+  for (const auto& [src, dst] : collective.perm) {
+    hash_mix(h, static_cast<size_t>(src));
+    hash_mix(h, static_cast<size_t>(dst));
+  }
   return h;
 }
 
@@ -164,6 +174,35 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::rev:
       add("dimensions=" + ints(a.dims));
       break;
+    case Prim::psum:
+    case Prim::pmax:
+    case Prim::all_gather:
+    case Prim::psum_scatter:
+    case Prim::all_to_all:
+    case Prim::ppermute:
+    case Prim::axis_index: {
+      const CollectiveAttrs& c = a.collective;
+      std::string axes = "(";
+      for (size_t i = 0; i < c.axes.size(); ++i)
+        axes += (i ? ", " : "") + std::string("'") + c.axes[i] + "'";
+      add("axes=" + axes + (c.axes.size() == 1 ? ",)" : ")"));
+      if (p == Prim::all_gather) add("all_gather_dimension=" + std::to_string(c.dimension));
+      if (p == Prim::psum_scatter) add("scatter_dimension=" + std::to_string(c.dimension));
+      if (p == Prim::all_gather || p == Prim::psum_scatter)
+        add(std::string("tiled=") + (c.tiled ? "True" : "False"));
+      if (p == Prim::all_to_all) {
+        add("split_axis=" + std::to_string(c.dimension));
+        add("concat_axis=" + std::to_string(c.concat_dimension));
+      }
+      if (p == Prim::ppermute) {
+        std::string perm = "(";
+        for (size_t i = 0; i < c.perm.size(); ++i)
+          perm += (i ? ", " : "") + std::string("(") + std::to_string(c.perm[i].first) + ", " +
+                  std::to_string(c.perm[i].second) + ")";
+        add("perm=" + perm + ")");
+      }
+      break;
+    }
     default:
       break;
   }

@@ -48,6 +48,7 @@ ValueType elementwise(Prim p, std::span<const ValueType> in, const std::source_l
 // The dtype a row's `dtypes` constrains: its data operand's (select: the chosen values), or the
 // result's for a primitive without operands.
 DType constrained_dtype(Prim p, std::span<const ValueType> in, const Attrs& a) {
+  if (p == Prim::axis_index) return DType::int32;
   if (in.empty()) return a.dtype;
   if (p == Prim::select && in.size() > 1) return in[1].dtype;
   return in[0].dtype;
@@ -398,6 +399,86 @@ ValueType shape_op_type(Prim p, std::span<const ValueType> in, const Attrs& a,
   throw Error("infer_type: no rule for " + std::string(name(p)));
 }
 
+// The per-device result of a collective over a group of c.axis_size devices.
+ValueType collective_type(Prim p, std::span<const ValueType> in, const CollectiveAttrs& c,
+                          const std::source_location& loc) {
+  if (c.axes.empty()) shape_error(p, "names no mesh axis", loc);
+  if (c.axis_size < 1)
+    shape_error(p, "has a group of " + std::to_string(c.axis_size) + " devices", loc);
+  if (p == Prim::axis_index) return {DType::int32, Shape{}};
+  const ValueType& x = in[0];
+  const Shape& s = x.shape;
+  const int64_t n = c.axis_size;
+  auto check_dim = [&](int64_t d, int rank, const char* what) {
+    if (d < 0 || d >= rank)
+      shape_error(
+          p, std::string(what) + " " + std::to_string(d) + " is out of range for " + x.str(), loc);
+  };
+  switch (p) {
+    case Prim::psum:
+    case Prim::pmax:
+      return x;
+    case Prim::all_gather: {
+      check_dim(c.dimension, c.tiled ? s.rank() : s.rank() + 1, "all_gather_dimension");
+      std::vector<int64_t> out = s.vec();
+      if (c.tiled)
+        out[static_cast<size_t>(c.dimension)] *= n;
+      else
+        out.insert(out.begin() + c.dimension, n);
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::psum_scatter: {
+      check_dim(c.dimension, s.rank(), "scatter_dimension");
+      std::vector<int64_t> out = s.vec();
+      const int64_t size = out[static_cast<size_t>(c.dimension)];
+      if (c.tiled ? size % n != 0 : size != n)
+        shape_error(p,
+                    "scatter dimension " + std::to_string(c.dimension) + " of " + x.str() +
+                        (c.tiled ? " is not divisible by " : " is not ") + "the axis size " +
+                        std::to_string(n),
+                    loc);
+      if (c.tiled)
+        out[static_cast<size_t>(c.dimension)] /= n;
+      else
+        out.erase(out.begin() + c.dimension);
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::all_to_all: {
+      check_dim(c.dimension, s.rank(), "split_axis");
+      check_dim(c.concat_dimension, s.rank(), "concat_axis");
+      std::vector<int64_t> out = s.vec();
+      if (out[static_cast<size_t>(c.dimension)] % n != 0)
+        shape_error(p,
+                    "split_axis " + std::to_string(c.dimension) + " of " + x.str() +
+                        " is not divisible by the axis size " + std::to_string(n),
+                    loc);
+      out[static_cast<size_t>(c.dimension)] /= n;
+      out[static_cast<size_t>(c.concat_dimension)] *= n;
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::ppermute: {
+      std::vector<bool> src(static_cast<size_t>(n)), dst(static_cast<size_t>(n));
+      for (const auto& [from, to] : c.perm) {
+        if (from < 0 || from >= n || to < 0 || to >= n)
+          shape_error(p,
+                      "pair (" + std::to_string(from) + ", " + std::to_string(to) +
+                          ") names a device outside the axis of size " + std::to_string(n),
+                      loc);
+        if (src[static_cast<size_t>(from)] || dst[static_cast<size_t>(to)])
+          shape_error(p,
+                      "perm sends from or to one device twice (pair (" + std::to_string(from) +
+                          ", " + std::to_string(to) + "))",
+                      loc);
+        src[static_cast<size_t>(from)] = dst[static_cast<size_t>(to)] = true;
+      }
+      return x;
+    }
+    default:
+      break;
+  }
+  throw Error("infer_type: no rule for " + std::string(name(p)));
+}
+
 }  // namespace
 
 ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
@@ -472,6 +553,8 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
         dtype_error(p, "counts must be uint32[2, ...], got " + in[1].str(), loc);
       return in[1];
     }
+    case PrimKind::collective:
+      return collective_type(p, in, a.collective, loc);
   }
 
   return shape_op_type(p, in, a, loc);

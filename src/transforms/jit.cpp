@@ -233,8 +233,9 @@ std::pair<std::vector<Array>, const void*> JitCache::call(
   std::vector<Array> moved;
   for (size_t i = 0; i < leaves.size(); ++i) {
     const ArrayImpl& impl = *ArrayAccess::impl(leaves[i]);
-    if (live_buffer(impl, call_loc)->device() == device_) {
-      in[i] = impl.buffer.get();
+    const std::shared_ptr<Buffer>& buffer = live_buffer(impl, call_loc);
+    if (buffer->device() == device_) {
+      in[i] = buffer.get();
     } else {
       moved.push_back(device_put(leaves[i], device_));
       in[i] = ArrayAccess::impl(moved.back())->buffer.get();

@@ -363,6 +363,36 @@ Grads reduce_window_max_rule(const VjpArgs& a) {
   return {bind(Prim::select_and_scatter_add, xs, A(a), L(a))};
 }
 
+// A collective applied to the cotangent: `p` with the node's axes and `c`'s dimensions.
+Array collective(Prim p, const VjpArgs& a, const ir::CollectiveAttrs& c) {
+  ir::Attrs at;
+  at.collective = c;
+  return bind(p, std::span<const Array>(&a.g, 1), std::move(at), L(a));
+}
+
+// Collectives transpose as in JAX's shard_map without replication checks (check_vma=False):
+// psum to psum, all_gather and reduce_scatter to each other, all_to_all to all_to_all with the
+// axes swapped, ppermute to the inverse permutation.
+Grads psum_rule(const VjpArgs& a) {
+  return {collective(Prim::psum, a, A(a).collective)};
+}
+Grads all_gather_rule(const VjpArgs& a) {
+  return {collective(Prim::psum_scatter, a, A(a).collective)};
+}
+Grads psum_scatter_rule(const VjpArgs& a) {
+  return {collective(Prim::all_gather, a, A(a).collective)};
+}
+Grads all_to_all_rule(const VjpArgs& a) {
+  ir::CollectiveAttrs c = A(a).collective;
+  std::swap(c.dimension, c.concat_dimension);
+  return {collective(Prim::all_to_all, a, c)};
+}
+Grads ppermute_rule(const VjpArgs& a) {
+  ir::CollectiveAttrs c = A(a).collective;
+  for (auto& [src, dst] : c.perm) std::swap(src, dst);
+  return {collective(Prim::ppermute, a, c)};
+}
+
 constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
@@ -458,6 +488,11 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::reduce_window_sum, reduce_window_sum_rule);
   set(Prim::reduce_window_max, reduce_window_max_rule);
   set(Prim::rev, [](const VjpArgs& a) -> Grads { return {rev(a.g, A(a).dims, L(a))}; });
+  set(Prim::psum, psum_rule);
+  set(Prim::all_gather, all_gather_rule);
+  set(Prim::psum_scatter, psum_scatter_rule);
+  set(Prim::all_to_all, all_to_all_rule);
+  set(Prim::ppermute, ppermute_rule);
   return t;
 }
 
