@@ -80,7 +80,9 @@ int main(int argc, char** argv) {
           kiln_bench::time_per_call([&] { (void)one_hot_fn(table, ids).to_vector<float>(); }, reps)
               .median_ns /
           1e3;
-      o = std::to_string(t);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f", t);
+      o = buf;
     }
     std::printf(markdown ? "| %lld | %.1f | %s |\n" : "%10lld %14.1f %14s\n",
                 static_cast<long long>(v), g, o.c_str());

@@ -580,7 +580,7 @@ class Emitter {
   }
 
   // #stablehlo.gather<...> / #stablehlo.scatter<...>, fields in StableHLO's order, empty lists
-  // left out (as StableHLO prints them).
+  // and a zero index_vector_dim left out (as StableHLO prints them).
   static std::string gather_dims(const ir::GatherDims& d, bool scatter) {
     std::string s;
     auto field = [&](const char* name, const std::vector<int64_t>& v) {
@@ -592,8 +592,9 @@ class Emitter {
     field(scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims",
           d.start_indices_batching_dims);
     field(scatter ? "scatter_dims_to_operand_dims" : "start_index_map", d.start_index_map);
-    s += std::string(s.empty() ? "" : ", ") +
-         "index_vector_dim = " + std::to_string(d.index_vector_dim);
+    if (d.index_vector_dim != 0)  // 0, StableHLO's default, is left out as its printer does
+      s += std::string(s.empty() ? "" : ", ") +
+           "index_vector_dim = " + std::to_string(d.index_vector_dim);
     return std::string(scatter ? "#stablehlo.scatter<" : "#stablehlo.gather<") + s + ">";
   }
 

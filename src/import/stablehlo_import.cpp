@@ -735,10 +735,11 @@ ir::GatherDims Importer::gather_dims(const Op& op, const char* attr, bool scatte
   g.start_indices_batching_dims =
       field(scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims");
   g.start_index_map = field(scatter ? "scatter_dims_to_operand_dims" : "start_index_map");
+  // index_vector_dim = 0 is StableHLO's default, which its printer leaves out.
   const Attr* ivd = d->field("index_vector_dim");
-  if (!ivd || ivd->kind != Attr::Kind::integer)
-    fail(d->pos, op.name + ": the dimension numbers lack index_vector_dim", "");
-  g.index_vector_dim = ivd->integer;
+  if (ivd && ivd->kind != Attr::Kind::integer)
+    fail(ivd->pos, op.name + ": index_vector_dim must be an integer", "");
+  g.index_vector_dim = ivd ? ivd->integer : 0;
   auto flag = [&](const char* name) {
     const Attr* f = op.attr(name);
     return f && f->kind == Attr::Kind::keyword && f->text == "true";

@@ -86,6 +86,27 @@ TEST(GatherImport, UpdateRegionsPickTheCombinerAndFlagsAreKept) {
   }
 }
 
+// jnp's x.at[1:3, 2].set(0.0): StableHLO's printer leaves out index_vector_dim = 0.
+TEST(GatherImport, AnAbsentIndexVectorDimIsZero) {
+  const char* text =
+      R"mlir(func.func @main(%x: tensor<5x4xf32>, %i: tensor<2xi32>, %u: tensor<2xf32>) -> tensor<5x4xf32> {
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{indices_are_sorted = true, scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [0], inserted_window_dims = [1], scatter_dims_to_operand_dims = [0, 1]>, unique_indices = true}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<5x4xf32>, tensor<2xi32>, tensor<2xf32>) -> tensor<5x4xf32>
+  return %0 : tensor<5x4xf32>
+}
+)mlir";
+  const ir::Graph g = from_stablehlo(text, "s.mlir");
+  ASSERT_EQ(g.nodes.back().prim, ir::Prim::scatter);
+  EXPECT_EQ(g.nodes.back().attrs.gather.index_vector_dim, 0);
+  const std::string out = to_stablehlo(g);
+  EXPECT_NE(out.find("#stablehlo.scatter<update_window_dims = [0], inserted_window_dims = [1], "
+                     "scatter_dims_to_operand_dims = [0, 1]>, unique_indices = true}>"),
+            std::string::npos)
+      << out;
+}
+
 TEST(GatherImport, DynamicSlicesInPrettyAndGenericForms) {
   const char* pretty =
       R"mlir(func.func @main(%x: tensor<4x3xf32>, %i: tensor<i32>, %u: tensor<2x2xf32>) -> (tensor<2x2xf32>, tensor<4x3xf32>) {
