@@ -100,6 +100,16 @@ enum class Prim : uint8_t {
   reduce_window_max,
   select_and_scatter_add,
   rev,
+  // indexing (gather and scatter: StableHLO's; one scatter per combiner, as lax's scatter_p,
+  // scatter_add_p, ...)
+  gather,
+  scatter,
+  scatter_add,
+  scatter_mul,
+  scatter_min,
+  scatter_max,
+  dynamic_slice,
+  dynamic_update_slice,
   // random
   threefry2x32,
   // collectives: inside shard_map (and SPMD-partitioned jit), over the devices of mesh axes
@@ -124,6 +134,7 @@ enum class PrimKind : uint8_t {
   contraction,  // dot_general
   convolution,
   window,
+  indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
   random,
   collective  // exchanges between the devices of mesh axes (src/spmd runs them)
 };
@@ -255,6 +266,14 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
     {Prim::rev, "rev", K::shape, 1, kAll, G::rule, "stablehlo.reverse"},
+    {Prim::gather, "gather", K::indexing, 2, kAll, G::rule, "stablehlo.gather"},
+    {Prim::scatter, "scatter", K::indexing, 3, kAll, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_add, "scatter_add", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_mul, "scatter_mul", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_min, "scatter_min", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_max, "scatter_max", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::dynamic_slice, "dynamic_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_slice"},
+    {Prim::dynamic_update_slice, "dynamic_update_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_update_slice"},
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
     // collectives (docs/multi-device.md): attrs.collective names their mesh axes
     {Prim::psum, "psum", K::collective, 1, kNum, G::rule, "stablehlo.all_reduce"},
@@ -309,6 +328,7 @@ struct ConvDims {
   bool operator==(const ConvDims&) const = default;
 };
 
+<<<<<<< HEAD
 // A collective's static parameters (jax.lax's): the mesh axes it runs over and, per primitive, the
 // dimensions it moves. The group of a device is the devices that differ from it only along `axes`.
 struct CollectiveAttrs {
@@ -324,10 +344,27 @@ struct CollectiveAttrs {
   bool operator==(const CollectiveAttrs&) const = default;
 };
 
+// gather's and the scatters' dimension numbers, as StableHLO names them for gather
+// (lax.GatherDimensionNumbers). A scatter reads the same fields under its own names:
+// offset_dims = update_window_dims, collapsed_slice_dims = inserted_window_dims,
+// operand_batching_dims = input_batching_dims, start_indices_batching_dims =
+// scatter_indices_batching_dims, start_index_map = scatter_dims_to_operand_dims. slice_sizes is
+// gather's only. indices_are_sorted and unique_indices are promises the text carries: kept and
+// written back, never relied on by the cpu.
+struct GatherDims {
+  std::vector<int64_t> offset_dims = {}, collapsed_slice_dims = {}, operand_batching_dims = {},
+                       start_indices_batching_dims = {}, start_index_map = {}, slice_sizes = {};
+  int64_t index_vector_dim = 0;
+  bool indices_are_sorted = false, unique_indices = false;
+  bool operator==(const GatherDims&) const = default;
+>>>>>>> issue16-gather
+};
+
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its
 // row documents and leaves the rest empty (an empty field costs nothing and hashes to nothing).
 struct Attrs {
-  Shape shape;                   // full, iota, broadcast_in_dim, reshape: the result shape
+  Shape shape;                   // full, iota, broadcast_in_dim, reshape, dynamic_slice: the
+                                 // result shape (dynamic_slice: its slice_sizes)
   DType dtype = DType::float32;  // full, iota, convert, bitcast_convert: the result dtype
   std::vector<int64_t> dims;     // broadcast_in_dim: operand dim -> result dim;
                                  // transpose: permutation; reductions, rev: axes
@@ -339,6 +376,7 @@ struct Attrs {
   int64_t axis = 0;                           // concatenate, iota, argmax
   DotDims dot;                                // dot_general
   ConvDims conv;                              // convolution
+  GatherDims gather;                          // gather, scatter*
   Scalar value;                               // full
   std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
   int64_t index = 0;                          // parameter: position among the graph's inputs

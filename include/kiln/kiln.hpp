@@ -10,6 +10,7 @@
 #include "kiln/dtype.hpp"
 #include "kiln/error.hpp"
 #include "kiln/export.hpp"
+#include "kiln/indexing.hpp"
 #include "kiln/ir.hpp"
 #include "kiln/jit.hpp"
 #include "kiln/losses.hpp"

@@ -89,6 +89,9 @@ class Importer {
   std::vector<ValueId> convolution(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> reduce_window(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> gather(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
@@ -136,6 +139,7 @@ class Importer {
     return n.prim == Prim::full && n.attrs.value.bits == bits;
   }
   void window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const;
+  ir::GatherDims gather_dims(const Op& op, const char* attr, bool scatter) const;
 
   const mlir::Module& m_;
   std::string_view source_;
@@ -167,6 +171,10 @@ const Reader kReaders[] = {
     {Prim::convolution, &Importer::convolution},
     {Prim::reduce_window_sum, &Importer::reduce_window},  // and reduce_window_max
     {Prim::select_and_scatter_add, &Importer::select_and_scatter},
+    {Prim::gather, &Importer::gather},
+    {Prim::scatter, &Importer::scatter},  // the update region picks scatter_add, ...
+    {Prim::dynamic_slice, &Importer::dynamic_slice},
+    {Prim::dynamic_update_slice, &Importer::dynamic_slice},
 };
 
 // Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
@@ -587,6 +595,22 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
   if (n == 1) {
     const std::string combiner = region_combiner(op, body);
     Prim reduction = Prim::reduce_sum, combine = Prim::add;
+    if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") &&
+        g_.type(in[0]).dtype == DType::bool_) {
+      // all / any of bools (JAX's gather and take in "fill" mode check their index vectors so):
+      // a min / max of the 0/1 bytes.
+      const bool all = combiner == "stablehlo.and";
+      ir::Attrs u8, b;
+      u8.dtype = DType::uint8;
+      b.dtype = DType::bool_;
+      ValueId r = add(op, all ? Prim::reduce_min : Prim::reduce_max,
+                      {add(op, Prim::convert, {in[0]}, u8)}, a);
+      if (!is_full_with(in[1], all ? 1 : 0))
+        r = add(op, all ? Prim::min : Prim::max,
+                {r, broadcast_scalar(op, add(op, Prim::convert, {in[1]}, u8), g_.type(r).shape)},
+                {});
+      return {add(op, Prim::convert, {r}, b)};
+    }
     if (combiner == "stablehlo.maximum") {
       reduction = Prim::reduce_max;
       combine = Prim::max;
@@ -689,6 +713,92 @@ std::vector<ValueId> Importer::select_and_scatter(const Op& op, const std::vecto
   ir::Attrs a;
   window_attrs(op, in[0], a);
   return {with_init(op, add(op, p, {in[1], in[0]}, a), in[2], Prim::add)};
+}
+
+// #stablehlo.gather<...> / #stablehlo.scatter<...> (absent lists are empty), and the
+// indices_are_sorted / unique_indices flags.
+ir::GatherDims Importer::gather_dims(const Op& op, const char* attr, bool scatter) const {
+  const Attr* d = op.attr(attr);
+  if (!d || d->kind != Attr::Kind::dict)
+    fail(op.pos,
+         op.name + " lacks its " + attr + " = #stablehlo." + (scatter ? "scatter" : "gather") +
+             "<...>",
+         "Write the dimension numbers as JAX prints them");
+  auto field = [&](const char* name) {
+    const Attr* f = d->field(name);
+    return f ? to_ints(*f) : std::vector<int64_t>{};
+  };
+  ir::GatherDims g;
+  g.offset_dims = field(scatter ? "update_window_dims" : "offset_dims");
+  g.collapsed_slice_dims = field(scatter ? "inserted_window_dims" : "collapsed_slice_dims");
+  g.operand_batching_dims = field(scatter ? "input_batching_dims" : "operand_batching_dims");
+  g.start_indices_batching_dims =
+      field(scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims");
+  g.start_index_map = field(scatter ? "scatter_dims_to_operand_dims" : "start_index_map");
+  // index_vector_dim = 0 is StableHLO's default, which its printer leaves out.
+  const Attr* ivd = d->field("index_vector_dim");
+  if (ivd && ivd->kind != Attr::Kind::integer)
+    fail(ivd->pos, op.name + ": index_vector_dim must be an integer", "");
+  g.index_vector_dim = ivd ? ivd->integer : 0;
+  auto flag = [&](const char* name) {
+    const Attr* f = op.attr(name);
+    return f && f->kind == Attr::Kind::keyword && f->text == "true";
+  };
+  g.indices_are_sorted = flag("indices_are_sorted");
+  g.unique_indices = flag("unique_indices");
+  return g;
+}
+
+std::vector<ValueId> Importer::gather(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.gather = gather_dims(op, "dimension_numbers", false);
+  a.gather.unique_indices = false;  // a scatter's flag; gather has none
+  a.gather.slice_sizes = ints(op, {"slice_sizes"});
+  return {add(op, p, in, a)};
+}
+
+// The update region names the combiner: `return %update` replaces, a binary op of the two
+// arguments combines.
+std::vector<ValueId> Importer::scatter(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 3 || op.regions.size() != 1)
+    unsupported(op.pos,
+                "stablehlo.scatter of " + std::to_string(in.size()) +
+                    " operands: kiln imports "
+                    "scatters of one operand, its indices and one updates tensor",
+                "Scatter each operand on its own");
+  const mlir::Region& body = op.regions[0];
+  Prim p = Prim::scatter;
+  const bool returns_update = body.args.size() == 2 && body.ops.size() == 1 &&
+                              body.ops[0].operands.size() == 1 &&
+                              body.ops[0].operands[0] == body.args[1].first;
+  if (!returns_update) {
+    const std::string combiner = region_combiner(op, body);
+    if (combiner == "stablehlo.add") {
+      p = Prim::scatter_add;
+    } else if (combiner == "stablehlo.multiply") {
+      p = Prim::scatter_mul;
+    } else if (combiner == "stablehlo.minimum") {
+      p = Prim::scatter_min;
+    } else if (combiner == "stablehlo.maximum") {
+      p = Prim::scatter_max;
+    } else {
+      unsupported(op.pos,
+                  "stablehlo.scatter with a " + (combiner.empty() ? "multi-op" : combiner) +
+                      " update region: kiln scatters with replace, add, multiply, minimum and "
+                      "maximum",
+                  "Express the update with one of those");
+    }
+  }
+  ir::Attrs a;
+  a.gather = gather_dims(op, "scatter_dimension_numbers", true);
+  return {add(op, p, in, a)};
+}
+
+// dynamic_slice: `sizes = [..]` (pretty) or slice_sizes = array<i64: ..> (generic).
+std::vector<ValueId> Importer::dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  if (p == Prim::dynamic_slice) a.shape = Shape(ints(op, {"sizes", "slice_sizes"}));
+  return {add(op, p, in, a)};
 }
 
 // dense<...> becomes a `full` (one value) or a `constant` (a host literal).

@@ -48,8 +48,8 @@ bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
-         conv == o.conv && value == o.value && literal == o.literal && index == o.index &&
-         collective == o.collective;
+         conv == o.conv && gather == o.gather && value == o.value && literal == o.literal &&
+         index == o.index && collective == o.collective;
 }
 
 size_t Attrs::hash() const {
@@ -75,8 +75,16 @@ size_t Attrs::hash() const {
                         &conv.padding_low,
                         &conv.padding_high,
                         &conv.lhs_dilation,
-                        &conv.rhs_dilation})
+                        &conv.rhs_dilation,
+                        &gather.offset_dims,
+                        &gather.collapsed_slice_dims,
+                        &gather.operand_batching_dims,
+                        &gather.start_indices_batching_dims,
+                        &gather.start_index_map,
+                        &gather.slice_sizes})
     hash_vec(h, *v);
+  hash_mix(h, static_cast<size_t>(gather.index_vector_dim));
+  hash_mix(h, (gather.indices_are_sorted ? 1u : 0u) | (gather.unique_indices ? 2u : 0u));
   hash_mix(h, static_cast<size_t>(conv.feature_group_count));
   hash_mix(h, static_cast<size_t>(conv.batch_group_count));
   hash_mix(h, static_cast<size_t>(axis));
@@ -203,6 +211,37 @@ std::string attrs_str(Prim p, const Attrs& a) {
       }
       break;
     }
+    case Prim::gather: {
+      const GatherDims& d = a.gather;
+      add("dimension_numbers=GatherDimensionNumbers(offset_dims=" + ints(d.offset_dims) +
+          ", collapsed_slice_dims=" + ints(d.collapsed_slice_dims) + ", start_index_map=" +
+          ints(d.start_index_map) + ", operand_batching_dims=" + ints(d.operand_batching_dims) +
+          ", start_indices_batching_dims=" + ints(d.start_indices_batching_dims) + ")");
+      add("slice_sizes=" + ints(d.slice_sizes));
+      add("index_vector_dim=" + std::to_string(d.index_vector_dim));
+      add(std::string("indices_are_sorted=") + (d.indices_are_sorted ? "True" : "False"));
+      add(std::string("unique_indices=") + (d.unique_indices ? "True" : "False"));
+      break;
+    }
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max: {
+      const GatherDims& d = a.gather;
+      add("dimension_numbers=ScatterDimensionNumbers(update_window_dims=" + ints(d.offset_dims) +
+          ", inserted_window_dims=" + ints(d.collapsed_slice_dims) +
+          ", scatter_dims_to_operand_dims=" + ints(d.start_index_map) +
+          ", operand_batching_dims=" + ints(d.operand_batching_dims) +
+          ", scatter_indices_batching_dims=" + ints(d.start_indices_batching_dims) + ")");
+      add("index_vector_dim=" + std::to_string(d.index_vector_dim));
+      add(std::string("indices_are_sorted=") + (d.indices_are_sorted ? "True" : "False"));
+      add(std::string("unique_indices=") + (d.unique_indices ? "True" : "False"));
+      break;
+    }
+    case Prim::dynamic_slice:
+      add("slice_sizes=" + ints(a.shape.vec()));
+      break;
     default:
       break;
   }

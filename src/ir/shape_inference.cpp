@@ -292,6 +292,228 @@ ValueType dot_type(Prim p, std::span<const ValueType> in, const Attrs& a,
   return {l.dtype, out};
 }
 
+// ---- gather, scatter, dynamic slices (StableHLO's type constraints) -------------------------
+
+// Whether v holds distinct dims in [0, rank), increasing when `sorted`.
+bool valid_dims(const std::vector<int64_t>& v, int64_t rank, bool sorted) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] < 0 || v[i] >= rank) return false;
+    for (size_t j = 0; j < i; ++j)
+      if (v[j] == v[i] || (sorted && v[j] > v[i])) return false;
+  }
+  return true;
+}
+
+bool contains(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+void require_integer_indices(Prim p, const ValueType& idx, const std::source_location& loc) {
+  if (!is_integer(idx.dtype) || idx.dtype == DType::bool_)
+    dtype_error(p, "indices must be of an integer dtype, got " + idx.str(), loc);
+}
+
+// The checks gather and scatter share: indices, index_vector_dim, batching dims and
+// start_index_map against an operand of `rank` dims. Returns the indices' batch dims (the indices'
+// shape without index_vector_dim). `what` names the fields as the op calls them.
+std::vector<int64_t> index_batch_shape(Prim p, const ValueType& operand, const ValueType& idx,
+                                       const GatherDims& d, const std::string& shapes,
+                                       const std::source_location& loc) {
+  require_integer_indices(p, idx, loc);
+  const bool scatter = p != Prim::gather;
+  const char* collapsed = scatter ? "inserted_window_dims" : "collapsed_slice_dims";
+  const char* batching = scatter ? "input_batching_dims" : "operand_batching_dims";
+  const char* idx_batching =
+      scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims";
+  const char* index_map = scatter ? "scatter_dims_to_operand_dims" : "start_index_map";
+  const int64_t rank = operand.shape.rank(), irank = idx.shape.rank();
+  const int64_t ivd = d.index_vector_dim;
+  if (ivd < 0 || ivd > irank)
+    shape_error(p, "index_vector_dim " + std::to_string(ivd) + " out of range" + shapes, loc);
+  const int64_t index_size = ivd == irank ? 1 : idx.shape[static_cast<int>(ivd)];
+  if (!valid_dims(d.collapsed_slice_dims, rank, true))
+    shape_error(p,
+                std::string(collapsed) + " " + ints(d.collapsed_slice_dims) +
+                    " must be sorted, unique operand dims" + shapes,
+                loc);
+  if (!valid_dims(d.operand_batching_dims, rank, true))
+    shape_error(p,
+                std::string(batching) + " " + ints(d.operand_batching_dims) +
+                    " must be sorted, unique operand dims" + shapes,
+                loc);
+  for (int64_t b : d.operand_batching_dims)
+    if (contains(d.collapsed_slice_dims, b))
+      shape_error(
+          p,
+          std::string(batching) + " and " + collapsed + " share dim " + std::to_string(b) + shapes,
+          loc);
+  if (!valid_dims(d.start_indices_batching_dims, irank, false) ||
+      contains(d.start_indices_batching_dims, ivd) ||
+      d.start_indices_batching_dims.size() != d.operand_batching_dims.size())
+    shape_error(p,
+                std::string(idx_batching) + " " + ints(d.start_indices_batching_dims) +
+                    " must be unique indices dims other than index_vector_dim, one per " +
+                    batching + " " + ints(d.operand_batching_dims) + shapes,
+                loc);
+  for (size_t i = 0; i < d.operand_batching_dims.size(); ++i)
+    if (operand.shape[static_cast<int>(d.operand_batching_dims[i])] !=
+        idx.shape[static_cast<int>(d.start_indices_batching_dims[i])])
+      shape_error(p,
+                  std::string("batching dims ") + ints(d.operand_batching_dims) + " and " +
+                      ints(d.start_indices_batching_dims) + " differ in size" + shapes,
+                  loc);
+  if (static_cast<int64_t>(d.start_index_map.size()) != index_size ||
+      !valid_dims(d.start_index_map, rank, false))
+    shape_error(p,
+                std::string(index_map) + " " + ints(d.start_index_map) + " must name " +
+                    std::to_string(index_size) +
+                    " unique operand dims (the size of the indices' index_vector_dim " +
+                    std::to_string(ivd) + ")" + shapes,
+                loc);
+  for (int64_t m : d.start_index_map)
+    if (contains(d.operand_batching_dims, m))
+      shape_error(p, std::string(index_map) + " names batching dim " + std::to_string(m) + shapes,
+                  loc);
+  std::vector<int64_t> batch;
+  for (int64_t i = 0; i < irank; ++i)
+    if (i != ivd) batch.push_back(idx.shape[static_cast<int>(i)]);
+  return batch;
+}
+
+// The operand dims a gather's slice or a scatter's window spans (not collapsed, not batching).
+std::vector<int64_t> window_operand_dims(const GatherDims& d, int64_t rank) {
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!contains(d.collapsed_slice_dims, i) && !contains(d.operand_batching_dims, i))
+      dims.push_back(i);
+  return dims;
+}
+
+ValueType gather_type(std::span<const ValueType> in, const GatherDims& d,
+                      const std::source_location& loc) {
+  const Prim p = Prim::gather;
+  const ValueType &x = in[0], &idx = in[1];
+  const std::string shapes = " (operand " + x.str() + ", indices " + idx.str() + ")";
+  const std::vector<int64_t> batch = index_batch_shape(p, x, idx, d, shapes, loc);
+  const int64_t rank = x.shape.rank();
+  if (static_cast<int64_t>(d.slice_sizes.size()) != rank)
+    shape_error(
+        p, "slice_sizes " + ints(d.slice_sizes) + " needs one entry per operand dim" + shapes, loc);
+  for (int64_t i = 0; i < rank; ++i) {
+    const int64_t s = d.slice_sizes[static_cast<size_t>(i)];
+    if (s < 0 || s > x.shape[static_cast<int>(i)])
+      shape_error(p, "slice_sizes " + ints(d.slice_sizes) + " exceed the operand" + shapes, loc);
+    if ((contains(d.collapsed_slice_dims, i) || contains(d.operand_batching_dims, i)) && s > 1)
+      shape_error(p,
+                  "slice_sizes " + ints(d.slice_sizes) + " must be at most 1 in collapsed " +
+                      "and batching dim " + std::to_string(i) + shapes,
+                  loc);
+  }
+  const std::vector<int64_t> window = window_operand_dims(d, rank);
+  const int64_t out_rank = static_cast<int64_t>(batch.size() + d.offset_dims.size());
+  if (d.offset_dims.size() != window.size() || !valid_dims(d.offset_dims, out_rank, true))
+    shape_error(p,
+                "offset_dims " + ints(d.offset_dims) + " must be " + std::to_string(window.size()) +
+                    " sorted result dims (one per operand dim neither collapsed nor batching)" +
+                    shapes,
+                loc);
+  Shape out;
+  size_t bi = 0, wi = 0;
+  for (int64_t i = 0; i < out_rank; ++i)
+    out.push_back(contains(d.offset_dims, i) ? d.slice_sizes[static_cast<size_t>(window[wi++])]
+                                             : batch[bi++]);
+  return {x.dtype, out};
+}
+
+ValueType scatter_type(Prim p, std::span<const ValueType> in, const GatherDims& d,
+                       const std::source_location& loc) {
+  const ValueType &x = in[0], &idx = in[1], &upd = in[2];
+  const std::string shapes =
+      " (operand " + x.str() + ", indices " + idx.str() + ", updates " + upd.str() + ")";
+  if (upd.dtype != x.dtype) dtype_error(p, "updates must have the operand's dtype" + shapes, loc);
+  const std::vector<int64_t> batch = index_batch_shape(p, x, idx, d, shapes, loc);
+  const int64_t rank = x.shape.rank(), urank = upd.shape.rank();
+  const std::vector<int64_t> window = window_operand_dims(d, rank);
+  if (d.offset_dims.size() != window.size() || !valid_dims(d.offset_dims, urank, true) ||
+      urank != static_cast<int64_t>(batch.size() + window.size()))
+    shape_error(p,
+                "update_window_dims " + ints(d.offset_dims) + " must be " +
+                    std::to_string(window.size()) +
+                    " sorted updates dims (one per operand dim neither inserted nor batching)," +
+                    " the other updates dims matching the indices' batch dims" + shapes,
+                loc);
+  size_t bi = 0, wi = 0;
+  for (int64_t i = 0; i < urank; ++i) {
+    const int64_t n = upd.shape[static_cast<int>(i)];
+    if (contains(d.offset_dims, i)) {
+      if (n > x.shape[static_cast<int>(window[wi++])])
+        shape_error(p,
+                    "the updates' window dim " + std::to_string(i) +
+                        " does not fit in the operand" + shapes,
+                    loc);
+    } else if (n != batch[bi++]) {
+      shape_error(p,
+                  "the updates' scatter dim " + std::to_string(i) +
+                      " differs from the indices' batch dims" + shapes,
+                  loc);
+    }
+  }
+  return x;
+}
+
+// dynamic_slice: (operand, start...) -> a.shape; dynamic_update_slice: (operand, update,
+// start...) -> operand. One scalar start of one integer dtype per operand dim.
+ValueType dynamic_slice_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                             const std::source_location& loc) {
+  const bool update = p == Prim::dynamic_update_slice;
+  const size_t first = update ? 2 : 1;
+  if (in.size() < first)
+    throw ValueError(message(std::string(name(p)) + " needs an operand" +
+                                 (update ? " and an update" : "") + " before its start indices",
+                             loc));
+  const ValueType& x = in[0];
+  const Shape& sizes = update ? in[1].shape : a.shape;
+  std::string shapes = " (operand " + x.str() + (update ? ", update " + in[1].str() : "") + ")";
+  if (update && in[1].dtype != x.dtype)
+    dtype_error(p, "update must have the operand's dtype" + shapes, loc);
+  if (in.size() - first != static_cast<size_t>(x.shape.rank()))
+    shape_error(p,
+                "needs " + std::to_string(x.shape.rank()) + " start indices, got " +
+                    std::to_string(in.size() - first) + shapes,
+                loc);
+  for (size_t i = first; i < in.size(); ++i) {
+    require_integer_indices(p, in[i], loc);
+    if (in[i].shape.rank() != 0 || in[i].dtype != in[first].dtype)
+      shape_error(p, "start indices must be scalars of one dtype, got " + in[i].str() + shapes,
+                  loc);
+  }
+  if (sizes.rank() != x.shape.rank())
+    shape_error(p,
+                std::string(update ? "update" : "slice_sizes ") + (update ? "" : sizes.str()) +
+                    " must have the operand's rank" + shapes,
+                loc);
+  for (int i = 0; i < sizes.rank(); ++i)
+    if (sizes[i] < 0 || sizes[i] > x.shape[i])
+      shape_error(p,
+                  std::string(update ? "update" : "slice_sizes " + sizes.str()) +
+                      " does not fit in the operand" + shapes,
+                  loc);
+  return update ? x : ValueType{x.dtype, sizes};
+}
+
+ValueType indexing_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                        const std::source_location& loc) {
+  switch (p) {
+    case Prim::gather:
+      return gather_type(in, a.gather, loc);
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice:
+      return dynamic_slice_type(p, in, a, loc);
+    default:
+      return scatter_type(p, in, a.gather, loc);
+  }
+}
+
 // broadcast_in_dim, reshape, transpose, slice, concatenate, rev, pad.
 ValueType shape_op_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                         const std::source_location& loc) {
@@ -546,6 +768,8 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       return conv_type(in, a.conv, loc);
     case PrimKind::contraction:
       return dot_type(p, in, a, loc);
+    case PrimKind::indexing:
+      return indexing_type(p, in, a, loc);
     case PrimKind::random: {
       if (in[0].dtype != DType::uint32 || !(in[0].shape == Shape{2}))
         dtype_error(p, "key must be uint32[2], got " + in[0].str(), loc);

@@ -9,7 +9,9 @@
 #include <numbers>
 
 #include "kiln/error.hpp"
+#include "kiln/indexing.hpp"
 #include "kiln/ops.hpp"
+#include "ops/indexing_util.hpp"
 
 namespace kiln::autodiff {
 namespace {
@@ -393,6 +395,113 @@ Grads ppermute_rule(const VjpArgs& a) {
   return {collective(Prim::ppermute, a, c)};
 }
 
+// ---- gather, scatter, dynamic slices (JAX's rules in jax/_src/lax/slicing.py) ----------------
+
+// gather's transpose is a scatter-add of the cotangent onto zeros. kiln's gather clamps each start
+// (XLA's; JAX's mode "clip"), so the rule clamps the indices first, as JAX's clip-mode transpose
+// does: every cotangent lands on the row it was read from, and none is dropped.
+Grads gather_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Shape& operand = a.in[0].shape();
+  Array idx = ops::clamp_indices(a.in[1], d, operand, d.slice_sizes, L(a));
+  return {scatter_add(zeros_like(a.in[0], L(a)), idx, a.g, d, L(a)), Array()};
+}
+
+// The cotangent of each update element: g read back at the element it lands on, zero for an
+// update window the scatter dropped (out of bounds), as JAX's FILL_OR_DROP transpose.
+Array gather_updates(const VjpArgs& a, const Array& g) {
+  const ir::GatherDims& d = A(a).gather;
+  const Shape &operand = a.in[0].shape(), &updates = a.in[2].shape();
+  const ir::GatherDims gd = ops::scatter_as_gather(d, operand, updates);
+  Array read = gather(g, a.in[1], gd, L(a));
+  Array ok = ops::indices_in_bounds(a.in[1], d, operand, gd.slice_sizes, L(a));
+  return where(ops::broadcast_batch(ok, d.offset_dims, updates, L(a)), read, 0.0, L(a));
+}
+
+// scatter_add is linear in the operand and the updates (JAX's _scatter_add_transpose_rule).
+Grads scatter_add_rule(const VjpArgs& a) {
+  return {a.g, Array(), gather_updates(a, a.g)};
+}
+
+// scatter (replace): the operand's cotangent is g with the overwritten elements zeroed; an
+// update's is g at its element when it was the one written there. Which of several updates to one
+// element wins is decided as JAX's _scatter_jvp does: scatter each update's id and read the ids
+// back (kiln's scatter applies updates in order, the last wins).
+Grads scatter_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Array &x = a.in[0], &idx = a.in[1], &upd = a.in[2];
+  Array g_operand = scatter(a.g, idx, zeros_like(upd, L(a)), d, ScatterCombine::replace, L(a));
+  Array g_updates = gather_updates(a, a.g);
+  if (!d.unique_indices && upd.size() > 0) {
+    Array ids = reshape(arange(upd.size(), int32, L(a)), upd.shape().vec(), L(a));
+    Array slots =
+        scatter(full(x.shape(), -1, int32, L(a)), idx, ids, d, ScatterCombine::replace, L(a));
+    const ir::GatherDims gd = ops::scatter_as_gather(d, x.shape(), upd.shape());
+    Array won = kiln::equal(gather(slots, idx, gd, L(a)), ids, L(a));
+    g_updates = where(won, g_updates, 0.0, L(a));
+  }
+  return {g_operand, Array(), g_updates};
+}
+
+// scatter_mul: out = x · Π y over the updates landing on each element. The operand's cotangent is
+// the same product applied to g (JAX); the updates' needs unique indices, as in JAX
+// (_scatter_mul_jvp_rhs): then it is g·x read at each update's element.
+Grads scatter_mul_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  if (!d.unique_indices)
+    throw GradError(message(
+        "scatter_mul: the gradient is defined only for unique_indices=true (as in JAX)", L(a),
+        "Promise unique indices if they are (x.at[i].multiply(v, unique_indices=True)), or apply "
+        "stop_gradient to the scatter's operand and updates"));
+  Array g_operand = scatter(a.g, a.in[1], a.in[2], d, ScatterCombine::mul, L(a));
+  return {g_operand, Array(), gather_updates(a, mul(a.g, a.in[0], L(a)))};
+}
+
+// scatter_min / scatter_max: the cotangent of each result element is shared equally by the
+// values that attain it — the operand element if it was kept, and every update equal to the
+// result (JAX's _scatter_extremal_jvp).
+Grads scatter_extremal_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Array &x = a.in[0], &idx = a.in[1], &upd = a.in[2];
+  const DType t = a.g.dtype();
+  const ir::GatherDims gd = ops::scatter_as_gather(d, x.shape(), upd.shape());
+  Array ok = ops::indices_in_bounds(idx, d, x.shape(), gd.slice_sizes, L(a));
+  Array hit = bitwise_and(kiln::equal(upd, gather(a.out, idx, gd, L(a)), L(a)),
+                          ops::broadcast_batch(ok, d.offset_dims, upd.shape(), L(a)), L(a));
+  Array kept = astype(kiln::equal(x, a.out, L(a)), t, L(a));
+  Array count =
+      add(scatter_add(zeros_like(a.g, L(a)), idx, astype(hit, t, L(a)), d, L(a)), kept, L(a));
+  Array share = div(a.g, where(kiln::equal(count, 0.0, L(a)), 1.0, count, L(a)), L(a));
+  Array g_updates = where(hit, gather(share, idx, gd, L(a)), 0.0, L(a));
+  return {mul(share, kept, L(a)), Array(), g_updates};
+}
+
+// The dynamic slices' transposes reuse the node's start operands as they are (the primitive
+// clamps them; the API's negative wrap must not apply twice), binding the primitives directly.
+Array raw_dynamic_update_slice(const VjpArgs& a, const Array& x, const Array& update,
+                               size_t first_start) {
+  std::vector<Array> in = {x, update};
+  in.insert(in.end(), a.in.begin() + static_cast<std::ptrdiff_t>(first_start), a.in.end());
+  return bind(Prim::dynamic_update_slice, in, {}, L(a));
+}
+
+Grads dynamic_slice_rule(const VjpArgs& a) {
+  Grads out(a.in.size());
+  out[0] = raw_dynamic_update_slice(a, zeros_like(a.in[0], L(a)), a.g, 1);
+  return out;
+}
+
+Grads dynamic_update_slice_rule(const VjpArgs& a) {
+  Grads out(a.in.size());
+  out[0] = raw_dynamic_update_slice(a, a.g, zeros_like(a.in[1], L(a)), 2);
+  std::vector<Array> in = {a.g};
+  in.insert(in.end(), a.in.begin() + 2, a.in.end());
+  ir::Attrs at;
+  at.shape = a.in[1].shape();
+  out[1] = bind(Prim::dynamic_slice, in, std::move(at), L(a));
+  return out;
+}
+
 constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
@@ -493,6 +602,14 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::psum_scatter, psum_scatter_rule);
   set(Prim::all_to_all, all_to_all_rule);
   set(Prim::ppermute, ppermute_rule);
+  set(Prim::gather, gather_rule);
+  set(Prim::scatter, scatter_rule);
+  set(Prim::scatter_add, scatter_add_rule);
+  set(Prim::scatter_mul, scatter_mul_rule);
+  set(Prim::scatter_min, scatter_extremal_rule);
+  set(Prim::scatter_max, scatter_extremal_rule);
+  set(Prim::dynamic_slice, dynamic_slice_rule);
+  set(Prim::dynamic_update_slice, dynamic_update_slice_rule);
   return t;
 }
 

@@ -256,6 +256,129 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       a.high = {0, 0};
       add({counting(t, Shape{2, 2}), counting(t, Shape{4, 4})}, a, "[4,4] window 2x2");
       break;
+    case Prim::gather: {
+      const DType i32 = DType::int32;
+      auto idx = [&](Shape sh, std::vector<int64_t> v) {
+        std::vector<uint64_t> b;
+        for (int64_t x : v) b.push_back(static_cast<uint64_t>(x) & 0xFFFFFFFFu);
+        return host(i32, std::move(sh), std::move(b));
+      };
+      a.gather = {};
+      a.gather.offset_dims = {1};
+      a.gather.collapsed_slice_dims = {0};
+      a.gather.start_index_map = {0};
+      a.gather.index_vector_dim = 1;
+      a.gather.slice_sizes = {1, 3};
+      add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {1, 3, 1})}, a, "[4,3] rows (1,3,1)");
+      add({counting(t, Shape{4, 3}), idx(Shape{0, 1}, {})}, a, "[4,3] no rows");
+      // Out-of-range starts clamp: -1 -> 0, 5 -> 2 for a window of 2 rows.
+      a.gather = {};
+      a.gather.offset_dims = {1, 2};
+      a.gather.start_index_map = {0};
+      a.gather.index_vector_dim = 1;
+      a.gather.slice_sizes = {2, 3};
+      add({counting(t, Shape{4, 3}), idx(Shape{2, 1}, {-1, 5})}, a, "[4,3] clamped windows");
+      // Batching dims (take_along_axis): row r reads its own columns.
+      a.gather = {};
+      a.gather.collapsed_slice_dims = {1};
+      a.gather.operand_batching_dims = {0};
+      a.gather.start_indices_batching_dims = {0};
+      a.gather.start_index_map = {1};
+      a.gather.index_vector_dim = 2;
+      a.gather.slice_sizes = {1, 1};
+      add({counting(t, Shape{3, 4}), idx(Shape{3, 2, 1}, {0, 3, 2, 2, 1, 0})}, a,
+          "[3,4] batched columns");
+      // A two-component index vector in dim 0, and a [1,2] window.
+      a.gather = {};
+      a.gather.offset_dims = {1};
+      a.gather.collapsed_slice_dims = {0};
+      a.gather.start_index_map = {0, 1};
+      a.gather.index_vector_dim = 0;
+      a.gather.slice_sizes = {1, 2};
+      add({counting(t, Shape{4, 5}), idx(Shape{2, 3}, {0, 3, 2, 4, 1, 0})}, a,
+          "[4,5] (row, col) vectors in dim 0");
+      break;
+    }
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max: {
+      auto idx = [&](Shape sh, std::vector<int64_t> v) {
+        std::vector<uint64_t> b;
+        for (int64_t x : v) b.push_back(static_cast<uint64_t>(x) & 0xFFFFFFFFu);
+        return host(DType::int32, std::move(sh), std::move(b));
+      };
+      ir::GatherDims rows;
+      rows.offset_dims = {1};
+      rows.collapsed_slice_dims = {0};
+      rows.start_index_map = {0};
+      rows.index_vector_dim = 1;
+      ir::GatherDims batched;
+      batched.collapsed_slice_dims = {1};
+      batched.operand_batching_dims = {0};
+      batched.start_indices_batching_dims = {0};
+      batched.start_index_map = {1};
+      batched.index_vector_dim = 2;
+      auto unique_rows = [&] {
+        a.gather = rows;
+        a.gather.unique_indices = true;
+        add({counting(t, Shape{4, 3}), idx(Shape{2, 1}, {2, 0}), counting(t, Shape{2, 3})}, a,
+            "[4,3] rows (2,0)");
+      };
+      auto unique_batched = [&] {
+        a.gather = batched;
+        a.gather.unique_indices = true;
+        add({counting(t, Shape{3, 4}), idx(Shape{3, 2, 1}, {0, 3, 2, 1, 1, 0}),
+             counting(t, Shape{3, 2})},
+            a, "[3,4] batched columns");
+      };
+      auto repeated = [&] {
+        a.gather = rows;
+        add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {1, 3, 1}), counting(t, Shape{3, 3})}, a,
+            "[4,3] rows (1,3,1)");
+      };
+      auto dropped = [&] {
+        a.gather = rows;
+        add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {-1, 4, 2}), counting(t, Shape{3, 3})}, a,
+            "[4,3] rows (-1,4,2): two dropped");
+        add({counting(t, Shape{4, 3}), idx(Shape{0, 1}, {}), counting(t, Shape{0, 3})}, a,
+            "[4,3] no updates");
+      };
+      // scatter_mul differentiates with unique indices only: its gradient cases (the first two)
+      // are those; the others start with repeated indices.
+      if (p == Prim::scatter_mul) {
+        unique_rows();
+        unique_batched();
+        repeated();
+      } else {
+        repeated();
+        unique_batched();
+        unique_rows();
+      }
+      dropped();
+      break;
+    }
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice: {
+      auto start = [](int64_t v) {
+        return host(DType::int32, Shape{}, {static_cast<uint64_t>(v) & 0xFFFFFFFFu});
+      };
+      const bool update = p == Prim::dynamic_update_slice;
+      auto with_starts = [&](Shape operand, Shape sizes, int64_t s0, int64_t s1,
+                             const std::string& what) {
+        std::vector<HostArray> in = {counting(t, operand)};
+        if (update) in.push_back(counting(t, sizes));
+        in.push_back(start(s0));
+        in.push_back(start(s1));
+        a.shape = update ? Shape{} : sizes;
+        add(std::move(in), a, what);
+      };
+      with_starts(Shape{4, 5}, Shape{2, 3}, 1, 2, "[4,5] at (1,2)");
+      with_starts(Shape{4, 5}, Shape{2, 3}, -1, 9, "[4,5] at (-1,9): clamped to (0,2)");
+      with_starts(Shape{4, 5}, Shape{0, 3}, 2, 1, "[4,5] empty window");
+      break;
+    }
     case Prim::threefry2x32:
       add({host(t, Shape{2}, {0x12345678u, 0x9abcdef0u}), counting(t, Shape{2, 3})}, {},
           "key, counts [2,3]");

@@ -355,6 +355,136 @@ uint64_t moved(const Case& c, const Shape& out, const Index& o) {
   }
 }
 
+// ---- gather, scatter, dynamic slices: StableHLO's definitions, element by element ----------
+
+int64_t index_value(const HostArray& h, const Index& i) {
+  const uint64_t b = at(h, i);
+  return is_unsigned(h.dtype) ? static_cast<int64_t>(b) : as_signed(b, h.dtype);
+}
+
+bool has(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The operand index of the window start for the index vector at batch position `batch` (the
+// indices' dims without index_vector_dim), each start clamped to [0, limit] when `clamp`;
+// nothing when !clamp and a start is outside it (the window is dropped).
+std::optional<Index> window_start(const ir::GatherDims& d, const HostArray& x, const HostArray& idx,
+                                  const Index& batch, const std::vector<int64_t>& window,
+                                  bool clamp) {
+  Index full(static_cast<size_t>(x.shape.rank()), 0);
+  Index ii(static_cast<size_t>(idx.shape.rank()), 0);
+  for (int64_t k = 0, b = 0; k < idx.shape.rank(); ++k)
+    if (k != d.index_vector_dim) ii[static_cast<size_t>(k)] = batch[static_cast<size_t>(b++)];
+  for (size_t k = 0; k < d.start_index_map.size(); ++k) {
+    if (d.index_vector_dim < idx.shape.rank())
+      ii[static_cast<size_t>(d.index_vector_dim)] = static_cast<int64_t>(k);
+    const auto dim = static_cast<size_t>(d.start_index_map[k]);
+    const int64_t limit = x.shape[static_cast<int>(dim)] - window[dim];
+    const int64_t s = index_value(idx, ii);
+    if (!clamp && (s < 0 || s > limit)) return std::nullopt;
+    full[dim] = std::clamp<int64_t>(s, 0, limit);
+  }
+  for (size_t j = 0; j < d.operand_batching_dims.size(); ++j)
+    full[static_cast<size_t>(d.operand_batching_dims[j])] =
+        ii[static_cast<size_t>(d.start_indices_batching_dims[j])];
+  return full;
+}
+
+// Splits a result (gather) or updates (scatter) index into its batch position and its offsets in
+// the operand's window dims, added onto `start`.
+Index batch_part(const ir::GatherDims& d, const Index& o) {
+  Index b;
+  for (size_t k = 0; k < o.size(); ++k)
+    if (!has(d.offset_dims, static_cast<int64_t>(k))) b.push_back(o[k]);
+  return b;
+}
+Index add_window(const ir::GatherDims& d, Index start, const Index& o) {
+  size_t w = 0;
+  for (size_t k = 0; k < start.size(); ++k) {
+    if (has(d.collapsed_slice_dims, static_cast<int64_t>(k)) ||
+        has(d.operand_batching_dims, static_cast<int64_t>(k)))
+      continue;
+    start[k] += o[static_cast<size_t>(d.offset_dims[w++])];
+  }
+  return start;
+}
+
+std::vector<uint64_t> gather_ref(const Case& c, const Shape& out) {
+  const ir::GatherDims& d = c.attrs.gather;
+  std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
+  for (size_t f = 0; f < r.size(); ++f) {
+    const Index o = unravel(static_cast<int64_t>(f), out);
+    const Index s = *window_start(d, c.in[0], c.in[1], batch_part(d, o), d.slice_sizes, true);
+    r[f] = at(c.in[0], add_window(d, s, o));
+  }
+  return r;
+}
+
+uint64_t combine(Prim p, uint64_t old, uint64_t upd, DType t) {
+  switch (p) {
+    case Prim::scatter_add:
+    case Prim::scatter_mul: {
+      const bool mul = p == Prim::scatter_mul;
+      if (is_floating(t)) {
+        const double x = as_double(old, t), y = as_double(upd, t);
+        return Scalar::from_double(mul ? x * y : x + y, t).bits;
+      }
+      return (mul ? old * upd : old + upd) & mask(t);
+    }
+    case Prim::scatter_max:
+      return greater(old, upd, t) ? old : upd;
+    case Prim::scatter_min:
+      return less(old, upd, t) ? old : upd;
+    default:
+      return upd;
+  }
+}
+
+std::vector<uint64_t> scatter_ref(const Case& c) {
+  const ir::GatherDims& d = c.attrs.gather;
+  const HostArray &x = c.in[0], &upd = c.in[2];
+  std::vector<int64_t> window(static_cast<size_t>(x.shape.rank()), 1);
+  for (size_t k = 0, w = 0; k < window.size(); ++k)
+    if (!has(d.collapsed_slice_dims, static_cast<int64_t>(k)) &&
+        !has(d.operand_batching_dims, static_cast<int64_t>(k)))
+      window[k] = upd.shape[static_cast<int>(d.offset_dims[w++])];
+  std::vector<uint64_t> r = x.bits;
+  for (int64_t f = 0; f < upd.shape.numel(); ++f) {
+    const Index u = unravel(f, upd.shape);
+    const std::optional<Index> s = window_start(d, x, c.in[1], batch_part(d, u), window, false);
+    if (!s) continue;
+    const auto slot = static_cast<size_t>(ravel(add_window(d, *s, u), x.shape));
+    r[slot] = combine(c.prim, r[slot], upd.bits[static_cast<size_t>(f)], x.dtype);
+  }
+  return r;
+}
+
+std::vector<uint64_t> dynamic_slice_ref(const Case& c, const Shape& out) {
+  const bool update = c.prim == Prim::dynamic_update_slice;
+  const HostArray& x = c.in[0];
+  const Shape& sizes = update ? c.in[1].shape : out;
+  Index start;
+  for (int k = 0; k < x.shape.rank(); ++k)
+    start.push_back(
+        std::clamp<int64_t>(index_value(c.in[(update ? 2 : 1) + k], {}), 0, x.shape[k] - sizes[k]));
+  auto shifted = [&](Index i) {
+    for (size_t k = 0; k < i.size(); ++k) i[k] += start[k];
+    return i;
+  };
+  if (!update) {
+    std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
+    for (size_t f = 0; f < r.size(); ++f)
+      r[f] = at(x, shifted(unravel(static_cast<int64_t>(f), out)));
+    return r;
+  }
+  std::vector<uint64_t> r = x.bits;
+  for (int64_t f = 0; f < sizes.numel(); ++f)
+    r[static_cast<size_t>(ravel(shifted(unravel(f, sizes)), x.shape))] =
+        c.in[1].bits[static_cast<size_t>(f)];
+  return r;
+}
+
 }  // namespace
 
 std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const Shape& out) {
@@ -386,6 +516,17 @@ std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const S
       return select_and_scatter_add(c);
     case Prim::threefry2x32:
       return threefry2x32(c);
+    case Prim::gather:
+      return gather_ref(c, out);
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max:
+      return scatter_ref(c);
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice:
+      return dynamic_slice_ref(c, out);
     default:
       return std::nullopt;
   }

@@ -80,6 +80,12 @@ Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType>
 Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_rev(const ir::Node& node, std::span<const ir::ValueType> in);
 
+// gather, scatter and scatter_add/mul/min/max, dynamic_slice and dynamic_update_slice
+// (gather_scatter.cpp).
+Lowered lower_gather(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_scatter(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_dynamic_slice(const ir::Node& node, std::span<const ir::ValueType> in);
+
 Lowered lower_threefry2x32(const ir::Node& node, std::span<const ir::ValueType> in);
 
 }  // namespace kiln::cpu
