@@ -48,7 +48,9 @@ bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
-         conv == o.conv && value == o.value && literal == o.literal && index == o.index;
+         conv == o.conv && value == o.value && literal == o.literal && index == o.index &&
+         preferred_element_type == o.preferred_element_type && exponent_bits == o.exponent_bits &&
+         mantissa_bits == o.mantissa_bits;
 }
 
 size_t Attrs::hash() const {
@@ -83,6 +85,8 @@ size_t Attrs::hash() const {
   hash_mix(h, static_cast<size_t>(value.dtype));
   hash_mix(h, reinterpret_cast<size_t>(literal.get()));
   hash_mix(h, static_cast<size_t>(index));
+  if (preferred_element_type) hash_mix(h, 1 + static_cast<size_t>(*preferred_element_type));
+  hash_mix(h, static_cast<size_t>(exponent_bits) << 8 | static_cast<size_t>(mantissa_bits));
   return h;
 }
 
@@ -141,6 +145,12 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
           "), (" + ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
+      break;
+    case Prim::reduce_precision:
+      add("exponent_bits=" + std::to_string(a.exponent_bits));
+      add("mantissa_bits=" + std::to_string(a.mantissa_bits));
       break;
     case Prim::convolution: {
       const ConvDims& c = a.conv;
@@ -152,6 +162,8 @@ std::string attrs_str(Prim p, const Attrs& a) {
           ", rhs_spec=" + ints(c.rhs_spec) + ", out_spec=" + ints(c.out_spec) + ")");
       add("feature_group_count=" + std::to_string(c.feature_group_count));
       add("batch_group_count=" + std::to_string(c.batch_group_count));
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
       break;
     }
     case Prim::reduce_window_sum:
