@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <span>
 #include <string>
@@ -56,6 +57,11 @@ enum class Prim : uint8_t {
   stop_gradient,
   convert,
   bitcast_convert,
+  popcnt,
+  clz,
+  lgamma,
+  digamma,
+  reduce_precision,
   // elementwise binary
   add,
   sub,
@@ -71,6 +77,7 @@ enum class Prim : uint8_t {
   xor_,
   shift_left,
   shift_right_logical,
+  shift_right_arithmetic,
   // comparisons (result bool)
   eq,
   ne,
@@ -229,6 +236,11 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::stop_gradient, "stop_gradient", K::unary, 1, kAll, G::zero, ""},
     {Prim::convert, "convert_element_type", K::unary, 1, kAll, G::rule, "stablehlo.convert"},
     {Prim::bitcast_convert, "bitcast_convert_type", K::unary, 1, kAll, G::none, "stablehlo.bitcast_convert"},
+    {Prim::popcnt, "population_count", K::unary, 1, kInt, G::zero, "stablehlo.popcnt"},
+    {Prim::clz, "clz", K::unary, 1, kInt, G::zero, "stablehlo.count_leading_zeros"},
+    {Prim::lgamma, "lgamma", K::unary, 1, kFloat, G::rule, "chlo.lgamma"},
+    {Prim::digamma, "digamma", K::unary, 1, kFloat, G::none, "chlo.digamma"},
+    {Prim::reduce_precision, "reduce_precision", K::unary, 1, kFloat, G::rule, "stablehlo.reduce_precision"},
     {Prim::add, "add", K::binary, 2, kNum, G::rule, "stablehlo.add"},
     {Prim::sub, "sub", K::binary, 2, kNum, G::rule, "stablehlo.subtract"},
     {Prim::mul, "mul", K::binary, 2, kNum, G::rule, "stablehlo.multiply"},
@@ -243,6 +255,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::xor_, "xor", K::binary, 2, kBits, G::zero, "stablehlo.xor"},
     {Prim::shift_left, "shift_left", K::binary, 2, kInt, G::zero, "stablehlo.shift_left"},
     {Prim::shift_right_logical, "shift_right_logical", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_logical"},
+    {Prim::shift_right_arithmetic, "shift_right_arithmetic", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_arithmetic"},
     {Prim::eq, "eq", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::ne, "ne", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::lt, "lt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
@@ -381,6 +394,12 @@ struct Attrs {
   std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
   int64_t index = 0;                          // parameter: position among the graph's inputs
   CollectiveAttrs collective;                 // psum, all_gather, ... axis_index
+
+  // dot_general, convolution: lax's preferred_element_type, a result dtype wider than the operands
+  // (int8 -> int32, bfloat16 -> float32); empty: the operands' dtype.
+  std::optional<DType> preferred_element_type;
+  // reduce_precision: the floating-point format values are rounded to.
+  int32_t exponent_bits = 0, mantissa_bits = 0;
 
   bool operator==(const Attrs& o) const;
   size_t hash() const;

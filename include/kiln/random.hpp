@@ -27,6 +27,10 @@ Array bits(const Array& key, const Shape& shape, Loc loc = Loc::current());
 // Uniform in [minval, maxval).
 Array uniform(const Array& key, const Shape& shape = {}, DType dtype = float32, double minval = 0.0,
               double maxval = 1.0, Loc loc = Loc::current());
+// jax.random.randint: integers in [minval, maxval) (clipped to dtype's range; maxval <= minval
+// gives minval), bit-identical to JAX for int8/16/32 and uint8/16/32 (64-bit dtypes: Unsupported).
+Array randint(const Array& key, const Shape& shape, int64_t minval, int64_t maxval,
+              DType dtype = int32, Loc loc = Loc::current());
 // Standard normal.
 Array normal(const Array& key, const Shape& shape = {}, DType dtype = float32,
              Loc loc = Loc::current());

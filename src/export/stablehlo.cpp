@@ -406,6 +406,10 @@ class Emitter {
       case Prim::bitcast_convert:
         line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
+      case Prim::reduce_precision:  // format = e5m2: exponent and mantissa bits
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", format = e" +
+             std::to_string(a.exponent_bits) + "m" + std::to_string(a.mantissa_bits) + " : " + t);
+        return;
       case Prim::select:
         line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
              in_type(n, 0) + ", " + t);

@@ -95,6 +95,8 @@ class Importer {
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> inverse_trig(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> reduce_precision(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
   using Env = std::unordered_map<std::string, ValueId>;
@@ -140,6 +142,7 @@ class Importer {
   }
   void window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const;
   ir::GatherDims gather_dims(const Op& op, const char* attr, bool scatter) const;
+  void result_dtype_as_preferred(const Op& op, const std::vector<ValueId>& in, ir::Attrs& a) const;
 
   const mlir::Module& m_;
   std::string_view source_;
@@ -159,6 +162,7 @@ const Reader kReaders[] = {
     {Prim::iota, &Importer::iota},
     {Prim::convert, &Importer::convert},
     {Prim::bitcast_convert, &Importer::convert},
+    {Prim::reduce_precision, &Importer::reduce_precision},
     {Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
     {Prim::reshape, &Importer::reshape},
     {Prim::transpose, &Importer::dims_op},
@@ -182,7 +186,10 @@ const OpRule kJaxOps[] = {
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
     {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
     {"stablehlo.dot", Prim::dot_general, &Importer::dot},
-    {"chlo.square", Prim::mul, &Importer::square},  // jnp.square (LayerNorm's variance)
+    {"chlo.square", Prim::mul, &Importer::square},        // jnp.square (LayerNorm's variance)
+    {"chlo.asin", Prim::atan2, &Importer::inverse_trig},  // jnp.arcsin, arccos, arctan
+    {"chlo.acos", Prim::atan2, &Importer::inverse_trig},
+    {"chlo.atan", Prim::atan2, &Importer::inverse_trig},
 };
 
 // Ops the parser must accept that are not lowered to nodes: calls, returns.
@@ -347,8 +354,77 @@ std::string Importer::region_combiner(const Op& op, const mlir::Region& r) const
 
 // --- lowerings ------------------------------------------------------------------------------
 
+// On i1, StableHLO's maximum and add are logical or, minimum and multiply logical and (JAX writes
+// them for jnp.maximum/minimum of bools, and lax.add/mul of bools); kiln's arithmetic rows take
+// no bool, so they read as the logic ops. A select whose predicate is a scalar (JAX's lax.select
+// and jnp.where of a 0-d condition) broadcasts it.
 std::vector<ValueId> Importer::elementwise(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() == 2 && g_.type(in[0]).dtype == DType::bool_) {
+    if (p == Prim::max || p == Prim::add) p = Prim::or_;
+    if (p == Prim::min || p == Prim::mul) p = Prim::and_;
+  }
+  if (p == Prim::select && in.size() == 3 && g_.type(in[0]).shape.rank() == 0 &&
+      g_.type(in[1]).shape.rank() > 0)
+    return {add(op, p, {broadcast_scalar(op, in[0], g_.type(in[1]).shape), in[1], in[2]}, {})};
   return {add(op, p, in, {})};
+}
+
+// XLA's expansions of chlo.asin / acos / atan for real operands (the same ops kiln's arcsin,
+// arccos and arctan write): r = sqrt((1 - x)(1 + x)); asin = 2·atan2(x, 1 + r) (as a sum),
+// acos = atan2(r, x), atan = atan2(x, 1).
+std::vector<ValueId> Importer::inverse_trig(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 1 || !is_floating(g_.type(in[0]).dtype))
+    fail(op.pos, op.name + " takes one floating-point operand", "");
+  const ir::ValueType& t = g_.type(in[0]);
+  const ValueId x = in[0];
+  const ValueId one = add_full(t.dtype, t.shape, Scalar::from_double(1.0, t.dtype).bits);
+  if (op.name == "chlo.atan") return {add(op, Prim::atan2, {x, one}, {})};
+  const ValueId r =
+      add(op, Prim::sqrt,
+          {add(op, Prim::mul, {add(op, Prim::sub, {one, x}, {}), add(op, Prim::add, {x, one}, {})},
+               {})},
+          {});
+  if (op.name == "chlo.acos") return {add(op, Prim::atan2, {r, x}, {})};
+  const ValueId half = add(op, Prim::atan2, {x, add(op, Prim::add, {r, one}, {})}, {});
+  return {add(op, Prim::add, {half, half}, {})};
+}
+
+// stablehlo.reduce_precision %x, format = e5m2 (pretty) or exponent_bits / mantissa_bits
+// attributes (generic).
+std::vector<ValueId> Importer::reduce_precision(const Op& op, const std::vector<ValueId>& in,
+                                                Prim p) {
+  ir::Attrs a;
+  if (const Attr* f = op.attr("format")) {
+    const std::string& s = f->text;
+    const size_t m = s.find('m');
+    char* end = nullptr;
+    if (s.size() < 4 || s[0] != 'e' || m == std::string::npos || m < 2)
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+    a.exponent_bits = static_cast<int32_t>(std::strtol(s.c_str() + 1, &end, 10));
+    if (end != s.c_str() + m)
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+    a.mantissa_bits = static_cast<int32_t>(std::strtol(s.c_str() + m + 1, &end, 10));
+    if (*end != '\0' || m + 1 == s.size())
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+  } else {
+    a.exponent_bits = static_cast<int32_t>(integer(op, {"exponent_bits"}, 0, true));
+    a.mantissa_bits = static_cast<int32_t>(integer(op, {"mantissa_bits"}, 0, true));
+  }
+  return {add(op, p, in, a)};
+}
+
+// A product whose declared result dtype is not its operands' carries it as
+// preferred_element_type (JAX's int8 -> int32, bfloat16 -> float32 products).
+void Importer::result_dtype_as_preferred(const Op& op, const std::vector<ValueId>& in,
+                                         ir::Attrs& a) const {
+  const ir::ValueType* t = declared(op, 0);
+  if (t && !in.empty() && t->dtype != g_.type(in[0]).dtype) a.preferred_element_type = t->dtype;
 }
 
 std::vector<ValueId> Importer::compare(const Op& op, const std::vector<ValueId>& in, Prim) {
@@ -483,6 +559,7 @@ std::vector<ValueId> Importer::dot_general(const Op& op, const std::vector<Value
     pair("batching_dims", a.dot.lhs_batch, a.dot.rhs_batch);
     pair("contracting_dims", a.dot.lhs_contract, a.dot.rhs_contract);
   }
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 
@@ -494,6 +571,7 @@ std::vector<ValueId> Importer::dot(const Op& op, const std::vector<ValueId>& in,
   ir::Attrs a;
   a.dot.lhs_contract = {lr - 1};
   a.dot.rhs_contract = {0};
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 
@@ -578,6 +656,7 @@ std::vector<ValueId> Importer::convolution(const Op& op, const std::vector<Value
                     "kiln's convolution does not reverse windows: reverse the kernel instead");
   a.conv.feature_group_count = integer(op, {"feature_group_count"}, 1, false);
   a.conv.batch_group_count = integer(op, {"batch_group_count"}, 1, false);
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 

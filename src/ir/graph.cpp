@@ -49,7 +49,9 @@ bool Attrs::operator==(const Attrs& o) const {
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
          conv == o.conv && gather == o.gather && value == o.value && literal == o.literal &&
-         index == o.index && collective == o.collective;
+         index == o.index && collective == o.collective &&
+         preferred_element_type == o.preferred_element_type && exponent_bits == o.exponent_bits &&
+         mantissa_bits == o.mantissa_bits;
 }
 
 size_t Attrs::hash() const {
@@ -101,6 +103,8 @@ size_t Attrs::hash() const {
     hash_mix(h, static_cast<size_t>(src));
     hash_mix(h, static_cast<size_t>(dst));
   }
+  if (preferred_element_type) hash_mix(h, 1 + static_cast<size_t>(*preferred_element_type));
+  hash_mix(h, static_cast<size_t>(exponent_bits) << 8 | static_cast<size_t>(mantissa_bits));
   return h;
 }
 
@@ -159,6 +163,12 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
           "), (" + ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
+      break;
+    case Prim::reduce_precision:
+      add("exponent_bits=" + std::to_string(a.exponent_bits));
+      add("mantissa_bits=" + std::to_string(a.mantissa_bits));
       break;
     case Prim::convolution: {
       const ConvDims& c = a.conv;
@@ -170,6 +180,8 @@ std::string attrs_str(Prim p, const Attrs& a) {
           ", rhs_spec=" + ints(c.rhs_spec) + ", out_spec=" + ints(c.out_spec) + ")");
       add("feature_group_count=" + std::to_string(c.feature_group_count));
       add("batch_group_count=" + std::to_string(c.batch_group_count));
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
       break;
     }
     case Prim::reduce_window_sum:

@@ -78,6 +78,26 @@ void check_dtype(Prim p, DType t, const std::source_location& loc) {
               loc);
 }
 
+// The result dtype of dot_general / convolution on operands of dtype `t`: lax's
+// preferred_element_type when given. As JAX allows: integer -> a wider-or-equal integer or any
+// float, float -> a wider-or-equal float; never narrower, never float -> integer, never bool.
+DType product_dtype(Prim p, DType t, const Attrs& a, const std::source_location& loc) {
+  if (!a.preferred_element_type || *a.preferred_element_type == t) return t;
+  const DType want = *a.preferred_element_type;
+  const bool ok = (is_integer(t) && is_integer(want) && itemsize(want) >= itemsize(t)) ||
+                  (is_integer(t) && is_floating(want)) ||
+                  (is_floating(t) && is_floating(want) && itemsize(want) >= itemsize(t) &&
+                   !(t == DType::float16 && want == DType::bfloat16) &&
+                   !(t == DType::bfloat16 && want == DType::float16));
+  if (!ok || is_complex(t) || is_complex(want))
+    dtype_error(p,
+                "preferred_element_type " + std::string(name(want)) + " is not a wider type of " +
+                    std::string(name(t)) +
+                    " operands (integer -> wider integer or float, float -> wider float)",
+                loc);
+  return want;
+}
+
 // The extent of `n` elements with `dilation - 1` holes between neighbours (lax._dilate_shape).
 int64_t dilated(int64_t n, int64_t dilation) {
   return n == 0 ? 0 : (n - 1) * dilation + 1;
@@ -107,8 +127,9 @@ int64_t window_count(Prim p, int64_t size, int64_t low, int64_t high, int64_t wi
   return padded < window ? 0 : (padded - window) / stride + 1;
 }
 
-ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
+ValueType conv_type(std::span<const ValueType> in, const Attrs& a,
                     const std::source_location& loc) {
+  const ConvDims& c = a.conv;
   const Prim p = Prim::convolution;
   const ValueType &l = in[0], &r = in[1];
   const std::string shapes = " (lhs " + l.shape.str() + ", rhs " + r.shape.str() + ")";
@@ -180,7 +201,7 @@ ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
                      dilated(k, c.rhs_dilation[i]), c.window_strides[i],
                      "spatial dim " + std::to_string(i) + shapes, loc);
   }
-  return {l.dtype, out};
+  return {product_dtype(p, l.dtype, a, loc), out};
 }
 
 // reduce_window_* and select_and_scatter_add: the windowed result's shape of operand `s`.
@@ -289,7 +310,7 @@ ValueType dot_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     if (!lused[i]) out.push_back(l.shape[i]);
   for (int i = 0; i < r.shape.rank(); ++i)
     if (!rused[i]) out.push_back(r.shape[i]);
-  return {l.dtype, out};
+  return {product_dtype(p, l.dtype, a, loc), out};
 }
 
 // ---- gather, scatter, dynamic slices (StableHLO's type constraints) -------------------------
@@ -606,12 +627,19 @@ ValueType shape_op_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       require_rank_list(p, a.low, s.rank(), "low padding", loc);
       require_rank_list(p, a.high, s.rank(), "high padding", loc);
       require_rank_list(p, a.interior, s.rank(), "interior padding", loc);
+      // Negative low/high padding crops (lax.pad); interior padding cannot be negative.
       Shape out;
       for (int i = 0; i < s.rank(); ++i) {
-        if (a.low[i] < 0 || a.high[i] < 0 || a.interior[i] < 0)
-          shape_error(p, "negative padding is not supported", loc);
+        if (a.interior[i] < 0)
+          shape_error(p, "interior padding " + ints(a.interior) + " must not be negative", loc);
         int64_t n = s[i];
-        out.push_back(a.low[i] + n + (n > 0 ? (n - 1) * a.interior[i] : 0) + a.high[i]);
+        int64_t size = a.low[i] + n + (n > 0 ? (n - 1) * a.interior[i] : 0) + a.high[i];
+        if (size < 0)
+          shape_error(p,
+                      "padding (" + ints(a.low) + ", " + ints(a.high) + ", " + ints(a.interior) +
+                          ") crops dim " + std::to_string(i) + " of " + s.str() + " below zero",
+                      loc);
+        out.push_back(size);
       }
       return {t, out};
     }
@@ -723,6 +751,16 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     case PrimKind::unary: {
       const DType t = in[0].dtype;
       if (p == Prim::convert) return {a.dtype, in[0].shape};
+      if (p == Prim::reduce_precision) {
+        // At least one exponent bit (XLA's limit); wider than the operand's format is a no-op.
+        if (a.exponent_bits < 1 || a.mantissa_bits < 0)
+          shape_error(p,
+                      "exponent_bits " + std::to_string(a.exponent_bits) +
+                          " must be at least 1 and mantissa_bits " +
+                          std::to_string(a.mantissa_bits) + " at least 0",
+                      loc);
+        return in[0];
+      }
       if (p == Prim::bitcast_convert) {
         if (itemsize(a.dtype) != itemsize(t))
           dtype_error(p,
@@ -765,7 +803,7 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     case PrimKind::window:
       return windowed_type(p, in, a, loc);
     case PrimKind::convolution:
-      return conv_type(in, a.conv, loc);
+      return conv_type(in, a, loc);
     case PrimKind::contraction:
       return dot_type(p, in, a, loc);
     case PrimKind::indexing:

@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <optional>
 
 #include "kiln/error.hpp"
 #include "kiln/indexing.hpp"
@@ -101,18 +102,19 @@ Grads slice_rule(const VjpArgs& a) {
   return {pad(a.g, 0.0, low, high, interior, L(a))};
 }
 
+// JAX's _pad_transpose: undo the edge padding (a negative one crops, a positive one pads back
+// the cropped part with zeros), then take every (interior + 1)-th element.
 Grads pad_rule(const VjpArgs& a) {
-  const Shape& in = a.in[0].shape();
   const ir::Attrs& at = A(a);
-  std::vector<int64_t> start, limit, stride;
-  for (int d = 0; d < in.rank(); ++d) {
-    size_t i = static_cast<size_t>(d);
-    int64_t n = in[d], step = at.interior[i] + 1;
-    start.push_back(at.low[i]);
-    limit.push_back(n == 0 ? at.low[i] : at.low[i] + (n - 1) * step + 1);
-    stride.push_back(step);
+  const size_t rank = at.low.size();
+  std::vector<int64_t> low, high, start(rank, 0), stride;
+  for (size_t i = 0; i < rank; ++i) {
+    low.push_back(-at.low[i]);
+    high.push_back(-at.high[i]);
+    stride.push_back(at.interior[i] + 1);
   }
-  Array g_operand = slice(a.g, start, limit, stride, L(a));
+  Array unpadded = pad(a.g, 0.0, low, high, std::vector<int64_t>(rank, 0), L(a));
+  Array g_operand = slice(unpadded, start, unpadded.shape().vec(), stride, L(a));
   // Every padded position took the padding value.
   Array g_pad = sub(sum(a.g, {}, false, L(a)), sum(g_operand, {}, false, L(a)), L(a));
   return {g_operand, g_pad};
@@ -205,7 +207,22 @@ Array dot_transpose(const Array& g, const Array& other, int self_rank,
   return transpose(r, perm, loc);
 }
 
-Grads dot_general_rule(const VjpArgs& a) {
+// A product with a preferred_element_type wider than its operands differentiates as the same
+// product of operands converted to that type, and its cotangents are converted back to the
+// operands' dtype (JAX's _dot_general_transpose_lhs/rhs and the convolution's): the conversions
+// are exact, so this is JAX's gradient. Integer operands get no cotangent.
+Grads in_operand_dtype(const VjpArgs& a, Grads (*rule)(const VjpArgs&)) {
+  const std::optional<DType>& wide = A(a).preferred_element_type;
+  const DType t = a.in[0].dtype();
+  if (!wide || *wide == t) return rule(a);
+  if (!is_floating(t)) return {Array(), Array()};
+  const Array in[2] = {astype(a.in[0], *wide, L(a)), astype(a.in[1], *wide, L(a))};
+  Grads g = rule(VjpArgs{a.node, in, a.out, a.g});
+  for (Array& x : g) x = astype(x, t, L(a));
+  return g;
+}
+
+Grads dot_general_product_rule(const VjpArgs& a) {
   const ir::DotDims& d = A(a).dot;
   const Array &x = a.in[0], &y = a.in[1];
   int64_t nb = static_cast<int64_t>(d.lhs_batch.size());
@@ -216,6 +233,10 @@ Grads dot_general_rule(const VjpArgs& a) {
   Array gy = dot_transpose(a.g, x, y.ndim(), d.rhs_contract, d.rhs_batch, d.lhs_contract,
                            d.lhs_batch, nb, L(a));
   return {gx, gy};
+}
+
+Grads dot_general_rule(const VjpArgs& a) {
+  return in_operand_dtype(a, dot_general_product_rule);
 }
 
 // ---- convolution and windows (JAX's rules in jax/_src/lax/convolution.py and
@@ -334,9 +355,13 @@ Array conv_rhs_cotangent(const VjpArgs& a) {
   return conv(lhs, a.g, std::move(t), L(a));
 }
 
-Grads convolution_rule(const VjpArgs& a) {
+Grads convolution_product_rule(const VjpArgs& a) {
   if (a.g.size() == 0) return {zeros_like(a.in[0], L(a)), zeros_like(a.in[1], L(a))};
   return {conv_lhs_cotangent(a), conv_rhs_cotangent(a)};
+}
+
+Grads convolution_rule(const VjpArgs& a) {
+  return in_operand_dtype(a, convolution_product_rule);
 }
 
 // Every operand element receives the cotangent of each window covering it: the cotangent,
@@ -537,6 +562,14 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::erf_inv, [](const VjpArgs& a) -> Grads {
     const double c = std::sqrt(std::numbers::pi) / 2.0;
     return {mul(a.g, mul(exp(mul(a.out, a.out, L(a)), L(a)), c, L(a)), L(a))};
+  });
+  // JAX: lgamma' = digamma (digamma's own derivative, polygamma(1, x), is not in kiln: its row
+  // says Grad::none).
+  set(Prim::lgamma,
+      [](const VjpArgs& a) -> Grads { return {mul(a.g, digamma(a.in[0], L(a)), L(a))}; });
+  // Linear, as JAX's deflinear: the cotangent is rounded to the same format.
+  set(Prim::reduce_precision, [](const VjpArgs& a) -> Grads {
+    return {reduce_precision(a.g, A(a).exponent_bits, A(a).mantissa_bits, L(a))};
   });
   set(Prim::convert, [](const VjpArgs& a) -> Grads {
     if (!is_floating(a.in[0].dtype()) || !is_floating(a.out.dtype())) return {Array()};

@@ -49,6 +49,12 @@ int tolerance_ulps(ir::Prim p, DType t);
 // smallest normal agree within one normal: denormal flushing differs between libms).
 bool close(uint64_t a, uint64_t b, DType t, int ulps);
 
+// lgamma and digamma (operand bits x, results a and b): within an absolute error of a small
+// multiple of the dtype's epsilon times max(1, |result|) (the Lanczos sum is absolutely, not
+// relatively, accurate near the zeros of lgamma and digamma), scaled by |x| for negative x (the
+// reflection's sin(π·x)); any result for a subnormal operand (XLA flushes them to 0).
+bool lanczos_close(uint64_t x, uint64_t a, uint64_t b, DType t);
+
 std::string bits_str(uint64_t bits, DType t);
 
 // A dtype's element as bits: their width, the mask of that width, the sign-extended value of a

@@ -144,7 +144,9 @@ uint64_t dot(const Case& c, const Index& o) {
     isum += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
             (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
   }
-  return is_floating(t) ? Scalar::from_double(sum, t).bits : isum & mask(t);
+  // A preferred_element_type result: the same exact sum in the wider dtype.
+  const DType rt = c.attrs.preferred_element_type.value_or(t);
+  return is_floating(rt) ? Scalar::from_double(sum, rt).bits : isum & mask(rt);
 }
 
 // One accumulator of a float64 sum (floats) or a wrapping integer sum, rounded to t at the end.

@@ -71,6 +71,10 @@ Lowered lower_reduce(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_argmax(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> in);
+// A dot_general or convolution whose result dtype (preferred_element_type) is wider than its
+// operands: `product`'s kernel of the wide type on operands converted into scratch
+// (widened_product.cpp).
+Lowered lower_widened(const ir::Node& node, std::span<const ir::ValueType> in, LowerFn product);
 // oneDNN for the float32 forms it expresses, else the reference loop (convolution.cpp).
 Lowered lower_convolution(const ir::Node& node, std::span<const ir::ValueType> in);
 
