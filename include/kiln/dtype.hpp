@@ -70,12 +70,15 @@ DType promote(DType a, DType b);
 // differ (int array * 2.0 -> float32, bool array + 1 -> int32; complex arrays keep theirs).
 DType promote_weak(DType array_dtype, WeakKind weak);
 
-// complex64/complex128 are storage-only: arrays of them are created, printed, saved and loaded,
-// but no kernel computes on them. Throws the Unsupported error that says so, naming `what`.
-[[noreturn]] void complex_is_storage_only(DType t, std::string_view what);
-// Why no primitive computes on complex t, and what to do instead: the one wording every refusal
-// of a complex operand carries (kernels, backends' support checks, StableHLO export and import).
-std::string storage_only(DType t);
+// The dtype of a complex dtype's parts (complex64 -> float32, complex128 -> float64); a real
+// dtype is its own.
+DType real_dtype(DType t);
+// The complex dtype whose parts have dtype t (float32 -> complex64, float64 -> complex128; a
+// complex t is its own). Throws DTypeError for other dtypes, as lax.complex does.
+DType complex_dtype(DType t);
+// Code that handles real elements only (visit_dtype, Scalar) meeting a complex dtype: throws the
+// Unsupported error naming `what` and the dtype (a kiln bug where a registry row admits complex).
+[[noreturn]] void refuse_complex(DType t, std::string_view what);
 
 // 16-bit float storage: IEEE half and bfloat16, round-to-nearest-even.
 struct bf16 {
@@ -90,8 +93,8 @@ bf16 to_bf16(float v);
 f16 to_f16(float v);
 
 // Calls f(T{}) with T the C++ storage type of t (bool, uint8_t, ..., bf16, f16, float, double):
-// the types kernels compute in. A complex t throws (complex_is_storage_only), so no caller
-// instantiates its code for complex; code that moves complex bytes reads them itself.
+// the types kernels compute in. A complex t throws (refuse_complex), so no caller instantiates its
+// code for complex; kernels of complex dtypes dispatch to std::complex<float/double> themselves.
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
@@ -123,7 +126,7 @@ decltype(auto) visit_dtype(DType t, F&& f) {
       break;
     case DType::complex64:
     case DType::complex128:
-      complex_is_storage_only(t, "this operation");
+      refuse_complex(t, "this operation");
   }
   return f(double{});
 }

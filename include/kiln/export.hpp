@@ -5,8 +5,8 @@
 //   // module @jit_mlp attributes {...} { func.func public @main(%arg0: ...) -> (...) { ... } }
 //
 // Every graph input becomes an argument of @main (in flattening order), every output a result.
-// Refused, as kiln::Unsupported naming the primitive, the dtype and the user's source line:
-// complex dtypes and threefry2x32 (initialise on the cpu and device_put).
+// Refused, as kiln::Unsupported naming the primitive and the user's source line: threefry2x32
+// (initialise on the cpu and device_put).
 #pragma once
 
 #include <string>

@@ -57,6 +57,8 @@ enum class Prim : uint8_t {
   stop_gradient,
   convert,
   bitcast_convert,
+  real,  // complex -> its real part (float32/float64)
+  imag,  // complex -> its imaginary part
   popcnt,
   clz,
   lgamma,
@@ -70,6 +72,7 @@ enum class Prim : uint8_t {
   rem,
   pow,
   atan2,
+  complex,  // two reals -> complex (lax.complex)
   max,
   min,
   and_,
@@ -162,9 +165,13 @@ inline constexpr DTypeMask kFloatDTypes = dtype_bit(DType::bfloat16) | dtype_bit
                                           dtype_bit(DType::float32) | dtype_bit(DType::float64);
 inline constexpr DTypeMask kNumericDTypes = kIntDTypes | kFloatDTypes;  // not bool
 inline constexpr DTypeMask kBitwiseDTypes = kBoolDType | kIntDTypes;
-// Every dtype a primitive can compute on. complex64/complex128 are storage only (kiln/dtype.hpp):
-// no row holds them, so every backend refuses a primitive on them.
+// Every real dtype (bool, integers, floats): the element types of the kernels' generic loops.
 inline constexpr DTypeMask kRealDTypes = kBoolDType | kNumericDTypes;
+// complex64/complex128: rows admit them where JAX/StableHLO compute on complex (arithmetic, the
+// transcendental functions, eq/ne, shape primitives, reduce_sum, dot_general, real/imag/complex).
+inline constexpr DTypeMask kComplexDTypes =
+    dtype_bit(DType::complex64) | dtype_bit(DType::complex128);
+inline constexpr DTypeMask kAllDTypes = kRealDTypes | kComplexDTypes;
 
 // What reverse mode does at a node of this primitive.
 enum class Grad : uint8_t {
@@ -189,8 +196,8 @@ struct PrimInfo {
   std::string_view name;  // jaxpr / StableHLO-style name: "dot_general", "reduce_sum"
   PrimKind kind;
   int arity;  // -1: variadic (concatenate)
-  // The dtypes of its data operand (select: the chosen values; no operand: its result). complex
-  // is never in it: complex operands pass the type rule and every backend refuses them.
+  // The dtypes of its data operand (select: the chosen values; no operand: its result; complex:
+  // its real operands).
   DTypeMask dtypes;
   Grad grad;
   std::string_view stablehlo;  // the op it exports to; "" for none (parameter, threefry2x32,
@@ -206,48 +213,54 @@ using G = Grad;
 inline constexpr DTypeMask kAll = kRealDTypes, kNum = kNumericDTypes, kFloat = kFloatDTypes,
                            kInt = kIntDTypes, kBits = kBitwiseDTypes,
                            kSigned = kSignedIntDTypes | kFloatDTypes,
-                           kU32 = dtype_bit(DType::uint32), kI32 = dtype_bit(DType::int32);
+                           kU32 = dtype_bit(DType::uint32), kI32 = dtype_bit(DType::int32),
+                           kC = kComplexDTypes, kAllC = kAllDTypes, kNumC = kNum | kC,
+                           kFloatC = kFloat | kC,
+                           kRealF = dtype_bit(DType::float32) | dtype_bit(DType::float64);
 
 // clang-format off
 inline constexpr PrimInfo kPrimTable[] = {
-    {Prim::parameter, "parameter", K::structural, 0, kAll, G::zero, ""},
-    {Prim::constant, "constant", K::structural, 0, kAll, G::zero, "stablehlo.constant"},
+    {Prim::parameter, "parameter", K::structural, 0, kAllC, G::zero, ""},
+    {Prim::constant, "constant", K::structural, 0, kAllC, G::zero, "stablehlo.constant"},
     {Prim::full, "full", K::structural, 0, kAll, G::zero, "stablehlo.constant"},
     {Prim::iota, "iota", K::structural, 0, kNum, G::zero, "stablehlo.iota"},
-    {Prim::neg, "neg", K::unary, 1, kNum, G::rule, "stablehlo.negate"},
-    {Prim::abs, "abs", K::unary, 1, kSigned, G::rule, "stablehlo.abs"},
-    {Prim::sign, "sign", K::unary, 1, kSigned, G::zero, "stablehlo.sign"},
-    {Prim::exp, "exp", K::unary, 1, kFloat, G::rule, "stablehlo.exponential"},
-    {Prim::log, "log", K::unary, 1, kFloat, G::rule, "stablehlo.log"},
-    {Prim::log1p, "log1p", K::unary, 1, kFloat, G::rule, "stablehlo.log_plus_one"},
-    {Prim::expm1, "expm1", K::unary, 1, kFloat, G::rule, "stablehlo.exponential_minus_one"},
-    {Prim::sqrt, "sqrt", K::unary, 1, kFloat, G::rule, "stablehlo.sqrt"},
-    {Prim::rsqrt, "rsqrt", K::unary, 1, kFloat, G::rule, "stablehlo.rsqrt"},
-    {Prim::tanh, "tanh", K::unary, 1, kFloat, G::rule, "stablehlo.tanh"},
+    {Prim::neg, "neg", K::unary, 1, kNumC, G::rule, "stablehlo.negate"},
+    {Prim::abs, "abs", K::unary, 1, kSigned | kC, G::rule, "stablehlo.abs"},
+    {Prim::sign, "sign", K::unary, 1, kSigned | kC, G::zero, "stablehlo.sign"},
+    {Prim::exp, "exp", K::unary, 1, kFloatC, G::rule, "stablehlo.exponential"},
+    {Prim::log, "log", K::unary, 1, kFloatC, G::rule, "stablehlo.log"},
+    {Prim::log1p, "log1p", K::unary, 1, kFloatC, G::rule, "stablehlo.log_plus_one"},
+    {Prim::expm1, "expm1", K::unary, 1, kFloatC, G::rule, "stablehlo.exponential_minus_one"},
+    {Prim::sqrt, "sqrt", K::unary, 1, kFloatC, G::rule, "stablehlo.sqrt"},
+    {Prim::rsqrt, "rsqrt", K::unary, 1, kFloatC, G::rule, "stablehlo.rsqrt"},
+    {Prim::tanh, "tanh", K::unary, 1, kFloatC, G::rule, "stablehlo.tanh"},
     {Prim::logistic, "logistic", K::unary, 1, kFloat, G::rule, "stablehlo.logistic"},
-    {Prim::sin, "sin", K::unary, 1, kFloat, G::rule, "stablehlo.sine"},
-    {Prim::cos, "cos", K::unary, 1, kFloat, G::rule, "stablehlo.cosine"},
+    {Prim::sin, "sin", K::unary, 1, kFloatC, G::rule, "stablehlo.sine"},
+    {Prim::cos, "cos", K::unary, 1, kFloatC, G::rule, "stablehlo.cosine"},
     {Prim::erf, "erf", K::unary, 1, kFloat, G::rule, "chlo.erf"},
     {Prim::erf_inv, "erf_inv", K::unary, 1, kFloat, G::rule, "chlo.erf_inv"},
     {Prim::floor, "floor", K::unary, 1, kFloat, G::zero, "stablehlo.floor"},
     {Prim::ceil, "ceil", K::unary, 1, kFloat, G::zero, "stablehlo.ceil"},
     {Prim::round, "round", K::unary, 1, kFloat, G::zero, "stablehlo.round_nearest_afz"},
     {Prim::not_, "not", K::unary, 1, kBits, G::zero, "stablehlo.not"},
-    {Prim::stop_gradient, "stop_gradient", K::unary, 1, kAll, G::zero, ""},
-    {Prim::convert, "convert_element_type", K::unary, 1, kAll, G::rule, "stablehlo.convert"},
+    {Prim::stop_gradient, "stop_gradient", K::unary, 1, kAllC, G::zero, ""},
+    {Prim::convert, "convert_element_type", K::unary, 1, kAllC, G::rule, "stablehlo.convert"},
     {Prim::bitcast_convert, "bitcast_convert_type", K::unary, 1, kAll, G::none, "stablehlo.bitcast_convert"},
+    {Prim::real, "real", K::unary, 1, kC, G::rule, "stablehlo.real"},
+    {Prim::imag, "imag", K::unary, 1, kC, G::rule, "stablehlo.imag"},
     {Prim::popcnt, "population_count", K::unary, 1, kInt, G::zero, "stablehlo.popcnt"},
     {Prim::clz, "clz", K::unary, 1, kInt, G::zero, "stablehlo.count_leading_zeros"},
     {Prim::lgamma, "lgamma", K::unary, 1, kFloat, G::rule, "chlo.lgamma"},
     {Prim::digamma, "digamma", K::unary, 1, kFloat, G::none, "chlo.digamma"},
     {Prim::reduce_precision, "reduce_precision", K::unary, 1, kFloat, G::rule, "stablehlo.reduce_precision"},
-    {Prim::add, "add", K::binary, 2, kNum, G::rule, "stablehlo.add"},
-    {Prim::sub, "sub", K::binary, 2, kNum, G::rule, "stablehlo.subtract"},
-    {Prim::mul, "mul", K::binary, 2, kNum, G::rule, "stablehlo.multiply"},
-    {Prim::div, "div", K::binary, 2, kNum, G::rule, "stablehlo.divide"},
+    {Prim::add, "add", K::binary, 2, kNumC, G::rule, "stablehlo.add"},
+    {Prim::sub, "sub", K::binary, 2, kNumC, G::rule, "stablehlo.subtract"},
+    {Prim::mul, "mul", K::binary, 2, kNumC, G::rule, "stablehlo.multiply"},
+    {Prim::div, "div", K::binary, 2, kNumC, G::rule, "stablehlo.divide"},
     {Prim::rem, "rem", K::binary, 2, kNum, G::rule, "stablehlo.remainder"},
-    {Prim::pow, "pow", K::binary, 2, kFloat, G::rule, "stablehlo.power"},
+    {Prim::pow, "pow", K::binary, 2, kFloatC, G::rule, "stablehlo.power"},
     {Prim::atan2, "atan2", K::binary, 2, kFloat, G::rule, "stablehlo.atan2"},
+    {Prim::complex, "complex", K::binary, 2, kRealF, G::rule, "stablehlo.complex"},
     {Prim::max, "max", K::binary, 2, kNum, G::rule, "stablehlo.maximum"},
     {Prim::min, "min", K::binary, 2, kNum, G::rule, "stablehlo.minimum"},
     {Prim::and_, "and", K::binary, 2, kBits, G::zero, "stablehlo.and"},
@@ -256,29 +269,29 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::shift_left, "shift_left", K::binary, 2, kInt, G::zero, "stablehlo.shift_left"},
     {Prim::shift_right_logical, "shift_right_logical", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_logical"},
     {Prim::shift_right_arithmetic, "shift_right_arithmetic", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_arithmetic"},
-    {Prim::eq, "eq", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
-    {Prim::ne, "ne", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
+    {Prim::eq, "eq", K::compare, 2, kAllC, G::zero, "stablehlo.compare"},
+    {Prim::ne, "ne", K::compare, 2, kAllC, G::zero, "stablehlo.compare"},
     {Prim::lt, "lt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::le, "le", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::gt, "gt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::ge, "ge", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
-    {Prim::select, "select", K::select, 3, kAll, G::rule, "stablehlo.select"},
-    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAll, G::rule, "stablehlo.broadcast_in_dim", nullptr, &kBroadcastInDimSharding},
-    {Prim::reshape, "reshape", K::shape, 1, kAll, G::rule, "stablehlo.reshape"},
-    {Prim::transpose, "transpose", K::shape, 1, kAll, G::rule, "stablehlo.transpose"},
-    {Prim::slice, "slice", K::shape, 1, kAll, G::rule, "stablehlo.slice"},
-    {Prim::concatenate, "concatenate", K::shape, -1, kAll, G::rule, "stablehlo.concatenate"},
-    {Prim::pad, "pad", K::shape, 2, kAll, G::rule, "stablehlo.pad"},
-    {Prim::reduce_sum, "reduce_sum", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::select, "select", K::select, 3, kAllC, G::rule, "stablehlo.select"},
+    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAllC, G::rule, "stablehlo.broadcast_in_dim", nullptr, &kBroadcastInDimSharding},
+    {Prim::reshape, "reshape", K::shape, 1, kAllC, G::rule, "stablehlo.reshape"},
+    {Prim::transpose, "transpose", K::shape, 1, kAllC, G::rule, "stablehlo.transpose"},
+    {Prim::slice, "slice", K::shape, 1, kAllC, G::rule, "stablehlo.slice"},
+    {Prim::concatenate, "concatenate", K::shape, -1, kAllC, G::rule, "stablehlo.concatenate"},
+    {Prim::pad, "pad", K::shape, 2, kAllC, G::rule, "stablehlo.pad"},
+    {Prim::reduce_sum, "reduce_sum", K::reduce, 1, kNumC, G::rule, "stablehlo.reduce"},
     {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
-    {Prim::dot_general, "dot_general", K::contraction, 2, kNum, G::rule, "stablehlo.dot_general", nullptr, &kDotGeneralSharding},
+    {Prim::dot_general, "dot_general", K::contraction, 2, kNumC, G::rule, "stablehlo.dot_general", nullptr, &kDotGeneralSharding},
     {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
     {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
-    {Prim::rev, "rev", K::shape, 1, kAll, G::rule, "stablehlo.reverse"},
+    {Prim::rev, "rev", K::shape, 1, kAllC, G::rule, "stablehlo.reverse"},
     {Prim::gather, "gather", K::indexing, 2, kAll, G::rule, "stablehlo.gather"},
     {Prim::scatter, "scatter", K::indexing, 3, kAll, G::rule, "stablehlo.scatter"},
     {Prim::scatter_add, "scatter_add", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
@@ -316,7 +329,7 @@ constexpr const PrimInfo& info(Prim p) {
 constexpr std::string_view name(Prim p) {
   return info(p).name;
 }
-// Whether p accepts operands of dtype t (complex: never — it is storage only).
+// Whether p accepts operands of dtype t.
 constexpr bool accepts(Prim p, DType t) {
   return (info(p).dtypes & dtype_bit(t)) != 0;
 }
@@ -341,7 +354,6 @@ struct ConvDims {
   bool operator==(const ConvDims&) const = default;
 };
 
-<<<<<<< HEAD
 // A collective's static parameters (jax.lax's): the mesh axes it runs over and, per primitive, the
 // dimensions it moves. The group of a device is the devices that differ from it only along `axes`.
 struct CollectiveAttrs {
@@ -370,7 +382,6 @@ struct GatherDims {
   int64_t index_vector_dim = 0;
   bool indices_are_sorted = false, unique_indices = false;
   bool operator==(const GatherDims&) const = default;
->>>>>>> issue16-gather
 };
 
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its

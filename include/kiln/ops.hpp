@@ -137,6 +137,18 @@ Array astype(const Array& x, DType dtype, Loc loc = Loc::current());
 // Reinterprets the bits of each element as `dtype` (same itemsize).
 Array bitcast_convert(const Array& x, DType dtype, Loc loc = Loc::current());
 Array stop_gradient(const Array& x, Loc loc = Loc::current());
+
+// ---- complex (complex64 / complex128) ----
+// jnp.real / jnp.imag: the parts of a complex array (float32 parts for complex64, float64 for
+// complex128). Of a real array: x itself / zeros like it.
+Array real(const Array& x, Loc loc = Loc::current());
+Array imag(const Array& x, Loc loc = Loc::current());
+// jnp.conj: complex(real(x), -imag(x)), as JAX writes it; a real array is returned as is.
+Array conj(const Array& x, Loc loc = Loc::current());
+// lax.complex: re + i*im from two float32 or float64 operands (broadcast; weak scalars adapt).
+Array complex(const Operand& re, const Operand& im, Loc loc = Loc::current());
+// jnp.angle: atan2(imag(x), real(x)) in (-pi, pi]; integer operands give float32.
+Array angle(const Array& x, Loc loc = Loc::current());
 Array clip(const Array& x, const Operand& lo, const Operand& hi, Loc loc = Loc::current());
 
 Array operator+(const Operand& a, const Operand& b);

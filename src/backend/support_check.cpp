@@ -16,14 +16,13 @@ std::string dtype_list(ir::DTypeMask mask) {
 }
 
 // What to do instead, for the primitives accelerators are known to lack.
-std::string remedy(const ir::Node& node, DType t, const Backend& backend) {
+std::string remedy(const ir::Node& node, const Backend& backend) {
   const std::string platform(backend.platform());
   const bool cpu = platform == "cpu";
   if (node.prim == ir::Prim::threefry2x32 && !cpu)
     return "Random numbers are not generated on " + std::string(platform) +
            ": initialise on the cpu and device_put the parameters, as the tutorial does "
            "(model.init(...) on the cpu, then kiln::device_put(params, device))";
-  if (is_complex(t)) return storage_only(t);
   if (ir::info(node.prim).kind == ir::PrimKind::collective)
     return std::string(ir::name(node.prim)) +
            " exchanges between devices: call it inside kiln::shard_map over a Mesh, whose axes it "
@@ -50,9 +49,12 @@ void check_supported(const ir::Graph& g, const Backend& backend) {
       throw Unsupported(message("the " + std::string(backend.platform()) + " backend cannot run " +
                                     std::string(ir::name(node.prim)) + " on " +
                                     std::string(name(t)) + " (value %" + std::to_string(i) + ")",
-                                node.loc, remedy(node, t, backend)));
+                                node.loc, remedy(node, backend)));
     };
-    if (!backend.supports(node.prim, node.type.dtype)) refuse(node.type.dtype);
+    // real, imag and complex change the dtype class: their rows name their operands' dtypes.
+    const bool result_in_row = node.prim != ir::Prim::real && node.prim != ir::Prim::imag &&
+                               node.prim != ir::Prim::complex;
+    if (result_in_row && !backend.supports(node.prim, node.type.dtype)) refuse(node.type.dtype);
     for (ir::ValueId in : node.inputs)
       if (in < g.nodes.size() && !backend.supports(node.prim, g.nodes[in].type.dtype))
         refuse(g.nodes[in].type.dtype);

@@ -158,16 +158,24 @@ DType promote_weak(DType t, WeakKind weak) {
   return t;
 }
 
-std::string storage_only(DType t) {
-  return std::string(name(t)) +
-         " is storage only in kiln: no primitive computes on complex arrays (they are made from "
-         "host data, printed, saved, loaded and converted between file formats). Keep them out of "
-         "the computation: split real and imaginary parts, or read the elements with "
-         "to_vector<std::complex<...>>() and compute on the host";
+DType real_dtype(DType t) {
+  if (t == DType::complex64) return DType::float32;
+  if (t == DType::complex128) return DType::float64;
+  return t;
 }
 
-void complex_is_storage_only(DType t, std::string_view what) {
-  throw Unsupported(std::string(what) + " on " + std::string(name(t)) + ": " + storage_only(t));
+DType complex_dtype(DType t) {
+  if (t == DType::float32 || t == DType::complex64) return DType::complex64;
+  if (t == DType::float64 || t == DType::complex128) return DType::complex128;
+  throw DTypeError("no complex dtype has parts of dtype " + std::string(name(t)) +
+                   ": lax.complex takes float32 (complex64) or float64 (complex128) parts; cast "
+                   "with astype first");
+}
+
+void refuse_complex(DType t, std::string_view what) {
+  throw Unsupported(std::string(what) + " on " + std::string(name(t)) +
+                    ": this code handles real dtypes only (a kiln bug if a public operation "
+                    "reached it: please report it)");
 }
 
 float to_float(bf16 v) {
@@ -212,7 +220,8 @@ double to_double_from(T v) {
 void check_scalar_dtype(DType t, const char* what) {
   if (is_complex(t))
     throw DTypeError(std::string("Scalar::") + what + " of dtype " + std::string(name(t)) +
-                     ": a kiln::Scalar holds one real value in 8 bytes. " + storage_only(t));
+                     ": a kiln::Scalar holds one real value in 8 bytes; build a complex value "
+                     "with complex(re, im) or from host data");
 }
 }  // namespace
 

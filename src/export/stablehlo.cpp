@@ -57,11 +57,11 @@ std::string element_type(DType t) {
     case DType::float64:
       return "f64";
     case DType::complex64:
+      return "complex<f32>";
     case DType::complex128:
-      break;
+      return "complex<f64>";
   }
-  throw Unsupported(message("StableHLO export: no element type for " + std::string(name(t)), Loc{},
-                            storage_only(t)));
+  throw Error("kiln bug: StableHLO export: no element type for " + std::string(name(t)));
 }
 
 std::string tensor_type(DType t, const Shape& s) {
@@ -131,6 +131,10 @@ std::string float_text(DType t, uint64_t bits) {
 }
 
 std::string element_text(DType t, const uint8_t* p) {
+  if (is_complex(t)) {  // (re,im), as JAX writes complex literals
+    const DType part = real_dtype(t);
+    return "(" + element_text(part, p) + "," + element_text(part, p + itemsize(part)) + ")";
+  }
   uint64_t bits = 0;
   std::memcpy(&bits, p, itemsize(t));
   switch (t) {
@@ -181,7 +185,7 @@ std::string dense(DType t, const Shape& s, const uint8_t* data) {
 }
 
 std::string compare_type(DType t) {
-  if (is_floating(t)) return "FLOAT";
+  if (is_floating(t) || is_complex(t)) return "FLOAT";  // complex: JAX writes FLOAT too
   if (t == DType::bool_ || is_unsigned(t)) return "UNSIGNED";
   return "SIGNED";
 }
@@ -304,13 +308,6 @@ class Emitter {
 
   void check_supported(const ir::Node& n) const {
     const std::string prim(ir::name(n.prim));
-    auto complex_dtype = [&](DType t) {
-      throw Unsupported(message("StableHLO export: " + prim + " on " + std::string(name(t)), n.loc,
-                                storage_only(t)));
-    };
-    if (is_complex(n.type.dtype)) complex_dtype(n.type.dtype);
-    for (ir::ValueId in : n.inputs)
-      if (is_complex(g_.type(in).dtype)) complex_dtype(g_.type(in).dtype);
     if (ir::info(n.prim).kind == ir::PrimKind::collective)
       throw Unsupported(message("StableHLO export: " + prim +
                                     " is a collective, and kiln does not export multi-device "
@@ -329,10 +326,12 @@ class Emitter {
 
   std::string fresh() { return "%" + std::to_string(next_++); }
   void line(const std::string& s, int indent = 4) { body_ += std::string(indent, ' ') + s + "\n"; }
+  // bits: the element's low 8 bytes (a complex constant's real part; its imaginary part is 0).
   std::string scalar_constant(DType t, uint64_t bits, int indent = 4) {
     std::string r = fresh();
-    line(r + " = stablehlo.constant dense<" +
-             element_text(t, reinterpret_cast<const uint8_t*>(&bits)) +
+    uint8_t element[16] = {};
+    std::memcpy(element, &bits, sizeof(bits));
+    line(r + " = stablehlo.constant dense<" + element_text(t, element) +
              "> : " + tensor_type(t, Shape{}),
          indent);
     return r;
@@ -357,7 +356,10 @@ class Emitter {
       std::string operands;
       for (size_t i = 0; i < n.inputs.size(); ++i) operands += (i ? ", " : "") + in(n, i);
       const std::string r = result(id);
-      line(r + " = " + std::string(op) + " " + operands + " : " + t +
+      // real, imag and abs of a complex operand change the element type: the functional form.
+      const bool retyped = n.inputs.size() == 1 && g_.type(n.inputs[0]).dtype != dt;
+      line(r + " = " + std::string(op) + " " + operands + " : " +
+           (retyped ? "(" + in_type(n, 0) + ") -> " + t : t) +
            (op.starts_with("chlo.") ? " -> " + t : ""));
     } else if (ir::info(n.prim).kind == ir::PrimKind::compare) {
       const std::string r = result(id);
@@ -381,7 +383,8 @@ class Emitter {
     const bool needs_init =
         n.prim == Prim::reduce_sum || n.prim == Prim::reduce_max || n.prim == Prim::reduce_min ||
         n.prim == Prim::argmax || n.prim == Prim::reduce_window_sum ||
-        n.prim == Prim::reduce_window_max || n.prim == Prim::select_and_scatter_add;
+        n.prim == Prim::reduce_window_max || n.prim == Prim::select_and_scatter_add ||
+        (n.prim == Prim::convert && is_complex(g_.type(n.inputs[0]).dtype) && !is_complex(dt));
     const std::string r = needs_init ? std::string() : result(id);
     switch (n.prim) {
       case Prim::constant: {
@@ -400,9 +403,20 @@ class Emitter {
       case Prim::iota:
         line(r + " = " + op_name(n) + " dim = " + std::to_string(a.axis) + " : " + t);
         return;
-      case Prim::convert:
-        line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
+      case Prim::convert: {
+        // complex -> real keeps the real part: JAX writes stablehlo.real, then the convert.
+        std::string x = in(n, 0), x_type = in_type(n, 0);
+        const DType from = g_.type(n.inputs[0]).dtype;
+        if (is_complex(from) && !is_complex(dt)) {
+          const std::string re = fresh();
+          x_type = tensor_type(real_dtype(from), n.type.shape);
+          line(re + " = stablehlo.real " + x + " : (" + in_type(n, 0) + ") -> " + x_type);
+          x = re;
+        }
+        line((r.empty() ? result(id) : r) + " = " + op_name(n) + " " + x + " : (" + x_type +
+             ") -> " + t);
         return;
+      }
       case Prim::bitcast_convert:
         line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;

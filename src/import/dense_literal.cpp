@@ -77,8 +77,37 @@ DenseBytes dense_bytes(const Attr& dense, std::string_view source_name) {
         fail(source_name, e.pos,
              "bad dense element '" + e.text + "' for " + type_text(t) + ": " + why,
              "Write true/false for i1, integers for integer types, decimals or 0x bits for "
-             "floats");
+             "floats, (re,im) for complex");
       };
+      // A float element of dtype ft: a decimal (correctly rounded) or its bits in hex.
+      auto float_bits = [&](const Attr& x, DType ft) -> uint64_t {
+        if (x.kind == Attr::Kind::integer && x.is_hex) {
+          const auto b = static_cast<uint64_t>(x.integer);
+          if (itemsize(ft) < 8 && (b >> (8 * itemsize(ft))) != 0)
+            bad("more bits than the type has");
+          return b;
+        }
+        if (x.kind != Attr::Kind::integer && x.kind != Attr::Kind::floating)
+          bad("expected a number");
+        if (ft == DType::float32) {
+          const float f = std::strtof(x.text.c_str(), nullptr);
+          uint32_t b = 0;
+          std::memcpy(&b, &f, 4);
+          return b;
+        }
+        return Scalar::from_double(std::strtod(x.text.c_str(), nullptr), ft).bits;
+      };
+      if (is_complex(dt)) {
+        if (e.kind != Attr::Kind::complex) bad("expected a complex element (re,im)");
+        const DType part = real_dtype(dt);
+        const size_t half = itemsize(part);
+        for (size_t k = 0; k < 2; ++k) {
+          const uint64_t b = float_bits(e.items[k], part);
+          std::memcpy(bytes.data() + i * item + k * half, &b, half);
+        }
+        continue;
+      }
+      if (e.kind == Attr::Kind::complex) bad("a complex element for a real type");
       if (dt == DType::bool_) {
         if (e.kind == Attr::Kind::keyword) {
           bits = e.text == "true" ? 1 : 0;
@@ -100,21 +129,7 @@ DenseBytes dense_bytes(const Attr& dense, std::string_view source_name) {
         }
         bits = static_cast<uint64_t>(e.integer);
       } else {  // floats
-        if (e.kind == Attr::Kind::integer && e.is_hex) {
-          bits = static_cast<uint64_t>(e.integer);
-          if (item < 8 && (bits >> (8 * item)) != 0) bad("more bits than the type has");
-        } else if (e.kind == Attr::Kind::integer || e.kind == Attr::Kind::floating) {
-          if (dt == DType::float32) {
-            const float f = std::strtof(e.text.c_str(), nullptr);
-            uint32_t b = 0;
-            std::memcpy(&b, &f, 4);
-            bits = b;
-          } else {
-            bits = Scalar::from_double(std::strtod(e.text.c_str(), nullptr), dt).bits;
-          }
-        } else {
-          bad("expected a number");
-        }
+        bits = float_bits(e, dt);
       }
       std::memcpy(bytes.data() + i * item, &bits, item);  // little-endian host
     }

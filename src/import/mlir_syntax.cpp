@@ -10,11 +10,21 @@ namespace {
 
 // MLIR's element types for kiln's dtypes (as the exporter writes them).
 constexpr std::pair<std::string_view, DType> kElementTypes[] = {
-    {"i1", DType::bool_},      {"ui8", DType::uint8},   {"ui16", DType::uint16},
-    {"ui32", DType::uint32},   {"ui64", DType::uint64}, {"i8", DType::int8},
-    {"i16", DType::int16},     {"i32", DType::int32},   {"i64", DType::int64},
-    {"bf16", DType::bfloat16}, {"f16", DType::float16}, {"f32", DType::float32},
-    {"f64", DType::float64}};
+    {"i1", DType::bool_},
+    {"ui8", DType::uint8},
+    {"ui16", DType::uint16},
+    {"ui32", DType::uint32},
+    {"ui64", DType::uint64},
+    {"i8", DType::int8},
+    {"i16", DType::int16},
+    {"i32", DType::int32},
+    {"i64", DType::int64},
+    {"bf16", DType::bfloat16},
+    {"f16", DType::float16},
+    {"f32", DType::float32},
+    {"f64", DType::float64},
+    {"complex<f32>", DType::complex64},
+    {"complex<f64>", DType::complex128}};
 
 }  // namespace
 
@@ -237,12 +247,8 @@ class Parser {
     bool ok = false;
     const DType dt = element_dtype(s, ok);
     if (!ok) {
-      if (s.substr(0, 7) == "complex")
-        throw Unsupported(
-            where(source_, pos(t)) + "complex element type in " + std::string(t.text) + ". " +
-            storage_only(s.substr(0, 10) == "complex<f6" ? DType::complex128 : DType::complex64));
       fail(t, "unknown element type in " + std::string(t.text),
-           "Use i1, ui8..ui64, i8..i64, bf16, f16, f32 or f64");
+           "Use i1, ui8..ui64, i8..i64, bf16, f16, f32, f64, complex<f32> or complex<f64>");
     }
     return {dt, shape};
   }
@@ -506,9 +512,18 @@ class Parser {
       e.text = std::string(take().text);
       return e;
     }
-    if (at(Tok::lparen))
-      throw Unsupported(where(source_, pos(cur())) + "complex dense literal. " +
-                        storage_only(DType::complex64));
+    if (accept(Tok::lparen)) {  // (re,im)
+      e.kind = Attr::Kind::complex;
+      for (int part = 0; part < 2; ++part) {
+        if (part == 1) expect(Tok::comma, "',' between a complex element's parts");
+        Attr x = dense_element();
+        if (x.kind != Attr::Kind::integer && x.kind != Attr::Kind::floating)
+          fail(cur(), "a complex element's parts must be numbers", "Write (1.0,2.0) for 1 + 2i");
+        e.items.push_back(std::move(x));
+      }
+      expect(Tok::rparen, "')' closing a complex element");
+      return e;
+    }
     unexpected("a dense literal element (number, true, false or [...])");
   }
   // array<i64: 1, 2> or array<i64> (empty)

@@ -32,6 +32,7 @@ struct Attr {
     dense,     // dense<...> : tensor<...>; items[0] holds the literal (a list, a scalar or a hex
                // string), `type` its tensor type
     opaque,    // anything else (#stablehlo<precision DEFAULT>): its tokens joined by spaces
+    complex,   // (1.0,2.0): a complex element of a dense literal; items holds the two parts
   };
   Kind kind = Kind::keyword;
   Pos pos;

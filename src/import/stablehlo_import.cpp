@@ -5,6 +5,7 @@
 // declares.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -97,6 +98,7 @@ class Importer {
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> inverse_trig(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> reduce_precision(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> cosh(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
   using Env = std::unordered_map<std::string, ValueId>;
@@ -136,8 +138,13 @@ class Importer {
   std::string region_combiner(const Op& op, const mlir::Region& r) const;
   // Folds a non-identity init value into a reduction's result: combine(result, init).
   ValueId with_init(const Op& op, ValueId result, ValueId init, Prim combine);
+  // A full of `bits`, or (complex, whose values are literals) a zero literal when bits is 0.
   bool is_full_with(ValueId v, uint64_t bits) const {
     const ir::Node& n = g_.nodes[v];
+    if (n.prim == Prim::constant && bits == 0 && is_complex(n.type.dtype) && n.attrs.literal) {
+      const auto* p = static_cast<const uint8_t*>(n.attrs.literal->host_data());
+      return std::all_of(p, p + n.attrs.literal->bytes(), [](uint8_t b) { return b == 0; });
+    }
     return n.prim == Prim::full && n.attrs.value.bits == bits;
   }
   void window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const;
@@ -190,6 +197,7 @@ const OpRule kJaxOps[] = {
     {"chlo.asin", Prim::atan2, &Importer::inverse_trig},  // jnp.arcsin, arccos, arctan
     {"chlo.acos", Prim::atan2, &Importer::inverse_trig},
     {"chlo.atan", Prim::atan2, &Importer::inverse_trig},
+    {"chlo.cosh", Prim::exp, &Importer::cosh},  // NetKet's log_cosh
 };
 
 // Ops the parser must accept that are not lowered to nodes: calls, returns.
@@ -468,6 +476,24 @@ std::vector<ValueId> Importer::is_finite(const Op& op, const std::vector<ValueId
 std::vector<ValueId> Importer::square(const Op& op, const std::vector<ValueId>& in, Prim p) {
   if (in.size() != 1) fail(op.pos, "chlo.square takes one operand", "");
   return {add(op, p, {in[0], in[0]}, {})};
+}
+
+// CHLO's expansion, exp(x + log 1/2) + exp(-x + log 1/2): it overflows only where cosh does.
+std::vector<ValueId> Importer::cosh(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() != 1) fail(op.pos, "chlo.cosh takes one operand", "");
+  const ir::ValueType t = g_.type(in[0]);
+  const DType part = real_dtype(t.dtype);
+  if (!is_floating(part))
+    fail(op.pos, "chlo.cosh takes a floating-point or complex operand, found " + type_text(t), "");
+  ValueId log_half = add_full(part, t.shape, Scalar::from_double(std::log(0.5), part).bits);
+  if (is_complex(t.dtype)) {  // (log 1/2, 0): a full holds a real value
+    ir::Attrs a;
+    a.dtype = t.dtype;
+    log_half = add(op, Prim::convert, {log_half}, a);
+  }
+  const ValueId up = add(op, p, {add(op, Prim::add, {in[0], log_half}, {})}, {});
+  const ValueId down = add(op, p, {add(op, Prim::sub, {log_half, in[0]}, {})}, {});
+  return {add(op, Prim::add, {up, down}, {})};
 }
 
 std::vector<ValueId> Importer::convert(const Op& op, const std::vector<ValueId>& in, Prim p) {
@@ -887,9 +913,15 @@ std::vector<ValueId> Importer::constant(const Op& op, const std::vector<ValueId>
     fail(op.pos, "stablehlo.constant needs a dense<...> value and no operands",
          "Write stablehlo.constant dense<1.0> : tensor<f32>");
   const ir::ValueType& t = v->type;
-  const auto [bytes, splat] = mlir::dense_bytes(*v, source_);
+  auto [bytes, splat] = mlir::dense_bytes(*v, source_);
   const size_t item = itemsize(t.dtype);
-  if (splat || t.shape.numel() == 1) {
+  // A full holds one real Scalar: a complex value, splat or not, is a literal (JAX writes complex
+  // splats as one element broadcast, so the literal is small).
+  if (splat && is_complex(t.dtype)) {
+    std::vector<uint8_t> all(static_cast<size_t>(t.shape.numel()) * item);
+    for (size_t i = 0; i < all.size(); i += item) std::memcpy(all.data() + i, bytes.data(), item);
+    bytes = std::move(all);
+  } else if (splat || (t.shape.numel() == 1 && !is_complex(t.dtype))) {
     uint64_t bits = 0;
     if (!bytes.empty()) std::memcpy(&bits, bytes.data(), item);
     return {add_full(t.dtype, t.shape, bits)};

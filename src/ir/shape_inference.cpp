@@ -61,6 +61,11 @@ std::string dtype_class(DTypeMask m) {
   if (m == kBitwiseDTypes) return "integer or bool";
   if (m == kNumericDTypes) return "numeric (not bool)";
   if (m == (kSignedIntDTypes | kFloatDTypes)) return "signed integer or floating-point";
+  if (m == (kFloatDTypes | kComplexDTypes)) return "floating-point or complex";
+  if (m == (kNumericDTypes | kComplexDTypes)) return "numeric (not bool)";
+  if (m == (kSignedIntDTypes | kFloatDTypes | kComplexDTypes))
+    return "signed integer, floating-point or complex";
+  if (m == kComplexDTypes) return "complex";
   std::string out;
   for (int i = 0; i < kNumDTypes; ++i)
     if ((m & dtype_bit(static_cast<DType>(i))) != 0)
@@ -68,10 +73,9 @@ std::string dtype_class(DTypeMask m) {
   return out;
 }
 
-// The registry's dtype rule. complex passes: it is storage only, and every backend refuses it with
-// one message (backend/support_check.cpp) naming the primitive and the line.
+// The registry's dtype rule.
 void check_dtype(Prim p, DType t, const std::source_location& loc) {
-  if (is_complex(t) || accepts(p, t)) return;
+  if (accepts(p, t)) return;
   dtype_error(p,
               "needs " + dtype_class(info(p).dtypes) + " operands, got " + std::string(name(t)) +
                   " (cast with astype first)",
@@ -777,10 +781,14 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                       loc);
         return {a.dtype, in[0].shape};
       }
+      // real, imag and abs of a complex operand give its parts' real dtype (stablehlo.abs too).
+      if (p == Prim::real || p == Prim::imag || p == Prim::abs) return {real_dtype(t), in[0].shape};
       return in[0];
     }
     case PrimKind::binary: {
-      return elementwise(p, in, loc);
+      ValueType t = elementwise(p, in, loc);
+      if (p == Prim::complex) t.dtype = complex_dtype(t.dtype);
+      return t;
     }
     case PrimKind::compare: {
       ValueType t = elementwise(p, in, loc);

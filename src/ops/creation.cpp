@@ -3,7 +3,10 @@
 
 namespace kiln {
 
+// A complex fill is the real fill converted: a full node holds one real Scalar (8 bytes), which
+// every pass reads as the element's bits; convert makes (value, 0) exactly.
 Array full(const Shape& shape, double value, DType dtype, Loc loc) {
+  if (is_complex(dtype)) return astype(full(shape, value, real_dtype(dtype), loc), dtype, loc);
   ir::Attrs a;
   a.shape = shape;
   a.dtype = dtype;

@@ -13,9 +13,14 @@ Array unary(Prim p, const Array& x, const Loc& loc) {
   return bind(p, {&x, 1}, {}, loc);
 }
 
+// Floating-point or complex: the dtypes jnp's transcendental functions keep.
+bool inexact(DType t) {
+  return is_floating(t) || is_complex(t);
+}
+
 // A unary op that, like jnp's, promotes integer and bool inputs to float32 first.
 Array unary_float(Prim p, const Array& x, const Loc& loc) {
-  if (!is_floating(x.dtype())) return unary(p, astype(x, float32, loc), loc);
+  if (!inexact(x.dtype())) return unary(p, astype(x, float32, loc), loc);
   return unary(p, x, loc);
 }
 
@@ -46,7 +51,7 @@ Array binary(Prim p, const Operand& a, const Operand& b, const Loc& loc) {
 
 Array binary_float(Prim p, const Operand& a, const Operand& b, const Loc& loc) {
   DType t = ops::result_dtype({&a, &b});
-  return binary_as(p, a, b, is_floating(t) ? t : float32, loc);
+  return binary_as(p, a, b, inexact(t) ? t : float32, loc);
 }
 
 }  // namespace
@@ -55,7 +60,7 @@ Array neg(const Array& x, Loc loc) {
   return unary(Prim::neg, x, loc);
 }
 // lax.abs and lax.sign take signed operands (as StableHLO's abs and sign); jnp's answers for
-// unsigned ones are x and x != 0.
+// unsigned ones are x and x != 0. abs of a complex array is its modulus, a real array.
 Array abs(const Array& x, Loc loc) {
   return is_unsigned(x.dtype()) ? x : unary(Prim::abs, x, loc);
 }
@@ -250,6 +255,32 @@ Array astype(const Array& x, DType dtype, Loc loc) {
   ir::Attrs a;
   a.dtype = dtype;
   return bind(Prim::convert, {&x, 1}, std::move(a), loc);
+}
+
+Array real(const Array& x, Loc loc) {
+  return is_complex(x.dtype()) ? unary(Prim::real, x, loc) : x;
+}
+Array imag(const Array& x, Loc loc) {
+  return is_complex(x.dtype()) ? unary(Prim::imag, x, loc) : zeros_like(x, loc);
+}
+Array conj(const Array& x, Loc loc) {
+  if (!is_complex(x.dtype())) return x;
+  Array parts[2] = {real(x, loc), neg(imag(x, loc), loc)};
+  return bind(Prim::complex, parts, {}, loc);
+}
+// lax.complex takes float32 or float64 parts; integer and 16-bit float operands promote to
+// float32 (complex64), as jnp's `re + 1j * im` would give.
+Array complex(const Operand& re, const Operand& im, Loc loc) {
+  const DType t = ops::result_dtype({&re, &im});
+  if (is_complex(t))
+    throw DTypeError(message("complex: the parts must be real, got " + std::string(name(t)), loc,
+                             "take real() and imag() of a complex operand first"));
+  return binary_as(Prim::complex, re, im, t == float64 ? float64 : float32, loc);
+}
+Array angle(const Array& x, Loc loc) {
+  if (is_complex(x.dtype())) return arctan2(imag(x, loc), real(x, loc), loc);
+  Array xf = inexact(x.dtype()) ? x : astype(x, float32, loc);
+  return arctan2(zeros_like(xf, loc), xf, loc);
 }
 
 Array bitcast_convert(const Array& x, DType dtype, Loc loc) {

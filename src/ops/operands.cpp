@@ -50,6 +50,10 @@ Shape shape_of(const Operand& x) {
 
 Array coerce(const Operand& x, DType dtype, const Shape& shape, const Loc& loc) {
   if (x.is_scalar()) {
+    if (is_complex(dtype))  // (value, 0): a full of the parts' dtype, converted (creation.cpp)
+      return full(shape,
+                  x.weak() == WeakKind::floating ? x.value() : static_cast<double>(x.ivalue()),
+                  dtype, loc);
     ir::Attrs a;
     a.shape = shape;
     a.dtype = dtype;

@@ -43,7 +43,7 @@ Array mean(const Array& x, Axes axes, bool keepdims, Loc loc) {
   std::vector<int64_t> ax = axes.resolve(x.ndim(), loc);
   int64_t count = 1;
   for (int64_t a : ax) count *= x.shape()[static_cast<int>(a)];
-  Array xf = is_floating(x.dtype()) ? x : astype(x, float32, loc);
+  Array xf = is_floating(x.dtype()) || is_complex(x.dtype()) ? x : astype(x, float32, loc);
   return div(sum(xf, axes, keepdims, loc), static_cast<double>(count), loc);
 }
 

@@ -23,6 +23,7 @@ uint64_t low_bits(uint64_t bits, DType t) {
 std::optional<uint64_t> splat_bits(const ir::Graph& g, ValueId v) {
   const ir::Node* n = &g.nodes[v];
   const DType t = n->type.dtype;
+  if (itemsize(t) > sizeof(uint64_t)) return std::nullopt;  // complex128: no 8-byte splat
   if (n->prim == Prim::broadcast_in_dim) {
     n = &g.nodes[n->inputs[0]];
     if (n->type.dtype != t || n->type.shape.numel() != 1) return std::nullopt;

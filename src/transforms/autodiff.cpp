@@ -93,11 +93,11 @@ std::pair<std::vector<Array>, std::vector<Array>> detail::vjp_core(
       throw ValueError(message(
           std::string(who) + ": argument leaf " + std::to_string(i) + " is an empty kiln::Array",
           loc));
-    if (!is_floating(p.dtype()))
+    if (!is_floating(p.dtype()) && !is_complex(p.dtype()))
       throw GradError(message(
-          std::string(who) + " requires floating-point inputs, but leaf " + std::to_string(i) +
-              " of the differentiated argument is " + std::string(short_name(p.dtype())) + "[" +
-              p.shape().dims_str() + "]",
+          std::string(who) + " requires floating-point or complex inputs, but leaf " +
+              std::to_string(i) + " of the differentiated argument is " +
+              std::string(short_name(p.dtype())) + "[" + p.shape().dims_str() + "]",
           loc, "pass integer data as a later argument (it is not differentiated) or astype it"));
     types.push_back(type_of(p));
   }

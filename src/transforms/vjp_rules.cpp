@@ -531,9 +531,16 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
   set(Prim::neg, [](const VjpArgs& a) -> Grads { return {neg(a.g, L(a))}; });
-  // JAX: select(x >= 0, g, -g), so abs'(0) = 1.
+  // JAX: select(x >= 0, g, -g), so abs'(0) = 1. Complex x: g * (conj(x) / |x|), 0 at x = 0
+  // (JAX's _abs_jvp_rule, |x| = 0 replaced by 1, transposed; the same order of operations).
   set(Prim::abs, [](const VjpArgs& a) -> Grads {
-    return {where(greater_equal(a.in[0], 0.0, L(a)), a.g, neg(a.g, L(a)), L(a))};
+    const Array& x = a.in[0];
+    if (is_complex(x.dtype())) {
+      Array safe_abs = where(kiln::equal(a.out, 0.0, L(a)), 1.0, a.out, L(a));
+      Array unit = div(conj(x, L(a)), astype(safe_abs, x.dtype(), L(a)), L(a));
+      return {mul(astype(a.g, x.dtype(), L(a)), unit, L(a))};
+    }
+    return {where(greater_equal(x, 0.0, L(a)), a.g, neg(a.g, L(a)), L(a))};
   });
   set(Prim::exp, [](const VjpArgs& a) -> Grads { return {mul(a.g, a.out, L(a))}; });
   set(Prim::log, [](const VjpArgs& a) -> Grads { return {div(a.g, a.in[0], L(a))}; });
@@ -571,9 +578,21 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::reduce_precision, [](const VjpArgs& a) -> Grads {
     return {reduce_precision(a.g, A(a).exponent_bits, A(a).mantissa_bits, L(a))};
   });
+  // Between float and complex dtypes the cotangent converts back: complex -> real keeps its real
+  // part, real -> complex gives (g, 0), as JAX's convert_element_type transpose.
   set(Prim::convert, [](const VjpArgs& a) -> Grads {
-    if (!is_floating(a.in[0].dtype()) || !is_floating(a.out.dtype())) return {Array()};
+    auto inexact = [](DType t) { return is_floating(t) || is_complex(t); };
+    if (!inexact(a.in[0].dtype()) || !inexact(a.out.dtype())) return {Array()};
     return {astype(a.g, a.in[0].dtype(), L(a))};
+  });
+  // JAX's transposes: real -> complex(g, 0); imag -> complex(0, -g); complex -> (re g, -im g).
+  set(Prim::real,
+      [](const VjpArgs& a) -> Grads { return {kiln::complex(a.g, zeros_like(a.g, L(a)), L(a))}; });
+  set(Prim::imag, [](const VjpArgs& a) -> Grads {
+    return {kiln::complex(zeros_like(a.g, L(a)), neg(a.g, L(a)), L(a))};
+  });
+  set(Prim::complex, [](const VjpArgs& a) -> Grads {
+    return {real(a.g, L(a)), neg(imag(a.g, L(a)), L(a))};
   });
   set(Prim::add, [](const VjpArgs& a) -> Grads { return {a.g, a.g}; });
   set(Prim::sub, [](const VjpArgs& a) -> Grads { return {a.g, neg(a.g, L(a))}; });

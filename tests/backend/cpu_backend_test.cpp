@@ -947,7 +947,7 @@ TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
       EXPECT_NO_THROW(run(b.g, {buffer(std::vector<uint8_t>(bytes, 0))}));
     }
   }
-  // convert: every pair of the 13 dtypes kernels compute on (complex is storage only).
+  // convert: every pair of the 13 real dtypes (complex: tests/primitives/complex_harness_test).
   int pairs = 0;
   for (int from = 0; from < kNumDTypes; ++from) {
     for (int to = 0; to < kNumDTypes; ++to) {
@@ -1076,39 +1076,15 @@ TEST_F(CpuBackendTest, Int16DotAccumulatesWithWraparound) {
   EXPECT_EQ(read<int16_t>(*out[0]), (std::vector<int16_t>{-25551}));
 }
 
-// ---- complex64/complex128 are storage only: no primitive runs on them ----
+// ---- complex64/complex128: the rows that admit them run (tests/primitives/complex_harness) ----
 
-TEST_F(CpuBackendTest, ComplexDtypesAreRefusedWithAClearError) {
+TEST_F(CpuBackendTest, ComplexRunsWhereItsRowAdmitsItAndOrderingsAreRefused) {
   for (DType t : {DType::complex64, DType::complex128}) {
-    EXPECT_FALSE(backend_->supports(Prim::add, t));
-    EXPECT_FALSE(backend_->supports(Prim::parameter, t));
-    EXPECT_FALSE(backend_->supports(Prim::convert, t));
-    GraphBuilder b;
-    auto x = b.param(t, Shape{2});
-    b.output(b.binary(Prim::add, x, x));
-    try {
-      backend_->compile(b.g, device_);
-      FAIL() << "expected kiln::Unsupported";
-    } catch (const Unsupported& e) {
-      EXPECT_NE(std::string(e.what()).find(std::string(name(t))), std::string::npos) << e.what();
-    }
-  }
-  // A real operand converted to complex: the operand's dtype passes, the result's does not.
-  GraphBuilder b;
-  auto x = b.param(DType::float32, Shape{2});
-  ir::Attrs a;
-  a.dtype = DType::complex64;
-  const auto loc = std::source_location::current();
-  b.output(b.push(Prim::convert, {x}, a, {DType::complex64, Shape{2}}, loc));
-  try {
-    backend_->compile(b.g, device_);
-    FAIL() << "expected kiln::Unsupported";
-  } catch (const Unsupported& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("cannot run convert_element_type on complex64"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("storage only"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("cpu_backend_test.cpp:" + std::to_string(loc.line())), std::string::npos)
-        << msg;
+    EXPECT_TRUE(backend_->supports(Prim::add, t));
+    EXPECT_TRUE(backend_->supports(Prim::parameter, t));
+    EXPECT_TRUE(backend_->supports(Prim::convert, t));
+    EXPECT_FALSE(backend_->supports(Prim::max, t));
+    EXPECT_FALSE(backend_->supports(Prim::reduce_window_sum, t));
   }
 }
 

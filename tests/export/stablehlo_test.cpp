@@ -2,6 +2,7 @@
 // primitive family, dtype names, the CNN's convolution and what is refused.
 #include <gtest/gtest.h>
 
+#include <complex>
 #include <string>
 
 #include "backend/graph_builder.hpp"
@@ -328,16 +329,20 @@ TEST(StableHLO, SelectAndScatterAdd) {
   EXPECT_HAS(text, "}) : (tensor<2x4xf32>, tensor<1x2xf32>, tensor<f32>) -> tensor<2x4xf32>");
 }
 
-TEST(StableHLO, ComplexIsRefused) {
-  GraphBuilder b;
-  b.output(b.param(DType::complex64, {2}));
-  try {
-    (void)to_stablehlo(b.g);
-    FAIL() << "exported a complex parameter";
-  } catch (const Unsupported& e) {
-    EXPECT_HAS(std::string(e.what()), "complex64");
-    EXPECT_HAS(std::string(e.what()), "parameter");
-  }
+// complex types and operations are written as JAX writes them (the harness runs every complex row
+// through export and import: tests/primitives/complex_harness_test.cpp).
+TEST(StableHLO, ComplexIsWrittenAsJaxWritesIt) {
+  auto f = jit([](const Array& z) { return abs(z) + real(z * z) + imag(z) + astype(z, float32); });
+  const Array z =
+      Array::from_data<std::complex<float>>(std::vector<std::complex<float>>{{1, 2}, {3, 4}}, {2});
+  const std::string text = to_stablehlo(f.lower(z).graph());
+  EXPECT_HAS(text, "%arg0: tensor<2xcomplex<f32>>");
+  EXPECT_HAS(text, "stablehlo.abs %arg0 : (tensor<2xcomplex<f32>>) -> tensor<2xf32>");
+  EXPECT_HAS(text, "stablehlo.multiply %arg0, %arg0 : tensor<2xcomplex<f32>>");
+  EXPECT_HAS(text, "stablehlo.imag %arg0 : (tensor<2xcomplex<f32>>) -> tensor<2xf32>");
+  // convert complex -> real: the real part, then the convert (JAX's form).
+  EXPECT_HAS(text, "stablehlo.convert %");
+  EXPECT_HAS(text, " : (tensor<2xf32>) -> tensor<2xf32>");
 }
 
 TEST(StableHLO, ThreefryIsRefusedWithTheRemedy) {

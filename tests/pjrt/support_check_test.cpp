@@ -2,6 +2,7 @@
 // the plugin, as kiln::Unsupported naming the primitive, the dtype, the user's line and the remedy.
 #include <gtest/gtest.h>
 
+#include <complex>
 #include <string>
 
 #include "backend/support_check.hpp"
@@ -43,19 +44,14 @@ TEST_F(SupportCheck, RandomBitsOnAPluginAreRefusedWithTheDevicePutRemedy) {
   }
 }
 
-TEST_F(SupportCheck, ComplexDtypesAreRefusedNamingTheDtype) {
+// complex runs through StableHLO like any dtype: real/imag/complex change the dtype class, and
+// the check reads their rows by their operands.
+TEST_F(SupportCheck, ComplexPassesIncludingRealImagAndComplex) {
   auto plugin = pjrt::load_plugin({"kilncpu", KILN_PJRT_CPU_PLUGIN});
-  ir::Graph g;
-  g.add_parameter({DType::complex64, Shape{2}});
-  g.outputs = {0};
-  try {
-    check_supported(g, *plugin);
-    ADD_FAILURE() << "complex64 accepted";
-  } catch (const Unsupported& e) {
-    EXPECT_TRUE(has(e.what(), "the kilncpu backend cannot run parameter on complex64 (value %0)"))
-        << e.what();
-    EXPECT_TRUE(has(e.what(), "storage only")) << e.what();
-  }
+  const Array z =
+      Array::from_data<std::complex<float>>(std::vector<std::complex<float>>{{1, 2}}, {1});
+  ir::Graph g = jit([](const Array& x) { return complex(real(x), imag(x)) * x; }).lower(z).graph();
+  EXPECT_NO_THROW(check_supported(g, *plugin));
 }
 
 TEST_F(SupportCheck, WhatTheBackendSupportsPasses) {

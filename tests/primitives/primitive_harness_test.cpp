@@ -36,12 +36,20 @@ bool is_collective(Prim p) {
   return ir::info(p).kind == ir::PrimKind::collective;
 }
 
+// The real dtypes p accepts. Complex operands and results (and complex, whose results are) are
+// complex_harness_test.cpp's: a HostArray element is one 8-byte word.
 std::vector<DType> accepted(Prim p) {
   std::vector<DType> out;
-  if (is_collective(p)) return out;
+  if (p == Prim::complex || is_collective(p)) return out;
   for (int d = 0; d < kNumDTypes; ++d)
-    if (ir::accepts(p, static_cast<DType>(d))) out.push_back(static_cast<DType>(d));
+    if (ir::accepts(p, static_cast<DType>(d)) && !is_complex(static_cast<DType>(d)))
+      out.push_back(static_cast<DType>(d));
   return out;
+}
+
+// The rows whose every case is complex_harness_test.cpp's.
+bool complex_only(Prim p) {
+  return p == Prim::complex || (ir::info(p).dtypes & ir::kRealDTypes) == 0;
 }
 
 std::string label(const Case& c) {
@@ -169,7 +177,7 @@ TEST(PrimitiveHarness, EveryRowHasCasesForEveryDtypeItAccepts) {
   for (int i = 0; i < ir::kNumPrims; ++i) {
     const auto p = static_cast<Prim>(i);
     if (p == Prim::parameter || p == Prim::constant) continue;  // in every case's graph
-    if (is_collective(p)) continue;
+    if (is_collective(p) || complex_only(p)) continue;
     EXPECT_NE(accepted(p).size(), 0u) << ir::name(p);
     for (DType t : accepted(p)) EXPECT_FALSE(cases(p, t).empty()) << ir::name(p) << " " << name(t);
   }
@@ -358,7 +366,7 @@ TEST(PrimitiveHarness, EveryVjpRuleMatchesCentralDifferences) {
   int rows = 0, differentiated = 0;
   for (int i = 0; i < ir::kNumPrims; ++i) {
     const auto p = static_cast<Prim>(i);
-    if (ir::info(p).grad != ir::Grad::rule || is_collective(p)) continue;
+    if (ir::info(p).grad != ir::Grad::rule || is_collective(p) || complex_only(p)) continue;
     const std::vector<Case> cs = gradient_cases(p);
     EXPECT_FALSE(cs.empty()) << ir::name(p) << " has no float64 case to differentiate";
     ++rows;
@@ -441,10 +449,21 @@ TEST(Registry, AKernelTableMayOnlyNarrowTheRow) {
   }
 }
 
-TEST(Registry, NoRowHoldsAComplexDtype) {
-  for (const ir::PrimInfo& row : ir::registry::kPrimTable) {
-    EXPECT_FALSE(ir::accepts(row.prim, DType::complex64)) << row.name;
-    EXPECT_FALSE(ir::accepts(row.prim, DType::complex128)) << row.name;
+// Complex rows admit both complex dtypes or neither; orderings, integer-only and window rows
+// refuse them (tests/primitives/complex_harness_test.cpp lists the rows that admit them).
+TEST(Registry, ComplexRowsAdmitBothComplexDtypesAndNoOrdering) {
+  for (const ir::PrimInfo& row : ir::registry::kPrimTable)
+    EXPECT_EQ(ir::accepts(row.prim, DType::complex64), ir::accepts(row.prim, DType::complex128))
+        << row.name;
+  for (Prim p : {Prim::lt, Prim::le, Prim::gt, Prim::ge, Prim::max, Prim::min, Prim::reduce_max,
+                 Prim::argmax, Prim::floor, Prim::atan2, Prim::rem, Prim::full})
+    EXPECT_FALSE(ir::accepts(p, DType::complex64)) << ir::name(p);
+  try {
+    (void)ir::infer_type(Prim::lt, std::vector<ir::ValueType>(2, {DType::complex64, {2}}), {}, {});
+    FAIL() << "expected kiln::DTypeError";
+  } catch (const DTypeError& e) {
+    EXPECT_NE(std::string(e.what()).find("lt: needs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("got complex64"), std::string::npos) << e.what();
   }
 }
 
@@ -516,6 +535,9 @@ namespace kiln::harness {
 namespace {
 
 std::string dtype_words(ir::DTypeMask m) {
+  if ((m & ir::kComplexDTypes) == ir::kComplexDTypes && (m & ir::kRealDTypes) != 0)
+    return dtype_words(m & ir::kRealDTypes) + ", complex";
+  if (m == ir::kComplexDTypes) return "complex";
   if (m == ir::kRealDTypes) return "all";
   if (m == ir::kNumericDTypes) return "numeric (not bool)";
   if (m == ir::kFloatDTypes) return "floating-point";

@@ -21,6 +21,8 @@ What is written (every float is float32; msgpack files are flax.serialization.to
   schedules.json                           each optax schedule at counts 0..24
   jax_<model>.mlir, jax_<model>_io.msgpack jax.jit(apply).lower(variables, x).as_text() of real
                                            models, with inputs and JAX's outputs
+  complex_dense_params.msgpack,            a NetKet-style model with complex64 parameters: its
+  jax_complex_dense.mlir, ..._io.msgpack   Flax file, its lowering, inputs and outputs
 """
 import json
 import os
@@ -290,6 +292,31 @@ def lowered_refs(out):
         write(os.path.join(out, f"jax_{name}_io.msgpack"), serialization.msgpack_serialize(io))
 
 
+class ComplexDense(nn.Module):
+    """NetKet-style: complex64 parameters on real inputs, a sum of a holomorphic activation
+    (log psi of a one-layer network)."""
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(6, param_dtype=jnp.complex64)(x)
+        return jnp.sum(jnp.tanh(h) * jnp.exp(-0.5 * h), axis=-1)
+
+
+def complex_refs(out):
+    rng = np.random.default_rng(11)
+    model = ComplexDense()
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    v = model.init(jax.random.key(3), x)
+    write(os.path.join(out, "complex_dense_params.msgpack"), serialization.to_bytes(v))
+    f = jax.jit(model.apply)
+    with open(os.path.join(out, "jax_complex_dense.mlir"), "w") as fh:
+        fh.write(f.lower(v, x).as_text())
+    inputs = jax.tree_util.tree_leaves(v) + [x]
+    io = {"inputs": {f"{i:02d}": np.asarray(a) for i, a in enumerate(inputs)},
+          "outputs": {"00": np.asarray(f(v, x))}}
+    write(os.path.join(out, "jax_complex_dense_io.msgpack"), serialization.msgpack_serialize(io))
+
+
 def compare(a_dir, b_dir):
     """Two reference folders agree: .mlir text exactly, numbers to float32 rounding (XLA's CPU
     kernels may round differently on another processor)."""
@@ -319,7 +346,8 @@ def compare(a_dir, b_dir):
                 if x != y:
                     bad.append(f"{n}: {x} vs {y}")
                 continue
-            x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+            kind = np.complex128 if np.iscomplexobj(x) or np.iscomplexobj(y) else np.float64
+            x, y = np.asarray(x, kind), np.asarray(y, kind)
             d = float(np.max(np.abs(x - y), initial=0.0))
             worst = max(worst, d)
             if x.shape != y.shape or not np.allclose(x, y, rtol=1e-5, atol=1e-6):
@@ -348,6 +376,7 @@ def main(argv):
     init_refs(out)
     refs["schedules"] = optax_refs(out)
     lowered_refs(out)
+    complex_refs(out)
     with open(os.path.join(out, "references.json"), "w") as f:
         json.dump(refs, f, indent=1, sort_keys=True)
         f.write("\n")

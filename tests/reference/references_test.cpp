@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -369,6 +370,46 @@ TEST_P(ReferenceJaxModule, ImportedAndRunMatchesJax) {
 }
 INSTANTIATE_TEST_SUITE_P(Models, ReferenceJaxModule,
                          ::testing::Values("mlp", "cnn", "transformer", "tutorial"));
+
+// A NetKet-style model with complex64 parameters (make_references.py, ComplexDense): Flax's file
+// loads, kiln's own ops apply it, and JAX's lowering imports and runs, both giving JAX's output.
+TEST(ReferenceComplexModel, FlaxFileLoadsAndAppliesAsJaxDoes) {
+  const Tree tmpl = Tree::dict(
+      {{"params",
+        Tree::dict({{"Dense_0", Tree::dict({{"bias", zeros({6}, DType::complex64)},
+                                            {"kernel", zeros({5, 6}, DType::complex64)}})}})}});
+  const Tree v = serialization::from_bytes(tmpl, bytes_of("complex_dense_params.msgpack"));
+  const Tree io_tmpl =
+      Tree::dict({{"inputs", Tree::dict({{"00", zeros({6}, DType::complex64)},
+                                         {"01", zeros({5, 6}, DType::complex64)},
+                                         {"02", zeros({3, 5})}})},
+                  {"outputs", Tree::dict({{"00", zeros({3}, DType::complex64)}})}});
+  const Tree io = serialization::from_bytes(io_tmpl, bytes_of("jax_complex_dense_io.msgpack"));
+  const Array x = io["inputs"]["02"].leaf();
+  const Array& kernel = v["params"]["Dense_0"]["kernel"].leaf();
+  const Array& bias = v["params"]["Dense_0"]["bias"].leaf();
+  // The file holds the parameters JAX ran with.
+  EXPECT_EQ(kernel.to_vector<std::complex<float>>(),
+            io["inputs"]["01"].leaf().to_vector<std::complex<float>>());
+  // kiln's ops: the float32 input promotes to complex64 in the product, as in flax.linen.Dense.
+  const Array h = matmul(x, kernel) + bias;
+  const Array mine = sum(tanh(h) * exp(-0.5 * h), -1);
+  std::ifstream in(kData / "jax_complex_dense.mlir");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const ir::Graph g = from_stablehlo(text, "jax_complex_dense.mlir");
+  const std::vector<Array> imported =
+      run_graph(g, {io["inputs"]["00"].leaf(), io["inputs"]["01"].leaf(), x});
+  const auto want = io["outputs"]["00"].leaf().to_vector<std::complex<float>>();
+  for (const Array& got : {mine, imported.at(0)}) {
+    ASSERT_EQ(got.dtype(), DType::complex64);
+    const auto a = got.to_vector<std::complex<float>>();
+    ASSERT_EQ(a.size(), want.size());
+    // Bound: 2e-6 of the magnitude, as for the real models (complex tanh/exp round differently
+    // from XLA's; the sums run in another order).
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_LE(std::abs(a[i] - want[i]), 2e-6 + 2e-6 * std::abs(want[i])) << "output " << i;
+  }
+}
 
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,7 @@
 // convert between every pair of dtypes. Float -> int truncates toward zero and saturates (NaN ->
-// 0), as XLA's conversion does, so out-of-range values are defined; -> bool is x != 0.
+// 0), as XLA's conversion does, so out-of-range values are defined; -> bool is x != 0. A real
+// value becomes the real part of a complex one (imaginary part 0); complex -> complex converts
+// each part; complex -> real keeps the real part, as JAX's convert_element_type does.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -61,21 +63,42 @@ To convert_value(From x) {
 }
 
 template <class To, class From>
+To convert_element(From x) {
+  if constexpr (kIsComplex<To>) {
+    using Part = typename To::value_type;
+    if constexpr (kIsComplex<From>) {
+      return To(static_cast<Part>(x.real()), static_cast<Part>(x.imag()));
+    } else {
+      return To(convert_value<Part>(x), Part{0});
+    }
+  } else if constexpr (kIsComplex<From>) {
+    return convert_value<To>(x.real());
+  } else {
+    return convert_value<To>(x);
+  }
+}
+
+template <class To, class From>
 void convert_kernel(const KernelArgs& a, const KernelParams& p) {
   const int64_t n = static_cast<const CountParams&>(p).n;
   const From* x = in_ptr<From>(a, 0);
   To* y = out_ptr<To>(a);
-  for (int64_t i = 0; i < n; ++i) y[i] = convert_value<To>(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = convert_element<To>(x[i]);
+}
+
+// visit_dtype, and visit_complex for the complex dtypes.
+template <class F>
+KernelFn visit_any(DType t, F&& f) {
+  if (is_complex(t)) return visit_complex(t, f);
+  return visit_dtype(t, f);
 }
 
 }  // namespace
 
 Lowered lower_convert(const ir::Node& node, std::span<const ir::ValueType> in) {
-  // The support check refused complex results and operands (backend/support_check.cpp).
-  if (is_complex(node.type.dtype)) no_kernel(node, node.type.dtype);
   Lowered l;
-  l.fn = visit_dtype(in[0].dtype, [&](auto from) -> KernelFn {
-    return visit_dtype(node.type.dtype, [](auto to) -> KernelFn {
+  l.fn = visit_any(in[0].dtype, [&](auto from) -> KernelFn {
+    return visit_any(node.type.dtype, [](auto to) -> KernelFn {
       return &convert_kernel<decltype(to), decltype(from)>;
     });
   });

@@ -20,6 +20,31 @@ struct DotParams : KernelParams {
   size_t rhs_scratch_offset = 0;
 };
 
+// complex64 / complex128: a reference loop accumulating in the parts' precision (as XLA's CPU dot
+// does), each step adding the exact terms' products: correctness first, no blocking.
+template <class C>
+void complex_gemm(const GemmDims& d, const C* a, const C* b, C* c) {
+  using P = typename C::value_type;
+  const int64_t sai = d.trans_a ? 1 : d.lda, sap = d.trans_a ? d.lda : 1;
+  const int64_t sbp = d.trans_b ? 1 : d.ldb, sbj = d.trans_b ? d.ldb : 1;
+  for (int64_t batch = 0; batch < d.batch; ++batch) {
+    const C* ab = a + batch * d.stride_a;
+    const C* bb = b + batch * d.stride_b;
+    C* cb = c + batch * d.m * d.n;
+    for (int64_t i = 0; i < d.m; ++i) {
+      for (int64_t j = 0; j < d.n; ++j) {
+        P re = 0, im = 0;
+        for (int64_t p = 0; p < d.k; ++p) {
+          const C x = ab[i * sai + p * sap], y = bb[p * sbp + j * sbj];
+          re += x.real() * y.real() - x.imag() * y.imag();
+          im += x.real() * y.imag() + x.imag() * y.real();
+        }
+        cb[i * d.n + j] = C(re, im);
+      }
+    }
+  }
+}
+
 template <class T>
 void dot_kernel(const KernelArgs& args, const KernelParams& p) {
   const auto& dp = static_cast<const DotParams&>(p);
@@ -36,6 +61,8 @@ void dot_kernel(const KernelArgs& args, const KernelParams& p) {
   }
   if constexpr (std::is_same_v<T, float>) {
     sgemm(dp.gemm, a, b, out_ptr<float>(args));
+  } else if constexpr (kIsComplex<T>) {
+    complex_gemm(dp.gemm, a, b, out_ptr<T>(args));
   } else {
     direct_gemm(dp.gemm, a, b, out_ptr<T>(args));
   }
@@ -148,7 +175,12 @@ Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> i
   g.ldb = std::max<int64_t>(g.ldb, 1);
 
   Lowered l;
-  l.fn = numeric_kernel(node, in[0].dtype, []<class T>() -> KernelFn { return &dot_kernel<T>; });
+  if (is_complex(in[0].dtype)) {
+    l.fn =
+        visit_complex(in[0].dtype, [](auto tag) -> KernelFn { return &dot_kernel<decltype(tag)>; });
+  } else {
+    l.fn = numeric_kernel(node, in[0].dtype, []<class T>() -> KernelFn { return &dot_kernel<T>; });
+  }
   l.params = std::move(params);
   l.scratch_bytes = scratch;
   return l;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -45,8 +46,8 @@ inline T store(compute_t<T> v) {
   }
 }
 
-// Calls f.template operator()<T>() for every type kernels compute on, in DType order. complex64
-// and complex128 are storage only (kiln/dtype.hpp): absent here, as from every registry row.
+// Calls f.template operator()<T>() for every real type kernels compute on, in DType order. The
+// complex dtypes have kernels of their own (complex_kernels.cpp, visit_complex below).
 template <class F>
 constexpr void for_each_type(F&& f) {
   f.template operator()<bool>();
@@ -66,7 +67,7 @@ constexpr void for_each_type(F&& f) {
 
 using ir::DTypeMask;
 
-// for_each_type visits exactly the dtypes a registry row can hold (kiln/ir.hpp).
+// for_each_type visits exactly the real dtypes a registry row can hold (kiln/ir.hpp).
 static_assert(
     [] {
       DTypeMask m = 0;
@@ -75,11 +76,31 @@ static_assert(
     }() == ir::kRealDTypes,
     "the kernels' element types and the registry's dtypes differ");
 
-// The unsigned integer type of an element's width: shape kernels move bytes, not values.
+template <class T>
+inline constexpr bool kIsComplex =
+    std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>;
+
+// Calls f(T{}) with T = std::complex<float> for complex64, std::complex<double> for complex128
+// (numpy's layout: real part, then imaginary part).
+template <class F>
+decltype(auto) visit_complex(DType t, F&& f) {
+  if (t == DType::complex64) return f(std::complex<float>{});
+  if (t != DType::complex128) refuse_complex(t, "visit_complex of a real dtype");
+  return f(std::complex<double>{});
+}
+
+// Sixteen bytes moved as one element (complex128).
+struct Word16 {
+  uint64_t lo, hi;
+};
+
+// The type of an element's width: shape kernels move bytes, not values.
 template <size_t Width>
 using word_t = std::conditional_t<
     Width == 1, uint8_t,
-    std::conditional_t<Width == 2, uint16_t, std::conditional_t<Width == 4, uint32_t, uint64_t>>>;
+    std::conditional_t<Width == 2, uint16_t,
+                       std::conditional_t<Width == 4, uint32_t,
+                                          std::conditional_t<Width == 8, uint64_t, Word16>>>>;
 
 // Calls f.template operator()<Width>() with the itemsize as a compile-time constant.
 template <class F>
@@ -91,8 +112,10 @@ decltype(auto) visit_width(size_t width, F&& f) {
       return f.template operator()<2>();
     case 4:
       return f.template operator()<4>();
-    default:
+    case 8:
       return f.template operator()<8>();
+    default:
+      return f.template operator()<16>();
   }
 }
 

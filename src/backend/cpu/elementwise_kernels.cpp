@@ -368,6 +368,9 @@ inline Word blend(uint8_t pred, Word x, Word y) {
   const auto m = static_cast<Word>(Word{0} - static_cast<Word>(pred != 0));
   return static_cast<Word>((x & m) | (y & static_cast<Word>(~m)));
 }
+inline Word16 blend(uint8_t pred, Word16 x, Word16 y) {
+  return {blend(pred, x.lo, y.lo), blend(pred, x.hi, y.hi)};
+}
 
 template <size_t W>
 void select_kernel(const KernelArgs& a, const KernelParams& p) {
@@ -669,10 +672,12 @@ Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in) {
     l.elementwise = true;
     return l;
   }
+  if (is_complex_elementwise(node, in)) return lower_complex_elementwise(node, in);
   return elementwise(pick(kUnaryKernels, node, in[0].dtype), node);
 }
 
 Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in) {
+  if (is_complex_elementwise(node, in)) return lower_complex_elementwise(node, in);
   const BinaryKernels* k = binary_kernels(node.prim);
   KernelFn fn = k != nullptr ? k->pick(in[0].dtype) : nullptr;
   if (fn == nullptr) no_kernel(node, in[0].dtype);
@@ -699,7 +704,8 @@ Lowered lower_copy(const ir::Node&, std::span<const ir::ValueType> in) {
 }
 
 bool can_absorb_operands(const ir::Node& node, std::span<const ir::ValueType> in) {
-  if (node.prim == Prim::select) return in.size() == 3;
+  // A fill is one 8-byte word: complex128 selects keep materialized operands.
+  if (node.prim == Prim::select) return in.size() == 3 && itemsize(in[1].dtype) <= 8;
   if (in.size() != 2 || in[0].dtype != DType::float32) return false;
   const BinaryKernels* k = binary_kernels(node.prim);
   return k != nullptr && k->absorbed != nullptr;

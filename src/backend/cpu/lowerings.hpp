@@ -28,6 +28,9 @@ KernelFn numeric_kernel(const ir::Node& node, DType dtype, Pick pick) {
 }
 
 Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in);
+// Elementwise nodes on complex operands, and complex (two real parts): complex_kernels.cpp.
+bool is_complex_elementwise(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_complex_elementwise(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_binary(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_compare(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_select(const ir::Node& node, std::span<const ir::ValueType> in);

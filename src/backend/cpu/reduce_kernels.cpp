@@ -22,9 +22,12 @@ struct ReduceParams : KernelParams {
   int64_t out_numel = 0;
 };
 
+// complex sums accumulate in complex<double>, as real float sums do in double.
 template <class T>
-using sum_acc_t = std::conditional_t<kIsFloat<T>, double,
-                                     std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>;
+using sum_acc_t = std::conditional_t<
+    kIsComplex<T>, std::complex<double>,
+    std::conditional_t<kIsFloat<T>, double,
+                       std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>>;
 
 struct SumOp {
   template <class T>
@@ -104,6 +107,17 @@ void reduce_kernel(const KernelArgs& a, const KernelParams& p) {
 
 template <class Op>
 KernelFn pick_reduce(DType t, size_t* acc_size) {
+  if (is_complex(t)) {
+    if constexpr (!std::is_same_v<Op, SumOp>) {
+      return nullptr;  // complex has no order: only reduce_sum admits it
+    } else {
+      return visit_complex(t, [&](auto tag) -> KernelFn {
+        using T = decltype(tag);
+        *acc_size = sizeof(sum_acc_t<T>);
+        return &reduce_kernel<Op, T>;
+      });
+    }
+  }
   return visit_dtype(t, [&](auto tag) -> KernelFn {
     using T = decltype(tag);
     if constexpr (std::is_same_v<Op, SumOp> && kIsBool<T>) {

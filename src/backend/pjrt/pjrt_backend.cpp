@@ -248,10 +248,10 @@ class PjrtBackend final : public Backend {
                                           : name_ + "Device(id=" + std::to_string(id) + ")";
   }
 
-  // What StableHLO export can express: every primitive but random bits, every dtype but complex.
+  // What StableHLO export can express: every primitive but random bits.
   // tt-xla cannot legalize reduce_window (pooling) yet.
-  bool supports(ir::Prim p, DType t) const override {
-    if (p == ir::Prim::threefry2x32 || is_complex(t)) return false;
+  bool supports(ir::Prim p, DType) const override {
+    if (p == ir::Prim::threefry2x32) return false;
     if (ir::info(p).kind == ir::PrimKind::collective) return false;  // no multi-device export yet
     if (plugin_->platform_name() == "tt" &&
         (p == ir::Prim::reduce_window_sum || p == ir::Prim::reduce_window_max ||
