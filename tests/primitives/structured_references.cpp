@@ -111,6 +111,23 @@ uint64_t argmax(const Case& c, const Index& o) {
   return static_cast<uint64_t>(best);
 }
 
+// One accumulator of a float64 sum (floats) or a wrapping integer sum, rounded to the result's
+// dtype at the end.
+struct Sum {
+  double f = 0;
+  uint64_t i = 0;
+  void add(uint64_t bits, DType t) {
+    f += as_double(bits, t);
+    i += bits;
+  }
+  void add_product(uint64_t x, uint64_t y, DType t) {
+    f += as_double(x, t) * as_double(y, t);
+    i += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
+         (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
+  }
+  uint64_t bits(DType t) const { return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t); }
+};
+
 uint64_t dot(const Case& c, const Index& o) {
   const HostArray &l = c.in[0], &r = c.in[1];
   const ir::DotDims& d = c.attrs.dot;
@@ -131,39 +148,19 @@ uint64_t dot(const Case& c, const Index& o) {
     if (is_free(d.rhs_batch, d.rhs_contract, k)) ri[static_cast<size_t>(k)] = o[pos++];
   Shape contract;
   for (int64_t k : d.lhs_contract) contract.push_back(l.shape[static_cast<int>(k)]);
-  double sum = 0;
-  uint64_t isum = 0;
+  Sum sum;
   for (int64_t f = 0; f < contract.numel(); ++f) {
     const Index ci = unravel(f, contract);
     for (size_t k = 0; k < ci.size(); ++k) {
       li[static_cast<size_t>(d.lhs_contract[k])] = ci[k];
       ri[static_cast<size_t>(d.rhs_contract[k])] = ci[k];
     }
-    const uint64_t x = at(l, li), y = at(r, ri);
-    sum += as_double(x, t) * as_double(y, t);
-    isum += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
-            (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
+    sum.add_product(at(l, li), at(r, ri), t);
   }
   // A preferred_element_type result: the same exact sum in the wider dtype.
-  const DType rt = c.attrs.preferred_element_type.value_or(t);
-  return is_floating(rt) ? Scalar::from_double(sum, rt).bits : isum & mask(rt);
+  return sum.bits(c.attrs.preferred_element_type.value_or(t));
 }
 
-// One accumulator of a float64 sum (floats) or a wrapping integer sum, rounded to t at the end.
-struct Sum {
-  double f = 0;
-  uint64_t i = 0;
-  void add(uint64_t bits, DType t) {
-    f += as_double(bits, t);
-    i += bits;
-  }
-  void add_product(uint64_t x, uint64_t y, DType t) {
-    f += as_double(x, t) * as_double(y, t);
-    i += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
-         (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
-  }
-  uint64_t bits(DType t) const { return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t); }
-};
 
 // The operand index of window position w of output window o (strides and low padding of the
 // attributes), or nothing when it falls in the padding.
@@ -256,7 +253,7 @@ uint64_t convolution(const Case& c, const Index& o) {
       if (inside) sum.add_product(at(lhs, li), at(rhs, ri), t);
     }
   }
-  return sum.bits(t);
+  return sum.bits(c.attrs.preferred_element_type.value_or(t));
 }
 
 // threefry2x32 (Random123's, 20 rounds), written from its definition: the key schedule adds
