@@ -919,8 +919,7 @@ TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
           y = b.push(p, {x}, a, ir::infer_type(p, std::vector<ir::ValueType>{{t, s}}, a, {}));
           break;
         case ir::PrimKind::binary:  // complex makes a complex of two real parts
-          y = b.push(p, {x, x}, a,
-                     ir::infer_type(p, std::vector<ir::ValueType>(2, {t, s}), a, {}));
+          y = b.push(p, {x, x}, a, ir::infer_type(p, std::vector<ir::ValueType>(2, {t, s}), a, {}));
           break;
         case ir::PrimKind::compare:
           y = b.compare(p, x, x);
