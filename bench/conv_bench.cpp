@@ -48,7 +48,7 @@ Layer time_layer(const Array& x, const Array& k, const Array& ct, bool input_gra
     auto body = [&](std::span<const Array> t) {
       return std::vector<Array>{conv_same(input_grad ? t[0] : xs, t.back())};
     };
-    auto [y, g] = kiln::vjp_core(
+    auto [y, g] = kiln::detail::vjp_core(
         primals, body, [&](std::span<const Array>) { return std::vector<Array>{cts}; }, "vjp",
         kiln::Loc::current());
     g.insert(g.begin(), y[0]);

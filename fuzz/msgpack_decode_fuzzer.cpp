@@ -16,7 +16,7 @@
 #include "fuzz_check.hpp"
 #include "io/chunked_array.hpp"
 #include "kiln/error.hpp"
-#include "kiln/inspect.hpp"
+#include "kiln/checkpoints.hpp"
 #include "kiln/serialization.hpp"
 
 namespace ks = kiln::serialization;
@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   visit_chunked(decoded);
   try {
-    (void)kiln::inspect_summary(decoded);
+    (void)kiln::checkpoints::summarize(decoded);
   } catch (const kiln::Error&) {
   }
   return 0;

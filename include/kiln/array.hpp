@@ -20,13 +20,15 @@
 namespace kiln {
 
 class Buffer;
-struct ArrayImpl;  // src/core/array_impl.hpp
+struct ArrayImpl;    // src/core/array_impl.hpp
+struct ArrayAccess;  // src/core/array_impl.hpp: the library's own way in
+class Sharding;      // kiln/sharding.hpp
+struct Shard;
 
 class Array {
  public:
   // An empty array: holds nothing; every op on it is a ValueError.
   Array() = default;
-  explicit Array(std::shared_ptr<ArrayImpl> impl) : impl_(std::move(impl)) {}
 
   // A concrete array over an existing buffer of exactly shape.numel() * itemsize(dtype) bytes.
   static Array from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shape);
@@ -44,8 +46,14 @@ class Array {
   int ndim() const { return shape().rank(); }
   int64_t size() const { return shape().numel(); }
   bool is_tracer() const;
-  // The device holding a concrete array (TracerError for a tracer).
+  // The device holding a concrete array (TracerError for a tracer); for an array sharded over a
+  // mesh, the mesh's first device, where reading it whole assembles it.
   Device device() const;
+  // How the array is laid out: a NamedSharding for an array placed over a mesh (device_put with a
+  // NamedSharding, a sharded jit's outputs, shard_map's), else its one device (kiln/sharding.hpp).
+  Sharding sharding() const;
+  // Each device's piece (jax.Array.addressable_shards): one for an unsharded array.
+  std::vector<Shard> addressable_shards() const;
   // `loc` (here and below): the user's line, which the error for a donated array names.
   const std::shared_ptr<Buffer>& buffer(Loc loc = Loc::current()) const;
 
@@ -77,9 +85,9 @@ class Array {
   std::string str() const;
   std::string repr() const;
 
-  const std::shared_ptr<ArrayImpl>& impl() const { return impl_; }
-
  private:
+  friend struct ArrayAccess;
+  explicit Array(std::shared_ptr<ArrayImpl> impl) : impl_(std::move(impl)) {}
   void check_single_element() const;
   std::shared_ptr<ArrayImpl> impl_;
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kiln/trace.hpp"
+#include "kiln/detail/autodiff.hpp"
 #include "kiln/tree.hpp"
 
 namespace kiln {
@@ -24,59 +25,12 @@ struct GradOptions {
   bool has_aux = false;  // f returns std::pair<Array, Aux>; aux is returned beside the gradient
 };
 
-// The untyped core: traces `body` on tracers for `primals`, then computes its outputs and the
-// cotangents of `primals` given cotangents for the first `cotangents.size()` outputs (an empty
-// array is a zero cotangent). Returns {outputs, primal cotangents}.
-std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
-    std::span<const Array> primals, const TraceBody& body,
-    const std::function<std::vector<Array>(std::span<const Array> outputs)>& seeds, const char* who,
-    const Loc& loc);
-
-namespace autodiff_detail {
-// Checks that f's value is a float scalar and returns the seed 1.0 for it.
-std::vector<Array> scalar_seed(std::span<const Array> outputs, const char* who, const Loc& loc);
-// GradError unless f returns an Array (no aux) or a pair {value, aux} (has_aux).
-void check_output_kind(bool returns_array, bool returns_pair, bool has_aux, const char* who,
-                       const Loc& loc);
-}  // namespace autodiff_detail
-
-template <class F, class X, class... Rest>
-auto value_and_grad_impl(const F& f, bool has_aux, const char* who, const Loc& loc, const X& x,
-                         const Rest&... rest) {
-  using Out = std::remove_cvref_t<std::invoke_result_t<const F&, const X&, const Rest&...>>;
-  constexpr bool kReturnsPair = requires(const Out& o) {
-    o.first;
-    o.second;
-  };
-  autodiff_detail::check_output_kind(std::is_same_v<Out, Array>, kReturnsPair, has_aux, who, loc);
-  std::vector<Array> primals = tree_leaves(x);
-  std::shared_ptr<Out> tmpl;
-  auto body = [&](std::span<const Array> tracers) {
-    std::span<const Array> it = tracers;
-    Out out = f(tree_traits<X>::rebuild(x, it), rest...);
-    std::vector<Array> leaves;
-    size_t h = 0;
-    tree_traits<Out>::flatten(out, leaves, h);
-    tmpl = std::make_shared<Out>(std::move(out));
-    return leaves;
-  };
-  auto [outs, cts] = vjp_core(
-      primals, body,
-      [&](std::span<const Array> o) { return autodiff_detail::scalar_seed(o.first(1), who, loc); },
-      who, loc);
-  std::span<const Array> git = cts;
-  X g = tree_traits<X>::rebuild(x, git);
-  std::span<const Array> oit = outs;
-  Out value = tree_traits<Out>::rebuild(*tmpl, oit);
-  return std::make_pair(std::move(value), std::move(g));
-}
-
 // value_and_grad(f)(x, rest...) -> {f(x, rest...), df/dx}; with has_aux, f returns {loss, aux} and
 // the result is {{loss, aux}, df/dx}.
 template <class F>
 auto value_and_grad(F f, GradOptions options = {}, Loc loc = Loc::current()) {
   return [f = std::move(f), options, loc](const auto& x, const auto&... rest) {
-    return value_and_grad_impl(f, options.has_aux, "value_and_grad", loc, x, rest...);
+    return detail::value_and_grad(f, options.has_aux, "value_and_grad", loc, x, rest...);
   };
 }
 
@@ -84,7 +38,7 @@ auto value_and_grad(F f, GradOptions options = {}, Loc loc = Loc::current()) {
 template <class F>
 auto grad(F f, GradOptions options = {}, Loc loc = Loc::current()) {
   return [f = std::move(f), options, loc](const auto& x, const auto&... rest) {
-    auto [value, g] = value_and_grad_impl(f, options.has_aux, "grad", loc, x, rest...);
+    auto [value, g] = detail::value_and_grad(f, options.has_aux, "grad", loc, x, rest...);
     if constexpr (requires { value.second; }) {
       return std::make_pair(std::move(g), std::move(value.second));
     } else {
@@ -106,7 +60,7 @@ auto vjp(F f, const X& x, Loc loc = Loc::current()) {
       std::span<const Array> it = tracers;
       return tree_leaves(f(tree_traits<X>::rebuild(x, it)));
     };
-    auto [outs, cts] = vjp_core(
+    auto [outs, cts] = detail::vjp_core(
         primals, body, [&](std::span<const Array>) { return ct_leaves; }, "vjp", loc);
     std::span<const Array> git = cts;
     return tree_traits<X>::rebuild(x, git);

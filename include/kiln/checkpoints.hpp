@@ -48,7 +48,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Tr
 // serialization::from_bytes does (keys, shapes, dtypes, or Flax's lenient rules with
 // {.strict = false}; errors name the file and the path). `dir` may also be a checkpoint file.
 // kiln::Error naming the directory when there is none.
-Tree restore_checkpoint(const std::filesystem::path& dir, const Tree& templ,
+[[nodiscard]] Tree restore_checkpoint(const std::filesystem::path& dir, const Tree& templ,
                         std::optional<int64_t> step = std::nullopt,
                         const std::string& prefix = kDefaultPrefix,
                         const serialization::RestoreOptions& options = {});
@@ -78,5 +78,70 @@ TrainState restore_train_state(const std::filesystem::path& dir, const TrainStat
                                std::optional<int64_t> step = std::nullopt,
                                const std::string& prefix = kDefaultPrefix,
                                const serialization::RestoreOptions& options = {});
+
+
+// ---- checkpoint files of either format, told apart by extension (.msgpack, .safetensors) ----
+// (what `kiln inspect`, `kiln convert` and `kiln diff` do)
+
+
+enum class Format : uint8_t { msgpack, safetensors };
+// ValueError naming the path when the extension is neither.
+Format format_of(const std::filesystem::path& path);
+
+serialization::StateValue read_state(const std::filesystem::path& path);
+// The same with every array a view into the file, read where it is used (a regular file is
+// mapped, not read): what inspect, convert and diff_files use, so that a file costs memory only
+// for the array in use. The arrays are for reading bytes, not for computing with (views are not
+// aligned as kernels want): copy one (astype, device_put) to compute with it.
+serialization::StateValue read_state_in_place(const std::filesystem::path& path);
+void write_state(const std::filesystem::path& path, const serialization::StateValue& state,
+                 const serialization::WriteOptions& options = {});
+// `kiln convert`: msgpack -> msgpack re-encodes byte for byte; every other pair is lossless.
+void convert(const std::filesystem::path& in, const std::filesystem::path& out,
+             const serialization::WriteOptions& options = {});
+
+// `kiln diff`: entries (arrays and native values, by dotted path) only in one state, differing in
+// dtype or shape, or with differing values (the count of differing elements and the largest
+// absolute difference). `report` lists them, one per line, and ends with a summary line.
+struct Diff {
+  bool identical = true;
+  std::string report;
+};
+Diff diff(const serialization::StateValue& a, const serialization::StateValue& b,
+          const std::string& a_name = "A", const std::string& b_name = "B");
+// diff of two files read in place: memory beyond the largest pair of arrays stays constant.
+Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b);
+
+
+// What `kiln inspect FILE` shows of a state dict: its entries in order, each array with zlib's
+// CRC-32 of its elements' bytes as stored (little-endian, row-major; a chunked array's joined),
+// the same in either file format and what Python's zlib.crc32(np.asarray(x).tobytes()) gives.
+struct SummaryEntry {
+  enum class Kind : uint8_t { array, numpy_scalar, chunked_array, native, empty_map };
+  std::vector<std::string> path;  // keys from the root; empty when the state is a single value
+  Kind kind = Kind::array;
+  DType dtype = DType::float32;  // the array kinds
+  Shape shape;                   // the array kinds
+  uint32_t crc32 = 0;            // the array kinds
+  std::string native;            // native: the value as Python shows it ("int 0", "float 0.001")
+  bool operator==(const SummaryEntry&) const = default;
+};
+struct SummaryTotals {
+  size_t arrays = 0;
+  uint64_t elements = 0;
+  uint64_t bytes = 0;
+  bool operator==(const SummaryTotals&) const = default;
+};
+struct Summary {
+  std::vector<SummaryEntry> entries;      // the leaves (arrays, native values, empty maps)
+  SummaryTotals total;                    // over the whole state
+  std::optional<SummaryTotals> params;    // over its top-level "params", when there is one
+  bool operator==(const Summary&) const = default;
+};
+[[nodiscard]] Summary summarize(const serialization::StateValue& state);
+// The summary of a .msgpack or .safetensors file read in place (read_state_in_place): each array
+// is read once, checksummed as it is read and released, so memory stays constant beyond the
+// largest array whatever the file's size.
+[[nodiscard]] Summary summarize_file(const std::filesystem::path& path);
 
 }  // namespace kiln::checkpoints

@@ -17,7 +17,7 @@
 namespace kiln {
 
 // The module `module @jit_<graph.name>` with one public function @main.
-std::string to_stablehlo(const ir::Graph& graph);
+[[nodiscard]] std::string to_stablehlo(const ir::Graph& graph);
 
 // Traces `f` for these arguments (as f.lower(args...)) and converts the graph.
 template <class F, class... Args>

@@ -15,6 +15,7 @@
 
 namespace kiln {
 
-ir::Graph from_stablehlo(std::string_view text, std::string_view source_name = "<mlir>");
+[[nodiscard]] ir::Graph from_stablehlo(std::string_view text,
+                                      std::string_view source_name = "<mlir>");
 
 }  // namespace kiln

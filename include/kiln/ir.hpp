@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kiln/dtype.hpp"
@@ -57,6 +59,11 @@ enum class Prim : uint8_t {
   bitcast_convert,
   real,  // complex -> its real part (float32/float64)
   imag,  // complex -> its imaginary part
+  popcnt,
+  clz,
+  lgamma,
+  digamma,
+  reduce_precision,
   // elementwise binary
   add,
   sub,
@@ -73,6 +80,7 @@ enum class Prim : uint8_t {
   xor_,
   shift_left,
   shift_right_logical,
+  shift_right_arithmetic,
   // comparisons (result bool)
   eq,
   ne,
@@ -102,10 +110,28 @@ enum class Prim : uint8_t {
   reduce_window_max,
   select_and_scatter_add,
   rev,
+  // indexing (gather and scatter: StableHLO's; one scatter per combiner, as lax's scatter_p,
+  // scatter_add_p, ...)
+  gather,
+  scatter,
+  scatter_add,
+  scatter_mul,
+  scatter_min,
+  scatter_max,
+  dynamic_slice,
+  dynamic_update_slice,
   // random
   threefry2x32,
+  // collectives: inside shard_map (and SPMD-partitioned jit), over the devices of mesh axes
+  psum,
+  pmax,
+  all_gather,
+  psum_scatter,
+  all_to_all,
+  ppermute,
+  axis_index,
 };
-inline constexpr int kNumPrims = static_cast<int>(Prim::threefry2x32) + 1;
+inline constexpr int kNumPrims = static_cast<int>(Prim::axis_index) + 1;
 
 enum class PrimKind : uint8_t {
   structural,
@@ -118,7 +144,9 @@ enum class PrimKind : uint8_t {
   contraction,  // dot_general
   convolution,
   window,
-  random
+  indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
+  random,
+  collective  // exchanges between the devices of mesh axes (src/spmd runs them)
 };
 
 // A set of dtypes, one bit per DType: what a primitive accepts, what a backend's kernels run.
@@ -152,9 +180,13 @@ enum class Grad : uint8_t {
   none,  // not differentiable: a cotangent reaching it is a GradError naming it and the user's line
 };
 
-// Rules later transforms attach to a row (vmap, sharding propagation); no row fills them yet.
+// Rules transforms attach to a row. BatchRule (vmap): no row fills it yet. ShardingRule (SPMD
+// partitioning, src/spmd/sharding_rule.hpp): a row's own rule; a row without one gets its kind's
+// (elementwise kinds share one), and a primitive with neither is refused by the partitioner.
 struct BatchRule;
 struct ShardingRule;
+extern const ShardingRule kBroadcastInDimSharding;  // src/spmd/sharding_rules.cpp
+extern const ShardingRule kDotGeneralSharding;
 
 // One primitive, declared once. The type rule (shape_inference.cpp) refuses operands outside
 // `dtypes`; every backend's kernel table may only narrow it; the StableHLO exporter writes
@@ -181,8 +213,9 @@ using G = Grad;
 inline constexpr DTypeMask kAll = kRealDTypes, kNum = kNumericDTypes, kFloat = kFloatDTypes,
                            kInt = kIntDTypes, kBits = kBitwiseDTypes,
                            kSigned = kSignedIntDTypes | kFloatDTypes,
-                           kU32 = dtype_bit(DType::uint32), kC = kComplexDTypes, kAllC = kAllDTypes,
-                           kNumC = kNum | kC, kFloatC = kFloat | kC,
+                           kU32 = dtype_bit(DType::uint32), kI32 = dtype_bit(DType::int32),
+                           kC = kComplexDTypes, kAllC = kAllDTypes, kNumC = kNum | kC,
+                           kFloatC = kFloat | kC,
                            kRealF = dtype_bit(DType::float32) | dtype_bit(DType::float64);
 
 // clang-format off
@@ -215,6 +248,11 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::bitcast_convert, "bitcast_convert_type", K::unary, 1, kAll, G::none, "stablehlo.bitcast_convert"},
     {Prim::real, "real", K::unary, 1, kC, G::rule, "stablehlo.real"},
     {Prim::imag, "imag", K::unary, 1, kC, G::rule, "stablehlo.imag"},
+    {Prim::popcnt, "population_count", K::unary, 1, kInt, G::zero, "stablehlo.popcnt"},
+    {Prim::clz, "clz", K::unary, 1, kInt, G::zero, "stablehlo.count_leading_zeros"},
+    {Prim::lgamma, "lgamma", K::unary, 1, kFloat, G::rule, "chlo.lgamma"},
+    {Prim::digamma, "digamma", K::unary, 1, kFloat, G::none, "chlo.digamma"},
+    {Prim::reduce_precision, "reduce_precision", K::unary, 1, kFloat, G::rule, "stablehlo.reduce_precision"},
     {Prim::add, "add", K::binary, 2, kNumC, G::rule, "stablehlo.add"},
     {Prim::sub, "sub", K::binary, 2, kNumC, G::rule, "stablehlo.subtract"},
     {Prim::mul, "mul", K::binary, 2, kNumC, G::rule, "stablehlo.multiply"},
@@ -230,6 +268,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::xor_, "xor", K::binary, 2, kBits, G::zero, "stablehlo.xor"},
     {Prim::shift_left, "shift_left", K::binary, 2, kInt, G::zero, "stablehlo.shift_left"},
     {Prim::shift_right_logical, "shift_right_logical", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_logical"},
+    {Prim::shift_right_arithmetic, "shift_right_arithmetic", K::binary, 2, kInt, G::zero, "stablehlo.shift_right_arithmetic"},
     {Prim::eq, "eq", K::compare, 2, kAllC, G::zero, "stablehlo.compare"},
     {Prim::ne, "ne", K::compare, 2, kAllC, G::zero, "stablehlo.compare"},
     {Prim::lt, "lt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
@@ -237,7 +276,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::gt, "gt", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::ge, "ge", K::compare, 2, kAll, G::zero, "stablehlo.compare"},
     {Prim::select, "select", K::select, 3, kAllC, G::rule, "stablehlo.select"},
-    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAllC, G::rule, "stablehlo.broadcast_in_dim"},
+    {Prim::broadcast_in_dim, "broadcast_in_dim", K::shape, 1, kAllC, G::rule, "stablehlo.broadcast_in_dim", nullptr, &kBroadcastInDimSharding},
     {Prim::reshape, "reshape", K::shape, 1, kAllC, G::rule, "stablehlo.reshape"},
     {Prim::transpose, "transpose", K::shape, 1, kAllC, G::rule, "stablehlo.transpose"},
     {Prim::slice, "slice", K::shape, 1, kAllC, G::rule, "stablehlo.slice"},
@@ -247,13 +286,29 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
-    {Prim::dot_general, "dot_general", K::contraction, 2, kNumC, G::rule, "stablehlo.dot_general"},
+    {Prim::dot_general, "dot_general", K::contraction, 2, kNumC, G::rule, "stablehlo.dot_general", nullptr, &kDotGeneralSharding},
     {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
     {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
     {Prim::rev, "rev", K::shape, 1, kAllC, G::rule, "stablehlo.reverse"},
+    {Prim::gather, "gather", K::indexing, 2, kAll, G::rule, "stablehlo.gather"},
+    {Prim::scatter, "scatter", K::indexing, 3, kAll, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_add, "scatter_add", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_mul, "scatter_mul", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_min, "scatter_min", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_max, "scatter_max", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::dynamic_slice, "dynamic_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_slice"},
+    {Prim::dynamic_update_slice, "dynamic_update_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_update_slice"},
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
+    // collectives (docs/multi-device.md): attrs.collective names their mesh axes
+    {Prim::psum, "psum", K::collective, 1, kNum, G::rule, "stablehlo.all_reduce"},
+    {Prim::pmax, "pmax", K::collective, 1, kNum, G::none, "stablehlo.all_reduce"},
+    {Prim::all_gather, "all_gather", K::collective, 1, kAll, G::rule, "stablehlo.all_gather"},
+    {Prim::psum_scatter, "reduce_scatter", K::collective, 1, kNum, G::rule, "stablehlo.reduce_scatter"},
+    {Prim::all_to_all, "all_to_all", K::collective, 1, kAll, G::rule, "stablehlo.all_to_all"},
+    {Prim::ppermute, "ppermute", K::collective, 1, kAll, G::rule, "stablehlo.collective_permute"},
+    {Prim::axis_index, "axis_index", K::collective, 0, kI32, G::zero, "stablehlo.partition_id"},
 };
 // clang-format on
 
@@ -299,10 +354,41 @@ struct ConvDims {
   bool operator==(const ConvDims&) const = default;
 };
 
+// A collective's static parameters (jax.lax's): the mesh axes it runs over and, per primitive, the
+// dimensions it moves. The group of a device is the devices that differ from it only along `axes`.
+struct CollectiveAttrs {
+  std::vector<std::string> axes;  // mesh axis names, major to minor
+  int64_t axis_size = 1;          // the product of their sizes: the group's size
+  int64_t dimension = 0;          // all_gather: the gathered axis; reduce_scatter: the scattered
+                                  // one; all_to_all: split_axis
+  int64_t concat_dimension = 0;   // all_to_all: concat_axis
+  bool tiled = false;             // all_gather, reduce_scatter: concatenate (true) or stack
+  // ppermute: (source, destination) pairs of indices along `axes`; a device that no pair sends
+  // to receives zeros.
+  std::vector<std::pair<int64_t, int64_t>> perm;
+  bool operator==(const CollectiveAttrs&) const = default;
+};
+
+// gather's and the scatters' dimension numbers, as StableHLO names them for gather
+// (lax.GatherDimensionNumbers). A scatter reads the same fields under its own names:
+// offset_dims = update_window_dims, collapsed_slice_dims = inserted_window_dims,
+// operand_batching_dims = input_batching_dims, start_indices_batching_dims =
+// scatter_indices_batching_dims, start_index_map = scatter_dims_to_operand_dims. slice_sizes is
+// gather's only. indices_are_sorted and unique_indices are promises the text carries: kept and
+// written back, never relied on by the cpu.
+struct GatherDims {
+  std::vector<int64_t> offset_dims = {}, collapsed_slice_dims = {}, operand_batching_dims = {},
+                       start_indices_batching_dims = {}, start_index_map = {}, slice_sizes = {};
+  int64_t index_vector_dim = 0;
+  bool indices_are_sorted = false, unique_indices = false;
+  bool operator==(const GatherDims&) const = default;
+};
+
 // Static parameters of a node. One struct for all primitives; each primitive reads the fields its
 // row documents and leaves the rest empty (an empty field costs nothing and hashes to nothing).
 struct Attrs {
-  Shape shape;                   // full, iota, broadcast_in_dim, reshape: the result shape
+  Shape shape;                   // full, iota, broadcast_in_dim, reshape, dynamic_slice: the
+                                 // result shape (dynamic_slice: its slice_sizes)
   DType dtype = DType::float32;  // full, iota, convert, bitcast_convert: the result dtype
   std::vector<int64_t> dims;     // broadcast_in_dim: operand dim -> result dim;
                                  // transpose: permutation; reductions, rev: axes
@@ -314,9 +400,17 @@ struct Attrs {
   int64_t axis = 0;                           // concatenate, iota, argmax
   DotDims dot;                                // dot_general
   ConvDims conv;                              // convolution
+  GatherDims gather;                          // gather, scatter*
   Scalar value;                               // full
   std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
   int64_t index = 0;                          // parameter: position among the graph's inputs
+  CollectiveAttrs collective;                 // psum, all_gather, ... axis_index
+
+  // dot_general, convolution: lax's preferred_element_type, a result dtype wider than the operands
+  // (int8 -> int32, bfloat16 -> float32); empty: the operands' dtype.
+  std::optional<DType> preferred_element_type;
+  // reduce_precision: the floating-point format values are rounded to.
+  int32_t exponent_bits = 0, mantissa_bits = 0;
 
   bool operator==(const Attrs& o) const;
   size_t hash() const;

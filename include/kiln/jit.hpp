@@ -29,6 +29,7 @@
 
 #include "kiln/backend.hpp"
 #include "kiln/function_ref.hpp"
+#include "kiln/sharding.hpp"
 #include "kiln/trace.hpp"
 #include "kiln/tree.hpp"
 
@@ -42,6 +43,13 @@ struct JitOptions {
   // donate_argnums: `state = step(state, batch)` then updates the state in place. A donated array
   // whose buffer an output took reads as an error afterwards (use the output).
   std::vector<int> donate_argnums = {};
+  // SPMD (jax.jit's in_shardings / out_shardings, docs/multi-device.md): per argument, how it is
+  // split over a mesh — a PartitionSpec (of the use_mesh mesh), a NamedSharding, None (the
+  // argument's own sharding, else replicated) or, for a Tree argument, a dict prefix of it; and
+  // likewise for the result. Either set (or a sharded argument) compiles the function for every
+  // device of the mesh, partitioned.
+  std::vector<Shardings> in_shardings = {};
+  std::optional<Shardings> out_shardings = std::nullopt;
 };
 
 // A compiled graph, ready to run.
@@ -76,36 +84,34 @@ class Lowered {
 class JitCache {
  public:
   JitCache(JitOptions options, Loc loc);
+  ~JitCache();
 
   // Traces the user's function on tracers; stores a typed copy of its result as the output
   // template.
   using TraceFn =
       FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
 
-  struct Entry {
-    std::vector<ir::ValueType> input_types;
-    size_t structure_hash = 0;
-    std::shared_ptr<Executable> executable;
-    std::shared_ptr<const void> output_template;  // OutputTemplate<R> of the first traced output
-    // Per output, kOutputPoolDepth arrays this entry returned before; one whose last reference
-    // is the pool's is written again instead of allocating (see take_output in jit.cpp).
-    std::vector<std::shared_ptr<ArrayImpl>> output_pool;
-    // The traced graph, kept only under KILN_DEBUG_NANS: replayed op by op to find the first
-    // primitive that made a NaN.
-    std::shared_ptr<const ir::Graph> graph;
-  };
-  static constexpr size_t kOutputPoolDepth = 2;
-
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
-  // returns the output leaves and the entry.
+  // returns the output leaves and the output template `trace_fn` stored when it traced them.
   // `arg_ends[k]`: the leaf index where argument k's leaves end (for donate_argnums).
   // `call_loc`: the user's call, which errors about the arguments name (and a donated argument
   // remembers, for the error when it is used again).
-  std::pair<std::vector<Array>, const Entry*> call(std::span<const Array> leaves,
-                                                   std::span<const size_t> arg_ends,
-                                                   size_t structure_hash, TraceFn trace_fn,
-                                                   const Loc& call_loc);
+  std::pair<std::vector<Array>, const void*> call(std::span<const Array> leaves,
+                                                  std::span<const size_t> arg_ends,
+                                                  size_t structure_hash, TraceFn trace_fn,
+                                                  const Loc& call_loc);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
+  // Whether calls are partitioned over a mesh: in_shardings or out_shardings are set, or some
+  // leaf is a sharded array.
+  bool partitioned(std::span<const Array> leaves) const;
+  // The partitioned call (src/spmd/sharded_jit.cpp): traces the global function once per
+  // signature, partitions it for every device of the mesh, runs it on the leaves' shards and
+  // returns sharded outputs. `trees[k]`: argument k when it is a Tree (for dict in_shardings).
+  std::vector<Array> call_partitioned(std::span<const Array> leaves,
+                                      std::span<const size_t> arg_ends,
+                                      std::span<const Tree* const> trees, size_t structure_hash,
+                                      TraceFn trace_fn, std::shared_ptr<const void>& tmpl,
+                                      const Loc& call_loc);
   Device device() const { return device_; }
   size_t cache_size() const { return entries_.size(); }
   // Leaves of the last call: flattening reserves this many so that it never regrows.
@@ -116,8 +122,11 @@ class JitCache {
   Loc loc_;
   Device device_;
   std::mutex mutex_;  // one caller at a time: an executable's arena is not shared between runs
+  struct Entry;  // one traced signature: its executable, output template and output pool
   std::vector<std::unique_ptr<Entry>> entries_;  // one per signature, in tracing order
   size_t leaf_count_hint_ = 0;
+  struct PartitionedEntry;  // src/spmd/sharded_jit.cpp
+  std::vector<std::shared_ptr<PartitionedEntry>> partitioned_entries_;
 };
 
 // A static argument of a jitted function (see the head of this file): a plain C++ value that
@@ -234,9 +243,27 @@ class Jitted {
     [[maybe_unused]] size_t k = 0;
     ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
     auto trace_fn = tracer_fn<R>(args...);
-    auto [outs, entry] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
+    if (cache_->partitioned(leaves)) {
+      std::array<const Tree*, sizeof...(Args)> trees{};
+      [[maybe_unused]] size_t j = 0;
+      ((trees[j++] = tree_or_null(args)), ...);
+      std::shared_ptr<const void> tmpl;
+      std::vector<Array> outs =
+          cache_->call_partitioned(leaves, arg_ends, trees, h, trace_fn, tmpl, loc);
+      std::span<const Array> it(outs);
+      return static_cast<const detail::OutputTemplate<R>*>(tmpl.get())->rebuild(it);
+    }
+    auto [outs, output_template] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
     std::span<const Array> it(outs);
-    return static_cast<const OutputTemplate<R>*>(entry->output_template.get())->rebuild(it);
+    return static_cast<const detail::OutputTemplate<R>*>(output_template)->rebuild(it);
+  }
+
+  template <class A>
+  static const Tree* tree_or_null(const A& a) {
+    if constexpr (std::is_same_v<A, Tree>)
+      return &a;
+    else
+      return nullptr;
   }
 
   template <class R, class... Args>
@@ -250,7 +277,7 @@ class Jitted {
       std::vector<Array> outs;
       size_t ignored = 0;
       tree_traits<R>::flatten(result, outs, ignored);
-      tmpl = std::make_shared<const OutputTemplate<R>>(std::move(result));
+      tmpl = std::make_shared<const detail::OutputTemplate<R>>(std::move(result));
       return outs;
     };
   }

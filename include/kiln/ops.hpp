@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ Array array(std::span<const uint32_t> values, const Shape& shape, Loc loc = Loc:
 Array scalar(double value, DType dtype = float32, Loc loc = Loc::current());
 
 // ---- elementwise ----
+// As jnp's: exp, log, log1p, expm1, sqrt, rsqrt, tanh, logistic, sin, cos, erf and erf_inv of an
+// integer or bool array promote it to float32 first; floor, ceil and round of one return it
+// unchanged; abs and sign of an unsigned one are x and (x != 0).
 Array neg(const Array& x, Loc loc = Loc::current());
 Array abs(const Array& x, Loc loc = Loc::current());
 Array sign(const Array& x, Loc loc = Loc::current());
@@ -67,6 +71,26 @@ Array sin(const Array& x, Loc loc = Loc::current());
 Array cos(const Array& x, Loc loc = Loc::current());
 Array erf(const Array& x, Loc loc = Loc::current());
 Array erf_inv(const Array& x, Loc loc = Loc::current());
+// jnp.arcsin / arccos / arctan as XLA expands chlo.asin / acos / atan: with r = sqrt((1 - x)(1 +
+// x)), 2·atan2(x, 1 + r), atan2(r, x) and atan2(x, 1). Integer inputs give float32.
+Array arcsin(const Array& x, Loc loc = Loc::current());
+Array arccos(const Array& x, Loc loc = Loc::current());
+Array arctan(const Array& x, Loc loc = Loc::current());
+// lax.lgamma (log |Γ(x)|) and lax.digamma, with XLA's Lanczos approximation (g = 7, 9 terms).
+// digamma has no gradient in kiln (JAX's needs polygamma).
+Array lgamma(const Array& x, Loc loc = Loc::current());
+Array digamma(const Array& x, Loc loc = Loc::current());
+// lax.reduce_precision: rounds to the nearest value (ties to even) of a float format with
+// `exponent_bits` exponent and `mantissa_bits` mantissa bits; overflow gives ±inf, underflow ±0.
+Array reduce_precision(const Array& x, int exponent_bits, int mantissa_bits,
+                       Loc loc = Loc::current());
+// lax.population_count and lax.clz on integers: set bits, leading zero bits.
+Array population_count(const Array& x, Loc loc = Loc::current());
+Array clz(const Array& x, Loc loc = Loc::current());
+// jnp.isnan / isinf / isfinite (bool; always false / false / true for integers and bool).
+Array isnan(const Array& x, Loc loc = Loc::current());
+Array isinf(const Array& x, Loc loc = Loc::current());
+Array isfinite(const Array& x, Loc loc = Loc::current());
 Array floor(const Array& x, Loc loc = Loc::current());
 Array ceil(const Array& x, Loc loc = Loc::current());
 // Rounds half away from zero (lax.round's default).
@@ -75,6 +99,13 @@ Array square(const Array& x, Loc loc = Loc::current());
 Array reciprocal(const Array& x, Loc loc = Loc::current());
 Array logical_not(const Array& x, Loc loc = Loc::current());
 
+// Binary operations broadcast as numpy does and promote as JAX does (kiln/dtype.hpp: `promote`; a
+// C++ scalar is weakly typed, as a Python scalar). On bool operands add and maximum are logical
+// or, mul and minimum logical and (jnp's). div is true division (jnp.divide): integer or bool
+// operands give float32. rem is lax.rem: the result has the sign of a (C's %, fmod), unlike
+// jnp.remainder's floor modulo. pow and arctan2 compute in floating point: integer operands give
+// float32 (jnp.power of two integer arrays stays integer; kiln's does not). Integer arithmetic
+// wraps; integer division by zero gives -1 (XLA's).
 Array add(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array sub(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array mul(const Operand& a, const Operand& b, Loc loc = Loc::current());
@@ -90,6 +121,8 @@ Array bitwise_or(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array bitwise_xor(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array shift_left(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array shift_right_logical(const Operand& a, const Operand& b, Loc loc = Loc::current());
+// lax.shift_right_arithmetic: the sign bit fills in (counts >= the bit width give 0 or -1).
+Array shift_right_arithmetic(const Operand& a, const Operand& b, Loc loc = Loc::current());
 
 Array equal(const Operand& a, const Operand& b, Loc loc = Loc::current());
 Array not_equal(const Operand& a, const Operand& b, Loc loc = Loc::current());
@@ -147,6 +180,22 @@ Array concatenate(const std::vector<Array>& xs, int64_t axis = 0, Loc loc = Loc:
 Array pad(const Array& x, const Operand& padding_value, std::vector<int64_t> low,
           std::vector<int64_t> high, std::vector<int64_t> interior = {}, Loc loc = Loc::current());
 Array expand_dims(const Array& x, int64_t axis, Loc loc = Loc::current());
+// jnp.stack: the arrays (all of one shape) joined along a new axis.
+Array stack(const std::vector<Array>& xs, int64_t axis = 0, Loc loc = Loc::current());
+// jnp.split into `sections` equal parts along `axis` (a ShapeError when they are not equal) ...
+std::vector<Array> split(const Array& x, int64_t sections, int64_t axis = 0,
+                         Loc loc = Loc::current());
+// ... or at the sorted `indices` (indices.size() + 1 parts; write one index as
+// std::vector<int64_t>{i}: a braced {i} alone means sections).
+std::vector<Array> split(const Array& x, const std::vector<int64_t>& indices, int64_t axis,
+                         Loc loc = Loc::current());
+// jnp.tril / jnp.triu: zeros above (below) the k-th diagonal of the last two dims.
+Array tril(const Array& x, int64_t k = 0, Loc loc = Loc::current());
+Array triu(const Array& x, int64_t k = 0, Loc loc = Loc::current());
+// jax.nn.one_hot: x's integers compared with 0..num_classes-1 along a new axis (out-of-range
+// values give all zeros).
+Array one_hot(const Array& x, int64_t num_classes, DType dtype = float32, int64_t axis = -1,
+              Loc loc = Loc::current());
 Array squeeze(const Array& x, Axes axes = {}, Loc loc = Loc::current());
 
 // ---- reductions ----
@@ -158,9 +207,22 @@ Array mean(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc:
 Array argmax(const Array& x, int64_t axis, bool keepdims = false, Loc loc = Loc::current());
 
 // ---- contraction ----
+struct DotOptions {
+  // lax's preferred_element_type: a result dtype wider than the (promoted) operands, the products
+  // accumulated in it (int8 -> int32 exactly; bfloat16/float16 -> float32). Empty: the operands'.
+  std::optional<DType> preferred_element_type = std::nullopt;
+};
 Array dot_general(const Array& a, const Array& b, ir::DotDims dims, Loc loc = Loc::current());
+Array dot_general(const Array& a, const Array& b, ir::DotDims dims, const DotOptions& options,
+                  Loc loc = Loc::current());
 // numpy matmul: 1-d operands promoted and squeezed, leading batch dims broadcast.
 Array matmul(const Array& a, const Array& b, Loc loc = Loc::current());
+Array matmul(const Array& a, const Array& b, const DotOptions& options, Loc loc = Loc::current());
+// jnp.einsum on explicit ("ij,jk->ik") or implicit ("ij,jk") subscripts, without "...": each
+// operand's repeated labels become a diagonal, labels only it has are summed, and each pair of
+// operands contracts with one dot_general (left to right).
+Array einsum(std::string_view subscripts, const std::vector<Array>& operands,
+             Loc loc = Loc::current());
 // numpy dot for 1-d and 2-d operands.
 Array dot(const Array& a, const Array& b, Loc loc = Loc::current());
 
@@ -170,6 +232,8 @@ struct ConvOptions {
   std::vector<std::pair<int64_t, int64_t>> padding = {};  // (low, high) per spatial dim; empty: 0
   std::vector<int64_t> lhs_dilation = {}, rhs_dilation = {};  // empty: 1
   int64_t feature_group_count = 1;
+  // lax's preferred_element_type (see DotOptions); empty: the operands' dtype.
+  std::optional<DType> preferred_element_type = std::nullopt;
   // lax's string form of ConvDimensionNumbers: N/C batch/feature of lhs and out, O/I out/in
   // features of rhs, any other letters spatial (matched across the three by letter).
   std::string lhs_spec = "NHWC", rhs_spec = "HWIO", out_spec = "NHWC";

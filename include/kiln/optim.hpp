@@ -232,7 +232,7 @@ GradientTransformation inject_hyperparams(
     std::map<std::string, ScalarOrSchedule> hyperparams);
 
 // p + u for every leaf, cast back to p's dtype.
-Tree apply_updates(const Tree& params, const Tree& updates);
+[[nodiscard]] Tree apply_updates(const Tree& params, const Tree& updates);
 // sqrt(sum of squares of every leaf), float32 scalar.
 Array global_norm(const Tree& t);
 

@@ -16,9 +16,9 @@ std::array<uint32_t, 2> threefry2x32(std::array<uint32_t, 2> key, std::array<uin
 // key(seed) = [0, seed] as uint32[2] (32-bit seeds, as JAX's PRNGKey).
 Array key(uint32_t seed, Loc loc = Loc::current());
 // n new keys, uint32[n, 2].
-Array split(const Array& key, int64_t n = 2, Loc loc = Loc::current());
+[[nodiscard]] Array split(const Array& key, int64_t n = 2, Loc loc = Loc::current());
 // A new key from a key and data (uint32).
-Array fold_in(const Array& key, uint32_t data, Loc loc = Loc::current());
+[[nodiscard]] Array fold_in(const Array& key, uint32_t data, Loc loc = Loc::current());
 // Row i of a split result: split(key)[i].
 Array key_at(const Array& keys, int64_t i, Loc loc = Loc::current());
 
@@ -27,6 +27,10 @@ Array bits(const Array& key, const Shape& shape, Loc loc = Loc::current());
 // Uniform in [minval, maxval).
 Array uniform(const Array& key, const Shape& shape = {}, DType dtype = float32, double minval = 0.0,
               double maxval = 1.0, Loc loc = Loc::current());
+// jax.random.randint: integers in [minval, maxval) (clipped to dtype's range; maxval <= minval
+// gives minval), bit-identical to JAX for int8/16/32 and uint8/16/32 (64-bit dtypes: Unsupported).
+Array randint(const Array& key, const Shape& shape, int64_t minval, int64_t maxval,
+              DType dtype = int32, Loc loc = Loc::current());
 // Standard normal.
 Array normal(const Array& key, const Shape& shape = {}, DType dtype = float32,
              Loc loc = Loc::current());

@@ -73,37 +73,3 @@ File from_state_dict(const serialization::StateValue& state);
 serialization::StateValue to_state_dict(const File& f, const std::string& source = "<bytes>");
 
 }  // namespace kiln::safetensors
-
-namespace kiln::checkpoint {
-
-// ---- checkpoint files in either format, chosen by extension (.msgpack, .safetensors) ----
-
-enum class Format : uint8_t { msgpack, safetensors };
-// ValueError naming the path when the extension is neither.
-Format format_of(const std::filesystem::path& path);
-
-serialization::StateValue read_state(const std::filesystem::path& path);
-// The same with every array a view into the file, read where it is used (a regular file is
-// mapped, not read): what inspect, convert and diff_files use, so that a file costs memory only
-// for the array in use. The arrays are for reading bytes, not for computing with (views are not
-// aligned as kernels want): copy one (astype, device_put) to compute with it.
-serialization::StateValue read_state_in_place(const std::filesystem::path& path);
-void write_state(const std::filesystem::path& path, const serialization::StateValue& state,
-                 const serialization::WriteOptions& options = {});
-// `kiln convert`: msgpack -> msgpack re-encodes byte for byte; every other pair is lossless.
-void convert(const std::filesystem::path& in, const std::filesystem::path& out,
-             const serialization::WriteOptions& options = {});
-
-// `kiln diff`: entries (arrays and native values, by dotted path) only in one state, differing in
-// dtype or shape, or with differing values (the count of differing elements and the largest
-// absolute difference). `report` lists them, one per line, and ends with a summary line.
-struct Diff {
-  bool identical = true;
-  std::string report;
-};
-Diff diff(const serialization::StateValue& a, const serialization::StateValue& b,
-          const std::string& a_name = "A", const std::string& b_name = "B");
-// diff of two files read in place: memory beyond the largest pair of arrays stays constant.
-Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b);
-
-}  // namespace kiln::checkpoint

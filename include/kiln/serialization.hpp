@@ -71,8 +71,8 @@ struct RestoreOptions {
 Tree from_state_dict(const Tree& templ, const StateValue& state,
                      const std::string& source = "<bytes>", const RestoreOptions& options = {});
 
-std::vector<uint8_t> to_bytes(const Tree& t);
-Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
+[[nodiscard]] std::vector<uint8_t> to_bytes(const Tree& t);
+[[nodiscard]] Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
                 const std::string& source = "<bytes>", const RestoreOptions& options = {});
 
 // How a file replaces another.
@@ -91,7 +91,8 @@ void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& b
 // The check write_file makes first, for commands that want to fail before doing the work: a
 // kiln::Error naming `path` when it exists read-only and `options` do not allow replacing it.
 void refuse_read_only(const std::filesystem::path& path, const WriteOptions& options = {});
-Tree load(const std::filesystem::path& path, const Tree& templ, const RestoreOptions& options = {});
+[[nodiscard]] Tree load(const std::filesystem::path& path, const Tree& templ,
+                        const RestoreOptions& options = {});
 // The whole file. A regular file is read to the size fstat gives (one that grows meanwhile is an
 // error); a pipe or FIFO up to max_stream_bytes (0: $KILN_MAX_PIPE_BYTES, else 1 GiB) — anything
 // longer is an error, not an endless read; a device (/dev/zero, a terminal) is refused.

@@ -72,7 +72,7 @@ struct TrainState {
 
   static TrainState create(ApplyFn apply_fn, Tree params, optim::GradientTransformation tx);
   // One optimizer step: updates params and opt_state, increments step.
-  TrainState apply_gradients(const Tree& grads) const;
+  [[nodiscard]] TrainState apply_gradients(const Tree& grads) const;
   // Calls apply_fn with the arguments it takes after the variables.
   template <class R = Array, class... Args>
   R apply(const Tree& params, const Args&... args) const {

@@ -196,64 +196,6 @@ struct TreeField {
   M T::*member;
 };
 
-// Traits for a struct from its data fields, in declaration order (Flax's to_state_dict order).
-template <class T>
-struct struct_tree_traits {
-  template <class Fields>
-  static void flatten(const T& x, const Fields& fields, std::vector<Array>& leaves, size_t& h) {
-    if constexpr (requires { x.tree_static_hash(); }) hash_combine(h, x.tree_static_hash());
-    std::apply([&](const auto&... f) { (flatten_field(x, f, leaves, h), ...); }, fields);
-  }
-  template <class Fields>
-  static T rebuild(const T& like, const Fields& fields, std::span<const Array>& leaves) {
-    return rebuild_into(like, like, fields, leaves);
-  }
-  // `like` with its data fields emptied: the static fields alone. Rebuilding into a copy of it
-  // instead of a copy of `like` skips copying every tree that the rebuild replaces anyway (jit
-  // keeps one per output, see OutputTemplate).
-  template <class Fields>
-  static T hollow(const T& like, const Fields& fields) {
-    T out = like;
-    std::apply([&](const auto&... f) { ((out.*(f.member) = {}), ...); }, fields);
-    return out;
-  }
-  // `out` (static fields) with each data field rebuilt in the structure of `like`'s.
-  template <class Fields>
-  static T rebuild_into(T out, const T& like, const Fields& fields,
-                        std::span<const Array>& leaves) {
-    std::apply([&](const auto&... f) { (rebuild_field(out, like, f, leaves), ...); }, fields);
-    return out;
-  }
-  // The struct as a dict tree {field: subtree}, as Flax's to_state_dict makes it.
-  template <class Fields>
-  static Tree to_tree(const T& x, const Fields& fields) {
-    Tree t = Tree::dict();
-    std::apply([&](const auto&... f) { ((t.entry(f.name) = to_tree_value(x.*(f.member))), ...); },
-               fields);
-    return t;
-  }
-
- private:
-  template <class F>
-  static void flatten_field(const T& x, const F& f, std::vector<Array>& leaves, size_t& h) {
-    using M = std::remove_cvref_t<decltype(x.*(f.member))>;
-    tree_traits<M>::flatten(x.*(f.member), leaves, h);
-  }
-  template <class F>
-  static void rebuild_field(T& out, const T& like, const F& f, std::span<const Array>& leaves) {
-    using M = std::remove_cvref_t<decltype(like.*(f.member))>;
-    out.*(f.member) = tree_traits<M>::rebuild(like.*(f.member), leaves);
-  }
-  template <class M>
-  static Tree to_tree_value(const M& m) {
-    if constexpr (std::is_same_v<M, Tree> || std::is_same_v<M, Array>) {
-      return Tree(m);
-    } else {
-      return tree_traits<M>::to_tree(m);
-    }
-  }
-};
-
 // Flattens any TreeLike value.
 template <TreeLike T>
 std::vector<Array> tree_leaves(const T& x) {
@@ -262,29 +204,6 @@ std::vector<Array> tree_leaves(const T& x) {
   tree_traits<T>::flatten(x, out, h);
   return out;
 }
-
-// What jit keeps to rebuild a function's output on every call: the first traced output (its
-// structure) and, for KILN_TREE structs, a copy holding only the static fields — rebuilding into a
-// copy of that costs the static fields, not a deep copy of every tree that is then replaced.
-template <class T>
-struct OutputTemplate {
-  static constexpr bool kHollow = requires(const T& t, std::span<const Array>& s) {
-    tree_traits<T>::rebuild_into(tree_traits<T>::hollow(t), t, s);
-  };
-
-  explicit OutputTemplate(T traced) : like(std::move(traced)) {
-    if constexpr (kHollow) hollow = tree_traits<T>::hollow(like);
-  }
-  T rebuild(std::span<const Array>& leaves) const {
-    if constexpr (kHollow)
-      return tree_traits<T>::rebuild_into(*hollow, like, leaves);
-    else
-      return tree_traits<T>::rebuild(like, leaves);
-  }
-
-  T like;
-  std::optional<T> hollow;  // kHollow types only
-};
 
 }  // namespace kiln
 
@@ -321,16 +240,15 @@ struct OutputTemplate {
           __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_,  \
           KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                       \
     }                                                                                              \
-    using Impl = ::kiln::struct_tree_traits<Type>;                                                 \
+    using Impl = ::kiln::detail::StructTree<Type>;                                                 \
     static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {            \
       Impl::flatten(x, fields(), leaves, h);                                                       \
     }                                                                                              \
     static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {                \
       return Impl::rebuild(like, fields(), leaves);                                                \
     }                                                                                              \
-    static Type hollow(const Type& like) { return Impl::hollow(like, fields()); }                  \
-    static Type rebuild_into(Type out, const Type& like, std::span<const ::kiln::Array>& leaves) { \
-      return Impl::rebuild_into(std::move(out), like, fields(), leaves);                           \
-    }                                                                                              \
     static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }              \
   }
+
+// KILN_TREE's implementation and jit's output templates: not the API.
+#include "kiln/detail/struct_tree.hpp"  // IWYU pragma: export

@@ -23,6 +23,10 @@ std::string remedy(const ir::Node& node, const Backend& backend) {
     return "Random numbers are not generated on " + std::string(platform) +
            ": initialise on the cpu and device_put the parameters, as the tutorial does "
            "(model.init(...) on the cpu, then kiln::device_put(params, device))";
+  if (ir::info(node.prim).kind == ir::PrimKind::collective)
+    return std::string(ir::name(node.prim)) +
+           " exchanges between devices: call it inside kiln::shard_map over a Mesh, whose axes it "
+           "names (docs/multi-device.md)";
   ir::DTypeMask runs = 0;
   for (int d = 0; d < kNumDTypes; ++d)
     if (backend.supports(node.prim, static_cast<DType>(d)))

@@ -27,8 +27,11 @@ const ArrayImpl& checked(const std::shared_ptr<ArrayImpl>& impl) {
 
 }  // namespace
 
+const std::shared_ptr<Buffer>& assembled_buffer(const ArrayImpl& impl);  // core/sharding.cpp
+
 const std::shared_ptr<Buffer>& live_buffer(const ArrayImpl& impl, const Loc& loc) {
   if (impl.buffer) return impl.buffer;
+  if (impl.sharded) return assembled_buffer(impl);
   throw ValueError(message(
       "use of a " + std::string(short_name(impl.dtype)) + "[" + impl.shape.dims_str() +
           "] array that was donated to the jitted function called at " + describe(impl.donated_to) +
@@ -49,7 +52,7 @@ Array Array::from_buffer(std::shared_ptr<Buffer> buffer, DType dtype, Shape shap
   impl->dtype = dtype;
   impl->shape = shape;
   impl->buffer = std::move(buffer);
-  return Array(std::move(impl));
+  return ArrayAccess::wrap(std::move(impl));
 }
 
 Array Array::from_bytes(const void* data, size_t bytes, DType dtype, Shape shape, Device device) {

@@ -46,7 +46,7 @@ bool on_stack(uint64_t id) {
 // constant.
 ir::ValueId value_in(Trace& t, const Array& x, const Loc& loc) {
   if (x.empty()) throw ValueError(message("an empty kiln::Array was passed to an op", loc));
-  const ArrayImpl& impl = *x.impl();
+  const ArrayImpl& impl = *ArrayAccess::impl(x);
   if (impl.trace_id == t.id) return impl.value;
   if (auto it = t.known.find(&impl); it != t.known.end()) return it->second;
   ir::ValueId v;
@@ -74,7 +74,7 @@ Array make_tracer(const Trace& t, ir::ValueId v, const Loc& loc) {
   impl->trace_id = t.id;
   impl->value = v;
   impl->created = loc;
-  return Array(std::move(impl));
+  return ArrayAccess::wrap(std::move(impl));
 }
 
 // ---- eager execution: one cached executable per (primitive, attributes, operand types, device)
@@ -106,14 +106,14 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
     if (x.empty())
       throw ValueError(
           message("an empty kiln::Array was passed to " + std::string(ir::name(prim)), loc));
-    const ArrayImpl& impl = *x.impl();
+    const ArrayImpl& impl = *ArrayAccess::impl(x);
     if (impl.trace_id != 0) escaped(impl, loc);
-    live_buffer(impl, loc);
+    const Device on = live_buffer(impl, loc)->device();
     if (i == 0) {
-      device = impl.buffer->device();
-    } else if (!(impl.buffer->device() == device)) {
+      device = on;
+    } else if (!(on == device)) {
       throw ValueError(message(std::string(ir::name(prim)) + " of arrays on different devices, " +
-                                   device.str() + " and " + impl.buffer->device().str(),
+                                   device.str() + " and " + on.str(),
                                loc, "move one with kiln::device_put(x, device) first"));
     }
     types.push_back({impl.dtype, impl.shape});
@@ -147,7 +147,8 @@ Array run_eager(ir::Prim prim, std::span<const Array> inputs, ir::Attrs attrs, c
   }
 
   BufferList in_bufs(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) in_bufs[i] = inputs[i].impl()->buffer.get();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in_bufs[i] = live_buffer(*ArrayAccess::impl(inputs[i]), loc).get();
   auto out = device.backend()->allocate(
       static_cast<size_t>(out_type.shape.numel()) * itemsize(out_type.dtype), device);
   Buffer* out_buf = out.get();

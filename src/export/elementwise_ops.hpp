@@ -10,7 +10,8 @@ namespace kiln {
 constexpr bool is_plain_elementwise(ir::Prim p) {
   const ir::PrimInfo& row = ir::info(p);
   return (row.kind == ir::PrimKind::unary || row.kind == ir::PrimKind::binary) &&
-         !row.stablehlo.empty() && p != ir::Prim::convert && p != ir::Prim::bitcast_convert;
+         !row.stablehlo.empty() && p != ir::Prim::convert && p != ir::Prim::bitcast_convert &&
+         p != ir::Prim::reduce_precision;
 }
 
 }  // namespace kiln

@@ -308,6 +308,13 @@ class Emitter {
 
   void check_supported(const ir::Node& n) const {
     const std::string prim(ir::name(n.prim));
+    if (ir::info(n.prim).kind == ir::PrimKind::collective)
+      throw Unsupported(message("StableHLO export: " + prim +
+                                    " is a collective, and kiln does not export multi-device "
+                                    "programs yet",
+                                n.loc,
+                                "Run it on kiln's cpu devices (KILN_CPU_DEVICES=N, "
+                                "docs/multi-device.md)"));
     if (n.prim == Prim::threefry2x32)
       throw Unsupported(message(
           "StableHLO export: threefry2x32 (random bits) is not exported — accelerator plugins "
@@ -413,6 +420,10 @@ class Emitter {
       case Prim::bitcast_convert:
         line(r + " = " + op_name(n) + " " + in(n, 0) + " : (" + in_type(n, 0) + ") -> " + t);
         return;
+      case Prim::reduce_precision:  // format = e5m2: exponent and mantissa bits
+        line(r + " = " + op_name(n) + " " + in(n, 0) + ", format = e" +
+             std::to_string(a.exponent_bits) + "m" + std::to_string(a.mantissa_bits) + " : " + t);
+        return;
       case Prim::select:
         line(r + " = " + op_name(n) + " " + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) + " : " +
              in_type(n, 0) + ", " + t);
@@ -513,6 +524,32 @@ class Emitter {
       case Prim::select_and_scatter_add:
         emit_window(id, n, t, dt, a);
         return;
+      case Prim::gather:
+        line(r + " = \"" + op_name(n) + "\"(" + in(n, 0) + ", " + in(n, 1) +
+             ") <{dimension_numbers = " + gather_dims(a.gather, false) +
+             ", indices_are_sorted = " + (a.gather.indices_are_sorted ? "true" : "false") +
+             ", slice_sizes = " + i64_array(a.gather.slice_sizes) + "}> : (" + in_type(n, 0) +
+             ", " + in_type(n, 1) + ") -> " + t);
+        return;
+      case Prim::scatter:
+      case Prim::scatter_add:
+      case Prim::scatter_mul:
+      case Prim::scatter_min:
+      case Prim::scatter_max:
+        emit_scatter(r, n, t, dt, a);
+        return;
+      case Prim::dynamic_slice:
+      case Prim::dynamic_update_slice: {
+        std::string ops, types;
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          ops += (i ? ", " : "") + in(n, i);
+          types += (i ? ", " : "") + in_type(n, i);
+        }
+        const std::string sizes =
+            n.prim == Prim::dynamic_slice ? ", sizes = " + int_list(a.shape.vec()) : "";
+        line(r + " = " + op_name(n) + " " + ops + sizes + " : (" + types + ") -> " + t);
+        return;
+      }
       default:
         throw Unsupported(
             message("StableHLO export: no lowering for primitive " + std::string(ir::name(n.prim)),
@@ -565,6 +602,51 @@ class Emitter {
       default:
         return;
     }
+  }
+
+  // #stablehlo.gather<...> / #stablehlo.scatter<...>, fields in StableHLO's order, empty lists
+  // and a zero index_vector_dim left out (as StableHLO prints them).
+  static std::string gather_dims(const ir::GatherDims& d, bool scatter) {
+    std::string s;
+    auto field = [&](const char* name, const std::vector<int64_t>& v) {
+      if (!v.empty()) s += std::string(s.empty() ? "" : ", ") + name + " = " + int_list(v);
+    };
+    field(scatter ? "update_window_dims" : "offset_dims", d.offset_dims);
+    field(scatter ? "inserted_window_dims" : "collapsed_slice_dims", d.collapsed_slice_dims);
+    field(scatter ? "input_batching_dims" : "operand_batching_dims", d.operand_batching_dims);
+    field(scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims",
+          d.start_indices_batching_dims);
+    field(scatter ? "scatter_dims_to_operand_dims" : "start_index_map", d.start_index_map);
+    if (d.index_vector_dim != 0)  // 0, StableHLO's default, is left out as its printer does
+      s += std::string(s.empty() ? "" : ", ") +
+           "index_vector_dim = " + std::to_string(d.index_vector_dim);
+    return std::string(scatter ? "#stablehlo.scatter<" : "#stablehlo.gather<") + s + ">";
+  }
+
+  // A scatter and its update region, as JAX writes it: the replace body returns the update.
+  void emit_scatter(const std::string& r, const ir::Node& n, const std::string& t, DType dt,
+                    const ir::Attrs& a) {
+    const ir::GatherDims& d = a.gather;
+    line(r + " = \"" + op_name(n) + "\"(" + in(n, 0) + ", " + in(n, 1) + ", " + in(n, 2) +
+         ") <{indices_are_sorted = " + (d.indices_are_sorted ? "true" : "false") +
+         ", scatter_dimension_numbers = " + gather_dims(d, true) +
+         ", unique_indices = " + (d.unique_indices ? "true" : "false") + "}> ({");
+    const std::string st = tensor_type(dt, Shape{});
+    const std::string x = fresh(), y = fresh();
+    line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
+    const char* op = n.prim == Prim::scatter_add   ? "stablehlo.add"
+                     : n.prim == Prim::scatter_mul ? "stablehlo.multiply"
+                     : n.prim == Prim::scatter_min ? "stablehlo.minimum"
+                     : n.prim == Prim::scatter_max ? "stablehlo.maximum"
+                                                   : nullptr;
+    if (op == nullptr) {
+      line("stablehlo.return " + y + " : " + st, 6);
+    } else {
+      const std::string c = fresh();
+      line(c + " = " + op + " " + x + ", " + y + " : " + st, 6);
+      line("stablehlo.return " + c + " : " + st, 6);
+    }
+    line("}) : (" + in_type(n, 0) + ", " + in_type(n, 1) + ", " + in_type(n, 2) + ") -> " + t);
   }
 
   // padding (an Nx2 i64 tensor), window_dimensions, window_strides, as JAX writes them.

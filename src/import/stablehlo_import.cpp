@@ -90,9 +90,14 @@ class Importer {
   std::vector<ValueId> convolution(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> reduce_window(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> select_and_scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> gather(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> inverse_trig(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> reduce_precision(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> cosh(const Op& op, const std::vector<ValueId>& in, Prim p);
 
  private:
@@ -143,6 +148,8 @@ class Importer {
     return n.prim == Prim::full && n.attrs.value.bits == bits;
   }
   void window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const;
+  ir::GatherDims gather_dims(const Op& op, const char* attr, bool scatter) const;
+  void result_dtype_as_preferred(const Op& op, const std::vector<ValueId>& in, ir::Attrs& a) const;
 
   const mlir::Module& m_;
   std::string_view source_;
@@ -162,6 +169,7 @@ const Reader kReaders[] = {
     {Prim::iota, &Importer::iota},
     {Prim::convert, &Importer::convert},
     {Prim::bitcast_convert, &Importer::convert},
+    {Prim::reduce_precision, &Importer::reduce_precision},
     {Prim::broadcast_in_dim, &Importer::broadcast_in_dim},
     {Prim::reshape, &Importer::reshape},
     {Prim::transpose, &Importer::dims_op},
@@ -174,6 +182,10 @@ const Reader kReaders[] = {
     {Prim::convolution, &Importer::convolution},
     {Prim::reduce_window_sum, &Importer::reduce_window},  // and reduce_window_max
     {Prim::select_and_scatter_add, &Importer::select_and_scatter},
+    {Prim::gather, &Importer::gather},
+    {Prim::scatter, &Importer::scatter},  // the update region picks scatter_add, ...
+    {Prim::dynamic_slice, &Importer::dynamic_slice},
+    {Prim::dynamic_update_slice, &Importer::dynamic_slice},
 };
 
 // Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
@@ -181,8 +193,11 @@ const OpRule kJaxOps[] = {
     {"stablehlo.clamp", Prim::max, &Importer::clamp},
     {"stablehlo.is_finite", Prim::lt, &Importer::is_finite},  // jax.nn.logsumexp uses it
     {"stablehlo.dot", Prim::dot_general, &Importer::dot},
-    {"chlo.square", Prim::mul, &Importer::square},  // jnp.square (LayerNorm's variance)
-    {"chlo.cosh", Prim::exp, &Importer::cosh},      // NetKet's log_cosh
+    {"chlo.square", Prim::mul, &Importer::square},        // jnp.square (LayerNorm's variance)
+    {"chlo.asin", Prim::atan2, &Importer::inverse_trig},  // jnp.arcsin, arccos, arctan
+    {"chlo.acos", Prim::atan2, &Importer::inverse_trig},
+    {"chlo.atan", Prim::atan2, &Importer::inverse_trig},
+    {"chlo.cosh", Prim::exp, &Importer::cosh},  // NetKet's log_cosh
 };
 
 // Ops the parser must accept that are not lowered to nodes: calls, returns.
@@ -347,8 +362,77 @@ std::string Importer::region_combiner(const Op& op, const mlir::Region& r) const
 
 // --- lowerings ------------------------------------------------------------------------------
 
+// On i1, StableHLO's maximum and add are logical or, minimum and multiply logical and (JAX writes
+// them for jnp.maximum/minimum of bools, and lax.add/mul of bools); kiln's arithmetic rows take
+// no bool, so they read as the logic ops. A select whose predicate is a scalar (JAX's lax.select
+// and jnp.where of a 0-d condition) broadcasts it.
 std::vector<ValueId> Importer::elementwise(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.size() == 2 && g_.type(in[0]).dtype == DType::bool_) {
+    if (p == Prim::max || p == Prim::add) p = Prim::or_;
+    if (p == Prim::min || p == Prim::mul) p = Prim::and_;
+  }
+  if (p == Prim::select && in.size() == 3 && g_.type(in[0]).shape.rank() == 0 &&
+      g_.type(in[1]).shape.rank() > 0)
+    return {add(op, p, {broadcast_scalar(op, in[0], g_.type(in[1]).shape), in[1], in[2]}, {})};
   return {add(op, p, in, {})};
+}
+
+// XLA's expansions of chlo.asin / acos / atan for real operands (the same ops kiln's arcsin,
+// arccos and arctan write): r = sqrt((1 - x)(1 + x)); asin = 2·atan2(x, 1 + r) (as a sum),
+// acos = atan2(r, x), atan = atan2(x, 1).
+std::vector<ValueId> Importer::inverse_trig(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 1 || !is_floating(g_.type(in[0]).dtype))
+    fail(op.pos, op.name + " takes one floating-point operand", "");
+  const ir::ValueType& t = g_.type(in[0]);
+  const ValueId x = in[0];
+  const ValueId one = add_full(t.dtype, t.shape, Scalar::from_double(1.0, t.dtype).bits);
+  if (op.name == "chlo.atan") return {add(op, Prim::atan2, {x, one}, {})};
+  const ValueId r =
+      add(op, Prim::sqrt,
+          {add(op, Prim::mul, {add(op, Prim::sub, {one, x}, {}), add(op, Prim::add, {x, one}, {})},
+               {})},
+          {});
+  if (op.name == "chlo.acos") return {add(op, Prim::atan2, {r, x}, {})};
+  const ValueId half = add(op, Prim::atan2, {x, add(op, Prim::add, {r, one}, {})}, {});
+  return {add(op, Prim::add, {half, half}, {})};
+}
+
+// stablehlo.reduce_precision %x, format = e5m2 (pretty) or exponent_bits / mantissa_bits
+// attributes (generic).
+std::vector<ValueId> Importer::reduce_precision(const Op& op, const std::vector<ValueId>& in,
+                                                Prim p) {
+  ir::Attrs a;
+  if (const Attr* f = op.attr("format")) {
+    const std::string& s = f->text;
+    const size_t m = s.find('m');
+    char* end = nullptr;
+    if (s.size() < 4 || s[0] != 'e' || m == std::string::npos || m < 2)
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+    a.exponent_bits = static_cast<int32_t>(std::strtol(s.c_str() + 1, &end, 10));
+    if (end != s.c_str() + m)
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+    a.mantissa_bits = static_cast<int32_t>(std::strtol(s.c_str() + m + 1, &end, 10));
+    if (*end != '\0' || m + 1 == s.size())
+      fail(f->pos,
+           "reduce_precision format must be e<exponent bits>m<mantissa bits>, found '" + s + "'",
+           "Write format = e5m2");
+  } else {
+    a.exponent_bits = static_cast<int32_t>(integer(op, {"exponent_bits"}, 0, true));
+    a.mantissa_bits = static_cast<int32_t>(integer(op, {"mantissa_bits"}, 0, true));
+  }
+  return {add(op, p, in, a)};
+}
+
+// A product whose declared result dtype is not its operands' carries it as
+// preferred_element_type (JAX's int8 -> int32, bfloat16 -> float32 products).
+void Importer::result_dtype_as_preferred(const Op& op, const std::vector<ValueId>& in,
+                                         ir::Attrs& a) const {
+  const ir::ValueType* t = declared(op, 0);
+  if (t && !in.empty() && t->dtype != g_.type(in[0]).dtype) a.preferred_element_type = t->dtype;
 }
 
 std::vector<ValueId> Importer::compare(const Op& op, const std::vector<ValueId>& in, Prim) {
@@ -501,6 +585,7 @@ std::vector<ValueId> Importer::dot_general(const Op& op, const std::vector<Value
     pair("batching_dims", a.dot.lhs_batch, a.dot.rhs_batch);
     pair("contracting_dims", a.dot.lhs_contract, a.dot.rhs_contract);
   }
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 
@@ -512,6 +597,7 @@ std::vector<ValueId> Importer::dot(const Op& op, const std::vector<ValueId>& in,
   ir::Attrs a;
   a.dot.lhs_contract = {lr - 1};
   a.dot.rhs_contract = {0};
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 
@@ -596,6 +682,7 @@ std::vector<ValueId> Importer::convolution(const Op& op, const std::vector<Value
                     "kiln's convolution does not reverse windows: reverse the kernel instead");
   a.conv.feature_group_count = integer(op, {"feature_group_count"}, 1, false);
   a.conv.batch_group_count = integer(op, {"batch_group_count"}, 1, false);
+  result_dtype_as_preferred(op, in, a);
   return {add(op, p, in, a)};
 }
 
@@ -613,6 +700,22 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
   if (n == 1) {
     const std::string combiner = region_combiner(op, body);
     Prim reduction = Prim::reduce_sum, combine = Prim::add;
+    if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") &&
+        g_.type(in[0]).dtype == DType::bool_) {
+      // all / any of bools (JAX's gather and take in "fill" mode check their index vectors so):
+      // a min / max of the 0/1 bytes.
+      const bool all = combiner == "stablehlo.and";
+      ir::Attrs u8, b;
+      u8.dtype = DType::uint8;
+      b.dtype = DType::bool_;
+      ValueId r = add(op, all ? Prim::reduce_min : Prim::reduce_max,
+                      {add(op, Prim::convert, {in[0]}, u8)}, a);
+      if (!is_full_with(in[1], all ? 1 : 0))
+        r = add(op, all ? Prim::min : Prim::max,
+                {r, broadcast_scalar(op, add(op, Prim::convert, {in[1]}, u8), g_.type(r).shape)},
+                {});
+      return {add(op, Prim::convert, {r}, b)};
+    }
     if (combiner == "stablehlo.maximum") {
       reduction = Prim::reduce_max;
       combine = Prim::max;
@@ -715,6 +818,92 @@ std::vector<ValueId> Importer::select_and_scatter(const Op& op, const std::vecto
   ir::Attrs a;
   window_attrs(op, in[0], a);
   return {with_init(op, add(op, p, {in[1], in[0]}, a), in[2], Prim::add)};
+}
+
+// #stablehlo.gather<...> / #stablehlo.scatter<...> (absent lists are empty), and the
+// indices_are_sorted / unique_indices flags.
+ir::GatherDims Importer::gather_dims(const Op& op, const char* attr, bool scatter) const {
+  const Attr* d = op.attr(attr);
+  if (!d || d->kind != Attr::Kind::dict)
+    fail(op.pos,
+         op.name + " lacks its " + attr + " = #stablehlo." + (scatter ? "scatter" : "gather") +
+             "<...>",
+         "Write the dimension numbers as JAX prints them");
+  auto field = [&](const char* name) {
+    const Attr* f = d->field(name);
+    return f ? to_ints(*f) : std::vector<int64_t>{};
+  };
+  ir::GatherDims g;
+  g.offset_dims = field(scatter ? "update_window_dims" : "offset_dims");
+  g.collapsed_slice_dims = field(scatter ? "inserted_window_dims" : "collapsed_slice_dims");
+  g.operand_batching_dims = field(scatter ? "input_batching_dims" : "operand_batching_dims");
+  g.start_indices_batching_dims =
+      field(scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims");
+  g.start_index_map = field(scatter ? "scatter_dims_to_operand_dims" : "start_index_map");
+  // index_vector_dim = 0 is StableHLO's default, which its printer leaves out.
+  const Attr* ivd = d->field("index_vector_dim");
+  if (ivd && ivd->kind != Attr::Kind::integer)
+    fail(ivd->pos, op.name + ": index_vector_dim must be an integer", "");
+  g.index_vector_dim = ivd ? ivd->integer : 0;
+  auto flag = [&](const char* name) {
+    const Attr* f = op.attr(name);
+    return f && f->kind == Attr::Kind::keyword && f->text == "true";
+  };
+  g.indices_are_sorted = flag("indices_are_sorted");
+  g.unique_indices = flag("unique_indices");
+  return g;
+}
+
+std::vector<ValueId> Importer::gather(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.gather = gather_dims(op, "dimension_numbers", false);
+  a.gather.unique_indices = false;  // a scatter's flag; gather has none
+  a.gather.slice_sizes = ints(op, {"slice_sizes"});
+  return {add(op, p, in, a)};
+}
+
+// The update region names the combiner: `return %update` replaces, a binary op of the two
+// arguments combines.
+std::vector<ValueId> Importer::scatter(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (in.size() != 3 || op.regions.size() != 1)
+    unsupported(op.pos,
+                "stablehlo.scatter of " + std::to_string(in.size()) +
+                    " operands: kiln imports "
+                    "scatters of one operand, its indices and one updates tensor",
+                "Scatter each operand on its own");
+  const mlir::Region& body = op.regions[0];
+  Prim p = Prim::scatter;
+  const bool returns_update = body.args.size() == 2 && body.ops.size() == 1 &&
+                              body.ops[0].operands.size() == 1 &&
+                              body.ops[0].operands[0] == body.args[1].first;
+  if (!returns_update) {
+    const std::string combiner = region_combiner(op, body);
+    if (combiner == "stablehlo.add") {
+      p = Prim::scatter_add;
+    } else if (combiner == "stablehlo.multiply") {
+      p = Prim::scatter_mul;
+    } else if (combiner == "stablehlo.minimum") {
+      p = Prim::scatter_min;
+    } else if (combiner == "stablehlo.maximum") {
+      p = Prim::scatter_max;
+    } else {
+      unsupported(op.pos,
+                  "stablehlo.scatter with a " + (combiner.empty() ? "multi-op" : combiner) +
+                      " update region: kiln scatters with replace, add, multiply, minimum and "
+                      "maximum",
+                  "Express the update with one of those");
+    }
+  }
+  ir::Attrs a;
+  a.gather = gather_dims(op, "scatter_dimension_numbers", true);
+  return {add(op, p, in, a)};
+}
+
+// dynamic_slice: `sizes = [..]` (pretty) or slice_sizes = array<i64: ..> (generic).
+std::vector<ValueId> Importer::dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  if (p == Prim::dynamic_slice) a.shape = Shape(ints(op, {"sizes", "slice_sizes"}));
+  return {add(op, p, in, a)};
 }
 
 // dense<...> becomes a `full` (one value) or a `constant` (a host literal).

@@ -12,9 +12,10 @@
 #include "io/chunked_array.hpp"
 #include "io/mapped_file.hpp"
 #include "io/state_value_text.hpp"
+#include "kiln/checkpoints.hpp"
 #include "kiln/safetensors.hpp"
 
-namespace kiln::checkpoint {
+namespace kiln::checkpoints {
 namespace {
 
 using serialization::StateValue;
@@ -288,4 +289,4 @@ Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b) 
   return diff(read_state_in_place(a), read_state_in_place(b), a.string(), b.string());
 }
 
-}  // namespace kiln::checkpoint
+}  // namespace kiln::checkpoints

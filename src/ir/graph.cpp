@@ -48,7 +48,10 @@ bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
-         conv == o.conv && value == o.value && literal == o.literal && index == o.index;
+         conv == o.conv && gather == o.gather && value == o.value && literal == o.literal &&
+         index == o.index && collective == o.collective &&
+         preferred_element_type == o.preferred_element_type && exponent_bits == o.exponent_bits &&
+         mantissa_bits == o.mantissa_bits;
 }
 
 size_t Attrs::hash() const {
@@ -74,8 +77,16 @@ size_t Attrs::hash() const {
                         &conv.padding_low,
                         &conv.padding_high,
                         &conv.lhs_dilation,
-                        &conv.rhs_dilation})
+                        &conv.rhs_dilation,
+                        &gather.offset_dims,
+                        &gather.collapsed_slice_dims,
+                        &gather.operand_batching_dims,
+                        &gather.start_indices_batching_dims,
+                        &gather.start_index_map,
+                        &gather.slice_sizes})
     hash_vec(h, *v);
+  hash_mix(h, static_cast<size_t>(gather.index_vector_dim));
+  hash_mix(h, (gather.indices_are_sorted ? 1u : 0u) | (gather.unique_indices ? 2u : 0u));
   hash_mix(h, static_cast<size_t>(conv.feature_group_count));
   hash_mix(h, static_cast<size_t>(conv.batch_group_count));
   hash_mix(h, static_cast<size_t>(axis));
@@ -83,6 +94,17 @@ size_t Attrs::hash() const {
   hash_mix(h, static_cast<size_t>(value.dtype));
   hash_mix(h, reinterpret_cast<size_t>(literal.get()));
   hash_mix(h, static_cast<size_t>(index));
+  for (const std::string& axis : collective.axes) hash_mix(h, std::hash<std::string>{}(axis));
+  hash_mix(h, static_cast<size_t>(collective.axis_size));
+  hash_mix(h, static_cast<size_t>(collective.dimension));
+  hash_mix(h, static_cast<size_t>(collective.concat_dimension));
+  hash_mix(h, static_cast<size_t>(collective.tiled));
+  for (const auto& [src, dst] : collective.perm) {
+    hash_mix(h, static_cast<size_t>(src));
+    hash_mix(h, static_cast<size_t>(dst));
+  }
+  if (preferred_element_type) hash_mix(h, 1 + static_cast<size_t>(*preferred_element_type));
+  hash_mix(h, static_cast<size_t>(exponent_bits) << 8 | static_cast<size_t>(mantissa_bits));
   return h;
 }
 
@@ -141,6 +163,12 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
           "), (" + ints(a.dot.lhs_batch) + ", " + ints(a.dot.rhs_batch) + "))");
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
+      break;
+    case Prim::reduce_precision:
+      add("exponent_bits=" + std::to_string(a.exponent_bits));
+      add("mantissa_bits=" + std::to_string(a.mantissa_bits));
       break;
     case Prim::convolution: {
       const ConvDims& c = a.conv;
@@ -152,6 +180,8 @@ std::string attrs_str(Prim p, const Attrs& a) {
           ", rhs_spec=" + ints(c.rhs_spec) + ", out_spec=" + ints(c.out_spec) + ")");
       add("feature_group_count=" + std::to_string(c.feature_group_count));
       add("batch_group_count=" + std::to_string(c.batch_group_count));
+      if (a.preferred_element_type)
+        add("preferred_element_type=" + std::string(name(*a.preferred_element_type)));
       break;
     }
     case Prim::reduce_window_sum:
@@ -163,6 +193,66 @@ std::string attrs_str(Prim p, const Attrs& a) {
       break;
     case Prim::rev:
       add("dimensions=" + ints(a.dims));
+      break;
+    case Prim::psum:
+    case Prim::pmax:
+    case Prim::all_gather:
+    case Prim::psum_scatter:
+    case Prim::all_to_all:
+    case Prim::ppermute:
+    case Prim::axis_index: {
+      const CollectiveAttrs& c = a.collective;
+      std::string axes = "(";
+      for (size_t i = 0; i < c.axes.size(); ++i)
+        axes += (i ? ", " : "") + std::string("'") + c.axes[i] + "'";
+      add("axes=" + axes + (c.axes.size() == 1 ? ",)" : ")"));
+      if (p == Prim::all_gather) add("all_gather_dimension=" + std::to_string(c.dimension));
+      if (p == Prim::psum_scatter) add("scatter_dimension=" + std::to_string(c.dimension));
+      if (p == Prim::all_gather || p == Prim::psum_scatter)
+        add(std::string("tiled=") + (c.tiled ? "True" : "False"));
+      if (p == Prim::all_to_all) {
+        add("split_axis=" + std::to_string(c.dimension));
+        add("concat_axis=" + std::to_string(c.concat_dimension));
+      }
+      if (p == Prim::ppermute) {
+        std::string perm = "(";
+        for (size_t i = 0; i < c.perm.size(); ++i)
+          perm += (i ? ", " : "") + std::string("(") + std::to_string(c.perm[i].first) + ", " +
+                  std::to_string(c.perm[i].second) + ")";
+        add("perm=" + perm + ")");
+      }
+      break;
+    }
+    case Prim::gather: {
+      const GatherDims& d = a.gather;
+      add("dimension_numbers=GatherDimensionNumbers(offset_dims=" + ints(d.offset_dims) +
+          ", collapsed_slice_dims=" + ints(d.collapsed_slice_dims) + ", start_index_map=" +
+          ints(d.start_index_map) + ", operand_batching_dims=" + ints(d.operand_batching_dims) +
+          ", start_indices_batching_dims=" + ints(d.start_indices_batching_dims) + ")");
+      add("slice_sizes=" + ints(d.slice_sizes));
+      add("index_vector_dim=" + std::to_string(d.index_vector_dim));
+      add(std::string("indices_are_sorted=") + (d.indices_are_sorted ? "True" : "False"));
+      add(std::string("unique_indices=") + (d.unique_indices ? "True" : "False"));
+      break;
+    }
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max: {
+      const GatherDims& d = a.gather;
+      add("dimension_numbers=ScatterDimensionNumbers(update_window_dims=" + ints(d.offset_dims) +
+          ", inserted_window_dims=" + ints(d.collapsed_slice_dims) +
+          ", scatter_dims_to_operand_dims=" + ints(d.start_index_map) +
+          ", operand_batching_dims=" + ints(d.operand_batching_dims) +
+          ", scatter_indices_batching_dims=" + ints(d.start_indices_batching_dims) + ")");
+      add("index_vector_dim=" + std::to_string(d.index_vector_dim));
+      add(std::string("indices_are_sorted=") + (d.indices_are_sorted ? "True" : "False"));
+      add(std::string("unique_indices=") + (d.unique_indices ? "True" : "False"));
+      break;
+    }
+    case Prim::dynamic_slice:
+      add("slice_sizes=" + ints(a.shape.vec()));
       break;
     default:
       break;

@@ -48,6 +48,7 @@ ValueType elementwise(Prim p, std::span<const ValueType> in, const std::source_l
 // The dtype a row's `dtypes` constrains: its data operand's (select: the chosen values), or the
 // result's for a primitive without operands.
 DType constrained_dtype(Prim p, std::span<const ValueType> in, const Attrs& a) {
+  if (p == Prim::axis_index) return DType::int32;
   if (in.empty()) return a.dtype;
   if (p == Prim::select && in.size() > 1) return in[1].dtype;
   return in[0].dtype;
@@ -81,6 +82,26 @@ void check_dtype(Prim p, DType t, const std::source_location& loc) {
               loc);
 }
 
+// The result dtype of dot_general / convolution on operands of dtype `t`: lax's
+// preferred_element_type when given. As JAX allows: integer -> a wider-or-equal integer or any
+// float, float -> a wider-or-equal float; never narrower, never float -> integer, never bool.
+DType product_dtype(Prim p, DType t, const Attrs& a, const std::source_location& loc) {
+  if (!a.preferred_element_type || *a.preferred_element_type == t) return t;
+  const DType want = *a.preferred_element_type;
+  const bool ok = (is_integer(t) && is_integer(want) && itemsize(want) >= itemsize(t)) ||
+                  (is_integer(t) && is_floating(want)) ||
+                  (is_floating(t) && is_floating(want) && itemsize(want) >= itemsize(t) &&
+                   !(t == DType::float16 && want == DType::bfloat16) &&
+                   !(t == DType::bfloat16 && want == DType::float16));
+  if (!ok || is_complex(t) || is_complex(want))
+    dtype_error(p,
+                "preferred_element_type " + std::string(name(want)) + " is not a wider type of " +
+                    std::string(name(t)) +
+                    " operands (integer -> wider integer or float, float -> wider float)",
+                loc);
+  return want;
+}
+
 // The extent of `n` elements with `dilation - 1` holes between neighbours (lax._dilate_shape).
 int64_t dilated(int64_t n, int64_t dilation) {
   return n == 0 ? 0 : (n - 1) * dilation + 1;
@@ -110,8 +131,9 @@ int64_t window_count(Prim p, int64_t size, int64_t low, int64_t high, int64_t wi
   return padded < window ? 0 : (padded - window) / stride + 1;
 }
 
-ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
+ValueType conv_type(std::span<const ValueType> in, const Attrs& a,
                     const std::source_location& loc) {
+  const ConvDims& c = a.conv;
   const Prim p = Prim::convolution;
   const ValueType &l = in[0], &r = in[1];
   const std::string shapes = " (lhs " + l.shape.str() + ", rhs " + r.shape.str() + ")";
@@ -183,7 +205,7 @@ ValueType conv_type(std::span<const ValueType> in, const ConvDims& c,
                      dilated(k, c.rhs_dilation[i]), c.window_strides[i],
                      "spatial dim " + std::to_string(i) + shapes, loc);
   }
-  return {l.dtype, out};
+  return {product_dtype(p, l.dtype, a, loc), out};
 }
 
 // reduce_window_* and select_and_scatter_add: the windowed result's shape of operand `s`.
@@ -292,7 +314,229 @@ ValueType dot_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     if (!lused[i]) out.push_back(l.shape[i]);
   for (int i = 0; i < r.shape.rank(); ++i)
     if (!rused[i]) out.push_back(r.shape[i]);
-  return {l.dtype, out};
+  return {product_dtype(p, l.dtype, a, loc), out};
+}
+
+// ---- gather, scatter, dynamic slices (StableHLO's type constraints) -------------------------
+
+// Whether v holds distinct dims in [0, rank), increasing when `sorted`.
+bool valid_dims(const std::vector<int64_t>& v, int64_t rank, bool sorted) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] < 0 || v[i] >= rank) return false;
+    for (size_t j = 0; j < i; ++j)
+      if (v[j] == v[i] || (sorted && v[j] > v[i])) return false;
+  }
+  return true;
+}
+
+bool contains(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+void require_integer_indices(Prim p, const ValueType& idx, const std::source_location& loc) {
+  if (!is_integer(idx.dtype) || idx.dtype == DType::bool_)
+    dtype_error(p, "indices must be of an integer dtype, got " + idx.str(), loc);
+}
+
+// The checks gather and scatter share: indices, index_vector_dim, batching dims and
+// start_index_map against an operand of `rank` dims. Returns the indices' batch dims (the indices'
+// shape without index_vector_dim). `what` names the fields as the op calls them.
+std::vector<int64_t> index_batch_shape(Prim p, const ValueType& operand, const ValueType& idx,
+                                       const GatherDims& d, const std::string& shapes,
+                                       const std::source_location& loc) {
+  require_integer_indices(p, idx, loc);
+  const bool scatter = p != Prim::gather;
+  const char* collapsed = scatter ? "inserted_window_dims" : "collapsed_slice_dims";
+  const char* batching = scatter ? "input_batching_dims" : "operand_batching_dims";
+  const char* idx_batching =
+      scatter ? "scatter_indices_batching_dims" : "start_indices_batching_dims";
+  const char* index_map = scatter ? "scatter_dims_to_operand_dims" : "start_index_map";
+  const int64_t rank = operand.shape.rank(), irank = idx.shape.rank();
+  const int64_t ivd = d.index_vector_dim;
+  if (ivd < 0 || ivd > irank)
+    shape_error(p, "index_vector_dim " + std::to_string(ivd) + " out of range" + shapes, loc);
+  const int64_t index_size = ivd == irank ? 1 : idx.shape[static_cast<int>(ivd)];
+  if (!valid_dims(d.collapsed_slice_dims, rank, true))
+    shape_error(p,
+                std::string(collapsed) + " " + ints(d.collapsed_slice_dims) +
+                    " must be sorted, unique operand dims" + shapes,
+                loc);
+  if (!valid_dims(d.operand_batching_dims, rank, true))
+    shape_error(p,
+                std::string(batching) + " " + ints(d.operand_batching_dims) +
+                    " must be sorted, unique operand dims" + shapes,
+                loc);
+  for (int64_t b : d.operand_batching_dims)
+    if (contains(d.collapsed_slice_dims, b))
+      shape_error(
+          p,
+          std::string(batching) + " and " + collapsed + " share dim " + std::to_string(b) + shapes,
+          loc);
+  if (!valid_dims(d.start_indices_batching_dims, irank, false) ||
+      contains(d.start_indices_batching_dims, ivd) ||
+      d.start_indices_batching_dims.size() != d.operand_batching_dims.size())
+    shape_error(p,
+                std::string(idx_batching) + " " + ints(d.start_indices_batching_dims) +
+                    " must be unique indices dims other than index_vector_dim, one per " +
+                    batching + " " + ints(d.operand_batching_dims) + shapes,
+                loc);
+  for (size_t i = 0; i < d.operand_batching_dims.size(); ++i)
+    if (operand.shape[static_cast<int>(d.operand_batching_dims[i])] !=
+        idx.shape[static_cast<int>(d.start_indices_batching_dims[i])])
+      shape_error(p,
+                  std::string("batching dims ") + ints(d.operand_batching_dims) + " and " +
+                      ints(d.start_indices_batching_dims) + " differ in size" + shapes,
+                  loc);
+  if (static_cast<int64_t>(d.start_index_map.size()) != index_size ||
+      !valid_dims(d.start_index_map, rank, false))
+    shape_error(p,
+                std::string(index_map) + " " + ints(d.start_index_map) + " must name " +
+                    std::to_string(index_size) +
+                    " unique operand dims (the size of the indices' index_vector_dim " +
+                    std::to_string(ivd) + ")" + shapes,
+                loc);
+  for (int64_t m : d.start_index_map)
+    if (contains(d.operand_batching_dims, m))
+      shape_error(p, std::string(index_map) + " names batching dim " + std::to_string(m) + shapes,
+                  loc);
+  std::vector<int64_t> batch;
+  for (int64_t i = 0; i < irank; ++i)
+    if (i != ivd) batch.push_back(idx.shape[static_cast<int>(i)]);
+  return batch;
+}
+
+// The operand dims a gather's slice or a scatter's window spans (not collapsed, not batching).
+std::vector<int64_t> window_operand_dims(const GatherDims& d, int64_t rank) {
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!contains(d.collapsed_slice_dims, i) && !contains(d.operand_batching_dims, i))
+      dims.push_back(i);
+  return dims;
+}
+
+ValueType gather_type(std::span<const ValueType> in, const GatherDims& d,
+                      const std::source_location& loc) {
+  const Prim p = Prim::gather;
+  const ValueType &x = in[0], &idx = in[1];
+  const std::string shapes = " (operand " + x.str() + ", indices " + idx.str() + ")";
+  const std::vector<int64_t> batch = index_batch_shape(p, x, idx, d, shapes, loc);
+  const int64_t rank = x.shape.rank();
+  if (static_cast<int64_t>(d.slice_sizes.size()) != rank)
+    shape_error(
+        p, "slice_sizes " + ints(d.slice_sizes) + " needs one entry per operand dim" + shapes, loc);
+  for (int64_t i = 0; i < rank; ++i) {
+    const int64_t s = d.slice_sizes[static_cast<size_t>(i)];
+    if (s < 0 || s > x.shape[static_cast<int>(i)])
+      shape_error(p, "slice_sizes " + ints(d.slice_sizes) + " exceed the operand" + shapes, loc);
+    if ((contains(d.collapsed_slice_dims, i) || contains(d.operand_batching_dims, i)) && s > 1)
+      shape_error(p,
+                  "slice_sizes " + ints(d.slice_sizes) + " must be at most 1 in collapsed " +
+                      "and batching dim " + std::to_string(i) + shapes,
+                  loc);
+  }
+  const std::vector<int64_t> window = window_operand_dims(d, rank);
+  const int64_t out_rank = static_cast<int64_t>(batch.size() + d.offset_dims.size());
+  if (d.offset_dims.size() != window.size() || !valid_dims(d.offset_dims, out_rank, true))
+    shape_error(p,
+                "offset_dims " + ints(d.offset_dims) + " must be " + std::to_string(window.size()) +
+                    " sorted result dims (one per operand dim neither collapsed nor batching)" +
+                    shapes,
+                loc);
+  Shape out;
+  size_t bi = 0, wi = 0;
+  for (int64_t i = 0; i < out_rank; ++i)
+    out.push_back(contains(d.offset_dims, i) ? d.slice_sizes[static_cast<size_t>(window[wi++])]
+                                             : batch[bi++]);
+  return {x.dtype, out};
+}
+
+ValueType scatter_type(Prim p, std::span<const ValueType> in, const GatherDims& d,
+                       const std::source_location& loc) {
+  const ValueType &x = in[0], &idx = in[1], &upd = in[2];
+  const std::string shapes =
+      " (operand " + x.str() + ", indices " + idx.str() + ", updates " + upd.str() + ")";
+  if (upd.dtype != x.dtype) dtype_error(p, "updates must have the operand's dtype" + shapes, loc);
+  const std::vector<int64_t> batch = index_batch_shape(p, x, idx, d, shapes, loc);
+  const int64_t rank = x.shape.rank(), urank = upd.shape.rank();
+  const std::vector<int64_t> window = window_operand_dims(d, rank);
+  if (d.offset_dims.size() != window.size() || !valid_dims(d.offset_dims, urank, true) ||
+      urank != static_cast<int64_t>(batch.size() + window.size()))
+    shape_error(p,
+                "update_window_dims " + ints(d.offset_dims) + " must be " +
+                    std::to_string(window.size()) +
+                    " sorted updates dims (one per operand dim neither inserted nor batching)," +
+                    " the other updates dims matching the indices' batch dims" + shapes,
+                loc);
+  size_t bi = 0, wi = 0;
+  for (int64_t i = 0; i < urank; ++i) {
+    const int64_t n = upd.shape[static_cast<int>(i)];
+    if (contains(d.offset_dims, i)) {
+      if (n > x.shape[static_cast<int>(window[wi++])])
+        shape_error(p,
+                    "the updates' window dim " + std::to_string(i) +
+                        " does not fit in the operand" + shapes,
+                    loc);
+    } else if (n != batch[bi++]) {
+      shape_error(p,
+                  "the updates' scatter dim " + std::to_string(i) +
+                      " differs from the indices' batch dims" + shapes,
+                  loc);
+    }
+  }
+  return x;
+}
+
+// dynamic_slice: (operand, start...) -> a.shape; dynamic_update_slice: (operand, update,
+// start...) -> operand. One scalar start of one integer dtype per operand dim.
+ValueType dynamic_slice_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                             const std::source_location& loc) {
+  const bool update = p == Prim::dynamic_update_slice;
+  const size_t first = update ? 2 : 1;
+  if (in.size() < first)
+    throw ValueError(message(std::string(name(p)) + " needs an operand" +
+                                 (update ? " and an update" : "") + " before its start indices",
+                             loc));
+  const ValueType& x = in[0];
+  const Shape& sizes = update ? in[1].shape : a.shape;
+  std::string shapes = " (operand " + x.str() + (update ? ", update " + in[1].str() : "") + ")";
+  if (update && in[1].dtype != x.dtype)
+    dtype_error(p, "update must have the operand's dtype" + shapes, loc);
+  if (in.size() - first != static_cast<size_t>(x.shape.rank()))
+    shape_error(p,
+                "needs " + std::to_string(x.shape.rank()) + " start indices, got " +
+                    std::to_string(in.size() - first) + shapes,
+                loc);
+  for (size_t i = first; i < in.size(); ++i) {
+    require_integer_indices(p, in[i], loc);
+    if (in[i].shape.rank() != 0 || in[i].dtype != in[first].dtype)
+      shape_error(p, "start indices must be scalars of one dtype, got " + in[i].str() + shapes,
+                  loc);
+  }
+  if (sizes.rank() != x.shape.rank())
+    shape_error(p,
+                std::string(update ? "update" : "slice_sizes ") + (update ? "" : sizes.str()) +
+                    " must have the operand's rank" + shapes,
+                loc);
+  for (int i = 0; i < sizes.rank(); ++i)
+    if (sizes[i] < 0 || sizes[i] > x.shape[i])
+      shape_error(p,
+                  std::string(update ? "update" : "slice_sizes " + sizes.str()) +
+                      " does not fit in the operand" + shapes,
+                  loc);
+  return update ? x : ValueType{x.dtype, sizes};
+}
+
+ValueType indexing_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                        const std::source_location& loc) {
+  switch (p) {
+    case Prim::gather:
+      return gather_type(in, a.gather, loc);
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice:
+      return dynamic_slice_type(p, in, a, loc);
+    default:
+      return scatter_type(p, in, a.gather, loc);
+  }
 }
 
 // broadcast_in_dim, reshape, transpose, slice, concatenate, rev, pad.
@@ -387,14 +631,101 @@ ValueType shape_op_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       require_rank_list(p, a.low, s.rank(), "low padding", loc);
       require_rank_list(p, a.high, s.rank(), "high padding", loc);
       require_rank_list(p, a.interior, s.rank(), "interior padding", loc);
+      // Negative low/high padding crops (lax.pad); interior padding cannot be negative.
       Shape out;
       for (int i = 0; i < s.rank(); ++i) {
-        if (a.low[i] < 0 || a.high[i] < 0 || a.interior[i] < 0)
-          shape_error(p, "negative padding is not supported", loc);
+        if (a.interior[i] < 0)
+          shape_error(p, "interior padding " + ints(a.interior) + " must not be negative", loc);
         int64_t n = s[i];
-        out.push_back(a.low[i] + n + (n > 0 ? (n - 1) * a.interior[i] : 0) + a.high[i]);
+        int64_t size = a.low[i] + n + (n > 0 ? (n - 1) * a.interior[i] : 0) + a.high[i];
+        if (size < 0)
+          shape_error(p,
+                      "padding (" + ints(a.low) + ", " + ints(a.high) + ", " + ints(a.interior) +
+                          ") crops dim " + std::to_string(i) + " of " + s.str() + " below zero",
+                      loc);
+        out.push_back(size);
       }
       return {t, out};
+    }
+    default:
+      break;
+  }
+  throw Error("infer_type: no rule for " + std::string(name(p)));
+}
+
+// The per-device result of a collective over a group of c.axis_size devices.
+ValueType collective_type(Prim p, std::span<const ValueType> in, const CollectiveAttrs& c,
+                          const std::source_location& loc) {
+  if (c.axes.empty()) shape_error(p, "names no mesh axis", loc);
+  if (c.axis_size < 1)
+    shape_error(p, "has a group of " + std::to_string(c.axis_size) + " devices", loc);
+  if (p == Prim::axis_index) return {DType::int32, Shape{}};
+  const ValueType& x = in[0];
+  const Shape& s = x.shape;
+  const int64_t n = c.axis_size;
+  auto check_dim = [&](int64_t d, int rank, const char* what) {
+    if (d < 0 || d >= rank)
+      shape_error(
+          p, std::string(what) + " " + std::to_string(d) + " is out of range for " + x.str(), loc);
+  };
+  switch (p) {
+    case Prim::psum:
+    case Prim::pmax:
+      return x;
+    case Prim::all_gather: {
+      check_dim(c.dimension, c.tiled ? s.rank() : s.rank() + 1, "all_gather_dimension");
+      std::vector<int64_t> out = s.vec();
+      if (c.tiled)
+        out[static_cast<size_t>(c.dimension)] *= n;
+      else
+        out.insert(out.begin() + c.dimension, n);
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::psum_scatter: {
+      check_dim(c.dimension, s.rank(), "scatter_dimension");
+      std::vector<int64_t> out = s.vec();
+      const int64_t size = out[static_cast<size_t>(c.dimension)];
+      if (c.tiled ? size % n != 0 : size != n)
+        shape_error(p,
+                    "scatter dimension " + std::to_string(c.dimension) + " of " + x.str() +
+                        (c.tiled ? " is not divisible by " : " is not ") + "the axis size " +
+                        std::to_string(n),
+                    loc);
+      if (c.tiled)
+        out[static_cast<size_t>(c.dimension)] /= n;
+      else
+        out.erase(out.begin() + c.dimension);
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::all_to_all: {
+      check_dim(c.dimension, s.rank(), "split_axis");
+      check_dim(c.concat_dimension, s.rank(), "concat_axis");
+      std::vector<int64_t> out = s.vec();
+      if (out[static_cast<size_t>(c.dimension)] % n != 0)
+        shape_error(p,
+                    "split_axis " + std::to_string(c.dimension) + " of " + x.str() +
+                        " is not divisible by the axis size " + std::to_string(n),
+                    loc);
+      out[static_cast<size_t>(c.dimension)] /= n;
+      out[static_cast<size_t>(c.concat_dimension)] *= n;
+      return {x.dtype, Shape(out)};
+    }
+    case Prim::ppermute: {
+      std::vector<bool> src(static_cast<size_t>(n)), dst(static_cast<size_t>(n));
+      for (const auto& [from, to] : c.perm) {
+        if (from < 0 || from >= n || to < 0 || to >= n)
+          shape_error(p,
+                      "pair (" + std::to_string(from) + ", " + std::to_string(to) +
+                          ") names a device outside the axis of size " + std::to_string(n),
+                      loc);
+        if (src[static_cast<size_t>(from)] || dst[static_cast<size_t>(to)])
+          shape_error(p,
+                      "perm sends from or to one device twice (pair (" + std::to_string(from) +
+                          ", " + std::to_string(to) + "))",
+                      loc);
+        src[static_cast<size_t>(from)] = dst[static_cast<size_t>(to)] = true;
+      }
+      return x;
     }
     default:
       break;
@@ -424,6 +755,16 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     case PrimKind::unary: {
       const DType t = in[0].dtype;
       if (p == Prim::convert) return {a.dtype, in[0].shape};
+      if (p == Prim::reduce_precision) {
+        // At least one exponent bit (XLA's limit); wider than the operand's format is a no-op.
+        if (a.exponent_bits < 1 || a.mantissa_bits < 0)
+          shape_error(p,
+                      "exponent_bits " + std::to_string(a.exponent_bits) +
+                          " must be at least 1 and mantissa_bits " +
+                          std::to_string(a.mantissa_bits) + " at least 0",
+                      loc);
+        return in[0];
+      }
       if (p == Prim::bitcast_convert) {
         if (itemsize(a.dtype) != itemsize(t))
           dtype_error(p,
@@ -470,9 +811,11 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
     case PrimKind::window:
       return windowed_type(p, in, a, loc);
     case PrimKind::convolution:
-      return conv_type(in, a.conv, loc);
+      return conv_type(in, a, loc);
     case PrimKind::contraction:
       return dot_type(p, in, a, loc);
+    case PrimKind::indexing:
+      return indexing_type(p, in, a, loc);
     case PrimKind::random: {
       if (in[0].dtype != DType::uint32 || !(in[0].shape == Shape{2}))
         dtype_error(p, "key must be uint32[2], got " + in[0].str(), loc);
@@ -480,6 +823,8 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
         dtype_error(p, "counts must be uint32[2, ...], got " + in[1].str(), loc);
       return in[1];
     }
+    case PrimKind::collective:
+      return collective_type(p, in, a.collective, loc);
   }
 
   return shape_op_type(p, in, a, loc);

@@ -4,18 +4,15 @@
 //   if num_embeddings == 1: where(ids[..., None] == 0, embedding, nan)
 //   else: jnp.take(embedding, ids, axis=0)      # mode "fill": negative ids wrap, others are NaN
 //
-// kiln has no gather primitive, so the lookup is a one-hot product: onehot[..., n] = (id == n) in
-// the embedding's dtype, then dot_general over n. It is exact: each output element is
-// 1·e[id, f] plus zeros (0·e for the other rows), and x + 0 == x — the only differences from a
-// gather are a -0.0 entry coming out as +0.0, and an inf/NaN anywhere in the column spreading to
-// every id (0·inf is NaN). The cost is ids × num_embeddings × features multiply-adds, fine for the
-// vocabularies this is meant for; a gather primitive would make it ids × features. The gradient
-// w.r.t. the table is onehotᵀ · cotangent: each row gets the sum of the cotangents of its ids.
+// The lookup is a gather of rows (kiln::take, mode "fill"), so its cost is ids × features whatever
+// the vocabulary; its gradient w.r.t. the table is a scatter-add of the cotangents onto the rows
+// the ids name (gather's VJP).
 #include "kiln/nn/embed.hpp"
 
 #include <limits>
 #include <string>
 
+#include "kiln/indexing.hpp"
 #include "kiln/ops.hpp"
 
 namespace kiln::nn {
@@ -45,26 +42,13 @@ Array Embed::in_scope(Scope& own, const Array& ids, Loc loc) const {
   Array table = s.param("embedding", options.embedding_init, Shape{n, options.features},
                         options.param_dtype, loc);
   if (options.dtype && *options.dtype != table.dtype()) table = astype(table, *options.dtype, loc);
-  const DType dt = table.dtype();
-
-  // ids at least 32-bit, so that comparing them with num_embeddings cannot overflow; negative ids
-  // wrap, as take's index normalisation does.
-  Array id = ids;
-  if (itemsize(id.dtype()) < 4) id = astype(id, int32, loc);
-  if (n > 1 && is_signed(id.dtype())) id = where(less(id, 0, loc), add(id, n, loc), id, loc);
-  Shape onehot_shape = ids.shape();
-  onehot_shape.push_back(n);
-  Array rows = iota(id.dtype(), onehot_shape, ids.ndim(), loc);
-  Array hit = kiln::equal(expand_dims(id, ids.ndim(), loc), rows, loc);  // (..., n)
-  ir::DotDims dims;
-  dims.lhs_contract = {ids.ndim()};
-  dims.rhs_contract = {0};
-  Array out = dot_general(astype(hit, dt, loc), table, dims, loc);  // (..., features)
-  // take's "fill" mode: a NaN row for an id outside the table.
-  Array valid = n > 1 ? bitwise_and(greater_equal(id, 0, loc), less(id, n, loc), loc)
-                      : kiln::equal(id, 0, loc);
-  return where(expand_dims(valid, ids.ndim(), loc), out, std::numeric_limits<double>::quiet_NaN(),
-               loc);
+  if (n > 1) return take(table, ids, 0, TakeMode::fill, loc);
+  // Flax's num_embeddings == 1 case: where(ids[..., None] == 0, embedding, nan).
+  Shape out_shape = ids.shape();
+  out_shape.push_back(options.features);
+  Array row = broadcast_to(reshape(table, {options.features}, loc), out_shape, loc);
+  Array valid = expand_dims(kiln::equal(ids, 0, loc), ids.ndim(), loc);
+  return where(valid, row, std::numeric_limits<double>::quiet_NaN(), loc);
 }
 
 }  // namespace kiln::nn

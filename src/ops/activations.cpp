@@ -3,6 +3,7 @@
 #include <numbers>
 
 #include "kiln/ops.hpp"
+#include "ops/operands.hpp"
 
 namespace kiln {
 
@@ -46,6 +47,18 @@ Array logsumexp(const Array& x, Axes axes, bool keepdims, Loc loc) {
   Array r = add(log(sum(exp(sub(x, m, loc), loc), axes, true, loc), loc), m, loc);
   if (keepdims) return r;
   return squeeze(r, axes.all() ? Axes() : axes, loc);
+}
+
+// jax.nn.one_hot: x compared with an iota along the new axis.
+Array one_hot(const Array& x, int64_t num_classes, DType dtype, int64_t axis, Loc loc) {
+  const int64_t ax = ops::normalize_axis(axis, x.ndim() + 1, loc);
+  std::vector<int64_t> s = x.shape().vec();
+  s.insert(s.begin() + ax, num_classes);
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d <= x.ndim(); ++d)
+    if (d != ax) dims.push_back(d);
+  Array lhs = broadcast_in_dim(x, Shape(s), dims, loc);
+  return astype(kiln::equal(lhs, iota(x.dtype(), Shape(s), ax, loc), loc), dtype, loc);
 }
 
 }  // namespace kiln

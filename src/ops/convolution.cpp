@@ -127,6 +127,7 @@ Array conv_general_dilated(const Array& lhs, const Array& rhs, const ConvOptions
   a.conv.rhs_dilation = per_dim(o.rhs_dilation, ns, 1, "rhs_dilation", fn, loc);
   split_padding(o.padding, ns, a.conv.padding_low, a.conv.padding_high, fn, loc);
   a.conv.feature_group_count = o.feature_group_count;
+  a.preferred_element_type = o.preferred_element_type;
   DType t = promote(lhs.dtype(), rhs.dtype());
   Array xs[2] = {astype(lhs, t, loc), astype(rhs, t, loc)};
   return bind(Prim::convolution, xs, std::move(a), loc);

@@ -107,6 +107,52 @@ Array erf(const Array& x, Loc loc) {
 Array erf_inv(const Array& x, Loc loc) {
   return unary_float(Prim::erf_inv, x, loc);
 }
+// The chlo.asin / acos / atan expansions XLA applies to what JAX writes, op for op.
+Array arcsin(const Array& x, Loc loc) {
+  Array f = is_floating(x.dtype()) ? x : astype(x, float32, loc);
+  Array r = sqrt(mul(sub(1, f, loc), add(f, 1, loc), loc), loc);
+  Array half = arctan2(f, add(r, 1, loc), loc);
+  return add(half, half, loc);
+}
+Array arccos(const Array& x, Loc loc) {
+  Array f = is_floating(x.dtype()) ? x : astype(x, float32, loc);
+  return arctan2(sqrt(mul(sub(1, f, loc), add(f, 1, loc), loc), loc), f, loc);
+}
+Array arctan(const Array& x, Loc loc) {
+  Array f = is_floating(x.dtype()) ? x : astype(x, float32, loc);
+  return arctan2(f, ones_like(f, loc), loc);
+}
+Array lgamma(const Array& x, Loc loc) {
+  return unary_float(Prim::lgamma, x, loc);
+}
+Array digamma(const Array& x, Loc loc) {
+  return unary_float(Prim::digamma, x, loc);
+}
+Array reduce_precision(const Array& x, int exponent_bits, int mantissa_bits, Loc loc) {
+  ir::Attrs a;
+  a.exponent_bits = exponent_bits;
+  a.mantissa_bits = mantissa_bits;
+  return bind(Prim::reduce_precision, {&x, 1}, std::move(a), loc);
+}
+Array population_count(const Array& x, Loc loc) {
+  return unary(Prim::popcnt, x, loc);
+}
+Array clz(const Array& x, Loc loc) {
+  return unary(Prim::clz, x, loc);
+}
+// As jnp writes them: x != x; |x| == inf; and is_finite, read back by the importer as |x| < inf.
+Array isnan(const Array& x, Loc loc) {
+  if (!is_floating(x.dtype())) return full(x.shape(), 0, bool_, loc);
+  return not_equal(x, x, loc);
+}
+Array isinf(const Array& x, Loc loc) {
+  if (!is_floating(x.dtype())) return full(x.shape(), 0, bool_, loc);
+  return equal(abs(x, loc), INFINITY, loc);
+}
+Array isfinite(const Array& x, Loc loc) {
+  if (!is_floating(x.dtype())) return full(x.shape(), 1, bool_, loc);
+  return less(abs(x, loc), INFINITY, loc);
+}
 Array floor(const Array& x, Loc loc) {
   return is_floating(x.dtype()) ? unary(Prim::floor, x, loc) : x;
 }
@@ -171,6 +217,10 @@ Array shift_left(const Operand& a, const Operand& b, Loc loc) {
 }
 Array shift_right_logical(const Operand& a, const Operand& b, Loc loc) {
   return binary(Prim::shift_right_logical, a, b, loc);
+}
+
+Array shift_right_arithmetic(const Operand& a, const Operand& b, Loc loc) {
+  return binary(Prim::shift_right_arithmetic, a, b, loc);
 }
 
 Array equal(const Operand& a, const Operand& b, Loc loc) {

@@ -97,6 +97,71 @@ Array pad(const Array& x, const Operand& padding_value, std::vector<int64_t> low
   return bind(Prim::pad, xs, std::move(a), loc);
 }
 
+Array stack(const std::vector<Array>& xs, int64_t axis, Loc loc) {
+  if (xs.empty()) throw ValueError(message("stack of an empty list of arrays", loc));
+  const int64_t ax = ops::normalize_axis(axis, xs[0].ndim() + 1, loc);
+  std::vector<Array> expanded;
+  for (const Array& x : xs) {
+    if (!(x.shape() == xs[0].shape()))
+      throw ShapeError(message(
+          "stack of arrays of different shapes " + xs[0].shape().str() + " and " + x.shape().str(),
+          loc));
+    expanded.push_back(expand_dims(x, ax, loc));
+  }
+  return concatenate(expanded, ax, loc);
+}
+
+std::vector<Array> split(const Array& x, int64_t sections, int64_t axis, Loc loc) {
+  const int64_t ax = ops::normalize_axis(axis, x.ndim(), loc);
+  const int64_t n = x.shape()[static_cast<int>(ax)];
+  if (sections < 1 || n % sections != 0)
+    throw ShapeError(message("split of an axis of size " + std::to_string(n) + " (shape " +
+                                 x.shape().str() + ") into " + std::to_string(sections) +
+                                 " equal sections",
+                             loc, "Give a number of sections that divides it, or indices"));
+  std::vector<int64_t> indices;
+  for (int64_t i = 1; i < sections; ++i) indices.push_back(i * (n / sections));
+  return split(x, indices, ax, loc);
+}
+
+// numpy's rule: the parts are [0, i0), [i0, i1), ..., [i_last, n), each index clamped to [0, n]
+// (a decreasing pair gives an empty part).
+std::vector<Array> split(const Array& x, const std::vector<int64_t>& indices, int64_t axis,
+                         Loc loc) {
+  const int64_t ax = ops::normalize_axis(axis, x.ndim(), loc);
+  const int64_t n = x.shape()[static_cast<int>(ax)];
+  std::vector<Array> parts;
+  int64_t begin = 0;
+  for (size_t k = 0; k <= indices.size(); ++k) {
+    const int64_t end = k < indices.size() ? std::clamp<int64_t>(indices[k], 0, n) : n;
+    std::vector<int64_t> start(static_cast<size_t>(x.ndim()), 0), limit = x.shape().vec();
+    start[static_cast<size_t>(ax)] = std::min(begin, n);
+    limit[static_cast<size_t>(ax)] = std::max(std::min(begin, n), end);
+    parts.push_back(slice(x, start, limit, {}, loc));
+    begin = end;
+  }
+  return parts;
+}
+
+namespace {
+// jnp.tri(n, m, k) over x's last two dims, broadcast to x's shape: row + k >= column.
+Array lower_triangle(const Array& x, int64_t k, const Loc& loc) {
+  if (x.ndim() < 2)
+    throw ShapeError(message("tril/triu need at least 2 dims, got shape " + x.shape().str(), loc));
+  const Shape s = x.shape();
+  Array rows = iota(int32, s, s.rank() - 2, loc), cols = iota(int32, s, s.rank() - 1, loc);
+  return greater_equal(add(rows, static_cast<int64_t>(k), loc), cols, loc);
+}
+}  // namespace
+
+Array tril(const Array& x, int64_t k, Loc loc) {
+  return where(lower_triangle(x, k, loc), x, zeros_like(x, loc), loc);
+}
+
+Array triu(const Array& x, int64_t k, Loc loc) {
+  return where(lower_triangle(x, k - 1, loc), zeros_like(x, loc), x, loc);
+}
+
 Array expand_dims(const Array& x, int64_t axis, Loc loc) {
   int64_t ax = ops::normalize_axis(axis, x.ndim() + 1, loc);
   std::vector<int64_t> s = x.shape().vec();

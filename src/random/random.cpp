@@ -243,6 +243,54 @@ Array uniform(const Array& key, const Shape& shape, DType dtype, double minval, 
   return uniform_between(key, shape, dtype, minval, maxval, loc);
 }
 
+// JAX's randint (jax/_src/random/core.py): 8- and 16-bit dtypes sample as int32 with the bounds
+// clipped to the dtype, then cast. In the 32-bit sample type, with lo/hi the bounds clipped to it:
+//   span = uint32(hi - lo), 1 when hi <= lo, + 1 when maxval lies above the type's maximum
+//   multiplier = ((2^16 % span)^2) % span            (2^32 % span, without overflow)
+//   offset = ((bits(k1) % span) * multiplier + bits(k2) % span) % span   (uint32, wrapping)
+//   result = lo + offset                             (k1, k2 = split(key))
+// The bounds are static here, so span and multiplier are host integers; x % 0 is x, as in XLA.
+Array randint(const Array& key, const Shape& shape, int64_t minval, int64_t maxval, DType dtype,
+              Loc loc) {
+  check_key(key, "randint", loc);
+  if (!is_integer(dtype))
+    throw DTypeError(message(
+        "random::randint: dtype must be an integer type, got " + std::string(name(dtype)), loc));
+  if (itemsize(dtype) == 8)
+    throw Unsupported(message(
+        "random::randint of " + std::string(name(dtype)) + " (64-bit random bits) is not supported",
+        loc, "Sample int32 or uint32 and astype"));
+  auto bounds = [](DType t) -> std::pair<int64_t, int64_t> {
+    const int64_t bits = 8 * static_cast<int64_t>(itemsize(t));
+    if (is_unsigned(t)) return {0, (int64_t{1} << bits) - 1};
+    return {-(int64_t{1} << (bits - 1)), (int64_t{1} << (bits - 1)) - 1};
+  };
+  DType sample = dtype;
+  if (itemsize(dtype) < 4) {
+    const auto [dmin, dmax] = bounds(dtype);
+    minval = std::clamp(minval, dmin, dmax);
+    maxval = std::clamp(maxval, dmin, dmax + 1);
+    sample = int32;
+  }
+  const auto [smin, smax] = bounds(sample);
+  const bool out_of_range = maxval > smax;
+  const int64_t lo = std::clamp(minval, smin, smax), hi = std::clamp(maxval, smin, smax);
+  uint32_t span = static_cast<uint32_t>(hi - lo);
+  if (hi <= lo) span = 1;
+  if (out_of_range && hi > lo) span += 1;
+  auto urem = [](uint32_t x, uint32_t y) { return y == 0 ? x : x % y; };
+  uint32_t multiplier = urem(uint32_t{1} << 16, span);
+  multiplier = urem(multiplier * multiplier, span);
+  Array keys = split(key, 2, loc);
+  Array higher = bits(key_at(keys, 0, loc), shape, loc);
+  Array lower = bits(key_at(keys, 1, loc), shape, loc);
+  auto mod_span = [&](const Array& x) { return span == 0 ? x : rem(x, Operand(span, loc), loc); };
+  Array offset =
+      mod_span(add(mul(mod_span(higher), Operand(multiplier, loc), loc), mod_span(lower), loc));
+  Array out = add(scalar(static_cast<double>(lo), sample, loc), astype(offset, sample, loc), loc);
+  return astype(out, dtype, loc);
+}
+
 Array normal(const Array& key, const Shape& shape, DType dtype, Loc loc) {
   check_key(key, "normal", loc);
   check_float(dtype, "normal", loc);

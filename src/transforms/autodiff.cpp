@@ -82,7 +82,7 @@ std::pair<std::vector<Array>, std::vector<Array>> backward_pass(
 
 }  // namespace
 
-std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
+std::pair<std::vector<Array>, std::vector<Array>> detail::vjp_core(
     std::span<const Array> primals, const TraceBody& body,
     const std::function<std::vector<Array>(std::span<const Array>)>& seeds, const char* who,
     const Loc& loc) {
@@ -107,7 +107,7 @@ std::pair<std::vector<Array>, std::vector<Array>> vjp_core(
   return backward_pass(t.graph, inputs, primals.size(), seeds, who, loc);
 }
 
-namespace autodiff_detail {
+namespace detail {
 
 std::vector<Array> scalar_seed(std::span<const Array> outputs, const char* who, const Loc& loc) {
   if (outputs.empty())
@@ -135,5 +135,5 @@ void check_output_kind(bool returns_array, bool returns_pair, bool has_aux, cons
                              : "return the scalar loss"));
 }
 
-}  // namespace autodiff_detail
+}  // namespace detail
 }  // namespace kiln

@@ -37,6 +37,10 @@ ir::Graph trace_graph(std::span<const Array> leaves, const JitOptions& options, 
 // runs; writing into them again means a steady loop allocates nothing for its outputs. An array is
 // reused only when the pool holds its last reference and its buffer's (no view of it escaped), so
 // nobody can observe the overwrite.
+// How many arrays per output a cache entry keeps for reuse: two, so that `x = f(x)` loops (the
+// caller holds one, the pool writes the other) never allocate.
+constexpr size_t kOutputPoolDepth = 2;
+
 Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueType& t,
                   Device device) {
   std::shared_ptr<ArrayImpl>* empty = nullptr;
@@ -46,14 +50,14 @@ Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueTy
     } else if (slot.use_count() == 1 && slot->buffer.use_count() == 1) {
       // The other thread's last release happened before this reuse of its bytes.
       std::atomic_thread_fence(std::memory_order_acquire);
-      return Array(slot);
+      return ArrayAccess::wrap(slot);
     }
   }
   auto buffer =
       device.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), device);
   Array a = Array::from_buffer(std::move(buffer), t.dtype, t.shape);
   if (empty != nullptr)
-    *empty = a.impl();  // all slots live: the user keeps them, so this one
+    *empty = ArrayAccess::impl(a);  // all slots live: the user keeps them, so this one
                         // is not pooled
   return a;
 }
@@ -115,6 +119,21 @@ Compiled Lowered::compile() const {
                   device_);
 }
 
+struct JitCache::Entry {
+  std::vector<ir::ValueType> input_types;
+  size_t structure_hash = 0;
+  std::shared_ptr<Executable> executable;
+  std::shared_ptr<const void> output_template;  // OutputTemplate<R> of the first traced output
+  // Per output, kOutputPoolDepth arrays this entry returned before; one whose last reference is
+  // the pool's is written again instead of allocating (see take_output).
+  std::vector<std::shared_ptr<ArrayImpl>> output_pool;
+  // The traced graph, kept only under KILN_DEBUG_NANS: replayed op by op to find the first
+  // primitive that made a NaN.
+  std::shared_ptr<const ir::Graph> graph;
+};
+
+JitCache::~JitCache() = default;
+
 JitCache::JitCache(JitOptions options, Loc loc)
     : options_(std::move(options)), loc_(loc), device_(resolve_device(options_)) {}
 
@@ -129,7 +148,7 @@ ir::Graph JitCache::lower(std::span<const Array> leaves, TraceFn trace_fn) {
 // call): then the output starts as a copy and the input stays valid.
 Array take_donated(std::span<const Array> leaves, size_t i, BufferList& in, const ir::ValueType& t,
                    Device device, const Loc& loc) {
-  ArrayImpl& impl = *leaves[i].impl();
+  ArrayImpl& impl = *ArrayAccess::impl(leaves[i]);
   bool alone = impl.buffer.get() == in[i] && impl.buffer.use_count() == 1;
   for (size_t k = 0; alone && k < leaves.size(); ++k) alone = k == i || in[k] != in[i];
   if (alone) {
@@ -164,7 +183,7 @@ std::vector<bool> donated_leaves(const std::vector<int>& donate_argnums,
   return donated;
 }
 
-std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
+std::pair<std::vector<Array>, const void*> JitCache::call(
     std::span<const Array> leaves, std::span<const size_t> arg_ends, size_t structure_hash,
     TraceFn trace_fn, const Loc& call_loc) {
   std::lock_guard lock(mutex_);
@@ -172,7 +191,7 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     if (a.empty())
       throw ValueError(
           message("an argument of a jitted function holds an empty kiln::Array", call_loc));
-    const ArrayImpl& impl = *a.impl();
+    const ArrayImpl& impl = *ArrayAccess::impl(a);
     if (impl.trace_id != 0)
       throw TracerError(
           message("a traced value (created at " + describe(impl.created) +
@@ -188,8 +207,8 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     if (e->structure_hash != structure_hash || e->input_types.size() != leaves.size()) continue;
     bool same = true;
     for (size_t i = 0; same && i < leaves.size(); ++i)
-      same = e->input_types[i].dtype == leaves[i].impl()->dtype &&
-             e->input_types[i].shape == leaves[i].impl()->shape;
+      same = e->input_types[i].dtype == ArrayAccess::impl(leaves[i])->dtype &&
+             e->input_types[i].shape == ArrayAccess::impl(leaves[i])->shape;
     if (same) {
       entry = e.get();
       break;
@@ -213,12 +232,13 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
   BufferList in(leaves.size());
   std::vector<Array> moved;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    const ArrayImpl& impl = *leaves[i].impl();
-    if (live_buffer(impl, call_loc)->device() == device_) {
-      in[i] = impl.buffer.get();
+    const ArrayImpl& impl = *ArrayAccess::impl(leaves[i]);
+    const std::shared_ptr<Buffer>& buffer = live_buffer(impl, call_loc);
+    if (buffer->device() == device_) {
+      in[i] = buffer.get();
     } else {
       moved.push_back(device_put(leaves[i], device_));
-      in[i] = moved.back().impl()->buffer.get();
+      in[i] = ArrayAccess::impl(moved.back())->buffer.get();
     }
   }
 
@@ -238,23 +258,23 @@ std::pair<std::vector<Array>, const JitCache::Entry*> JitCache::call(
     if (!aliases.empty() && aliases[i] >= 0) {
       outs.push_back(take_donated(leaves, static_cast<size_t>(aliases[i]), in, out_types[i],
                                   device_, call_loc));
-      out[i] = outs.back().impl()->buffer.get();
+      out[i] = ArrayAccess::impl(outs.back())->buffer.get();
       continue;
     }
     std::span<std::shared_ptr<ArrayImpl>> slots(entry->output_pool);
     outs.push_back(
         take_output(slots.subspan(i * kOutputPoolDepth, kOutputPoolDepth), out_types[i], device_));
-    out[i] = outs.back().impl()->buffer.get();
+    out[i] = ArrayAccess::impl(outs.back())->buffer.get();
   }
   leaf_count_hint_ = leaves.size();
   if (debug_nans()) {
     entry->executable->run(in.span(), out.span());
     for (const Array& o : outs)
       if (has_nan(o)) throw_first_nan(*entry->graph, before, options_.name, loc_);
-    return {std::move(outs), entry};
+    return {std::move(outs), entry->output_template.get()};
   }
   entry->executable->run(in.span(), out.span());
-  return {std::move(outs), entry};
+  return {std::move(outs), entry->output_template.get()};
 }
 
 }  // namespace kiln

@@ -7,9 +7,12 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <optional>
 
 #include "kiln/error.hpp"
+#include "kiln/indexing.hpp"
 #include "kiln/ops.hpp"
+#include "ops/indexing_util.hpp"
 
 namespace kiln::autodiff {
 namespace {
@@ -99,18 +102,19 @@ Grads slice_rule(const VjpArgs& a) {
   return {pad(a.g, 0.0, low, high, interior, L(a))};
 }
 
+// JAX's _pad_transpose: undo the edge padding (a negative one crops, a positive one pads back
+// the cropped part with zeros), then take every (interior + 1)-th element.
 Grads pad_rule(const VjpArgs& a) {
-  const Shape& in = a.in[0].shape();
   const ir::Attrs& at = A(a);
-  std::vector<int64_t> start, limit, stride;
-  for (int d = 0; d < in.rank(); ++d) {
-    size_t i = static_cast<size_t>(d);
-    int64_t n = in[d], step = at.interior[i] + 1;
-    start.push_back(at.low[i]);
-    limit.push_back(n == 0 ? at.low[i] : at.low[i] + (n - 1) * step + 1);
-    stride.push_back(step);
+  const size_t rank = at.low.size();
+  std::vector<int64_t> low, high, start(rank, 0), stride;
+  for (size_t i = 0; i < rank; ++i) {
+    low.push_back(-at.low[i]);
+    high.push_back(-at.high[i]);
+    stride.push_back(at.interior[i] + 1);
   }
-  Array g_operand = slice(a.g, start, limit, stride, L(a));
+  Array unpadded = pad(a.g, 0.0, low, high, std::vector<int64_t>(rank, 0), L(a));
+  Array g_operand = slice(unpadded, start, unpadded.shape().vec(), stride, L(a));
   // Every padded position took the padding value.
   Array g_pad = sub(sum(a.g, {}, false, L(a)), sum(g_operand, {}, false, L(a)), L(a));
   return {g_operand, g_pad};
@@ -203,7 +207,22 @@ Array dot_transpose(const Array& g, const Array& other, int self_rank,
   return transpose(r, perm, loc);
 }
 
-Grads dot_general_rule(const VjpArgs& a) {
+// A product with a preferred_element_type wider than its operands differentiates as the same
+// product of operands converted to that type, and its cotangents are converted back to the
+// operands' dtype (JAX's _dot_general_transpose_lhs/rhs and the convolution's): the conversions
+// are exact, so this is JAX's gradient. Integer operands get no cotangent.
+Grads in_operand_dtype(const VjpArgs& a, Grads (*rule)(const VjpArgs&)) {
+  const std::optional<DType>& wide = A(a).preferred_element_type;
+  const DType t = a.in[0].dtype();
+  if (!wide || *wide == t) return rule(a);
+  if (!is_floating(t)) return {Array(), Array()};
+  const Array in[2] = {astype(a.in[0], *wide, L(a)), astype(a.in[1], *wide, L(a))};
+  Grads g = rule(VjpArgs{a.node, in, a.out, a.g});
+  for (Array& x : g) x = astype(x, t, L(a));
+  return g;
+}
+
+Grads dot_general_product_rule(const VjpArgs& a) {
   const ir::DotDims& d = A(a).dot;
   const Array &x = a.in[0], &y = a.in[1];
   int64_t nb = static_cast<int64_t>(d.lhs_batch.size());
@@ -214,6 +233,10 @@ Grads dot_general_rule(const VjpArgs& a) {
   Array gy = dot_transpose(a.g, x, y.ndim(), d.rhs_contract, d.rhs_batch, d.lhs_contract,
                            d.lhs_batch, nb, L(a));
   return {gx, gy};
+}
+
+Grads dot_general_rule(const VjpArgs& a) {
+  return in_operand_dtype(a, dot_general_product_rule);
 }
 
 // ---- convolution and windows (JAX's rules in jax/_src/lax/convolution.py and
@@ -332,9 +355,13 @@ Array conv_rhs_cotangent(const VjpArgs& a) {
   return conv(lhs, a.g, std::move(t), L(a));
 }
 
-Grads convolution_rule(const VjpArgs& a) {
+Grads convolution_product_rule(const VjpArgs& a) {
   if (a.g.size() == 0) return {zeros_like(a.in[0], L(a)), zeros_like(a.in[1], L(a))};
   return {conv_lhs_cotangent(a), conv_rhs_cotangent(a)};
+}
+
+Grads convolution_rule(const VjpArgs& a) {
+  return in_operand_dtype(a, convolution_product_rule);
 }
 
 // Every operand element receives the cotangent of each window covering it: the cotangent,
@@ -361,6 +388,143 @@ Grads reduce_window_sum_rule(const VjpArgs& a) {
 Grads reduce_window_max_rule(const VjpArgs& a) {
   Array xs[2] = {a.g, a.in[0]};
   return {bind(Prim::select_and_scatter_add, xs, A(a), L(a))};
+}
+
+// A collective applied to the cotangent: `p` with the node's axes and `c`'s dimensions.
+Array collective(Prim p, const VjpArgs& a, const ir::CollectiveAttrs& c) {
+  ir::Attrs at;
+  at.collective = c;
+  return bind(p, std::span<const Array>(&a.g, 1), std::move(at), L(a));
+}
+
+// Collectives transpose as in JAX's shard_map without replication checks (check_vma=False):
+// psum to psum, all_gather and reduce_scatter to each other, all_to_all to all_to_all with the
+// axes swapped, ppermute to the inverse permutation.
+Grads psum_rule(const VjpArgs& a) {
+  return {collective(Prim::psum, a, A(a).collective)};
+}
+Grads all_gather_rule(const VjpArgs& a) {
+  return {collective(Prim::psum_scatter, a, A(a).collective)};
+}
+Grads psum_scatter_rule(const VjpArgs& a) {
+  return {collective(Prim::all_gather, a, A(a).collective)};
+}
+Grads all_to_all_rule(const VjpArgs& a) {
+  ir::CollectiveAttrs c = A(a).collective;
+  std::swap(c.dimension, c.concat_dimension);
+  return {collective(Prim::all_to_all, a, c)};
+}
+Grads ppermute_rule(const VjpArgs& a) {
+  ir::CollectiveAttrs c = A(a).collective;
+  for (auto& [src, dst] : c.perm) std::swap(src, dst);
+  return {collective(Prim::ppermute, a, c)};
+}
+
+// ---- gather, scatter, dynamic slices (JAX's rules in jax/_src/lax/slicing.py) ----------------
+
+// gather's transpose is a scatter-add of the cotangent onto zeros. kiln's gather clamps each start
+// (XLA's; JAX's mode "clip"), so the rule clamps the indices first, as JAX's clip-mode transpose
+// does: every cotangent lands on the row it was read from, and none is dropped.
+Grads gather_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Shape& operand = a.in[0].shape();
+  Array idx = ops::clamp_indices(a.in[1], d, operand, d.slice_sizes, L(a));
+  return {scatter_add(zeros_like(a.in[0], L(a)), idx, a.g, d, L(a)), Array()};
+}
+
+// The cotangent of each update element: g read back at the element it lands on, zero for an
+// update window the scatter dropped (out of bounds), as JAX's FILL_OR_DROP transpose.
+Array gather_updates(const VjpArgs& a, const Array& g) {
+  const ir::GatherDims& d = A(a).gather;
+  const Shape &operand = a.in[0].shape(), &updates = a.in[2].shape();
+  const ir::GatherDims gd = ops::scatter_as_gather(d, operand, updates);
+  Array read = gather(g, a.in[1], gd, L(a));
+  Array ok = ops::indices_in_bounds(a.in[1], d, operand, gd.slice_sizes, L(a));
+  return where(ops::broadcast_batch(ok, d.offset_dims, updates, L(a)), read, 0.0, L(a));
+}
+
+// scatter_add is linear in the operand and the updates (JAX's _scatter_add_transpose_rule).
+Grads scatter_add_rule(const VjpArgs& a) {
+  return {a.g, Array(), gather_updates(a, a.g)};
+}
+
+// scatter (replace): the operand's cotangent is g with the overwritten elements zeroed; an
+// update's is g at its element when it was the one written there. Which of several updates to one
+// element wins is decided as JAX's _scatter_jvp does: scatter each update's id and read the ids
+// back (kiln's scatter applies updates in order, the last wins).
+Grads scatter_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Array &x = a.in[0], &idx = a.in[1], &upd = a.in[2];
+  Array g_operand = scatter(a.g, idx, zeros_like(upd, L(a)), d, ScatterCombine::replace, L(a));
+  Array g_updates = gather_updates(a, a.g);
+  if (!d.unique_indices && upd.size() > 0) {
+    Array ids = reshape(arange(upd.size(), int32, L(a)), upd.shape().vec(), L(a));
+    Array slots =
+        scatter(full(x.shape(), -1, int32, L(a)), idx, ids, d, ScatterCombine::replace, L(a));
+    const ir::GatherDims gd = ops::scatter_as_gather(d, x.shape(), upd.shape());
+    Array won = kiln::equal(gather(slots, idx, gd, L(a)), ids, L(a));
+    g_updates = where(won, g_updates, 0.0, L(a));
+  }
+  return {g_operand, Array(), g_updates};
+}
+
+// scatter_mul: out = x · Π y over the updates landing on each element. The operand's cotangent is
+// the same product applied to g (JAX); the updates' needs unique indices, as in JAX
+// (_scatter_mul_jvp_rhs): then it is g·x read at each update's element.
+Grads scatter_mul_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  if (!d.unique_indices)
+    throw GradError(message(
+        "scatter_mul: the gradient is defined only for unique_indices=true (as in JAX)", L(a),
+        "Promise unique indices if they are (x.at[i].multiply(v, unique_indices=True)), or apply "
+        "stop_gradient to the scatter's operand and updates"));
+  Array g_operand = scatter(a.g, a.in[1], a.in[2], d, ScatterCombine::mul, L(a));
+  return {g_operand, Array(), gather_updates(a, mul(a.g, a.in[0], L(a)))};
+}
+
+// scatter_min / scatter_max: the cotangent of each result element is shared equally by the
+// values that attain it — the operand element if it was kept, and every update equal to the
+// result (JAX's _scatter_extremal_jvp).
+Grads scatter_extremal_rule(const VjpArgs& a) {
+  const ir::GatherDims& d = A(a).gather;
+  const Array &x = a.in[0], &idx = a.in[1], &upd = a.in[2];
+  const DType t = a.g.dtype();
+  const ir::GatherDims gd = ops::scatter_as_gather(d, x.shape(), upd.shape());
+  Array ok = ops::indices_in_bounds(idx, d, x.shape(), gd.slice_sizes, L(a));
+  Array hit = bitwise_and(kiln::equal(upd, gather(a.out, idx, gd, L(a)), L(a)),
+                          ops::broadcast_batch(ok, d.offset_dims, upd.shape(), L(a)), L(a));
+  Array kept = astype(kiln::equal(x, a.out, L(a)), t, L(a));
+  Array count =
+      add(scatter_add(zeros_like(a.g, L(a)), idx, astype(hit, t, L(a)), d, L(a)), kept, L(a));
+  Array share = div(a.g, where(kiln::equal(count, 0.0, L(a)), 1.0, count, L(a)), L(a));
+  Array g_updates = where(hit, gather(share, idx, gd, L(a)), 0.0, L(a));
+  return {mul(share, kept, L(a)), Array(), g_updates};
+}
+
+// The dynamic slices' transposes reuse the node's start operands as they are (the primitive
+// clamps them; the API's negative wrap must not apply twice), binding the primitives directly.
+Array raw_dynamic_update_slice(const VjpArgs& a, const Array& x, const Array& update,
+                               size_t first_start) {
+  std::vector<Array> in = {x, update};
+  in.insert(in.end(), a.in.begin() + static_cast<std::ptrdiff_t>(first_start), a.in.end());
+  return bind(Prim::dynamic_update_slice, in, {}, L(a));
+}
+
+Grads dynamic_slice_rule(const VjpArgs& a) {
+  Grads out(a.in.size());
+  out[0] = raw_dynamic_update_slice(a, zeros_like(a.in[0], L(a)), a.g, 1);
+  return out;
+}
+
+Grads dynamic_update_slice_rule(const VjpArgs& a) {
+  Grads out(a.in.size());
+  out[0] = raw_dynamic_update_slice(a, a.g, zeros_like(a.in[1], L(a)), 2);
+  std::vector<Array> in = {a.g};
+  in.insert(in.end(), a.in.begin() + 2, a.in.end());
+  ir::Attrs at;
+  at.shape = a.in[1].shape();
+  out[1] = bind(Prim::dynamic_slice, in, std::move(at), L(a));
+  return out;
 }
 
 constexpr std::array<Rule, ir::kNumPrims> make_table() {
@@ -405,6 +569,14 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::erf_inv, [](const VjpArgs& a) -> Grads {
     const double c = std::sqrt(std::numbers::pi) / 2.0;
     return {mul(a.g, mul(exp(mul(a.out, a.out, L(a)), L(a)), c, L(a)), L(a))};
+  });
+  // JAX: lgamma' = digamma (digamma's own derivative, polygamma(1, x), is not in kiln: its row
+  // says Grad::none).
+  set(Prim::lgamma,
+      [](const VjpArgs& a) -> Grads { return {mul(a.g, digamma(a.in[0], L(a)), L(a))}; });
+  // Linear, as JAX's deflinear: the cotangent is rounded to the same format.
+  set(Prim::reduce_precision, [](const VjpArgs& a) -> Grads {
+    return {reduce_precision(a.g, A(a).exponent_bits, A(a).mantissa_bits, L(a))};
   });
   // Between float and complex dtypes the cotangent converts back: complex -> real keeps its real
   // part, real -> complex gives (g, 0), as JAX's convert_element_type transpose.
@@ -477,6 +649,19 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::reduce_window_sum, reduce_window_sum_rule);
   set(Prim::reduce_window_max, reduce_window_max_rule);
   set(Prim::rev, [](const VjpArgs& a) -> Grads { return {rev(a.g, A(a).dims, L(a))}; });
+  set(Prim::psum, psum_rule);
+  set(Prim::all_gather, all_gather_rule);
+  set(Prim::psum_scatter, psum_scatter_rule);
+  set(Prim::all_to_all, all_to_all_rule);
+  set(Prim::ppermute, ppermute_rule);
+  set(Prim::gather, gather_rule);
+  set(Prim::scatter, scatter_rule);
+  set(Prim::scatter_add, scatter_add_rule);
+  set(Prim::scatter_mul, scatter_mul_rule);
+  set(Prim::scatter_min, scatter_extremal_rule);
+  set(Prim::scatter_max, scatter_extremal_rule);
+  set(Prim::dynamic_slice, dynamic_slice_rule);
+  set(Prim::dynamic_update_slice, dynamic_update_slice_rule);
   return t;
 }
 

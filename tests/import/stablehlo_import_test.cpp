@@ -331,12 +331,51 @@ func.func @main(%x: tensor<2x3xf32>, %v: tensor<3xf32>) -> (tensor<2xf32>, tenso
   EXPECT_EQ(reduce_maxes, 1);  // the index result is unused: argmax and its iota are dropped
 }
 
+// What JAX writes for bool arithmetic, a scalar-predicate select, negative padding and a
+// mixed-precision product (the forms jax.jit(...).lower(...).as_text() prints), read as kiln's
+// primitives.
+TEST_F(StableHloImport, BoolArithmeticScalarSelectNegativePadAndWidenedDot) {
+  const ir::Graph g = from_stablehlo(R"mlir(
+func.func @main(%a: tensor<4xi1>, %b: tensor<4xi1>, %p: tensor<i1>, %x: tensor<3xf32>, %l: tensor<2x3xi8>, %r: tensor<3x2xi8>) -> (tensor<4xi1>, tensor<4xi1>, tensor<4xi1>, tensor<4xi1>, tensor<3xf32>, tensor<4xf32>, tensor<2x2xi32>) {
+  %0 = stablehlo.maximum %a, %b : tensor<4xi1>
+  %1 = stablehlo.minimum %a, %b : tensor<4xi1>
+  %2 = stablehlo.add %a, %b : tensor<4xi1>
+  %3 = stablehlo.multiply %a, %b : tensor<4xi1>
+  %n = stablehlo.negate %x : tensor<3xf32>
+  %4 = stablehlo.select %p, %x, %n : tensor<i1>, tensor<3xf32>
+  %cst = stablehlo.constant dense<9.0> : tensor<f32>
+  %5 = stablehlo.pad %x, %cst, low = [-1], high = [2], interior = [0] : (tensor<3xf32>, tensor<f32>) -> tensor<4xf32>
+  %6 = stablehlo.dot_general %l, %r, contracting_dims = [1] x [0], precision = [DEFAULT, DEFAULT] : (tensor<2x3xi8>, tensor<3x2xi8>) -> tensor<2x2xi32>
+  return %0, %1, %2, %3, %4, %5, %6 : tensor<4xi1>, tensor<4xi1>, tensor<4xi1>, tensor<4xi1>, tensor<3xf32>, tensor<4xf32>, tensor<2x2xi32>
+}
+)mlir");
+  int ors = 0, ands = 0;
+  for (const ir::Node& n : g.nodes) {
+    ors += n.prim == ir::Prim::or_;
+    ands += n.prim == ir::Prim::and_;
+  }
+  EXPECT_EQ(ors, 2);
+  EXPECT_EQ(ands, 2);
+  auto exe = backend_->compile(g, device_);
+  const std::vector<uint8_t> a = {1, 0, 1, 0}, b = {1, 1, 0, 0};
+  const std::vector<int8_t> l = {-128, -128, -128, 127, 127, 127}, r = {-128, 1, -128, 1, -128, 1};
+  const auto out = execute(*exe, {buffer(a), buffer(b), buffer(std::vector<uint8_t>{0}),
+                                  buffer(std::vector<float>{1, 2, 3}), buffer(l), buffer(r)});
+  EXPECT_EQ(read<uint8_t>(*out[0]), (std::vector<uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(read<uint8_t>(*out[1]), (std::vector<uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(read<uint8_t>(*out[2]), (std::vector<uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(read<uint8_t>(*out[3]), (std::vector<uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(read<float>(*out[4]), (std::vector<float>{-1, -2, -3}));  // the predicate is false
+  EXPECT_EQ(read<float>(*out[5]), (std::vector<float>{2, 3, 9, 9}));
+  EXPECT_EQ(read<int32_t>(*out[6]), (std::vector<int32_t>{3 * 16384, -384, -3 * 16256, 381}));
+}
+
 // --- errors ---------------------------------------------------------------------------------
 
 template <class E>
 std::string error_of(const std::string& text) {
   try {
-    from_stablehlo(text, "bad.mlir");
+    (void)from_stablehlo(text, "bad.mlir");
   } catch (const E& e) {
     return e.what();
   } catch (const std::exception& e) {
@@ -528,6 +567,18 @@ TEST(StableHloImportErrors, WidthChangingBitcastIsRefused) {
       body("    %0 = stablehlo.bitcast_convert %arg0 : (tensor<2xf32>) -> tensor<2x4xui8>\n"));
   EXPECT_CONTAINS(e, "needs dtypes of the same size, got float32 -> uint8");
   EXPECT_CONTAINS(e, "bad.mlir:3");
+}
+
+TEST(StableHloImportErrors, ReducePrecisionFormat) {
+  const std::string ok =
+      body("    %0 = stablehlo.reduce_precision %arg0, format = e5m2 : tensor<2xf32>\n");
+  const ir::Graph g = from_stablehlo(ok, "ok.mlir");
+  EXPECT_EQ(g.nodes[g.outputs[0]].attrs.exponent_bits, 5);
+  EXPECT_EQ(g.nodes[g.outputs[0]].attrs.mantissa_bits, 2);
+  const std::string e = error_of<ValueError>(
+      body("    %0 = stablehlo.reduce_precision %arg0, format = e5x2 : tensor<2xf32>\n"));
+  EXPECT_CONTAINS(e, "bad.mlir:3:");
+  EXPECT_CONTAINS(e, "format must be e<exponent bits>m<mantissa bits>");
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ TEST_F(Checkpoints, RestoresTheLatestOrAGivenStep) {
   EXPECT_TRUE(restore_checkpoint(dir_, tree_template(), 4).equals(tree_at(4)));
   // A checkpoint file may be named directly, as in Flax.
   EXPECT_EQ(step_in(restore_checkpoint(dir_ / "checkpoint_4", tree_template())), 4);
-  std::string msg = error_of([&] { restore_checkpoint(dir_, tree_template(), 7); });
+  std::string msg = error_of([&] { (void)restore_checkpoint(dir_, tree_template(), 7); });
   EXPECT_NE(msg.find("no checkpoint of step 7 in " + dir_.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("steps present: 3, 4, 5"), std::string::npos) << msg;
 }
@@ -120,7 +120,7 @@ TEST_F(Checkpoints, RestoresTheLatestOrAGivenStep) {
 TEST_F(Checkpoints, RestoreValidatesAgainstTheTemplate) {
   save_checkpoint(dir_, tree_at(1), 1);
   Tree wrong = Tree::dict({{"step", i32({0}, {})}, {"w", f32({0, 0}, {2})}});
-  std::string msg = error_of([&] { restore_checkpoint(dir_, wrong); });
+  std::string msg = error_of([&] { (void)restore_checkpoint(dir_, wrong); });
   EXPECT_NE(msg.find((dir_ / "checkpoint_1").string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("./w"), std::string::npos) << msg;
   EXPECT_NE(msg.find("float32[2]"), std::string::npos) << msg;
@@ -132,7 +132,7 @@ TEST_F(Checkpoints, LenientRestoreDropsExtraKeysAndTakesShapesFromTheFile) {
   Tree saved =
       Tree::dict({{"step", i32({2}, {})}, {"w", f32({1, 2}, {2})}, {"metrics", f32({0.5f}, {})}});
   save_checkpoint(dir_, saved, 2);
-  std::string msg = error_of([&] { restore_checkpoint(dir_, tree_template()); });
+  std::string msg = error_of([&] { (void)restore_checkpoint(dir_, tree_template()); });
   EXPECT_NE(msg.find((dir_ / "checkpoint_2").string() + ": the state dict has keys {'metrics'} "
                                                         "which the template does not have at "
                                                         "path ."),
@@ -148,7 +148,7 @@ TEST_F(Checkpoints, LenientRestoreDropsExtraKeysAndTakesShapesFromTheFile) {
 TEST_F(Checkpoints, MissingDirectoryOrNoCheckpointIsAnErrorNamingTheDirectory) {
   EXPECT_EQ(latest_checkpoint(dir_), std::nullopt);
   EXPECT_TRUE(available_steps(dir_).empty());
-  std::string msg = error_of([&] { restore_checkpoint(dir_, tree_template()); });
+  std::string msg = error_of([&] { (void)restore_checkpoint(dir_, tree_template()); });
   EXPECT_NE(msg.find("checkpoint directory " + dir_.string() + " does not exist"),
             std::string::npos)
       << msg;
@@ -156,7 +156,7 @@ TEST_F(Checkpoints, MissingDirectoryOrNoCheckpointIsAnErrorNamingTheDirectory) {
   std::ofstream(dir_ / "notes.txt") << "not a checkpoint";
   std::ofstream(dir_ / "checkpoint_tmp") << "Flax's temporary name";
   std::ofstream(dir_ / "checkpoint_007") << "not the canonical spelling of a step";
-  msg = error_of([&] { restore_checkpoint(dir_, tree_template()); });
+  msg = error_of([&] { (void)restore_checkpoint(dir_, tree_template()); });
   EXPECT_NE(msg.find("no checkpoint in " + dir_.string()), std::string::npos) << msg;
 }
 
@@ -168,7 +168,7 @@ TEST_F(Checkpoints, CorruptLatestIsAnErrorNamingTheFile) {
   std::ofstream(dir_ / "checkpoint_2", std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
              static_cast<std::streamsize>(bytes.size()));
-  std::string msg = error_of([&] { restore_checkpoint(dir_, tree_template()); });
+  std::string msg = error_of([&] { (void)restore_checkpoint(dir_, tree_template()); });
   EXPECT_EQ(msg.rfind((dir_ / "checkpoint_2").string(), 0), 0u) << msg;
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   // Not silently replaced by an older one; that one is still there to be asked for.

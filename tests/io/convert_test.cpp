@@ -6,7 +6,7 @@
 #include <span>
 
 #include "io/io_test_helpers.hpp"
-#include "kiln/inspect.hpp"
+#include "kiln/checkpoints.hpp"
 #include "kiln/ops.hpp"
 #include "kiln/safetensors.hpp"
 
@@ -118,15 +118,15 @@ TEST(Convert, MsgpackToSafetensorsToMsgpackFiles) {
   std::filesystem::create_directories(dir);
   auto a = dir / "a.msgpack";
   serialization::write_file(a, serialization::encode(train_state()));
-  checkpoint::convert(a, dir / "b.safetensors");
-  checkpoint::convert(dir / "b.safetensors", dir / "c.msgpack");
-  checkpoint::convert(a, dir / "d.msgpack");
+  checkpoints::convert(a, dir / "b.safetensors");
+  checkpoints::convert(dir / "b.safetensors", dir / "c.msgpack");
+  checkpoints::convert(a, dir / "d.msgpack");
   EXPECT_EQ(serialization::read_file(dir / "c.msgpack"), serialization::read_file(a));
   EXPECT_EQ(serialization::read_file(dir / "d.msgpack"), serialization::read_file(a));
   EXPECT_TRUE(
-      checkpoint::diff(checkpoint::read_state(a), checkpoint::read_state(dir / "b.safetensors"))
+      checkpoints::diff(checkpoints::read_state(a), checkpoints::read_state(dir / "b.safetensors"))
           .identical);
-  std::string e = error_of([&] { checkpoint::convert(a, dir / "x.npz"); });
+  std::string e = error_of([&] { checkpoints::convert(a, dir / "x.npz"); });
   EXPECT_NE(e.find("x.npz"), std::string::npos) << e;
   EXPECT_NE(e.find(".safetensors"), std::string::npos) << e;
   std::filesystem::remove_all(dir);
@@ -163,7 +163,7 @@ TEST(Convert, BadLayoutsAreErrors) {
 TEST(Convert, StateDictsSafetensorsCannotHold) {
   // Flax's to_bytes of a bare array has no name to give it.
   std::string e = error_of([&] {
-    checkpoint::write_state(std::filesystem::temp_directory_path() / "kiln_bare.safetensors",
+    checkpoints::write_state(std::filesystem::temp_directory_path() / "kiln_bare.safetensors",
                             array_value(f32({1}, {1})));
   });
   EXPECT_NE(e.find("kiln_bare.safetensors: safetensors holds named arrays, so the state dict must "
@@ -222,14 +222,14 @@ TEST(Convert, MsgpackOfEveryDtypeConvertsToMsgpackByteForByte) {
   std::filesystem::create_directories(dir);
   auto a = dir / "a.msgpack";
   serialization::write_file(a, serialization::encode(every_dtype(true)));
-  checkpoint::convert(a, dir / "b.msgpack");
+  checkpoints::convert(a, dir / "b.msgpack");
   EXPECT_EQ(serialization::read_file(dir / "b.msgpack"), serialization::read_file(a));
-  EXPECT_TRUE(checkpoint::diff(checkpoint::read_state(a), checkpoint::read_state(dir / "b.msgpack"))
+  EXPECT_TRUE(checkpoints::diff(checkpoints::read_state(a), checkpoints::read_state(dir / "b.msgpack"))
                   .identical);
 
   // To safetensors: complex128 has no dtype there; the error names the file, tensor and dtype,
   // and nothing is written.
-  std::string e = error_of([&] { checkpoint::convert(a, dir / "c.safetensors"); });
+  std::string e = error_of([&] { checkpoints::convert(a, dir / "c.safetensors"); });
   EXPECT_NE(e.find("cannot write " + (dir / "c.safetensors").string() +
                    ": safetensors: tensor 'complex128' is complex128, which safetensors has no "
                    "dtype for"),
@@ -241,11 +241,11 @@ TEST(Convert, MsgpackOfEveryDtypeConvertsToMsgpackByteForByte) {
   // and the numpy scalars ride in the layout).
   auto d = dir / "d.msgpack";
   serialization::write_file(d, serialization::encode(every_dtype(false)));
-  checkpoint::convert(d, dir / "e.safetensors");
-  checkpoint::convert(dir / "e.safetensors", dir / "f.msgpack");
+  checkpoints::convert(d, dir / "e.safetensors");
+  checkpoints::convert(dir / "e.safetensors", dir / "f.msgpack");
   EXPECT_EQ(serialization::read_file(dir / "f.msgpack"), serialization::read_file(d));
   EXPECT_TRUE(
-      checkpoint::diff(checkpoint::read_state(d), checkpoint::read_state(dir / "e.safetensors"))
+      checkpoints::diff(checkpoints::read_state(d), checkpoints::read_state(dir / "e.safetensors"))
           .identical);
   std::filesystem::remove_all(dir);
 }
@@ -258,11 +258,11 @@ TEST(Convert, ReadingInPlaceSaysWhatReadingWholeSays) {
   std::filesystem::create_directories(dir);
   auto a = dir / "a.msgpack";
   serialization::write_file(a, serialization::encode(every_dtype(false)));
-  checkpoint::convert(a, dir / "a.safetensors");
+  checkpoints::convert(a, dir / "a.safetensors");
   for (const auto& f : {a, dir / "a.safetensors"}) {
-    EXPECT_EQ(inspect_file(f), inspect_summary(checkpoint::read_state(f))) << f;
-    const StateValue in_place = checkpoint::read_state_in_place(f);
-    EXPECT_EQ(serialization::encode(in_place), serialization::encode(checkpoint::read_state(f)));
+    EXPECT_EQ(checkpoints::summarize_file(f), checkpoints::summarize(checkpoints::read_state(f))) << f;
+    const StateValue in_place = checkpoints::read_state_in_place(f);
+    EXPECT_EQ(serialization::encode(in_place), serialization::encode(checkpoints::read_state(f)));
   }
   // A copy with one float32 element changed: diff_files reports what diff of whole reads does.
   StateValue changed = every_dtype(false);
@@ -270,13 +270,13 @@ TEST(Convert, ReadingInPlaceSaysWhatReadingWholeSays) {
     if (key == "float32") v.array = v.array + 0.5;
   auto b = dir / "b.msgpack";
   serialization::write_file(b, serialization::encode(changed));
-  const checkpoint::Diff whole = checkpoint::diff(
-      checkpoint::read_state(a), checkpoint::read_state(b), a.string(), b.string());
-  const checkpoint::Diff streamed = checkpoint::diff_files(a, b);
+  const checkpoints::Diff whole = checkpoints::diff(
+      checkpoints::read_state(a), checkpoints::read_state(b), a.string(), b.string());
+  const checkpoints::Diff streamed = checkpoints::diff_files(a, b);
   EXPECT_FALSE(streamed.identical);
   EXPECT_EQ(streamed.report, whole.report);
   EXPECT_NE(streamed.report.find("float32 float32["), std::string::npos) << streamed.report;
-  EXPECT_TRUE(checkpoint::diff_files(a, dir / "a.safetensors").identical);
+  EXPECT_TRUE(checkpoints::diff_files(a, dir / "a.safetensors").identical);
   std::filesystem::remove_all(dir);
 }
 
@@ -292,10 +292,10 @@ TEST(Convert, DiffComparesComplexAndUint64Values) {
                    {"z", z}});
   };
   StateValue a = with({3, 4}, 18446744073709551615ull, 2);
-  EXPECT_TRUE(checkpoint::diff(a, with({3, 4}, 18446744073709551615ull, 2)).identical);
+  EXPECT_TRUE(checkpoints::diff(a, with({3, 4}, 18446744073709551615ull, 2)).identical);
   // |(3+4j) - 0| = 5; uint64 2**64-1 vs 2**64-2 differ by exactly 1 (an int64 view would not
   // see them as the values they are).
-  auto d = checkpoint::diff(a, with({0, 0}, 18446744073709551614ull, 3), "a", "b");
+  auto d = checkpoints::diff(a, with({0, 0}, 18446744073709551614ull, 3), "a", "b");
   EXPECT_FALSE(d.identical);
   EXPECT_NE(d.report.find("c complex128[2]: 1 of 2 elements differ, max abs difference 5\n"),
             std::string::npos)
@@ -309,8 +309,8 @@ TEST(Convert, DiffComparesComplexAndUint64Values) {
 TEST(Convert, DiffSaysWhatDiffersAndByHowMuch) {
   StateValue a = train_state();
   StateValue b = train_state();
-  EXPECT_TRUE(checkpoint::diff(a, b).identical);
-  EXPECT_EQ(checkpoint::diff(a, b).report, "identical: 19 entries\n");
+  EXPECT_TRUE(checkpoints::diff(a, b).identical);
+  EXPECT_EQ(checkpoints::diff(a, b).report, "identical: 19 entries\n");
 
   auto& dense0 = b.map->entries[1].second.map->entries[0].second.map->entries;
   dense0[0].second.array = f32({1, 2.5f, 3, 4, 5, 4}, {2, 3});  // kernel: 2 elements differ
@@ -318,7 +318,7 @@ TEST(Convert, DiffSaysWhatDiffersAndByHowMuch) {
   b.map->entries[0].second.i = 101;                             // step
   b.map->entries.pop_back();                                    // extras.* only in A
   b.map->entries.push_back({"new", array_value(i32({1}, {1}))});
-  auto d = checkpoint::diff(a, b, "a.msgpack", "b.safetensors");
+  auto d = checkpoints::diff(a, b, "a.msgpack", "b.safetensors");
   EXPECT_FALSE(d.identical);
   EXPECT_NE(d.report.find("step: int 100 vs int 101\n"), std::string::npos) << d.report;
   EXPECT_NE(d.report.find("params.Dense_0.kernel float32[2,3]: 2 of 6 elements differ, max abs "

@@ -212,7 +212,7 @@ TEST(FlaxSerialization, ExtraStateKeysAreAnErrorStrictAndDroppedLenient) {
   Tree templ = Tree::dict({{"kernel", f32({0}, {1})}, {"bias", f32({0}, {1})}});
   Tree saved =
       Tree::dict({{"bias", f32({2}, {1})}, {"extra", f32({9}, {1})}, {"kernel", f32({1}, {1})}});
-  EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(templ, to_bytes(saved), "f"); }),
             "f: the state dict has keys {'extra'} which the template does not have at path . "
             "(restore with RestoreOptions{.strict = false} to drop them, as Flax does)");
   // As Flax's _restore_dict: the result has the template's keys, in the template's order.
@@ -227,7 +227,7 @@ TEST(FlaxSerialization, ShapeAndDtypeMismatchesAreErrorsStrictAndTakenFromTheFil
   Tree templ = Tree::dict({{"w", f32({0, 0}, {2})}, {"n", i32({0}, {})}});
   Tree saved = Tree::dict({{"w", f32({1, 2, 3}, {3, 1})},
                            {"n", Array::from_data<int16_t>(std::vector<int16_t>{-4}, {})}});
-  EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(templ, to_bytes(saved), "f"); }),
             "f: shape mismatch at path ./w: the template has float32[2] but the state dict has "
             "float32[3,1]");
   Tree t = from_bytes(templ, to_bytes(saved), "f", kLenient);
@@ -239,12 +239,12 @@ TEST(FlaxSerialization, MissingKeysAndListLengthsAreErrorsInBothModes) {
   Tree templ = Tree::dict({{"a", f32({0}, {1})}, {"b", f32({0}, {1})}});
   Tree saved = Tree::dict({{"a", f32({0}, {1})}, {"c", f32({0}, {1})}});
   for (const RestoreOptions& o : {RestoreOptions{}, kLenient}) {
-    EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(saved), "f", o); }),
+    EXPECT_EQ(error_of([&] { (void)from_bytes(templ, to_bytes(saved), "f", o); }),
               "f: The target dict keys and state dict keys do not match, target dict contains "
               "keys {'b'} which are not present in state dict at path .");
     Tree one = Tree::dict({{"l", Tree::list({f32({0}, {1})})}});
     Tree two = Tree::dict({{"l", Tree::list({f32({0}, {1}), f32({0}, {1})})}});
-    EXPECT_EQ(error_of([&] { from_bytes(one, to_bytes(two), "f", o); }),
+    EXPECT_EQ(error_of([&] { (void)from_bytes(one, to_bytes(two), "f", o); }),
               "f: The size of the list and the state dict do not match, got 1 and 2 at path ./l");
   }
 }
@@ -326,7 +326,7 @@ TEST(FlaxSerialization, MissingKeyNamesThePathAsFlaxDoes) {
       {{"params",
         Tree::dict({{"Dense_0", Tree::dict({{"kernel", f32({0, 0, 0, 0, 0, 0}, {2, 3})}})}})}});
   std::string msg =
-      error_of([&] { from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); });
+      error_of([&] { (void)from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); });
   EXPECT_EQ(
       msg,
       "ckpt.msgpack: The target dict keys and state dict keys do not match, target dict contains "
@@ -336,7 +336,7 @@ TEST(FlaxSerialization, MissingKeyNamesThePathAsFlaxDoes) {
 TEST(FlaxSerialization, WrongShapeNamesPathExpectedAndFound) {
   Tree saved = dense_template();
   saved["params"]["Dense_0"]["kernel"] = f32({0, 0, 0, 0, 0, 0}, {3, 2});
-  EXPECT_EQ(error_of([&] { from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); }),
             "ckpt.msgpack: shape mismatch at path ./params/Dense_0/kernel: the template has "
             "float32[2,3] but the state dict has float32[3,2]");
 }
@@ -344,7 +344,7 @@ TEST(FlaxSerialization, WrongShapeNamesPathExpectedAndFound) {
 TEST(FlaxSerialization, WrongDtypeNamesPathExpectedAndFound) {
   Tree saved = dense_template();
   saved["params"]["Dense_0"]["bias"] = Array::from_data<double>(std::vector<double>{0, 0, 0}, {3});
-  EXPECT_EQ(error_of([&] { from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(dense_template(), to_bytes(saved), "ckpt.msgpack"); }),
             "ckpt.msgpack: dtype mismatch at path ./params/Dense_0/bias: the template has "
             "float32[3] but the state dict has float64[3]");
 }
@@ -354,13 +354,13 @@ TEST(FlaxSerialization, StructureMismatchesNameWhatWasFound) {
   Tree two = Tree::dict({{"layers", Tree::list({f32({0}, {1}), f32({0}, {1})})}});
   // Flax's _restore_list message.
   EXPECT_EQ(
-      error_of([&] { from_bytes(templ, to_bytes(two), "f"); }),
+      error_of([&] { (void)from_bytes(templ, to_bytes(two), "f"); }),
       "f: The size of the list and the state dict do not match, got 1 and 2 at path ./layers");
   Tree leaf = Tree::dict({{"layers", f32({0}, {1})}});
-  EXPECT_EQ(error_of([&] { from_bytes(templ, to_bytes(leaf), "f"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(templ, to_bytes(leaf), "f"); }),
             "f: at path ./layers the template has a list of 1 but the state dict has an array "
             "float32[1]");
-  EXPECT_EQ(error_of([&] { from_bytes(leaf, to_bytes(templ), "f"); }),
+  EXPECT_EQ(error_of([&] { (void)from_bytes(leaf, to_bytes(templ), "f"); }),
             "f: at path ./layers the template has an array float32[1] but the state dict has a map "
             "with 1 entry");
 }
@@ -368,10 +368,10 @@ TEST(FlaxSerialization, StructureMismatchesNameWhatWasFound) {
 TEST(FlaxSerialization, BrokenBytesFailWithTheSourceAndOffset) {
   auto bytes = to_bytes(dense_template());
   auto cut = std::vector<uint8_t>(bytes.begin(), bytes.begin() + 40);
-  std::string msg = error_of([&] { from_bytes(dense_template(), cut, "ckpt.msgpack"); });
+  std::string msg = error_of([&] { (void)from_bytes(dense_template(), cut, "ckpt.msgpack"); });
   EXPECT_EQ(msg.rfind("ckpt.msgpack, byte offset ", 0), 0u) << msg;
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
-  std::string junk = error_of([&] { from_bytes(dense_template(), hex("c1 00"), "x"); });
+  std::string junk = error_of([&] { (void)from_bytes(dense_template(), hex("c1 00"), "x"); });
   EXPECT_EQ(junk, "x, byte offset 0: byte 0xc1 is not a msgpack type (is this a msgpack file?)");
 }
 
@@ -480,7 +480,7 @@ TEST_F(FlaxSerializationFiles, ReadingAMissingFileNamesIt) {
   fs::path p = dir_ / "absent.msgpack";
   EXPECT_EQ(error_of([&] { read_file(p); }),
             "cannot read " + p.string() + ": No such file or directory");
-  EXPECT_EQ(error_of([&] { load(p, dense_template()); }),
+  EXPECT_EQ(error_of([&] { (void)load(p, dense_template()); }),
             "cannot read " + p.string() + ": No such file or directory");
   EXPECT_EQ(error_of([&] { read_file(dir_); }),
             "cannot read " + dir_.string() + ": Is a directory");

@@ -1,10 +1,12 @@
-// inspect_summary: the text `kiln inspect FILE` prints. Checksums are zlib's CRC-32 of the stored
-// bytes, the values Python's zlib.crc32 gives (12 zero bytes: 7bd5c66f).
+// checkpoints::summarize and the text `kiln inspect FILE` prints of it (tools/kiln/inspect_text).
+// Checksums are zlib's CRC-32 of the stored bytes, the values Python's zlib.crc32 gives (12 zero
+// bytes: 7bd5c66f).
 #include <gtest/gtest.h>
 
 #include "io/chunked_array.hpp"
 #include "io/io_test_helpers.hpp"
-#include "kiln/inspect.hpp"
+#include "inspect_text.hpp"
+#include "kiln/checkpoints.hpp"
 
 namespace kiln {
 namespace {
@@ -15,6 +17,10 @@ using testing_io::i32;
 using testing_io::map_of;
 
 using testing_io::array_value;
+
+std::string inspect_summary(const StateValue& s) {
+  return cli::inspect_text(checkpoints::summarize(s));
+}
 
 TEST(Inspect, SmallTrainStateSummary) {
   StateValue lr;
@@ -44,6 +50,23 @@ TEST(Inspect, SmallTrainStateSummary) {
             "lr: float 0.001\n"
             "Total: 4 arrays, 11 elements, 44 bytes\n"
             "Parameters (under 'params'): 2 arrays, 9 elements, 36 bytes\n");
+}
+
+TEST(Inspect, SummaryListsLeavesWithPathsAndTotals) {
+  const StateValue s = map_of({{"params", map_of({{"w", array_value(f32({0, 0, 0}, {3}))}})},
+                               {"step", testing_io::int_value(7)}});
+  const checkpoints::Summary got = checkpoints::summarize(s);
+  ASSERT_EQ(got.entries.size(), 2u);
+  EXPECT_EQ(got.entries[0].path, (std::vector<std::string>{"params", "w"}));
+  EXPECT_EQ(got.entries[0].kind, checkpoints::SummaryEntry::Kind::array);
+  EXPECT_EQ(got.entries[0].shape, Shape({3}));
+  EXPECT_EQ(got.entries[0].crc32, 0x7bd5c66fu);
+  EXPECT_EQ(got.entries[1].path, (std::vector<std::string>{"step"}));
+  EXPECT_EQ(got.entries[1].native, "int 7");
+  EXPECT_EQ(got.total, (checkpoints::SummaryTotals{1, 3, 12}));
+  ASSERT_TRUE(got.params.has_value());
+  EXPECT_EQ(*got.params, (checkpoints::SummaryTotals{1, 3, 12}));
+  EXPECT_FALSE(checkpoints::summarize(map_of({{"step", testing_io::int_value(7)}})).params);
 }
 
 TEST(Inspect, ChunkedArraysShowAsOneArray) {

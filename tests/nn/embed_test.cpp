@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,24 @@ TEST(Embed, LookupIsExact) {
             (std::vector<float>(table.begin() + 15, table.begin() + 18)));
   EXPECT_EQ(m.apply(v, astype(ids_of(ids, {6}), uint32)).to_vector<float>(), want);
   EXPECT_EQ(m.apply(v, astype(ids_of(ids, {6}), int8)).to_vector<float>(), want);
+}
+
+// A gather copies rows: -0.0, inf and NaN entries come out as they are and touch no other row
+// (the one-hot product Embed was before turned -0.0 into +0.0 and spread inf as NaN).
+TEST(Embed, LookupCopiesSpecialValuesOfItsRowOnly) {
+  Emb m({.num_embeddings = 3, .features = 2});
+  Tree v = m.init(random::key(1), ids_of({0}, {1}));
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> table = {-0.0f, 1.0f, inf, std::nanf(""), 2.0f, -3.0f};
+  v["params"]["Embed_0"]["embedding"] = Array::from_data<float>(table, Shape{3, 2});
+  const auto y = m.apply(v, ids_of({0, 2, 1}, {3})).to_vector<float>();
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_TRUE(std::signbit(y[0]));
+  EXPECT_EQ(y[1], 1.0f);
+  EXPECT_EQ(y[2], 2.0f);
+  EXPECT_EQ(y[3], -3.0f);
+  EXPECT_EQ(y[4], inf);
+  EXPECT_TRUE(std::isnan(y[5]));
 }
 
 TEST(Embed, OutOfRangeIdsAsJnpTakeFill) {

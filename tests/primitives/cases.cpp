@@ -67,6 +67,23 @@ HostArray counting(DType t, const Shape& s) {
   return host(t, s, std::move(bits));
 }
 
+// The wider result dtype the preferred_element_type cases ask of a product of t (JAX's
+// int8 -> int32 and bfloat16/float16 -> float32), if any.
+std::optional<DType> wider_product_dtype(DType t) {
+  switch (t) {
+    case DType::int8:
+    case DType::int16:
+      return DType::int32;
+    case DType::uint8:
+      return DType::uint32;
+    case DType::bfloat16:
+    case DType::float16:
+      return DType::float32;
+    default:
+      return std::nullopt;
+  }
+}
+
 // The shapes every elementwise primitive runs on besides its edge-value vector.
 const std::vector<Shape>& small_shapes() {
   static const std::vector<Shape> s = {Shape{0}, Shape{1}, Shape{1, 1}, Shape{2, 0, 3},
@@ -90,45 +107,57 @@ std::vector<Case> elementwise_cases(Prim p, DType t) {
       results.push_back(to);
     }
   }
-  for (DType to : results) {
-    ir::Attrs a;
-    a.dtype = to;
-    const std::string suffix = to == t ? "" : " -> " + std::string(name(to));
-    if (row.arity == 1) {
-      out.push_back({p,
-                     {host(t, Shape{static_cast<int64_t>(e.size())}, e)},
-                     a,
-                     std::string(name(t)) + " edge values" + suffix});
-    } else if (p == Prim::select) {
-      std::vector<uint64_t> pred, x, y;
-      for (size_t i = 0; i < e.size(); ++i) {
-        pred.push_back(i % 2);
-        x.push_back(e[i]);
-        y.push_back(e[e.size() - 1 - i]);
-      }
-      const Shape s{static_cast<int64_t>(e.size())};
-      out.push_back({p,
-                     {host(DType::bool_, s, pred), host(t, s, x), host(t, s, y)},
-                     a,
-                     std::string(name(t)) + " edge values"});
-    } else {
-      std::vector<uint64_t> x, y;  // every pair of edge values
-      for (uint64_t u : e)
-        for (uint64_t v : e) {
-          x.push_back(u);
-          y.push_back(v);
-        }
-      const Shape s{static_cast<int64_t>(x.size())};
-      out.push_back(
-          {p, {host(t, s, x), host(t, s, y)}, a, std::string(name(t)) + " edge value pairs"});
-    }
-    for (const Shape& s : small_shapes()) {
-      std::vector<HostArray> in;
-      for (int k = 0; k < row.arity; ++k)
-        in.push_back(p == Prim::select && k == 0 ? counting(DType::bool_, s) : counting(t, s));
-      out.push_back({p, std::move(in), a, std::string(name(t)) + s.str() + suffix});
-    }
+  // reduce_precision: the operand's own format first (the identity: the VJP check's float64 case),
+  // then narrower ones (fp8's e5m2 and e4m3, bfloat16's, float16's) and a tiny e2m1.
+  std::vector<std::pair<int, int>> formats = {{0, 0}};
+  if (p == Prim::reduce_precision) {
+    const int e = t == DType::float64 ? 11 : t == DType::float16 ? 5 : 8;
+    formats = {{e, mantissa_bits(t)}, {5, 2}, {4, 3}, {8, 7}, {5, 10}, {2, 1}};
   }
+  for (const auto& [e_bits, m_bits] : formats)
+    for (DType to : results) {
+      ir::Attrs a;
+      a.dtype = to;
+      a.exponent_bits = e_bits;
+      a.mantissa_bits = m_bits;
+      std::string suffix = to == t ? "" : " -> " + std::string(name(to));
+      if (p == Prim::reduce_precision)
+        suffix += " e" + std::to_string(e_bits) + "m" + std::to_string(m_bits);
+      if (row.arity == 1) {
+        out.push_back({p,
+                       {host(t, Shape{static_cast<int64_t>(e.size())}, e)},
+                       a,
+                       std::string(name(t)) + " edge values" + suffix});
+      } else if (p == Prim::select) {
+        std::vector<uint64_t> pred, x, y;
+        for (size_t i = 0; i < e.size(); ++i) {
+          pred.push_back(i % 2);
+          x.push_back(e[i]);
+          y.push_back(e[e.size() - 1 - i]);
+        }
+        const Shape s{static_cast<int64_t>(e.size())};
+        out.push_back({p,
+                       {host(DType::bool_, s, pred), host(t, s, x), host(t, s, y)},
+                       a,
+                       std::string(name(t)) + " edge values"});
+      } else {
+        std::vector<uint64_t> x, y;  // every pair of edge values
+        for (uint64_t u : e)
+          for (uint64_t v : e) {
+            x.push_back(u);
+            y.push_back(v);
+          }
+        const Shape s{static_cast<int64_t>(x.size())};
+        out.push_back(
+            {p, {host(t, s, x), host(t, s, y)}, a, std::string(name(t)) + " edge value pairs"});
+      }
+      for (const Shape& s : small_shapes()) {
+        std::vector<HostArray> in;
+        for (int k = 0; k < row.arity; ++k)
+          in.push_back(p == Prim::select && k == 0 ? counting(DType::bool_, s) : counting(t, s));
+        out.push_back({p, std::move(in), a, std::string(name(t)) + s.str() + suffix});
+      }
+    }
   return out;
 }
 
@@ -198,10 +227,21 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       a.high = {0, 2};
       a.interior = {1, 0};
       add({counting(t, Shape{3, 2}), host(t, Shape{}, {edge_values(t).back()})}, a, "[3,2]");
+      // Negative edge padding crops (lax.pad), also past interior padding (second: the VJP
+      // check differentiates the first two float64 cases).
+      a.low = {-1, 2};
+      a.high = {-2, -1};
+      a.interior = {1, 0};
+      add({counting(t, Shape{4, 3}), host(t, Shape{}, {edge_values(t).back()})}, a,
+          "[4,3] low (-1,2) high (-2,-1)");
       a.low = {2};
       a.high = {1};
       a.interior = {0};
       add({counting(t, Shape{0}), host(t, Shape{}, {edge_values(t)[1]})}, a, "[0]");
+      a.low = {-3};
+      a.high = {0};
+      a.interior = {0};
+      add({counting(t, Shape{3}), host(t, Shape{}, {edge_values(t)[1]})}, a, "[3] cropped to [0]");
       break;
     case Prim::rev:
       a.dims = {0, 2};
@@ -229,6 +269,16 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       add({counting(t, Shape{2, 0}), counting(t, Shape{0, 4})}, a, "[2,0]x[0,4]");
       a.dot = ir::DotDims{{2}, {1}, {0}, {0}};
       add({counting(t, Shape{2, 1, 3}), counting(t, Shape{2, 3, 2})}, a, "batched");
+      // preferred_element_type: the narrow types' products accumulated in a wider one.
+      if (const std::optional<DType> wide = wider_product_dtype(t)) {
+        a.preferred_element_type = wide;
+        a.dot = ir::DotDims{{1}, {0}, {}, {}};
+        add({counting(t, Shape{3, 40}), counting(t, Shape{40, 2})}, a,
+            "[3,40]x[40,2] -> " + std::string(name(*wide)));
+        a.dot = ir::DotDims{{2}, {1}, {0}, {0}};
+        add({counting(t, Shape{2, 1, 3}), counting(t, Shape{2, 3, 2})}, a,
+            "batched -> " + std::string(name(*wide)));
+      }
       break;
     case Prim::convolution:
       a.conv.lhs_spec = {0, 1, 2, 3};
@@ -240,6 +290,11 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       a.conv.lhs_dilation = {1, 1};
       a.conv.rhs_dilation = {1, 1};
       add({counting(t, Shape{1, 2, 4, 5}), counting(t, Shape{3, 2, 2, 2})}, a, "NCHW 2x2");
+      if (const std::optional<DType> wide = wider_product_dtype(t)) {
+        a.preferred_element_type = wide;
+        add({counting(t, Shape{1, 2, 4, 5}), counting(t, Shape{3, 2, 2, 2})}, a,
+            "NCHW 2x2 -> " + std::string(name(*wide)));
+      }
       break;
     case Prim::reduce_window_sum:
     case Prim::reduce_window_max:
@@ -256,6 +311,129 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       a.high = {0, 0};
       add({counting(t, Shape{2, 2}), counting(t, Shape{4, 4})}, a, "[4,4] window 2x2");
       break;
+    case Prim::gather: {
+      const DType i32 = DType::int32;
+      auto idx = [&](Shape sh, std::vector<int64_t> v) {
+        std::vector<uint64_t> b;
+        for (int64_t x : v) b.push_back(static_cast<uint64_t>(x) & 0xFFFFFFFFu);
+        return host(i32, std::move(sh), std::move(b));
+      };
+      a.gather = {};
+      a.gather.offset_dims = {1};
+      a.gather.collapsed_slice_dims = {0};
+      a.gather.start_index_map = {0};
+      a.gather.index_vector_dim = 1;
+      a.gather.slice_sizes = {1, 3};
+      add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {1, 3, 1})}, a, "[4,3] rows (1,3,1)");
+      add({counting(t, Shape{4, 3}), idx(Shape{0, 1}, {})}, a, "[4,3] no rows");
+      // Out-of-range starts clamp: -1 -> 0, 5 -> 2 for a window of 2 rows.
+      a.gather = {};
+      a.gather.offset_dims = {1, 2};
+      a.gather.start_index_map = {0};
+      a.gather.index_vector_dim = 1;
+      a.gather.slice_sizes = {2, 3};
+      add({counting(t, Shape{4, 3}), idx(Shape{2, 1}, {-1, 5})}, a, "[4,3] clamped windows");
+      // Batching dims (take_along_axis): row r reads its own columns.
+      a.gather = {};
+      a.gather.collapsed_slice_dims = {1};
+      a.gather.operand_batching_dims = {0};
+      a.gather.start_indices_batching_dims = {0};
+      a.gather.start_index_map = {1};
+      a.gather.index_vector_dim = 2;
+      a.gather.slice_sizes = {1, 1};
+      add({counting(t, Shape{3, 4}), idx(Shape{3, 2, 1}, {0, 3, 2, 2, 1, 0})}, a,
+          "[3,4] batched columns");
+      // A two-component index vector in dim 0, and a [1,2] window.
+      a.gather = {};
+      a.gather.offset_dims = {1};
+      a.gather.collapsed_slice_dims = {0};
+      a.gather.start_index_map = {0, 1};
+      a.gather.index_vector_dim = 0;
+      a.gather.slice_sizes = {1, 2};
+      add({counting(t, Shape{4, 5}), idx(Shape{2, 3}, {0, 3, 2, 4, 1, 0})}, a,
+          "[4,5] (row, col) vectors in dim 0");
+      break;
+    }
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max: {
+      auto idx = [&](Shape sh, std::vector<int64_t> v) {
+        std::vector<uint64_t> b;
+        for (int64_t x : v) b.push_back(static_cast<uint64_t>(x) & 0xFFFFFFFFu);
+        return host(DType::int32, std::move(sh), std::move(b));
+      };
+      ir::GatherDims rows;
+      rows.offset_dims = {1};
+      rows.collapsed_slice_dims = {0};
+      rows.start_index_map = {0};
+      rows.index_vector_dim = 1;
+      ir::GatherDims batched;
+      batched.collapsed_slice_dims = {1};
+      batched.operand_batching_dims = {0};
+      batched.start_indices_batching_dims = {0};
+      batched.start_index_map = {1};
+      batched.index_vector_dim = 2;
+      auto unique_rows = [&] {
+        a.gather = rows;
+        a.gather.unique_indices = true;
+        add({counting(t, Shape{4, 3}), idx(Shape{2, 1}, {2, 0}), counting(t, Shape{2, 3})}, a,
+            "[4,3] rows (2,0)");
+      };
+      auto unique_batched = [&] {
+        a.gather = batched;
+        a.gather.unique_indices = true;
+        add({counting(t, Shape{3, 4}), idx(Shape{3, 2, 1}, {0, 3, 2, 1, 1, 0}),
+             counting(t, Shape{3, 2})},
+            a, "[3,4] batched columns");
+      };
+      auto repeated = [&] {
+        a.gather = rows;
+        add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {1, 3, 1}), counting(t, Shape{3, 3})}, a,
+            "[4,3] rows (1,3,1)");
+      };
+      auto dropped = [&] {
+        a.gather = rows;
+        add({counting(t, Shape{4, 3}), idx(Shape{3, 1}, {-1, 4, 2}), counting(t, Shape{3, 3})}, a,
+            "[4,3] rows (-1,4,2): two dropped");
+        add({counting(t, Shape{4, 3}), idx(Shape{0, 1}, {}), counting(t, Shape{0, 3})}, a,
+            "[4,3] no updates");
+      };
+      // scatter_mul differentiates with unique indices only: its gradient cases (the first two)
+      // are those; the others start with repeated indices.
+      if (p == Prim::scatter_mul) {
+        unique_rows();
+        unique_batched();
+        repeated();
+      } else {
+        repeated();
+        unique_batched();
+        unique_rows();
+      }
+      dropped();
+      break;
+    }
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice: {
+      auto start = [](int64_t v) {
+        return host(DType::int32, Shape{}, {static_cast<uint64_t>(v) & 0xFFFFFFFFu});
+      };
+      const bool update = p == Prim::dynamic_update_slice;
+      auto with_starts = [&](Shape operand, Shape sizes, int64_t s0, int64_t s1,
+                             const std::string& what) {
+        std::vector<HostArray> in = {counting(t, operand)};
+        if (update) in.push_back(counting(t, sizes));
+        in.push_back(start(s0));
+        in.push_back(start(s1));
+        a.shape = update ? Shape{} : sizes;
+        add(std::move(in), a, what);
+      };
+      with_starts(Shape{4, 5}, Shape{2, 3}, 1, 2, "[4,5] at (1,2)");
+      with_starts(Shape{4, 5}, Shape{2, 3}, -1, 9, "[4,5] at (-1,9): clamped to (0,2)");
+      with_starts(Shape{4, 5}, Shape{0, 3}, 2, 1, "[4,5] empty window");
+      break;
+    }
     case Prim::threefry2x32:
       add({host(t, Shape{2}, {0x12345678u, 0x9abcdef0u}), counting(t, Shape{2, 3})}, {},
           "key, counts [2,3]");

@@ -40,16 +40,20 @@ HostArray to_host(const Array& a);
 
 // The bits the reference gives for element i of the case's result, when p is elementwise.
 std::optional<uint64_t> reference(const Case& c, DType out, size_t i);
-// The result of a row with attributes, from its definition, or nothing for the rows whose
-// references live with their own tests: convolution (tests/backend/convolution_test.cpp, against
-// direct float64 sums), reduce_window_* and select_and_scatter_add (the same file and
-// tests/nn/pooling_test.cpp), threefry2x32 (tests/random, Random123's known answers).
+// The result of a row with attributes, from its definition (structured_references.cpp), or
+// nothing for a row without one (a failure: every row has one).
 std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const Shape& out);
 // How many units in the last place of the result's dtype the reference may differ by.
 int tolerance_ulps(ir::Prim p, DType t);
 // Whether bits a and b of dtype t agree within ulps (NaNs agree with NaNs; results below the
 // smallest normal agree within one normal: denormal flushing differs between libms).
 bool close(uint64_t a, uint64_t b, DType t, int ulps);
+
+// lgamma and digamma (operand bits x, results a and b): within an absolute error of a small
+// multiple of the dtype's epsilon times max(1, |result|) (the Lanczos sum is absolutely, not
+// relatively, accurate near the zeros of lgamma and digamma), scaled by |x| for negative x (the
+// reflection's sin(π·x)); any result for a subnormal operand (XLA flushes them to 0).
+bool lanczos_close(uint64_t x, uint64_t a, uint64_t b, DType t);
 
 std::string bits_str(uint64_t bits, DType t);
 

@@ -792,7 +792,7 @@ TEST(ComplexHarness, EveryVjpRuleMatchesCentralDifferencesUnderJaxsConvention) {
       };
       Array seed = complex_out ? Array::from_data<C128>(ct, y.shape())
                                : Array::from_data<double>(values_of_real(ct), y.shape());
-      auto [outs, cts] = vjp_core(
+      auto [outs, cts] = detail::vjp_core(
           primals, body, [&](std::span<const Array>) { return std::vector<Array>{seed}; },
           "complex harness", loc);
       for (size_t j = 0; j < wrt.size(); ++j) {

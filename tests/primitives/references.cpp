@@ -1,6 +1,8 @@
 // The reference of every elementwise row: float64 math rounded once to the result's dtype for
 // floating operands, exact two's-complement arithmetic for integers, as docs/primitives.md states
 // each primitive's semantics.
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -29,6 +31,53 @@ double erf_inv(double y) {
     if (std::abs(step) <= 1e-17 * std::abs(x)) break;
   }
   return x;
+}
+
+// digamma in float64 from its definition's standard expansions, independent of the Lanczos form
+// the kernels use: reflection below 1/2, the recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 10, then
+// the asymptotic series ln x - 1/(2x) - Σ B₂ₖ/(2k x²ᵏ).
+double digamma(double x) {
+  if (std::isnan(x)) return x;
+  if (x <= 0 && x == std::floor(x)) return std::numeric_limits<double>::quiet_NaN();
+  if (x == -std::numeric_limits<double>::infinity())
+    return std::numeric_limits<double>::quiet_NaN();
+  if (x < 0.5) return digamma(1 - x) - std::numbers::pi / std::tan(std::numbers::pi * x);
+  double shift = 0;
+  while (x < 10) {
+    shift -= 1 / x;
+    x += 1;
+  }
+  const double r = 1 / (x * x);
+  const double series =
+      r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132)))));
+  return shift + std::log(x) - 0.5 / x - series;
+}
+
+// reduce_precision from its definition on values: round to `m` mantissa bits (ties to even),
+// then ±inf above the largest finite value of an `e`-bit exponent and ±0 below its smallest normal
+// (XLA keeps no subnormals). Formats at least as wide as t's leave its values alone, except that
+// t's own subnormals round on t's fixed quantum. NaN stays NaN (the cases keep a mantissa bit: with
+// none, XLA's bit arithmetic turns a NaN into ±inf or ±0 by its payload).
+double reduce_precision(double x, DType t, int e, int m) {
+  const int tm = t == DType::bfloat16  ? 7
+                 : t == DType::float16 ? 10
+                 : t == DType::float32 ? 23
+                                       : 52;
+  const int te = t == DType::bfloat16 ? 8 : t == DType::float16 ? 5 : t == DType::float32 ? 8 : 11;
+  const double inf = std::numeric_limits<double>::infinity();
+  if (std::isnan(x)) return x;
+  if (std::isinf(x) || x == 0) return x;
+  const int em = std::min(e, te), mm = std::min(m, tm);
+  const int t_emin = 2 - (1 << (te - 1));  // t's smallest normal exponent
+  const double a = std::fabs(x);
+  int exp2 = std::ilogb(a);
+  if (exp2 < t_emin) exp2 = t_emin;  // a subnormal of t: t's fixed quantum
+  const double quantum = std::ldexp(1.0, exp2 - mm);
+  double r = std::nearbyint(a / quantum) * quantum;
+  const int emax = (1 << (em - 1)) - 1;
+  if (r >= std::ldexp(1.0, emax + 1)) r = inf;
+  if (e < te && r < std::ldexp(1.0, 1 - emax)) r = 0;
+  return std::copysign(r, x);
 }
 
 std::optional<double> float_unary(Prim p, double x) {
@@ -63,6 +112,10 @@ std::optional<double> float_unary(Prim p, double x) {
       return std::erf(x);
     case Prim::erf_inv:
       return erf_inv(x);
+    case Prim::lgamma:
+      return std::lgamma(x);
+    case Prim::digamma:
+      return digamma(x);
     case Prim::floor:
       return std::floor(x);
     case Prim::ceil:
@@ -170,6 +223,16 @@ std::optional<uint64_t> int_op(Prim p, DType t, uint64_t xb, uint64_t yb) {
       return ycount >= static_cast<uint64_t>(width(t)) ? 0 : xb << ycount;
     case Prim::shift_right_logical:
       return ycount >= static_cast<uint64_t>(width(t)) ? 0 : (xb & mask(t)) >> ycount;
+    case Prim::shift_right_arithmetic:  // on the sign-extended value, whatever the signedness
+      return static_cast<uint64_t>(as_signed(xb, t) >>
+                                   std::min<uint64_t>(ycount, static_cast<uint64_t>(width(t) - 1)));
+    case Prim::popcnt:
+      return static_cast<uint64_t>(std::popcount(xb & mask(t)));
+    case Prim::clz: {
+      uint64_t n = 0;
+      for (int b = width(t) - 1; b >= 0 && ((xb >> b) & 1) == 0; --b) ++n;
+      return n;
+    }
     default:
       break;
   }
@@ -215,6 +278,9 @@ std::optional<uint64_t> reference(const Case& c, DType out, size_t i) {
   if (is_floating(t)) {
     const double x = as_double(arg(0), t);
     if (c.in.size() == 1) {
+      if (p == Prim::reduce_precision)
+        return from_double(reduce_precision(x, t, c.attrs.exponent_bits, c.attrs.mantissa_bits),
+                           out);
       if (auto r = float_unary(p, x)) return from_double(*r, out);
       return std::nullopt;
     }
@@ -249,6 +315,11 @@ int tolerance_ulps(Prim p, DType t) {
     case Prim::max:
     case Prim::min:
     case Prim::stop_gradient:
+    case Prim::reduce_precision:
+      return 0;
+    // lgamma and digamma: see lanczos_close.
+    case Prim::lgamma:
+    case Prim::digamma:
       return 0;
     // XLA's float32 approximations (docs/primitives.md) and kiln's own float64 ones.
     case Prim::erf:
@@ -257,6 +328,24 @@ int tolerance_ulps(Prim p, DType t) {
     default:
       return 4;  // libm transcendentals and two-rounding formulas (rsqrt, logistic)
   }
+}
+
+bool lanczos_close(uint64_t x, uint64_t a, uint64_t b, DType t) {
+  const double xv = Scalar{t, x}.to_double();
+  const double u = Scalar{t, a}.to_double(), v = Scalar{t, b}.to_double();
+  if (a == b || (std::isnan(u) && std::isnan(v))) return true;
+  // A subnormal operand: sin(π·x) rounds to a few bits there (XLA flushes such operands to 0).
+  if (xv != 0 && std::fabs(xv) < std::numeric_limits<float>::min() && t != DType::float64)
+    return true;
+  if (xv != 0 && std::fabs(xv) < std::numeric_limits<double>::min()) return true;
+  if (!std::isfinite(u) || !std::isfinite(v)) return false;
+  const int m = t == DType::bfloat16 ? 7 : t == DType::float16 ? 10 : t == DType::float32 ? 23 : 52;
+  // Computed in float32 for the 16-bit types, so their rounding dominates.
+  const double eps = std::ldexp(1.0, -std::min(m, 23));
+  const double scale = std::max({1.0, std::fabs(u), std::fabs(v)});
+  // Near a negative pole the reflection's sin(π·frac(x)) is ill-conditioned: relative to x too.
+  const double cond = xv < 0 ? std::max(1.0, std::fabs(xv)) : 1.0;
+  return std::fabs(u - v) <= (t == DType::float64 ? 1e4 : 64) * eps * scale * cond;
 }
 
 bool close(uint64_t a, uint64_t b, DType t, int ulps) {

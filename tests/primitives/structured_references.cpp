@@ -1,9 +1,12 @@
 // The references of the rows with attributes, element by element from their definitions in
 // docs/primitives.md: exact index arithmetic for the data-movement rows, float64 sums for
-// reduce_sum and dot_general, exact integer arithmetic (wrapping) for integer dtypes.
+// reduce_sum, dot_general, convolution and the windows, exact integer arithmetic (wrapping) for
+// integer dtypes, and threefry2x32 from Random123's definition.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "primitives/cases.hpp"
 
@@ -141,7 +144,153 @@ uint64_t dot(const Case& c, const Index& o) {
     isum += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
             (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
   }
-  return is_floating(t) ? Scalar::from_double(sum, t).bits : isum & mask(t);
+  // A preferred_element_type result: the same exact sum in the wider dtype.
+  const DType rt = c.attrs.preferred_element_type.value_or(t);
+  return is_floating(rt) ? Scalar::from_double(sum, rt).bits : isum & mask(rt);
+}
+
+// One accumulator of a float64 sum (floats) or a wrapping integer sum, rounded to t at the end.
+struct Sum {
+  double f = 0;
+  uint64_t i = 0;
+  void add(uint64_t bits, DType t) {
+    f += as_double(bits, t);
+    i += bits;
+  }
+  void add_product(uint64_t x, uint64_t y, DType t) {
+    f += as_double(x, t) * as_double(y, t);
+    i += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
+         (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
+  }
+  uint64_t bits(DType t) const { return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t); }
+};
+
+// The operand index of window position w of output window o (strides and low padding of the
+// attributes), or nothing when it falls in the padding.
+std::optional<Index> window_element(const ir::Attrs& a, const Shape& in, const Index& o,
+                                    const Index& w) {
+  Index i(o.size());
+  for (size_t k = 0; k < o.size(); ++k) {
+    i[k] = o[k] * a.stride[k] + w[k] - a.low[k];
+    if (i[k] < 0 || i[k] >= in[static_cast<int>(k)]) return std::nullopt;
+  }
+  return i;
+}
+
+// reduce_window_sum / reduce_window_max: padding takes the init value (0; -inf, the lowest
+// integer, false).
+uint64_t reduce_window(const Case& c, const Index& o) {
+  const HostArray& x = c.in[0];
+  const DType t = x.dtype;
+  const Shape window(c.attrs.window);
+  Sum sum;
+  uint64_t best = t == DType::bool_ ? 0 : identity(Prim::reduce_max, t);
+  for (int64_t f = 0; f < window.numel(); ++f) {
+    const std::optional<Index> i = window_element(c.attrs, x.shape, o, unravel(f, window));
+    if (!i) continue;
+    const uint64_t v = at(x, *i);
+    sum.add(v, t);
+    if (greater(v, best, t)) best = v;
+  }
+  return c.prim == Prim::reduce_window_sum ? sum.bits(t) : best;
+}
+
+// select_and_scatter_add: each window's source value goes to the window's first maximum (in
+// window order; padding is never selected).
+std::vector<uint64_t> select_and_scatter_add(const Case& c) {
+  const HostArray &source = c.in[0], &operand = c.in[1];
+  const DType t = operand.dtype;
+  const Shape window(c.attrs.window);
+  std::vector<Sum> acc(static_cast<size_t>(operand.shape.numel()));
+  for (int64_t s = 0; s < source.shape.numel(); ++s) {
+    const Index o = unravel(s, source.shape);
+    std::optional<Index> chosen;
+    for (int64_t f = 0; f < window.numel(); ++f) {
+      const std::optional<Index> i = window_element(c.attrs, operand.shape, o, unravel(f, window));
+      if (i && (!chosen || greater(at(operand, *i), at(operand, *chosen), t))) chosen = i;
+    }
+    if (chosen)
+      acc[static_cast<size_t>(ravel(*chosen, operand.shape))].add(source.bits[static_cast<size_t>(s)], t);
+  }
+  std::vector<uint64_t> r;
+  for (const Sum& a : acc) r.push_back(a.bits(t));
+  return r;
+}
+
+// conv_general_dilated at result index o, from its definition (docs/primitives.md): a float64 (or
+// wrapping integer) sum over the window and the input features of o's group.
+uint64_t convolution(const Case& c, const Index& o) {
+  const HostArray &lhs = c.in[0], &rhs = c.in[1];
+  const ir::ConvDims& d = c.attrs.conv;
+  const DType t = lhs.dtype;
+  const size_t spatial = d.window_strides.size();
+  const int64_t out_features = rhs.shape[static_cast<int>(d.rhs_spec[0])];
+  const int64_t in_features = rhs.shape[static_cast<int>(d.rhs_spec[1])];
+  const int64_t batch = o[static_cast<size_t>(d.out_spec[0])];
+  const int64_t feature = o[static_cast<size_t>(d.out_spec[1])];
+  const int64_t fg = out_features / d.feature_group_count;
+  const int64_t bg = out_features / d.batch_group_count;
+  const int64_t out_batch_size =
+      lhs.shape[static_cast<int>(d.lhs_spec[0])] / d.batch_group_count;
+  Index li(static_cast<size_t>(lhs.shape.rank())), ri(static_cast<size_t>(rhs.shape.rank()));
+  li[static_cast<size_t>(d.lhs_spec[0])] = batch + (feature / bg) * out_batch_size;
+  ri[static_cast<size_t>(d.rhs_spec[0])] = feature;
+  Shape kernel;
+  for (size_t k = 0; k < spatial; ++k) kernel.push_back(rhs.shape[static_cast<int>(d.rhs_spec[2 + k])]);
+  Sum sum;
+  for (int64_t ci = 0; ci < in_features; ++ci) {
+    li[static_cast<size_t>(d.lhs_spec[1])] = (feature / fg) * in_features + ci;
+    ri[static_cast<size_t>(d.rhs_spec[1])] = ci;
+    for (int64_t f = 0; f < kernel.numel(); ++f) {
+      const Index w = unravel(f, kernel);
+      bool inside = true;
+      for (size_t k = 0; k < spatial && inside; ++k) {
+        // The position in the dilated, padded input; it must land on an input element.
+        const int64_t p = o[static_cast<size_t>(d.out_spec[2 + k])] * d.window_strides[k] +
+                          w[k] * d.rhs_dilation[k] - d.padding_low[k];
+        const int64_t n = lhs.shape[static_cast<int>(d.lhs_spec[2 + k])];
+        inside = p >= 0 && p % d.lhs_dilation[k] == 0 && p / d.lhs_dilation[k] < n;
+        li[static_cast<size_t>(d.lhs_spec[2 + k])] = inside ? p / d.lhs_dilation[k] : 0;
+        ri[static_cast<size_t>(d.rhs_spec[2 + k])] = w[k];
+      }
+      if (inside) sum.add_product(at(lhs, li), at(rhs, ri), t);
+    }
+  }
+  return sum.bits(t);
+}
+
+// threefry2x32 (Random123's, 20 rounds), written from its definition: the key schedule adds
+// the keys and a round counter every 4 rounds.
+std::pair<uint32_t, uint32_t> threefry(uint32_t k0, uint32_t k1, uint32_t x0, uint32_t x1) {
+  static constexpr int kRotations[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  const uint32_t ks[3] = {k0, k1, 0x1BD11BDAu ^ k0 ^ k1};
+  x0 += ks[0];
+  x1 += ks[1];
+  for (int group = 0; group < 5; ++group) {
+    for (int r = 0; r < 4; ++r) {
+      x0 += x1;
+      const int rot = kRotations[(group % 2) * 4 + r];
+      x1 = (x1 << rot) | (x1 >> (32 - rot));
+      x1 ^= x0;
+    }
+    x0 += ks[(group + 1) % 3];
+    x1 += ks[(group + 2) % 3] + static_cast<uint32_t>(group + 1);
+  }
+  return {x0, x1};
+}
+
+std::vector<uint64_t> threefry2x32(const Case& c) {
+  const HostArray &key = c.in[0], &counts = c.in[1];
+  const size_t n = counts.bits.size() / 2;
+  std::vector<uint64_t> r(counts.bits.size());
+  for (size_t p = 0; p < n; ++p) {
+    const auto [y0, y1] =
+        threefry(static_cast<uint32_t>(key.bits[0]), static_cast<uint32_t>(key.bits[1]),
+                 static_cast<uint32_t>(counts.bits[p]), static_cast<uint32_t>(counts.bits[n + p]));
+    r[p] = y0;
+    r[n + p] = y1;
+  }
+  return r;
 }
 
 // The element of a data-movement row at result index o.
@@ -198,9 +347,144 @@ uint64_t moved(const Case& c, const Shape& out, const Index& o) {
       return argmax(c, o);
     case Prim::dot_general:
       return dot(c, o);
+    case Prim::convolution:
+      return convolution(c, o);
+    case Prim::reduce_window_sum:
+    case Prim::reduce_window_max:
+      return reduce_window(c, o);
     default:
       return 0;
   }
+}
+
+// ---- gather, scatter, dynamic slices: StableHLO's definitions, element by element ----------
+
+int64_t index_value(const HostArray& h, const Index& i) {
+  const uint64_t b = at(h, i);
+  return is_unsigned(h.dtype) ? static_cast<int64_t>(b) : as_signed(b, h.dtype);
+}
+
+bool has(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The operand index of the window start for the index vector at batch position `batch` (the
+// indices' dims without index_vector_dim), each start clamped to [0, limit] when `clamp`;
+// nothing when !clamp and a start is outside it (the window is dropped).
+std::optional<Index> window_start(const ir::GatherDims& d, const HostArray& x, const HostArray& idx,
+                                  const Index& batch, const std::vector<int64_t>& window,
+                                  bool clamp) {
+  Index full(static_cast<size_t>(x.shape.rank()), 0);
+  Index ii(static_cast<size_t>(idx.shape.rank()), 0);
+  for (int64_t k = 0, b = 0; k < idx.shape.rank(); ++k)
+    if (k != d.index_vector_dim) ii[static_cast<size_t>(k)] = batch[static_cast<size_t>(b++)];
+  for (size_t k = 0; k < d.start_index_map.size(); ++k) {
+    if (d.index_vector_dim < idx.shape.rank())
+      ii[static_cast<size_t>(d.index_vector_dim)] = static_cast<int64_t>(k);
+    const auto dim = static_cast<size_t>(d.start_index_map[k]);
+    const int64_t limit = x.shape[static_cast<int>(dim)] - window[dim];
+    const int64_t s = index_value(idx, ii);
+    if (!clamp && (s < 0 || s > limit)) return std::nullopt;
+    full[dim] = std::clamp<int64_t>(s, 0, limit);
+  }
+  for (size_t j = 0; j < d.operand_batching_dims.size(); ++j)
+    full[static_cast<size_t>(d.operand_batching_dims[j])] =
+        ii[static_cast<size_t>(d.start_indices_batching_dims[j])];
+  return full;
+}
+
+// Splits a result (gather) or updates (scatter) index into its batch position and its offsets in
+// the operand's window dims, added onto `start`.
+Index batch_part(const ir::GatherDims& d, const Index& o) {
+  Index b;
+  for (size_t k = 0; k < o.size(); ++k)
+    if (!has(d.offset_dims, static_cast<int64_t>(k))) b.push_back(o[k]);
+  return b;
+}
+Index add_window(const ir::GatherDims& d, Index start, const Index& o) {
+  size_t w = 0;
+  for (size_t k = 0; k < start.size(); ++k) {
+    if (has(d.collapsed_slice_dims, static_cast<int64_t>(k)) ||
+        has(d.operand_batching_dims, static_cast<int64_t>(k)))
+      continue;
+    start[k] += o[static_cast<size_t>(d.offset_dims[w++])];
+  }
+  return start;
+}
+
+std::vector<uint64_t> gather_ref(const Case& c, const Shape& out) {
+  const ir::GatherDims& d = c.attrs.gather;
+  std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
+  for (size_t f = 0; f < r.size(); ++f) {
+    const Index o = unravel(static_cast<int64_t>(f), out);
+    const Index s = *window_start(d, c.in[0], c.in[1], batch_part(d, o), d.slice_sizes, true);
+    r[f] = at(c.in[0], add_window(d, s, o));
+  }
+  return r;
+}
+
+uint64_t combine(Prim p, uint64_t old, uint64_t upd, DType t) {
+  switch (p) {
+    case Prim::scatter_add:
+    case Prim::scatter_mul: {
+      const bool mul = p == Prim::scatter_mul;
+      if (is_floating(t)) {
+        const double x = as_double(old, t), y = as_double(upd, t);
+        return Scalar::from_double(mul ? x * y : x + y, t).bits;
+      }
+      return (mul ? old * upd : old + upd) & mask(t);
+    }
+    case Prim::scatter_max:
+      return greater(old, upd, t) ? old : upd;
+    case Prim::scatter_min:
+      return less(old, upd, t) ? old : upd;
+    default:
+      return upd;
+  }
+}
+
+std::vector<uint64_t> scatter_ref(const Case& c) {
+  const ir::GatherDims& d = c.attrs.gather;
+  const HostArray &x = c.in[0], &upd = c.in[2];
+  std::vector<int64_t> window(static_cast<size_t>(x.shape.rank()), 1);
+  for (size_t k = 0, w = 0; k < window.size(); ++k)
+    if (!has(d.collapsed_slice_dims, static_cast<int64_t>(k)) &&
+        !has(d.operand_batching_dims, static_cast<int64_t>(k)))
+      window[k] = upd.shape[static_cast<int>(d.offset_dims[w++])];
+  std::vector<uint64_t> r = x.bits;
+  for (int64_t f = 0; f < upd.shape.numel(); ++f) {
+    const Index u = unravel(f, upd.shape);
+    const std::optional<Index> s = window_start(d, x, c.in[1], batch_part(d, u), window, false);
+    if (!s) continue;
+    const auto slot = static_cast<size_t>(ravel(add_window(d, *s, u), x.shape));
+    r[slot] = combine(c.prim, r[slot], upd.bits[static_cast<size_t>(f)], x.dtype);
+  }
+  return r;
+}
+
+std::vector<uint64_t> dynamic_slice_ref(const Case& c, const Shape& out) {
+  const bool update = c.prim == Prim::dynamic_update_slice;
+  const HostArray& x = c.in[0];
+  const Shape& sizes = update ? c.in[1].shape : out;
+  Index start;
+  for (int k = 0; k < x.shape.rank(); ++k)
+    start.push_back(
+        std::clamp<int64_t>(index_value(c.in[(update ? 2 : 1) + k], {}), 0, x.shape[k] - sizes[k]));
+  auto shifted = [&](Index i) {
+    for (size_t k = 0; k < i.size(); ++k) i[k] += start[k];
+    return i;
+  };
+  if (!update) {
+    std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
+    for (size_t f = 0; f < r.size(); ++f)
+      r[f] = at(x, shifted(unravel(static_cast<int64_t>(f), out)));
+    return r;
+  }
+  std::vector<uint64_t> r = x.bits;
+  for (int64_t f = 0; f < sizes.numel(); ++f)
+    r[static_cast<size_t>(ravel(shifted(unravel(f, sizes)), x.shape))] =
+        c.in[1].bits[static_cast<size_t>(f)];
+  return r;
 }
 
 }  // namespace
@@ -221,14 +505,32 @@ std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const S
     case Prim::pad:
     case Prim::concatenate:
     case Prim::argmax:
-    case Prim::dot_general: {
+    case Prim::dot_general:
+    case Prim::convolution:
+    case Prim::reduce_window_sum:
+    case Prim::reduce_window_max: {
       std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
       for (size_t f = 0; f < r.size(); ++f)
         r[f] = moved(c, out, unravel(static_cast<int64_t>(f), out));
       return r;
     }
+    case Prim::select_and_scatter_add:
+      return select_and_scatter_add(c);
+    case Prim::threefry2x32:
+      return threefry2x32(c);
+    case Prim::gather:
+      return gather_ref(c, out);
+    case Prim::scatter:
+    case Prim::scatter_add:
+    case Prim::scatter_mul:
+    case Prim::scatter_min:
+    case Prim::scatter_max:
+      return scatter_ref(c);
+    case Prim::dynamic_slice:
+    case Prim::dynamic_update_slice:
+      return dynamic_slice_ref(c, out);
     default:
-      return std::nullopt;  // convolution, windows, threefry2x32: see cases.hpp
+      return std::nullopt;
   }
 }
 

@@ -395,5 +395,43 @@ TEST(Random, BadKeys) {
   EXPECT_THROW(random::split(Array()), ValueError);
 }
 
+// jax.random.randint(jax.random.PRNGKey(42), shape, minval, maxval, dtype), printed by JAX 0.10.2
+// (build/reference-venv) for each call below.
+TEST(Random, RandintMatchesJax) {
+  const Array k = random::key(42);
+  EXPECT_EQ(random::randint(k, {10}, 0, 10).to_vector<int32_t>(),
+            (std::vector<int32_t>{4, 4, 1, 9, 9, 9, 7, 7, 4, 6}));
+  EXPECT_EQ(random::randint(k, {6}, -5, 1000000).to_vector<int32_t>(),
+            (std::vector<int32_t>{278646, 848442, 367222, 982777, 576641, 288488}));
+  EXPECT_EQ(random::randint(k, {6}, INT32_MIN, INT32_MAX).to_vector<int32_t>(),
+            (std::vector<int32_t>{977810628, 1236381714, -1367112521, -1019495231, -1671904627,
+                                  -1277190805}));
+  EXPECT_EQ(
+      random::randint(k, {6}, 0, INT32_MAX, uint32).to_vector<uint32_t>(),
+      (std::vector<uint32_t>{977810629, 1236381715, 780371127, 1127988417, 475579021, 870292843}));
+  // 8- and 16-bit dtypes sample as int32 with clipped bounds, then cast.
+  const Array u8 = astype(random::randint(k, {6}, 0, 256, uint8), int32);
+  EXPECT_EQ(u8.to_vector<int32_t>(), (std::vector<int32_t>{196, 18, 183, 193, 141, 107}));
+  const Array i16 = astype(random::randint(k, {6}, -300, 300, int16), int32);
+  EXPECT_EQ(i16.to_vector<int32_t>(), (std::vector<int32_t>{144, -186, 171, -131, 209, -81}));
+  // maxval <= minval gives minval (after clipping: 300 -> 127 for int8).
+  EXPECT_EQ(random::randint(k, {4}, 5, 5).to_vector<int32_t>(), (std::vector<int32_t>(4, 5)));
+  EXPECT_EQ(astype(random::randint(k, {6}, 300, -300, int8), int32).to_vector<int32_t>(),
+            (std::vector<int32_t>(6, 127)));
+  EXPECT_EQ(random::randint(random::key(0), {2, 3}, 0, 7).to_vector<int32_t>(),
+            (std::vector<int32_t>{1, 2, 6, 2, 6, 5}));
+}
+
+TEST(Random, RandintUnderJitGivesTheEagerBits) {
+  auto f = jit([](const Array& key) { return random::randint(key, {5, 3}, -7, 1000); });
+  const Array k = random::key(3);
+  EXPECT_EQ(f(k).to_vector<int32_t>(), random::randint(k, {5, 3}, -7, 1000).to_vector<int32_t>());
+}
+
+TEST(Random, RandintRefusesFloatAnd64BitDtypes) {
+  EXPECT_THROW(random::randint(random::key(0), {2}, 0, 5, float32), DTypeError);
+  EXPECT_THROW(random::randint(random::key(0), {2}, 0, 5, int64), Unsupported);
+}
+
 }  // namespace
 }  // namespace kiln

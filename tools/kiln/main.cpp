@@ -11,10 +11,11 @@
 #include "exit_status.hpp"
 #include "export_command.hpp"
 #include "fashion_mnist_commands.hpp"
+#include "inspect_text.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/device.hpp"
 #include "kiln/error.hpp"
-#include "kiln/inspect.hpp"
+#include "kiln/checkpoints.hpp"
 #include "kiln/pjrt.hpp"
 #include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
@@ -52,21 +53,20 @@ int print_devices() {
 }
 
 int inspect(const std::string& path) {
-  std::string summary = kiln::inspect_file(path);
-  if (!summary.empty() && summary.back() != '\n') summary += '\n';
-  std::printf("%s\n%s", path.c_str(), summary.c_str());
+  const std::string text = kiln::cli::inspect_text(kiln::checkpoints::summarize_file(path));
+  std::printf("%s\n%s", path.c_str(), text.c_str());
   return 0;
 }
 
 int convert(const std::string& in, const std::string& out, bool force) {
-  kiln::checkpoint::convert(in, out, {.replace_read_only = force});
+  kiln::checkpoints::convert(in, out, {.replace_read_only = force});
   std::printf("%s -> %s\n", in.c_str(), out.c_str());
   return 0;
 }
 
 // diff(1)'s exit codes: 0 identical, 1 different (and 2, from main, when a file cannot be read).
 int diff(const std::string& a, const std::string& b) {
-  auto d = kiln::checkpoint::diff_files(a, b);
+  auto d = kiln::checkpoints::diff_files(a, b);
   std::printf("%s", d.report.c_str());
   return d.identical ? 0 : 1;
 }

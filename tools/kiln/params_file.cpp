@@ -3,13 +3,14 @@
 #include <cstring>
 
 #include "kiln/error.hpp"
+#include "kiln/checkpoints.hpp"
 #include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
 
 namespace kiln_tool {
 namespace {
 
-using kiln::checkpoint::Format;
+using kiln::checkpoints::Format;
 
 // A safetensors file starts with its header's length (u64, little-endian) and the header's '{'.
 bool looks_like_safetensors(const std::vector<uint8_t>& b) {

@@ -168,6 +168,7 @@ Lowered lower_reference(const ir::Node& node, std::span<const ir::ValueType> in)
 Lowered lower_convolution(const ir::Node& node, std::span<const ir::ValueType> in) {
   // A node built around the type rule (tests do) is checked here rather than read out of bounds.
   (void)ir::infer_type(node.prim, in, node.attrs, node.loc);
+  if (node.type.dtype != in[0].dtype) return lower_widened(node, in, &lower_convolution);
   if (in[0].dtype == DType::float32 && node.type.shape.numel() > 0) {
     if (auto fast = lower_convolution_onednn(node, in)) return std::move(*fast);
   }

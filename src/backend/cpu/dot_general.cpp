@@ -124,6 +124,7 @@ size_t align64(size_t n) {
 }  // namespace
 
 Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> in) {
+  if (node.type.dtype != in[0].dtype) return lower_widened(node, in, &lower_dot_general);
   const ir::DotDims& dd = node.attrs.dot;
   const Shape& ls = in[0].shape;
   const Shape& rs = in[1].shape;

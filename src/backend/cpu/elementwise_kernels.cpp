@@ -3,6 +3,7 @@
 // flat loop; reads of element i happen before the write of element i, so a result may overwrite
 // an operand (in-place reuse).
 #include <array>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstring>
@@ -118,6 +119,35 @@ struct ErfInv {
     } else {
       return erf_inv_f64(x);
     }
+  }
+};
+
+#define KILN_LANCZOS_UNARY(Name, f32, f64)    \
+  struct Name {                               \
+    template <Floating C>                     \
+    C operator()(C x) const {                 \
+      if constexpr (std::same_as<C, float>) { \
+        return f32(x);                        \
+      } else {                                \
+        return f64(x);                        \
+      }                                       \
+    }                                         \
+  };
+KILN_LANCZOS_UNARY(Lgamma, lgamma_f32, lgamma_f64)
+KILN_LANCZOS_UNARY(Digamma, digamma_f32, digamma_f64)
+#undef KILN_LANCZOS_UNARY
+
+// Bit counts of the two's-complement pattern (stablehlo.popcnt, count_leading_zeros).
+struct Popcnt {
+  template <Integer C>
+  C operator()(C x) const {
+    return static_cast<C>(std::popcount(static_cast<std::make_unsigned_t<C>>(x)));
+  }
+};
+struct Clz {
+  template <Integer C>
+  C operator()(C x) const {
+    return static_cast<C>(std::countl_zero(static_cast<std::make_unsigned_t<C>>(x)));
   }
 };
 
@@ -276,6 +306,19 @@ struct ShiftRightLogical {
   }
 };
 
+// The bits shift as a signed value whatever the type (XLA's ShiftRightArithmetic on unsigned
+// types too); counts read as unsigned at or above the width shift by width - 1 (all sign bits).
+struct ShiftRightArithmetic {
+  template <Integer C>
+  C operator()(C x, C y) const {
+    using U = std::make_unsigned_t<C>;
+    using S = std::make_signed_t<C>;
+    constexpr U kMax = 8 * sizeof(C) - 1;
+    const U n = static_cast<U>(y) > kMax ? kMax : static_cast<U>(y);
+    return static_cast<C>(static_cast<S>(x) >> n);
+  }
+};
+
 template <class Op, class T>
 void binary_kernel(const KernelArgs& a, const KernelParams& p) {
   const int64_t n = static_cast<const CountParams&>(p).n;
@@ -370,8 +413,66 @@ constexpr KernelPicker kUnaryKernels[] = {
     {Prim::cos, &pick_unary<Cos>},           {Prim::erf, &pick_unary<Erf>},
     {Prim::erf_inv, &pick_unary<ErfInv>},    {Prim::floor, &pick_unary<Floor>},
     {Prim::ceil, &pick_unary<Ceil>},         {Prim::round, &pick_unary<Round>},
-    {Prim::not_, &pick_unary<Not>},
+    {Prim::not_, &pick_unary<Not>},          {Prim::popcnt, &pick_unary<Popcnt>},
+    {Prim::clz, &pick_unary<Clz>},           {Prim::lgamma, &pick_unary<Lgamma>},
+    {Prim::digamma, &pick_unary<Digamma>},
 };
+
+// ---- reduce_precision ----------------------------------------------------------------------
+
+struct ReducePrecisionParams : KernelParams {
+  int64_t n = 0;
+  int exponent_bits = 0, mantissa_bits = 0;
+};
+
+// XLA's reduce_precision on the bits of a float with E exponent and M mantissa bits (U its bit
+// pattern): round the mantissa to `mantissa_bits` (to nearest, ties to even, by adding a bias
+// and truncating), then send exponents above the new range to ±inf and those at or below its
+// bottom to ±0 (no subnormals); NaN stays NaN unless no mantissa bits remain (then the bits
+// decide, as in XLA).
+template <class U, int E, int M>
+U reduce_precision_bits(U x, int exponent_bits, int mantissa_bits) {
+  constexpr int kBits = 8 * sizeof(U);
+  U r = x;
+  if (mantissa_bits < M) {
+    const int drop = M - mantissa_bits;
+    const U last_bit = static_cast<U>(U{1} << drop);
+    const U bias = static_cast<U>(((last_bit >> 1) - 1) + ((r & last_bit) >> drop));
+    r = static_cast<U>((r + bias) & static_cast<U>(~(last_bit - 1)));
+  }
+  if (exponent_bits < E) {
+    const U sign = static_cast<U>(U{1} << (kBits - 1));
+    const U exp_mask = static_cast<U>(((U{1} << E) - 1) << M);
+    const U bias = static_cast<U>((U{1} << (E - 1)) - 1);
+    const U reduced_bias = static_cast<U>((U{1} << (exponent_bits - 1)) - 1);
+    const U exponent = r & exp_mask;
+    const U signed_zero = r & sign;
+    if (exponent > static_cast<U>((bias + reduced_bias) << M)) {
+      r = signed_zero | exp_mask;
+    } else if (exponent <= static_cast<U>((bias - reduced_bias) << M)) {
+      r = signed_zero;
+    }
+  }
+  if (mantissa_bits > 0) {
+    const U exp_mask = static_cast<U>(((U{1} << E) - 1) << M);
+    const U mantissa = static_cast<U>((U{1} << M) - 1);
+    if ((x & exp_mask) == exp_mask && (x & mantissa) != 0) r = x;  // NaN in, NaN out
+  }
+  return r;
+}
+
+template <class T, class U, int E, int M>
+void reduce_precision_kernel(const KernelArgs& a, const KernelParams& p) {
+  const auto& rp = static_cast<const ReducePrecisionParams&>(p);
+  const std::byte* x = a.in[0];
+  std::byte* y = a.out;
+  for (int64_t i = 0; i < rp.n; ++i) {
+    U bits;
+    std::memcpy(&bits, x + i * sizeof(U), sizeof(U));
+    bits = reduce_precision_bits<U, E, M>(bits, rp.exponent_bits, rp.mantissa_bits);
+    std::memcpy(y + i * sizeof(U), &bits, sizeof(U));
+  }
+}
 
 // ---- absorbed operands (schedule_plan.cpp replaced a full or broadcast_in_dim operand) ------
 //
@@ -518,6 +619,7 @@ constexpr BinaryKernels kBinaryKernels[] = {
     arithmetic<Xor>(Prim::xor_),
     arithmetic<ShiftLeft>(Prim::shift_left),
     arithmetic<ShiftRightLogical>(Prim::shift_right_logical),
+    arithmetic<ShiftRightArithmetic>(Prim::shift_right_arithmetic),
     comparison<std::equal_to<>>(Prim::eq),
     comparison<std::not_equal_to<>>(Prim::ne),
     comparison<std::less<>>(Prim::lt),
@@ -544,6 +646,32 @@ KernelFn pick(const KernelPicker (&table)[N], const ir::Node& node, DType t) {
 }  // namespace
 
 Lowered lower_unary(const ir::Node& node, std::span<const ir::ValueType> in) {
+  if (node.prim == Prim::reduce_precision) {
+    auto params = std::make_unique<ReducePrecisionParams>();
+    params->n = node.type.shape.numel();
+    params->exponent_bits = node.attrs.exponent_bits;
+    params->mantissa_bits = node.attrs.mantissa_bits;
+    Lowered l;
+    switch (in[0].dtype) {
+      case DType::bfloat16:
+        l.fn = &reduce_precision_kernel<bf16, uint16_t, 8, 7>;
+        break;
+      case DType::float16:
+        l.fn = &reduce_precision_kernel<f16, uint16_t, 5, 10>;
+        break;
+      case DType::float32:
+        l.fn = &reduce_precision_kernel<float, uint32_t, 8, 23>;
+        break;
+      case DType::float64:
+        l.fn = &reduce_precision_kernel<double, uint64_t, 11, 52>;
+        break;
+      default:
+        no_kernel(node, in[0].dtype);
+    }
+    l.params = std::move(params);
+    l.elementwise = true;
+    return l;
+  }
   if (is_complex_elementwise(node, in)) return lower_complex_elementwise(node, in);
   return elementwise(pick(kUnaryKernels, node, in[0].dtype), node);
 }

@@ -4,7 +4,8 @@
 // and never touch the arena; values read elsewhere (or graph outputs) are written to their places
 // tile by tile. Because each node runs the very kernel it runs unfused (on a shorter range, with
 // the same per-element arithmetic and rounding), the results are bit-identical to the unfused
-// schedule. The planner (schedule_plan.cpp) picks the groups; schedule.cpp builds the params.
+// schedule. The planner (schedule_plan.cpp) picks the groups; the lowering pass
+// (schedule_lowering.cpp) builds their params.
 //
 // A group may also take a head: the GEMM or convolution whose result only the group reads (a
 // layer's bias and activation are its epilogue). The step then runs the head over a chunk of its

@@ -56,9 +56,21 @@ std::array<PrimRow, ir::kNumPrims> build_table() {
   lower(Prim::reduce_window_max, &lower_reduce_window);
   lower(Prim::select_and_scatter_add, &lower_select_and_scatter_add);
   lower(Prim::rev, &lower_rev);
+  lower(Prim::gather, &lower_gather);
+  for (Prim p :
+       {Prim::scatter, Prim::scatter_add, Prim::scatter_mul, Prim::scatter_min, Prim::scatter_max})
+    lower(p, &lower_scatter);
+  lower(Prim::dynamic_slice, &lower_dynamic_slice);
+  lower(Prim::dynamic_update_slice, &lower_dynamic_slice);
   lower(Prim::threefry2x32, &lower_threefry2x32);
   for (int i = 0; i < ir::kNumPrims; ++i) {
     const auto p = static_cast<Prim>(i);
+    // A collective exchanges between devices: the SPMD executor (src/spmd) runs it between the
+    // per-device pieces it compiles here, so a one-device schedule never holds one.
+    if (ir::info(p).kind == PrimKind::collective) {
+      t[static_cast<size_t>(i)].dtypes = 0;
+      continue;
+    }
     check_narrows(p, t[static_cast<size_t>(i)].dtypes, "cpu");
     // parameter and constant are placed by the scheduler; everything else needs a lowering.
     if (t[static_cast<size_t>(i)].lower == nullptr && p != Prim::parameter && p != Prim::constant)

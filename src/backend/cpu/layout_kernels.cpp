@@ -1,5 +1,6 @@
 // Shape primitives (broadcast_in_dim, transpose, slice, pad, concatenate) as strided copies whose
 // strides are fixed at compile time, and the generators full and iota.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -130,21 +131,28 @@ Lowered lower_slice(const ir::Node& node, std::span<const ir::ValueType> in) {
       make_strided_copy(out.dims(), in_strides, offset, row_major(out), 0, itemsize(in[0].dtype)));
 }
 
+// Negative low/high padding crops: along each dim only the operand elements whose place
+// low + i·(interior + 1) falls inside the result are copied.
 Lowered lower_pad(const ir::Node& node, std::span<const ir::ValueType> in) {
   const Shape& out = node.type.shape;
+  const Shape& x = in[0].shape;
   const ir::Attrs& at = node.attrs;
-  std::vector<int64_t> o_strides = row_major(out);
-  std::vector<int64_t> out_strides;
-  int64_t offset = 0;
+  std::vector<int64_t> o_strides = row_major(out), x_strides = row_major(x);
+  std::vector<int64_t> dims, out_strides;
+  int64_t in_offset = 0, out_offset = 0;
   for (size_t i = 0; i < o_strides.size(); ++i) {
-    const int64_t interior = at.interior.empty() ? 0 : at.interior[i];
-    out_strides.push_back(o_strides[i] * (interior + 1));
-    offset += at.low[i] * o_strides[i];
+    const int64_t step = (at.interior.empty() ? 0 : at.interior[i]) + 1;
+    const int64_t low = at.low[i], n = x[static_cast<int>(i)], size = out[static_cast<int>(i)];
+    const int64_t first = low >= 0 ? 0 : (-low + step - 1) / step;  // first kept element
+    const int64_t last = size - 1 - low < 0 ? -1 : std::min(n - 1, (size - 1 - low) / step);
+    dims.push_back(std::max<int64_t>(0, last - first + 1));
+    out_strides.push_back(o_strides[i] * step);
+    in_offset += first * x_strides[i];
+    out_offset += (low + first * step) * o_strides[i];
   }
   auto params = std::make_unique<PadParams>();
   const size_t width = itemsize(in[0].dtype);
-  params->copy =
-      make_strided_copy(in[0].shape.dims(), row_major(in[0].shape), 0, out_strides, offset, width);
+  params->copy = make_strided_copy(dims, x_strides, in_offset, out_strides, out_offset, width);
   params->out_numel = out.numel();
   Lowered l;
   l.fn = visit_width(width, []<size_t W>() -> KernelFn { return &pad_kernel<W>; });

@@ -74,6 +74,10 @@ Lowered lower_reduce(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_argmax(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_dot_general(const ir::Node& node, std::span<const ir::ValueType> in);
+// A dot_general or convolution whose result dtype (preferred_element_type) is wider than its
+// operands: `product`'s kernel of the wide type on operands converted into scratch
+// (widened_product.cpp).
+Lowered lower_widened(const ir::Node& node, std::span<const ir::ValueType> in, LowerFn product);
 // oneDNN for the float32 forms it expresses, else the reference loop (convolution.cpp).
 Lowered lower_convolution(const ir::Node& node, std::span<const ir::ValueType> in);
 
@@ -82,6 +86,12 @@ Lowered lower_convolution(const ir::Node& node, std::span<const ir::ValueType> i
 Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_select_and_scatter_add(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_rev(const ir::Node& node, std::span<const ir::ValueType> in);
+
+// gather, scatter and scatter_add/mul/min/max, dynamic_slice and dynamic_update_slice
+// (gather_scatter.cpp).
+Lowered lower_gather(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_scatter(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_dynamic_slice(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_threefry2x32(const ir::Node& node, std::span<const ir::ValueType> in);
 

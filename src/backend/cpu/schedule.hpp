@@ -50,11 +50,32 @@ struct ScheduleOptions {
   std::vector<bool> donated_inputs = {};
 };
 
+struct Plan;
+struct Lowering;
+struct Placement;
+
+// The last pass of the compile: the steps, from the plan (schedule_plan.hpp), each step's kernel
+// (schedule_lowering.hpp) and the places of values and scratch (schedule_placement.hpp), with
+// describe()'s text. It decides nothing: CpuExecutable takes it over.
+struct Emitted {
+  std::vector<Step> steps;
+  std::vector<Slot> operand_slots;
+  std::vector<std::string> step_text;
+  std::vector<std::shared_ptr<const Buffer>> constants;
+  std::vector<int> output_aliases;  // empty: no input is donated
+  size_t max_operands = 1;
+  size_t arena_bytes = 0;
+  size_t fused_groups = 0;
+};
+
+Emitted emit_steps(const ir::Graph& g, const Plan& plan, Lowering lowering,
+                   const Placement& placement);
+
 class CpuExecutable final : public Executable {
  public:
-  // Runs the planning passes (schedule_plan.hpp) and step emission over a graph the backend's
-  // support check has passed: places values in the arena, reuses and donates, lowers the nodes
-  // the outputs need.
+  // Runs the compile's passes over a graph the backend's support check has passed: planning
+  // (schedule_plan.hpp), lowering (schedule_lowering.hpp), placement (schedule_placement.hpp)
+  // and step emission (emit_steps).
   explicit CpuExecutable(const ir::Graph& graph, const ScheduleOptions& options = {});
 
   // Inputs and outputs must be distinct host buffers of (at least) the graph's byte sizes.

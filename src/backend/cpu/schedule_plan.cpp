@@ -113,7 +113,7 @@ Absorption plan_absorption(const ir::Graph& g) {
   return a;
 }
 
-// A group's thread count and tile length, as emit_group will build them.
+// A group's thread count and tile length, as the lowering pass builds them.
 int group_threads(int threads, int64_t numel) {
   return threads > 1 && numel >= threads * kMinParallelElementsPerThread ? threads : 1;
 }
@@ -274,6 +274,15 @@ std::vector<bool> extend_lifetimes_over_groups(const ir::Graph& g, const Absorpt
     }
   }
   return read_outside;
+}
+
+Plan make_plan(const ir::Graph& g, bool fuse, int64_t min_fused_elements, int threads) {
+  Plan p;
+  p.absorbed = plan_absorption(g);
+  p.live = analyze(g, p.absorbed.reads);
+  p.groups = plan_groups(g, p.absorbed, p.live, fuse, min_fused_elements, threads);
+  p.read_outside = extend_lifetimes_over_groups(g, p.absorbed, p.groups, p.live);
+  return p;
 }
 
 }  // namespace kiln::cpu

@@ -1,8 +1,9 @@
-// The cpu compile's planning passes over a graph, before any place or step exists (schedule.cpp
-// emits those): which values each step reads (absorption), what the outputs need and when each
-// storage dies (liveness), and the elementwise fusion groups (fusion.hpp). Each pass is a function
-// of the graph and the earlier passes' results, testable alone
-// (tests/backend/schedule_plan_test.cpp).
+// The cpu compile's planning passes over a graph, before any kernel, place or step exists: which
+// values each step reads (absorption), what the outputs need and when each storage dies
+// (liveness), and the elementwise fusion groups (fusion.hpp). Each pass is a function of the graph
+// and the earlier passes' results, testable alone (tests/backend/schedule_plan_test.cpp). The
+// passes after them each take this plan: lowering (schedule_lowering.hpp), placement
+// (schedule_placement.hpp) and step emission (schedule.hpp).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +85,37 @@ void for_each_read(const ir::Graph& g, const Absorption& a, size_t i, F f) {
     const OperandRead::Kind kind = reading.empty() ? OperandRead::Kind::dense : reading[k].kind;
     if (kind == OperandRead::Kind::fill) continue;
     f(k, a.reads[i][r++], kind);
+  }
+}
+
+// The planning passes' results, in order (make_plan), which the later passes read.
+struct Plan {
+  Absorption absorbed;
+  Liveness live;
+  Groups groups;
+  std::vector<bool> read_outside;  // per node: a group member read outside its group
+};
+
+Plan make_plan(const ir::Graph& g, bool fuse, int64_t min_fused_elements, int threads);
+
+// Parameters, constants and views take a place but are no step.
+inline bool is_leaf(const ir::Graph& g, const Liveness& l, size_t i) {
+  const ir::Prim p = g.nodes[i].prim;
+  return p == ir::Prim::parameter || p == ir::Prim::constant || l.is_view[i];
+}
+
+// The schedule's steps in order, as the lowering, placement and emission passes walk them:
+// on_node(i) for a needed node stepped alone, on_group(grp) for a fusion group at its last member.
+template <class OnNode, class OnGroup>
+void for_each_step(const ir::Graph& g, const Plan& p, OnNode on_node, OnGroup on_group) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!p.live.needed[i] || is_leaf(g, p.live, i)) continue;
+    if (const int32_t grp = p.groups.of[i]; grp >= 0) {
+      if (p.groups.members[static_cast<size_t>(grp)].back() == i)
+        on_group(static_cast<size_t>(grp));
+      continue;
+    }
+    on_node(i);
   }
 }
 

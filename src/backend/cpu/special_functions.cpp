@@ -66,7 +66,84 @@ constexpr std::array<double, 17> kErfInvWLarge = {
     7.5995277030017761139e-05,  -0.00021503011930044477347, -0.00013871931833623122026,
     1.0103004648645343977,      4.8499064014085844221};
 
+// The Lanczos approximation (g = 7, 8 terms after the base) StableHLO's chlo.lgamma and
+// chlo.digamma expansions use, with the constants XLA folds them to in each type: 1/7.5, log(7.5),
+// log(pi), log(sqrt(2 pi)); the base coefficient rounds to 1 in float32.
+template <class T>
+struct Lanczos;
+template <>
+struct Lanczos<float> {
+  static constexpr float base = 1.0f, inv_7_5 = 0.13333334f, log_7_5 = 2.01490307f,
+                         log_pi = 1.14472985f, log_sqrt_2pi = 0.918938518f, pi = 3.14159274f;
+  static constexpr std::array<float, 8> c = {676.520386f,     -1259.13916f,   771.323425f,
+                                             -176.615036f,    12.5073433f,    -0.138571098f,
+                                             9.98436917e-06f, 1.50563267e-07f};
+};
+template <>
+struct Lanczos<double> {
+  static constexpr double base = 0.99999999999980993, inv_7_5 = 0.13333333333333333,
+                          log_7_5 = 2.0149030205422647, log_pi = 1.1447298858494002,
+                          log_sqrt_2pi = 0.91893853320467267, pi = 3.1415926535897931;
+  static constexpr std::array<double, 8> c = {
+      676.5203681218851,  -1259.1392167224028,  771.32342877765313,     -176.61502916214059,
+      12.507343278686905, -0.13857109526572012, 9.9843695780195716e-06, 1.5056327351493116e-07};
+};
+
+// lgamma(x) = log|Γ(x)|, operation for operation as XLA runs chlo.lgamma (reflection below 0.5).
+template <class T>
+T lgamma_lanczos(T x) {
+  using L = Lanczos<T>;
+  const bool reflect = x < T(0.5);
+  const T z = reflect ? -x : x + T(-1);
+  T a = L::c[0] / (z + T(1)) + L::base;
+  for (size_t i = 1; i < L::c.size(); ++i) a = a + L::c[i] / (z + static_cast<T>(i + 1));
+  const T t = z + T(7.5);
+  const T log_t = std::log1p(z * L::inv_7_5) + L::log_7_5;
+  const T log_y = ((z + T(0.5)) - t / log_t) * log_t + L::log_sqrt_2pi + std::log(a);
+  const T abs_x = std::fabs(x);
+  const T frac = abs_x - std::floor(abs_x);
+  const T reduced = T(0.5) < frac ? T(1) - frac : frac;
+  const T denom = std::log(std::sin(reduced * L::pi));
+  const T reflection = std::isfinite(denom) ? (L::log_pi - denom) - log_y : -denom;
+  const T r = reflect ? reflection : log_y;
+  return abs_x == std::numeric_limits<T>::infinity() ? abs_x : r;
+}
+
+// digamma(x), as XLA runs chlo.digamma (reflection below 0.5; NaN at 0 and negative integers).
+template <class T>
+T digamma_lanczos(T x) {
+  using L = Lanczos<T>;
+  const bool reflect = x < T(0.5);
+  const T z = reflect ? -x : x + T(-1);
+  const T log_t = std::log1p(z * L::inv_7_5) + L::log_7_5;
+  T num = T(0);
+  for (size_t i = 0; i < L::c.size(); ++i) {
+    const T zi = z + static_cast<T>(i + 1);
+    num = num - L::c[i] / (zi * zi);
+  }
+  T denom = L::c[0] / (z + T(1)) + L::base;
+  for (size_t i = 1; i < L::c.size(); ++i) denom = denom + L::c[i] / (z + static_cast<T>(i + 1));
+  const T y = (log_t + num / denom) - T(7) / (z + T(7.5));
+  const T reduced = (x + std::fabs(std::floor(x + T(0.5)))) * L::pi;
+  const T reflection = y - (std::cos(reduced) * L::pi) / std::sin(reduced);
+  const T r = reflect ? reflection : y;
+  return x <= T(0) && x == std::floor(x) ? std::numeric_limits<T>::quiet_NaN() : r;
+}
+
 }  // namespace
+
+float lgamma_f32(float x) {
+  return lgamma_lanczos(x);
+}
+double lgamma_f64(double x) {
+  return lgamma_lanczos(x);
+}
+float digamma_f32(float x) {
+  return digamma_lanczos(x);
+}
+double digamma_f64(double x) {
+  return digamma_lanczos(x);
+}
 
 float erf_f32(float x) {
   // NaN passes both clamps unchanged, as stablehlo.clamp propagates it.

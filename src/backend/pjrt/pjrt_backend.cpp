@@ -252,6 +252,7 @@ class PjrtBackend final : public Backend {
   // tt-xla cannot legalize reduce_window (pooling) yet.
   bool supports(ir::Prim p, DType) const override {
     if (p == ir::Prim::threefry2x32) return false;
+    if (ir::info(p).kind == ir::PrimKind::collective) return false;  // no multi-device export yet
     if (plugin_->platform_name() == "tt" &&
         (p == ir::Prim::reduce_window_sum || p == ir::Prim::reduce_window_max ||
          p == ir::Prim::select_and_scatter_add))

@@ -1,0 +1,187 @@
+// jit with in_shardings / out_shardings (SPMD partitioning, src/spmd/partition.cpp): every
+// partitioned result equals the one-device result. ctest runs these with KILN_CPU_DEVICES=8
+// (Spmd.EightCpuDevices); in a process with fewer devices they skip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kiln/kiln.hpp"
+
+namespace kiln {
+namespace {
+
+std::vector<Device> first(size_t n) {
+  std::vector<Device> d = devices("cpu");
+  if (d.size() < n) return {};
+  d.resize(n);
+  return d;
+}
+
+#define SKIP_WITHOUT_EIGHT_DEVICES()                                                 \
+  if (first(8).empty())                                                              \
+  GTEST_SKIP() << "needs 8 cpu devices: ctest runs it as Spmd.EightCpuDevices with " \
+                  "KILN_CPU_DEVICES=8"
+
+// Products may be summed in another order per shard (a GEMM of 4 rows instead of 8): equal to
+// float32 rounding.
+void expect_close(const Array& got, const Array& want) {
+  ASSERT_EQ(got.shape(), want.shape());
+  const auto g = got.to_vector<float>(), w = want.to_vector<float>();
+  for (size_t i = 0; i < w.size(); ++i)
+    EXPECT_NEAR(g[i], w[i], 2e-6 * (1 + std::abs(w[i]))) << "element " << i;
+}
+
+// The data-parallel tutorial's model (examples/data_parallel.cpp).
+struct SimpleMLP : nn::Module<SimpleMLP> {
+  int64_t features = 8;
+  Array operator()(nn::Scope& s, Array x) const {
+    x = nn::Dense({.features = features})(s, x);
+    x = relu(x);
+    return nn::Dense({.features = features})(s, x);
+  }
+};
+
+TEST(ShardedJit, DataParallelMlpEqualsTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  SimpleMLP model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const Array x = random::normal(random::key(1), {8, 8});
+  auto forward = [model](const Tree& p, const Array& b) { return model.apply(p, b); };
+  const Array want = jit(forward)(params, x);
+  for (size_t n : {2, 4, 8}) {
+    SCOPED_TRACE(std::to_string(n) + " devices");
+    const Mesh mesh(first(n), {"data"});
+    auto sharded = jit(forward, {.in_shardings = {None, P("data")}, .out_shardings = P("data")});
+    Array out;
+    {
+      auto scope = use_mesh(mesh);
+      out = sharded(params, device_put(x, NamedSharding(mesh, P("data"))));
+    }
+    EXPECT_EQ(out.sharding().str(), "NamedSharding(mesh=Mesh('data': " + std::to_string(n) +
+                                        "), spec=PartitionSpec('data',))");
+    EXPECT_EQ(out.addressable_shards()[0].data.shape(), (Shape{8 / static_cast<int64_t>(n), 8}));
+    expect_close(out, want);
+  }
+}
+
+TEST(ShardedJit, TensorParallelDenseEqualsTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  struct Model : nn::Module<Model> {
+    Array operator()(nn::Scope& s, Array x) const {
+      return nn::Dense({.features = 8, .use_bias = false})(s, x);
+    }
+  } model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const Array x = random::normal(random::key(2), {8, 8});
+  auto forward = [model](const Tree& p, const Array& b) { return model.apply(p, b); };
+  const Array want = jit(forward)(params, x);
+  const Mesh mesh(first(2), {"model"});
+  // The input split by feature (one copy of the tutorial) and replicated (the other).
+  for (const PartitionSpec& input : {P(None, "model"), P()}) {
+    SCOPED_TRACE(input.str());
+    auto sharded =
+        jit(forward,
+            {.in_shardings = {Shardings::dict(
+                                  {{"params",
+                                    Shardings::dict(
+                                        {{"Dense_0",
+                                          Shardings::dict({{"kernel", P(None, "model")}})}})}}),
+                              input},
+             .out_shardings = P(None, "model")});
+    auto scope = use_mesh(mesh);
+    const Array out = sharded(params, x);
+    EXPECT_EQ(out.sharding().named().spec(), P(None, "model"));
+    expect_close(out, want);
+  }
+}
+
+// x @ w for every way of splitting the two over one or two mesh axes: contracting a split
+// dimension leaves partial sums (a psum), mismatched splits are gathered or cut.
+TEST(ShardedJit, DotGeneralUnderEverySplitEqualsTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(3), {8, 16});
+  const Array w = random::normal(random::key(4), {16, 8});
+  auto f = [](const Array& a, const Array& b) { return tanh(matmul(a, b)) * 2.0; };
+  const Array want = jit(f)(x, w);
+  const Mesh line(first(4), {"i"});
+  const Mesh grid(first(8), {2, 4}, {"x", "y"});
+  struct Case {
+    const Mesh* mesh;
+    PartitionSpec x, w, out;
+  };
+  const std::vector<Case> cases = {
+      {&line, P("i"), P(), P("i")},              // rows
+      {&line, P(None, "i"), P("i"), P()},        // contracted: psum
+      {&line, P(), P(None, "i"), P(None, "i")},  // columns
+      {&line, P(None, "i"), P(None, "i"), P()},  // conflict: x gathered
+      {&line, P("i"), P("i"), P("i")},           // one axis on both free and contracted
+      {&grid, P("x", "y"), P("y"), P("x")},      // rows over x, contraction over y
+      {&grid, P(axes("x", "y")), P(), P(axes("x", "y"))},
+      {&grid, P("x", "y"), P("y", "x"), P(None, "y")},  // reshard the result
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.x.str() + " @ " + c.w.str() + " -> " + c.out.str());
+    auto sharded =
+        jit(f, {.in_shardings = {NamedSharding(*c.mesh, c.x), NamedSharding(*c.mesh, c.w)},
+                .out_shardings = NamedSharding(*c.mesh, c.out)});
+    const Array out = sharded(x, w);
+    EXPECT_EQ(out.sharding().named().spec(), c.out);
+    expect_close(out, want);
+  }
+}
+
+// Primitives without a sharding rule (here reduce_sum, transpose) are computed whole: correct.
+TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(5), {8, 4});
+  const Array y = random::normal(random::key(6), {8, 4});
+  auto f = [](const Array& a, const Array& b) {
+    return sum(exp(a) * b, Axes{0}) + sum(transpose(a, {1, 0}), Axes{1});
+  };
+  const Array want = jit(f)(x, y);
+  const Mesh mesh(first(4), {"i"});
+  auto sharded = jit(f, {.in_shardings = {P("i"), P(None, "i")}, .out_shardings = P("i")});
+  auto scope = use_mesh(mesh);
+  expect_close(sharded(x, y), want);
+  // Arguments already placed over the mesh need no in_shardings.
+  auto plain = jit(f);
+  const Array xs = device_put(x, NamedSharding(mesh, P("i")));
+  const Array out = plain(xs, y);
+  EXPECT_TRUE(out.sharding().is_named());
+  expect_close(out, want);
+}
+
+TEST(ShardedJit, BadShardingsAreErrorsNamingTheCall) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Mesh mesh(first(2), {"data"});
+  const Array x = ones({6, 3});
+  auto f = jit([](const Array& a) { return a * 2.0; },
+               {.in_shardings = {P("model")}, .out_shardings = P()});
+  {
+    auto scope = use_mesh(mesh);
+    const Loc loc = Loc::current();
+    try {
+      (void)f(x, loc);
+      FAIL();
+    } catch (const ValueError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("names mesh axis 'model', which Mesh('data': 2) does not have"),
+                std::string::npos)
+          << m;
+      EXPECT_NE(m.find("sharded_jit_test.cpp:" + std::to_string(loc.line())), std::string::npos)
+          << m;
+    }
+  }
+  auto g = jit([](const Array& a) { return a * 2.0; }, {.in_shardings = {P("data")}});
+  try {
+    (void)g(x);  // no mesh in scope
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("use_mesh"), std::string::npos) << e.what();
+  }
+  auto scope = use_mesh(Mesh(first(4), {"data"}));
+  EXPECT_THROW((void)g(x), ShapeError);  // 6 rows over 4 devices
+}
+
+}  // namespace
+}  // namespace kiln
