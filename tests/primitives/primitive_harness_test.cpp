@@ -467,10 +467,10 @@ TEST(Registry, ComplexRowsAdmitBothComplexDtypesAndNoOrdering) {
   }
 }
 
-// The drifts the registry settled: pow is float-only everywhere, abs and sign take signed operands
-// (kiln::abs / kiln::sign of unsigned arrays are x and x != 0, as jnp's).
+// The drifts the registry settled: pow is float (and complex) only everywhere, abs and sign take
+// signed operands (kiln::abs / kiln::sign of unsigned arrays are x and x != 0, as jnp's).
 TEST(Registry, PowIsFloatOnlyAndAbsSignAreSigned) {
-  EXPECT_EQ(ir::info(Prim::pow).dtypes, ir::kFloatDTypes);
+  EXPECT_EQ(ir::info(Prim::pow).dtypes, ir::kFloatDTypes | ir::kComplexDTypes);
   EXPECT_FALSE(devices("cpu")[0].backend()->supports(Prim::pow, DType::int32));
   EXPECT_THROW(
       (void)ir::infer_type(Prim::pow, std::vector<ir::ValueType>(2, {DType::int32, {2}}), {}, {}),
