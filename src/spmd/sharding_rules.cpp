@@ -1,5 +1,6 @@
-// The sharding rules of the primitives the partitioner splits (sharding_rule.hpp). Every other
-// primitive is computed whole on every device.
+// The sharding rules of the primitives the partitioner splits (sharding_rule.hpp): the elementwise
+// kinds', the reductions', broadcast_in_dim's and dot_general's. Every other primitive is computed
+// whole on every device.
 #include <algorithm>
 
 #include "spmd/sharding_rule.hpp"
@@ -100,7 +101,30 @@ ShardingRule::Choice dot_general(const Node& node, std::span<const ValueType> in
   return {{lw, rw}, result};
 }
 
+// Reductions: kept dimensions keep their splits. A split dimension reduce_sum reduces leaves
+// per-device partial sums (the result is partial over its axes); the other reductions need the
+// reduced dimensions whole.
+ShardingRule::Choice reduce(const Node& node, std::span<const ValueType> in,
+                            std::span<const Layout> operands, const MeshAxes&) {
+  const std::vector<int64_t> reduced =
+      node.prim == ir::Prim::argmax ? std::vector<int64_t>{node.attrs.axis} : node.attrs.dims;
+  Layout operand = operands[0];
+  Layout result;
+  for (int d = 0; d < in[0].shape.rank(); ++d) {
+    std::vector<std::string>& axes = operand.dims[static_cast<size_t>(d)];
+    if (std::count(reduced.begin(), reduced.end(), d) == 0) {
+      result.dims.push_back(axes);
+    } else if (node.prim == ir::Prim::reduce_sum) {
+      result.partial.insert(result.partial.end(), axes.begin(), axes.end());
+    } else {
+      axes.clear();
+    }
+  }
+  return {{operand}, result};
+}
+
 const ShardingRule kElementwise{&elementwise};
+const ShardingRule kReduce{&reduce};
 
 }  // namespace
 
@@ -113,6 +137,8 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
     case ir::PrimKind::compare:
     case ir::PrimKind::select:
       return p == ir::Prim::bitcast_convert ? nullptr : &kElementwise;
+    case ir::PrimKind::reduce:
+      return &kReduce;
     default:
       return nullptr;
   }

@@ -130,7 +130,32 @@ TEST(ShardedJit, DotGeneralUnderEverySplitEqualsTheOneDeviceResult) {
   }
 }
 
-// Primitives without a sharding rule (here reduce_sum, transpose) are computed whole: correct.
+// The gradient of a mean loss over a batch split over the devices: each device's products over
+// its rows, summed over the devices (the all-reduce of data-parallel training) by the psum that
+// partitioning puts where the batch dimension is contracted.
+TEST(ShardedJit, DataParallelGradientEqualsTheOneDeviceGradient) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  SimpleMLP model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const Array x = random::normal(random::key(7), {8, 8});
+  const Array y = random::normal(random::key(8), {8, 8});
+  auto step = [model](const Tree& p, const Array& b, const Array& t) {
+    return grad([&](const Tree& q) { return mean(square(model.apply(q, b) - t)); })(p);
+  };
+  const Tree want = jit(step)(params, x, y);
+  for (size_t n : {2, 4, 8}) {
+    SCOPED_TRACE(std::to_string(n) + " devices");
+    const Mesh mesh(first(n), {"data"});
+    auto sharded = jit(step, {.in_shardings = {None, P("data"), P("data")}, .out_shardings = P()});
+    auto scope = use_mesh(mesh);
+    const Tree got = sharded(params, x, y);
+    const std::vector<Array> g = leaves(got), w = leaves(want);
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < w.size(); ++i) expect_close(g[i], w[i]);
+  }
+}
+
+// Primitives without a sharding rule (here transpose) are computed whole: correct.
 TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Array x = random::normal(random::key(5), {8, 4});
