@@ -155,13 +155,41 @@ TEST(ShardedJit, DataParallelGradientEqualsTheOneDeviceGradient) {
   }
 }
 
-// Primitives without a sharding rule (here transpose) are computed whole: correct.
+// The shape primitives' rule: moved dimensions keep their splits, changed ones are made whole.
+TEST(ShardedJit, ShapePrimitivesUnderSplitsEqualTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(9), {8, 4});
+  const Array y = random::normal(random::key(10), {4, 8});
+  auto f = [](const Array& a, const Array& b) {
+    Array t = transpose(a, {1, 0});  // (4, 8)
+    Array s = slice(b, {0, 0}, {4, 8}) + sum(slice(b, {1, 0}, {4, 8}, {1, 1})) * 0.5;
+    Array p = pad(rev(t, {0}), 0.0, {0, 0}, {0, 0}, {0, 0}) * s;                        // (4, 8)
+    Array c = concatenate({p, pad(slice(t, {0, 0}, {2, 8}), 1.5, {1, 0}, {1, 0})}, 0);  // (8, 8)
+    return c + sum(reshape(transpose(t, {1, 0}), {8, 4}));
+  };
+  const Array want = jit(f)(x, y);
+  const Mesh line(first(4), {"i"});
+  const Mesh grid(first(8), {2, 4}, {"x", "y"});
+  for (const auto& [mesh, xs, ys, out] :
+       std::vector<std::tuple<const Mesh*, PartitionSpec, PartitionSpec, PartitionSpec>>{
+           {&line, P("i"), P(None, "i"), P(None, "i")},
+           {&line, P(None, "i"), P("i"), P("i")},
+           {&grid, P("y", "x"), P("x", "y"), P("x", "y")},
+       }) {
+    SCOPED_TRACE(xs.str() + ", " + ys.str() + " -> " + out.str());
+    auto sharded = jit(f, {.in_shardings = {NamedSharding(*mesh, xs), NamedSharding(*mesh, ys)},
+                           .out_shardings = NamedSharding(*mesh, out)});
+    expect_close(sharded(x, y), want);
+  }
+}
+
+// Primitives without a sharding rule (here reshape and the window ones) are computed whole.
 TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Array x = random::normal(random::key(5), {8, 4});
   const Array y = random::normal(random::key(6), {8, 4});
   auto f = [](const Array& a, const Array& b) {
-    return sum(exp(a) * b, Axes{0}) + sum(transpose(a, {1, 0}), Axes{1});
+    return sum(exp(a) * b, Axes{0}) + sum(reshape(a, {4, 8}), Axes{1});
   };
   const Array want = jit(f)(x, y);
   const Mesh mesh(first(4), {"i"});
