@@ -182,7 +182,7 @@ enum class Grad : uint8_t {
 
 // Rules transforms attach to a row. BatchRule (vmap): no row fills it yet. ShardingRule (SPMD
 // partitioning, src/spmd/sharding_rule.hpp): a row's own rule; a row without one gets its kind's
-// (elementwise kinds share one), and a primitive with neither is refused by the partitioner.
+// (elementwise kinds share one), and a primitive with neither is computed whole on every device.
 struct BatchRule;
 struct ShardingRule;
 extern const ShardingRule kBroadcastInDimSharding;  // src/spmd/sharding_rules.cpp

@@ -39,6 +39,14 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
                                        "', which " + mesh_.str() + " does not have",
                                    n.loc));
 
+  // Only what the outputs need runs: a dead collective would still exchange (the cpu backend
+  // drops dead local nodes itself, but never sees the collectives).
+  std::vector<bool> live(nodes.size(), false);
+  for (ir::ValueId v : graph_.outputs) live[v] = true;
+  for (size_t i = nodes.size(); i-- > 0;)
+    if (live[i])
+      for (ir::ValueId u : nodes[i].inputs) live[u] = true;
+
   // Levels: a collective sits one above its operands; a local node at the highest of them.
   std::vector<int> level(nodes.size(), 0);
   int top = 0;
@@ -52,9 +60,10 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
   // graph's outputs.
   std::vector<bool> exported(nodes.size(), false);
   for (size_t i = 0; i < nodes.size(); ++i)
-    for (ir::ValueId u : nodes[i].inputs)
-      if (is_collective(nodes[i]) || is_collective(nodes[u]) || level[u] != level[i])
-        exported[u] = true;
+    if (live[i])
+      for (ir::ValueId u : nodes[i].inputs)
+        if (is_collective(nodes[i]) || is_collective(nodes[u]) || level[u] != level[i])
+          exported[u] = true;
   for (ir::ValueId v : graph_.outputs) exported[v] = true;
 
   stages_.resize(static_cast<size_t>(top) + 1);
@@ -76,7 +85,7 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
     };
     for (size_t i = 0; i < nodes.size(); ++i) {
       const ir::Node& n = nodes[i];
-      if (level[i] != l || n.prim == ir::Prim::parameter) continue;
+      if (!live[i] || level[i] != l || n.prim == ir::Prim::parameter) continue;
       if (is_collective(n)) {
         s.collectives.push_back(static_cast<ir::ValueId>(i));
         continue;

@@ -1,5 +1,6 @@
-// The sharding rules of the primitives the partitioner splits (sharding_rule.hpp). Every other
-// primitive is computed whole on every device.
+// The sharding rules of the primitives the partitioner splits (sharding_rule.hpp): the elementwise
+// kinds', the reductions', the shape primitives', broadcast_in_dim's and dot_general's. Every
+// other primitive is computed whole on every device.
 #include <algorithm>
 
 #include "spmd/sharding_rule.hpp"
@@ -100,7 +101,83 @@ ShardingRule::Choice dot_general(const Node& node, std::span<const ValueType> in
   return {{lw, rw}, result};
 }
 
+// Reductions: kept dimensions keep their splits. A split dimension reduce_sum reduces leaves
+// per-device partial sums (the result is partial over its axes); the other reductions need the
+// reduced dimensions whole.
+ShardingRule::Choice reduce(const Node& node, std::span<const ValueType> in,
+                            std::span<const Layout> operands, const MeshAxes&) {
+  const std::vector<int64_t> reduced =
+      node.prim == ir::Prim::argmax ? std::vector<int64_t>{node.attrs.axis} : node.attrs.dims;
+  Layout operand = operands[0];
+  Layout result;
+  for (int d = 0; d < in[0].shape.rank(); ++d) {
+    std::vector<std::string>& axes = operand.dims[static_cast<size_t>(d)];
+    if (std::count(reduced.begin(), reduced.end(), d) == 0) {
+      result.dims.push_back(axes);
+    } else if (node.prim == ir::Prim::reduce_sum) {
+      result.partial.insert(result.partial.end(), axes.begin(), axes.end());
+    } else {
+      axes.clear();
+    }
+  }
+  return {{operand}, result};
+}
+
+// Shape primitives: a dimension that moves keeps its split (transpose); one whose elements change
+// place within it — sliced, padded, reversed, concatenated along — is made whole; the rest keep
+// their splits. reshape makes its operand whole (no rule for merged and split dimensions yet).
+ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
+                              std::span<const Layout> operands, const MeshAxes&) {
+  const ir::Attrs& a = node.attrs;
+  const int rank = in[0].shape.rank();
+  Layout operand = operands[0];
+  auto whole = [&](int64_t d) { operand.dims[static_cast<size_t>(d)].clear(); };
+  switch (node.prim) {
+    case ir::Prim::transpose: {
+      Layout result;
+      for (int64_t d : a.dims) result.dims.push_back(operand.dims[static_cast<size_t>(d)]);
+      return {{operand}, result};
+    }
+    case ir::Prim::slice:
+      for (int d = 0; d < rank; ++d) {
+        const auto i = static_cast<size_t>(d);
+        if (a.start[i] != 0 || a.limit[i] != in[0].shape[d] || a.stride[i] != 1) whole(d);
+      }
+      return {{operand}, operand};
+    case ir::Prim::pad: {
+      for (int d = 0; d < rank; ++d) {
+        const auto i = static_cast<size_t>(d);
+        if (a.low[i] != 0 || a.high[i] != 0 || a.interior[i] != 0) whole(d);
+      }
+      return {{operand, Layout::replicated(0)}, operand};
+    }
+    case ir::Prim::rev:
+      for (int64_t d : a.dims) whole(d);
+      return {{operand}, operand};
+    case ir::Prim::concatenate: {
+      whole(a.axis);
+      return {std::vector<Layout>(operands.size(), operand), operand};
+    }
+    default: {  // reshape, and any shape primitive this rule does not know: whole
+      std::vector<Layout> all;
+      for (const ValueType& t : in) all.push_back(Layout::replicated(t.shape.rank()));
+      return {all, Layout::replicated(node.type.shape.rank())};
+    }
+  }
+}
+
+// A slice keeps a split dimension only when it takes all of it: its limit is then the block's.
+ir::Attrs slice_local_attrs(const Node& node, const ValueType& local) {
+  ir::Attrs a = node.attrs;
+  if (node.prim == ir::Prim::slice)
+    for (size_t d = 0; d < a.limit.size(); ++d)
+      if (a.start[d] == 0 && a.stride[d] == 1) a.limit[d] = local.shape[static_cast<int>(d)];
+  return a;
+}
+
 const ShardingRule kElementwise{&elementwise};
+const ShardingRule kShape{&shape_op, &slice_local_attrs};
+const ShardingRule kReduce{&reduce};
 
 }  // namespace
 
@@ -113,6 +190,10 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
     case ir::PrimKind::compare:
     case ir::PrimKind::select:
       return p == ir::Prim::bitcast_convert ? nullptr : &kElementwise;
+    case ir::PrimKind::reduce:
+      return &kReduce;
+    case ir::PrimKind::shape:  // broadcast_in_dim has its row's
+      return &kShape;
     default:
       return nullptr;
   }

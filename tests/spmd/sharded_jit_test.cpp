@@ -130,13 +130,66 @@ TEST(ShardedJit, DotGeneralUnderEverySplitEqualsTheOneDeviceResult) {
   }
 }
 
-// Primitives without a sharding rule (here reduce_sum, transpose) are computed whole: correct.
+// The gradient of a mean loss over a batch split over the devices: each device's products over
+// its rows, summed over the devices (the all-reduce of data-parallel training) by the psum that
+// partitioning puts where the batch dimension is contracted.
+TEST(ShardedJit, DataParallelGradientEqualsTheOneDeviceGradient) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  SimpleMLP model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const Array x = random::normal(random::key(7), {8, 8});
+  const Array y = random::normal(random::key(8), {8, 8});
+  auto step = [model](const Tree& p, const Array& b, const Array& t) {
+    return grad([&](const Tree& q) { return mean(square(model.apply(q, b) - t)); })(p);
+  };
+  const Tree want = jit(step)(params, x, y);
+  for (size_t n : {2, 4, 8}) {
+    SCOPED_TRACE(std::to_string(n) + " devices");
+    const Mesh mesh(first(n), {"data"});
+    auto sharded = jit(step, {.in_shardings = {None, P("data"), P("data")}, .out_shardings = P()});
+    auto scope = use_mesh(mesh);
+    const Tree got = sharded(params, x, y);
+    const std::vector<Array> g = leaves(got), w = leaves(want);
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < w.size(); ++i) expect_close(g[i], w[i]);
+  }
+}
+
+// The shape primitives' rule: moved dimensions keep their splits, changed ones are made whole.
+TEST(ShardedJit, ShapePrimitivesUnderSplitsEqualTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(9), {8, 4});
+  const Array y = random::normal(random::key(10), {4, 8});
+  auto f = [](const Array& a, const Array& b) {
+    Array t = transpose(a, {1, 0});  // (4, 8)
+    Array s = slice(b, {0, 0}, {4, 8}) + sum(slice(b, {1, 0}, {4, 8}, {1, 1})) * 0.5;
+    Array p = pad(rev(t, {0}), 0.0, {0, 0}, {0, 0}, {0, 0}) * s;                        // (4, 8)
+    Array c = concatenate({p, pad(slice(t, {0, 0}, {2, 8}), 1.5, {1, 0}, {1, 0})}, 0);  // (8, 8)
+    return c + sum(reshape(transpose(t, {1, 0}), {8, 4}));
+  };
+  const Array want = jit(f)(x, y);
+  const Mesh line(first(4), {"i"});
+  const Mesh grid(first(8), {2, 4}, {"x", "y"});
+  for (const auto& [mesh, xs, ys, out] :
+       std::vector<std::tuple<const Mesh*, PartitionSpec, PartitionSpec, PartitionSpec>>{
+           {&line, P("i"), P(None, "i"), P(None, "i")},
+           {&line, P(None, "i"), P("i"), P("i")},
+           {&grid, P("y", "x"), P("x", "y"), P("x", "y")},
+       }) {
+    SCOPED_TRACE(xs.str() + ", " + ys.str() + " -> " + out.str());
+    auto sharded = jit(f, {.in_shardings = {NamedSharding(*mesh, xs), NamedSharding(*mesh, ys)},
+                           .out_shardings = NamedSharding(*mesh, out)});
+    expect_close(sharded(x, y), want);
+  }
+}
+
+// Primitives without a sharding rule (here reshape and the window ones) are computed whole.
 TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Array x = random::normal(random::key(5), {8, 4});
   const Array y = random::normal(random::key(6), {8, 4});
   auto f = [](const Array& a, const Array& b) {
-    return sum(exp(a) * b, Axes{0}) + sum(transpose(a, {1, 0}), Axes{1});
+    return sum(exp(a) * b, Axes{0}) + sum(reshape(a, {4, 8}), Axes{1});
   };
   const Array want = jit(f)(x, y);
   const Mesh mesh(first(4), {"i"});

@@ -1,0 +1,144 @@
+// What SPMD partitioning emits (src/spmd/partition.cpp): per-shard products and exactly the
+// collectives a layout needs. Partitioning is graph work only, so these run on one device;
+// sharded_jit_test.cpp runs the results on several.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "kiln/kiln.hpp"
+#include "spmd/partition.hpp"
+
+namespace kiln {
+namespace {
+
+using spmd::Layout;
+
+Layout split(int rank, int dim, const std::string& axis) {
+  Layout l = Layout::replicated(rank);
+  l.dims[static_cast<size_t>(dim)] = {axis};
+  return l;
+}
+
+std::map<std::string, int> collectives(const ir::Graph& g) {
+  std::map<std::string, int> n;
+  for (const ir::Node& node : g.nodes)
+    if (ir::info(node.prim).kind == ir::PrimKind::collective) ++n[std::string(ir::name(node.prim))];
+  return n;
+}
+
+ir::Graph lowered_matmul(const Shape& x, const Shape& w) {
+  return jit([](const Array& a, const Array& b) { return matmul(a, b); })
+      .lower(zeros(x), zeros(w))
+      .graph();
+}
+
+TEST(Partition, RowsSplitAgainstReplicatedWeightsNeedNoCollective) {
+  struct Mlp : nn::Module<Mlp> {
+    Array operator()(nn::Scope& s, Array x) const {
+      x = relu(nn::Dense({.features = 8})(s, x));
+      return nn::Dense({.features = 8})(s, x);
+    }
+  } model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const ir::Graph g = jit([model](const Tree& p, const Array& x) { return model.apply(p, x); })
+                          .lower(params, ones({8, 8}))
+                          .graph();
+  std::vector<Layout> in;
+  for (ir::ValueId v : g.inputs) in.push_back(Layout::replicated(g.type(v).shape.rank()));
+  in.back() = split(2, 0, "data");  // the input batch; parameters replicated
+  const spmd::Partitioned p = spmd::partition(g, {{"data"}, {2}}, in, {split(2, 0, "data")});
+  EXPECT_TRUE(collectives(p.local).empty()) << p.local.str();
+  EXPECT_EQ(p.local.type(p.local.inputs.back()).shape, (Shape{4, 8}));
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{4, 8}));
+}
+
+TEST(Partition, FeatureSplitInputAgainstOutputSplitKernelGathersTheInputOnce) {
+  const ir::Graph g = lowered_matmul({8, 8}, {8, 8});
+  const spmd::Partitioned p = spmd::partition(
+      g, {{"model"}, {2}}, {split(2, 1, "model"), split(2, 1, "model")}, {split(2, 1, "model")});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{8, 4}));
+}
+
+TEST(Partition, ContractedSplitIsOnePsum) {
+  const ir::Graph g = lowered_matmul({8, 16}, {16, 8});
+  const spmd::Partitioned p = spmd::partition(g, {{"i"}, {4}}, {split(2, 1, "i"), split(2, 0, "i")},
+                                              {Layout::replicated(2)});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"psum", 1}})) << p.local.str();
+  EXPECT_EQ(p.local.type(p.local.inputs[0]).shape, (Shape{8, 4}));
+}
+
+TEST(Partition, ReplicatedToSplitKeepsTheDevicesBlockWithoutGathering) {
+  const ir::Graph g = jit([](const Array& a) { return a * 2.0; }).lower(zeros({8, 3})).graph();
+  const spmd::Partitioned p =
+      spmd::partition(g, {{"i"}, {4}}, {Layout::replicated(2)}, {split(2, 0, "i")});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"axis_index", 1}})) << p.local.str();
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 3}));
+}
+
+TEST(Partition, SumOverASplitDimensionIsOnePsumAndMaxGathers) {
+  const ir::Graph sum_rows =
+      jit([](const Array& a) { return sum(a, Axes{0}); }).lower(zeros({8, 3})).graph();
+  spmd::Partitioned p = spmd::partition(sum_rows, {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"psum", 1}})) << p.local.str();
+  EXPECT_EQ(p.outputs[0], Layout::replicated(1));
+  // Summing the kept dimension leaves rows split, with nothing to exchange.
+  const ir::Graph sum_cols =
+      jit([](const Array& a) { return sum(a, Axes{1}); }).lower(zeros({8, 3})).graph();
+  p = spmd::partition(sum_cols, {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_TRUE(collectives(p.local).empty()) << p.local.str();
+  EXPECT_EQ(p.outputs[0], split(1, 0, "i"));
+  const ir::Graph max_rows =
+      jit([](const Array& a) { return max(a, Axes{0}); }).lower(zeros({8, 3})).graph();
+  p = spmd::partition(max_rows, {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+}
+
+// The collectives the outputs need (spmd::Program runs only those).
+std::map<std::string, int> live_collectives(const ir::Graph& g) {
+  std::vector<bool> live(g.nodes.size(), false);
+  for (ir::ValueId v : g.outputs) live[v] = true;
+  for (size_t i = g.nodes.size(); i-- > 0;)
+    if (live[i])
+      for (ir::ValueId u : g.nodes[i].inputs) live[u] = true;
+  std::map<std::string, int> n;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (live[i] && ir::info(g.nodes[i].prim).kind == ir::PrimKind::collective)
+      ++n[std::string(ir::name(g.nodes[i].prim))];
+  return n;
+}
+
+// Data-parallel training's gradient: per-device products over the device's rows, and one psum
+// (the all-reduce) per parameter.
+TEST(Partition, DataParallelGradientIsOnePsumPerParameter) {
+  struct Mlp : nn::Module<Mlp> {
+    Array operator()(nn::Scope& s, Array x) const {
+      x = relu(nn::Dense({.features = 8})(s, x));
+      return nn::Dense({.features = 8})(s, x);
+    }
+  } model;
+  const Tree params = model.init(random::key(0), zeros({8, 8}));
+  const ir::Graph g =
+      jit([model](const Tree& p, const Array& x, const Array& y) {
+        return grad([&](const Tree& q) { return mean(square(model.apply(q, x) - y)); })(p);
+      })
+          .lower(params, ones({8, 8}), ones({8, 8}))
+          .graph();
+  std::vector<Layout> in;
+  for (ir::ValueId v : g.inputs) in.push_back(Layout::replicated(g.type(v).shape.rank()));
+  in[in.size() - 2] = in[in.size() - 1] = split(2, 0, "data");
+  std::vector<std::optional<Layout>> out;
+  for (ir::ValueId v : g.outputs) out.push_back(Layout::replicated(g.type(v).shape.rank()));
+  const spmd::Partitioned p = spmd::partition(g, {{"data"}, {2}}, in, out);
+  EXPECT_EQ(live_collectives(p.local), (std::map<std::string, int>{{"psum", 4}})) << p.local.str();
+}
+
+TEST(Partition, PropagatedLayoutsPrintAsPartitionSpecs) {
+  Layout l = split(2, 1, "model");
+  EXPECT_EQ(l.str(), "P(None, 'model')");
+  l.partial = {"i"};
+  EXPECT_EQ(l.str(), "P(None, 'model') partial over 'i'");
+}
+
+}  // namespace
+}  // namespace kiln
