@@ -200,6 +200,49 @@ TEST(SchedulePlacement, AnInputTheGraphReturnsIsNeverGivenAway) {
   EXPECT_TRUE(p.output_aliases.empty());
 }
 
+// t = transpose(x) in the arena, then the group {r = neg(t), s = <second>(r, t?)} with r read by a
+// transpose outside the group (materialized) and s an output: t dies at the group.
+struct GroupOverArenaValue {
+  GraphBuilder b;
+  ValueId t, r, s;
+  explicit GroupOverArenaValue(bool second_reads_t) {
+    const Shape sq{64, 64};
+    auto x = b.param(DType::float32, sq);
+    ir::Attrs perm;
+    perm.dims = {1, 0};
+    t = b.push(Prim::transpose, {x}, perm, {DType::float32, sq});
+    r = b.unary(Prim::neg, t);
+    s = second_reads_t ? b.binary(Prim::add, r, t) : b.unary(Prim::exp, r);
+    b.output(s);
+    b.output(b.push(Prim::transpose, {r}, perm, {DType::float32, sq}));
+  }
+};
+
+TEST(SchedulePlacement, AGroupResultTakesADyingOperandWhenNoLaterMemberReadsIt) {
+  GroupOverArenaValue c(false);
+  const Plan plan = make_plan(c.b.g, true, 0, 1);
+  const Lowering l = lower_plan(c.b.g, plan, 1);
+  ASSERT_EQ(l.num_fused_groups(), 1u);
+  ASSERT_EQ(l.groups[0].materialized, (std::vector<ValueId>{c.r, c.s}));
+  const Placement p = place_values(c.b.g, plan, l, {});
+  EXPECT_EQ(p.place[c.t], arena(0));
+  EXPECT_EQ(p.place[c.r], arena(0));  // each tile reads t before writing r over it
+  EXPECT_EQ(p.in_place_of[c.r], c.t);
+  EXPECT_EQ(p.arena_bytes, 64u * 64u * 4u);  // one value's bytes for both
+}
+
+TEST(SchedulePlacement, AGroupResultKeepsOffAnOperandALaterMemberStillReads) {
+  GroupOverArenaValue c(true);  // s = r + t reads t after r is written
+  const Plan plan = make_plan(c.b.g, true, 0, 1);
+  const Lowering l = lower_plan(c.b.g, plan, 1);
+  ASSERT_EQ(l.num_fused_groups(), 1u);
+  const Placement p = place_values(c.b.g, plan, l, {});
+  EXPECT_EQ(p.place[c.t], arena(0));
+  EXPECT_EQ(p.place[c.r], arena(64u * 64u * 4u));
+  EXPECT_EQ(p.in_place_of[c.r], kNoValue);
+  EXPECT_EQ(p.arena_bytes, 2u * 64u * 64u * 4u);
+}
+
 TEST(ScheduleEmission, StepsReadTheirOperandsWherePlacementPutThem) {
   Chain c;
   const Plan plan = unfused(c.b.g);

@@ -1,6 +1,7 @@
 #include "backend/cpu/schedule_placement.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "backend/cpu/memory_plan.hpp"
 
@@ -60,7 +61,7 @@ class Placer {
   bool overwrites_safely(const FusedGroup& f, ValueId p, size_t m_pos) const;
   void place_group(const FusedGroup& f);
   size_t place_scratch(size_t step, size_t bytes);
-  void release_dying(const std::vector<ValueId>& dying, const std::vector<ValueId>& kept);
+  void release_dying(const std::vector<ValueId>& dying, std::span<const ValueId> kept);
 
   const ir::Graph& g_;
   const Absorption& a_;
@@ -126,7 +127,7 @@ size_t Placer::place_scratch(size_t step, size_t bytes) {
 
 // After a step: its scratch was released; the operands that died there return their bytes, except
 // those a result took over.
-void Placer::release_dying(const std::vector<ValueId>& dying, const std::vector<ValueId>& kept) {
+void Placer::release_dying(const std::vector<ValueId>& dying, std::span<const ValueId> kept) {
   for (ValueId r : dying) {
     if (std::find(kept.begin(), kept.end(), r) == kept.end())
       arena_.release(p_.place[r].offset, byte_size(g_.nodes[r].type));
@@ -179,7 +180,7 @@ void Placer::place_node(size_t i) {
   }
   if (place_scratch(i, lowered.scratch_bytes) > 0)
     arena_.release(p_.scratch[i], lowered.scratch_bytes);
-  release_dying(dying, {p_.in_place_of[i]});
+  release_dying(dying, {&p_.in_place_of[i], 1});
 }
 
 // Within a tile the members run in order, so result m may overwrite a value p the group reads (a
