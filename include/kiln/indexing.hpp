@@ -106,8 +106,7 @@ struct ScatterOptions {
 };
 class At {
  public:
-  At(Array x, std::vector<Index> idx, Loc loc)
-      : x_(std::move(x)), idx_(std::move(idx)), loc_(loc) {}
+  At(Array x, std::vector<Index> idx) : x_(std::move(x)), idx_(std::move(idx)) {}
   Array get(Loc loc = Loc::current()) const;
   Array set(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
   Array add(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
@@ -119,10 +118,10 @@ class At {
   Array apply(const Operand& v, ScatterCombine combine, ScatterOptions o, const Loc& loc) const;
   Array x_;
   std::vector<Index> idx_;
-  Loc loc_;
 };
-inline At at(const Array& x, std::vector<Index> idx, Loc loc = Loc::current()) {
-  return At(x, std::move(idx), loc);
+// Errors name the line of the set/add/... call.
+inline At at(const Array& x, std::vector<Index> idx) {
+  return At(x, std::move(idx));
 }
 
 }  // namespace kiln
