@@ -98,26 +98,30 @@ Array index(const Array& x, const std::vector<Index>& idx, Loc loc = Loc::curren
 // JAX's x.at[idx]: at(x, {idx}).set(v) returns x with the indexed elements replaced; add,
 // multiply, min and max combine instead (repeated indices combine in order; set: the last wins).
 // Out-of-range array entries are dropped, as JAX's default scatter mode. The values broadcast to
-// x[idx]'s shape and take x's dtype.
+// x[idx]'s shape and take x's dtype. The options are JAX's promises, kept on the scatter (and
+// exported); unique_indices lets multiply differentiate with respect to v.
+struct ScatterOptions {
+  bool indices_are_sorted = false;
+  bool unique_indices = false;
+};
 class At {
  public:
-  At(Array x, std::vector<Index> idx, Loc loc)
-      : x_(std::move(x)), idx_(std::move(idx)), loc_(loc) {}
+  At(Array x, std::vector<Index> idx) : x_(std::move(x)), idx_(std::move(idx)) {}
   Array get(Loc loc = Loc::current()) const;
-  Array set(const Operand& v, Loc loc = Loc::current()) const;
-  Array add(const Operand& v, Loc loc = Loc::current()) const;
-  Array multiply(const Operand& v, Loc loc = Loc::current()) const;
-  Array min(const Operand& v, Loc loc = Loc::current()) const;
-  Array max(const Operand& v, Loc loc = Loc::current()) const;
+  Array set(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
+  Array add(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
+  Array multiply(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
+  Array min(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
+  Array max(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
 
  private:
-  Array apply(const Operand& v, ScatterCombine combine, const Loc& loc) const;
+  Array apply(const Operand& v, ScatterCombine combine, ScatterOptions o, const Loc& loc) const;
   Array x_;
   std::vector<Index> idx_;
-  Loc loc_;
 };
-inline At at(const Array& x, std::vector<Index> idx, Loc loc = Loc::current()) {
-  return At(x, std::move(idx), loc);
+// Errors name the line of the set/add/... call.
+inline At at(const Array& x, std::vector<Index> idx) {
+  return At(x, std::move(idx));
 }
 
 }  // namespace kiln

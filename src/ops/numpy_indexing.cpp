@@ -292,27 +292,29 @@ Array At::get(Loc loc) const {
   return index(x_, idx_, loc);
 }
 
-Array At::apply(const Operand& v, ScatterCombine combine, const Loc& loc) const {
-  const Plan p = plan_gather(x_, expand(x_, idx_, loc), loc);
+Array At::apply(const Operand& v, ScatterCombine combine, ScatterOptions o, const Loc& loc) const {
+  Plan p = plan_gather(x_, expand(x_, idx_, loc), loc);
+  p.dims.indices_are_sorted = o.indices_are_sorted;
+  p.dims.unique_indices = o.unique_indices;
   Array updates = ops::coerce(v, x_.dtype(), ops::shape_of(v), loc);
   updates = reshape(broadcast_to(updates, p.result, loc), p.gathered.vec(), loc);
   return scatter(x_, p.indices, updates, p.dims, combine, loc);
 }
 
-Array At::set(const Operand& v, Loc loc) const {
-  return apply(v, ScatterCombine::replace, loc);
+Array At::set(const Operand& v, ScatterOptions o, Loc loc) const {
+  return apply(v, ScatterCombine::replace, o, loc);
 }
-Array At::add(const Operand& v, Loc loc) const {
-  return apply(v, ScatterCombine::add, loc);
+Array At::add(const Operand& v, ScatterOptions o, Loc loc) const {
+  return apply(v, ScatterCombine::add, o, loc);
 }
-Array At::multiply(const Operand& v, Loc loc) const {
-  return apply(v, ScatterCombine::mul, loc);
+Array At::multiply(const Operand& v, ScatterOptions o, Loc loc) const {
+  return apply(v, ScatterCombine::mul, o, loc);
 }
-Array At::min(const Operand& v, Loc loc) const {
-  return apply(v, ScatterCombine::min, loc);
+Array At::min(const Operand& v, ScatterOptions o, Loc loc) const {
+  return apply(v, ScatterCombine::min, o, loc);
 }
-Array At::max(const Operand& v, Loc loc) const {
-  return apply(v, ScatterCombine::max, loc);
+Array At::max(const Operand& v, ScatterOptions o, Loc loc) const {
+  return apply(v, ScatterCombine::max, o, loc);
 }
 
 }  // namespace kiln

@@ -476,8 +476,8 @@ Grads scatter_mul_rule(const VjpArgs& a) {
   if (!d.unique_indices)
     throw GradError(message(
         "scatter_mul: the gradient is defined only for unique_indices=true (as in JAX)", L(a),
-        "Promise unique indices if they are (x.at[i].multiply(v, unique_indices=True)), or apply "
-        "stop_gradient to the scatter's operand and updates"));
+        "Promise unique indices if they are (at(x, {i}).multiply(v, {.unique_indices = true})), "
+        "or apply stop_gradient to the scatter's operand and updates"));
   Array g_operand = scatter(a.g, a.in[1], a.in[2], d, ScatterCombine::mul, L(a));
   return {g_operand, Array(), gather_updates(a, mul(a.g, a.in[0], L(a)))};
 }

@@ -33,12 +33,14 @@ struct Inputs {
   Array idx = ints({3, 0, -1, 4});
   Array dup = ints({1, 3, 1, 1});
   Array oob = ints({0, 7, -9, 2});
+  Array uidx = ints({3, 0, -4, 4});
   Array cols = ints({0, 3, 1, 1, 2, 0, 3, 2, 0, -1}, Shape{5, 2});
   Array vals = array({10.0f, -1.0f, 5.0f, 2.0f}, Shape{4, 1});
 };
 
 std::map<std::string, std::function<Array()>> cases(const Inputs& in) {
   const Array &x = in.x, &xi = in.xi, &x3 = in.x3, &idx = in.idx, &dup = in.dup, &oob = in.oob;
+  const Array& uidx = in.uidx;
   const Array &cols = in.cols, &vals = in.vals;
   const std::nullopt_t none = std::nullopt;
   return {
@@ -154,6 +156,15 @@ std::map<std::string, std::function<Array()>> cases(const Inputs& in) {
            return sum(mul(r, r));
          })(reshape(vals, {4}));
        }},
+      {"grad_at_mul_unique",
+       [=] {
+         return grad([&](const Array& v) {
+           Array r = at(x, {uidx}).multiply(reshape(v, {4, 1}), {.unique_indices = true});
+           return sum(mul(r, r));
+         })(reshape(vals, {4}));
+       }},
+      {"grad_at_max",
+       [=] { return grad([&](const Array& a) { return sum(at(a, {dup}).max(vals)); })(x); }},
       {"grad_dynamic_slice",
        [=] {
          return grad([&](const Array& a) {
@@ -260,6 +271,13 @@ TEST(Indexing, BadIndicesAreErrorsNamingTheOpShapesAndLine) {
       << m;
   m = error_of<DTypeError>([&] { at(astype(x, bool_), {in.idx}).add(1); });
   EXPECT_NE(m.find("scatter_add"), std::string::npos) << m;
+  // scatter_mul differentiates with respect to its updates only with unique indices, as in JAX.
+  m = error_of<GradError>(
+      [&] { grad([&](const Array& v) { return sum(at(x, {in.dup}).multiply(v)); })(in.vals); });
+  EXPECT_NE(m.find("scatter_mul: the gradient is defined only for unique_indices=true"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("indexing_test.cpp"), std::string::npos) << m;
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ x3 = jnp.arange(60, dtype=jnp.float32).reshape(3, 5, 4)
 idx = jnp.array([3, 0, -1, 4], jnp.int32)
 dup = jnp.array([1, 3, 1, 1], jnp.int32)
 oob = jnp.array([0, 7, -9, 2], jnp.int32)
+uidx = jnp.array([3, 0, -4, 4], jnp.int32)
 cols = jnp.array([[0, 3], [1, 1], [2, 0], [3, 2], [0, -1]], jnp.int32)
 vals = jnp.array([10.0, -1.0, 5.0, 2.0], jnp.float32)  # one per index of dup, broadcast by row
 
@@ -68,6 +69,9 @@ CASES = {
     "grad_take_clip": lambda: jax.grad(lambda x: (jnp.take(x, oob, axis=1, mode="clip") ** 2)
                                        .sum())(x),
     "grad_at_add": lambda: jax.grad(lambda v: (x.at[dup].add(v[:, None] ** 2) ** 2).sum())(vals),
+    "grad_at_mul_unique": lambda: jax.grad(lambda v: (x.at[uidx].multiply(
+        v[:, None], unique_indices=True) ** 2).sum())(vals),
+    "grad_at_max": lambda: jax.grad(lambda x: x.at[dup].max(vals[:, None]).sum())(x),
     "grad_dynamic_slice": lambda: jax.grad(lambda x: (lax.dynamic_slice(x, (4, -7), (3, 2)) ** 2)
                                            .sum())(x),
     "grad_dynamic_update_slice": lambda: jax.grad(
