@@ -90,15 +90,27 @@ enum class Prim : uint8_t {
   reduce_sum,
   reduce_max,
   reduce_min,
+  reduce_prod,
   argmax,
+  argmin,
   // contraction
   dot_general,
   convolution,
   // windows
   reduce_window_sum,
   reduce_window_max,
+  reduce_window_min,
+  reduce_window_prod,
   select_and_scatter_add,
   rev,
+  // cumulative (scans along one axis)
+  cumsum,
+  cumprod,
+  cummax,
+  cummin,
+  // sorting
+  sort,
+  top_k,
   // random
   threefry2x32,
 };
@@ -115,6 +127,8 @@ enum class PrimKind : uint8_t {
   contraction,  // dot_general
   convolution,
   window,
+  scan,  // cumsum ... cummin
+  sort,  // sort, top_k: one node per result of a multi-result op
   random
 };
 
@@ -234,13 +248,23 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_sum, "reduce_sum", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::reduce_prod, "reduce_prod", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
+    {Prim::argmin, "argmin", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
     {Prim::dot_general, "dot_general", K::contraction, 2, kNum, G::rule, "stablehlo.dot_general"},
     {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
     {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
+    {Prim::reduce_window_min, "reduce_window_min", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
+    {Prim::reduce_window_prod, "reduce_window_prod", K::window, 1, kNum, G::none, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
     {Prim::rev, "rev", K::shape, 1, kAll, G::rule, "stablehlo.reverse"},
+    {Prim::cumsum, "cumsum", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cumprod, "cumprod", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cummax, "cummax", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cummin, "cummin", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::sort, "sort", K::sort, -1, kAll, G::rule, "stablehlo.sort"},
+    {Prim::top_k, "top_k", K::sort, 1, kNum, G::rule, "chlo.top_k"},
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
 };
 // clang-format on
@@ -299,12 +323,17 @@ struct Attrs {
                                               // window padding (low, high), may be negative
   std::vector<int64_t> window;                // reduce_window_*, select_and_scatter_add: window
                                               // dimensions (window strides in `stride`)
-  int64_t axis = 0;                           // concatenate, iota, argmax
-  DotDims dot;                                // dot_general
-  ConvDims conv;                              // convolution
-  Scalar value;                               // full
-  std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
-  int64_t index = 0;                          // parameter: position among the graph's inputs
+  int64_t axis = 0;      // concatenate, iota, argmax, argmin, cumsum ... cummin, sort
+  bool reverse = false;  // cumsum ... cummin: accumulate from the end of `axis` (lax's reverse)
+  int64_t num_keys = 0;  // sort: operands 0..num_keys-1 are the keys, compared lexicographically
+  int64_t k = 0;         // top_k: how many of the largest elements
+  int64_t result = 0;    // sort, top_k: which result of the multi-result op this node is (sort:
+                         // the operand it returns sorted; top_k: 0 values, 1 indices)
+  DotDims dot;           // dot_general
+  ConvDims conv;         // convolution
+  Scalar value;          // full
+  std::shared_ptr<const Buffer> literal;  // constant: host buffer owned by the graph
+  int64_t index = 0;                      // parameter: position among the graph's inputs
 
   bool operator==(const Attrs& o) const;
   size_t hash() const;

@@ -48,7 +48,8 @@ bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
-         conv == o.conv && value == o.value && literal == o.literal && index == o.index;
+         conv == o.conv && value == o.value && literal == o.literal && index == o.index &&
+         reverse == o.reverse && num_keys == o.num_keys && k == o.k && result == o.result;
 }
 
 size_t Attrs::hash() const {
@@ -83,6 +84,10 @@ size_t Attrs::hash() const {
   hash_mix(h, static_cast<size_t>(value.dtype));
   hash_mix(h, reinterpret_cast<size_t>(literal.get()));
   hash_mix(h, static_cast<size_t>(index));
+  hash_mix(h, static_cast<size_t>(reverse));
+  hash_mix(h, static_cast<size_t>(num_keys));
+  hash_mix(h, static_cast<size_t>(k));
+  hash_mix(h, static_cast<size_t>(result));
   return h;
 }
 
@@ -133,10 +138,28 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::reduce_sum:
     case Prim::reduce_max:
     case Prim::reduce_min:
+    case Prim::reduce_prod:
       add("axes=" + ints(a.dims));
       break;
     case Prim::argmax:
+    case Prim::argmin:
       add("axes=(" + std::to_string(a.axis) + ",)");
+      break;
+    case Prim::cumsum:
+    case Prim::cumprod:
+    case Prim::cummax:
+    case Prim::cummin:
+      add("axis=" + std::to_string(a.axis));
+      add(std::string("reverse=") + (a.reverse ? "True" : "False"));
+      break;
+    case Prim::sort:
+      add("dimension=" + std::to_string(a.axis));
+      add("num_keys=" + std::to_string(a.num_keys));
+      add("result=" + std::to_string(a.result));
+      break;
+    case Prim::top_k:
+      add("k=" + std::to_string(a.k));
+      add("result=" + std::to_string(a.result));
       break;
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
@@ -156,6 +179,8 @@ std::string attrs_str(Prim p, const Attrs& a) {
     }
     case Prim::reduce_window_sum:
     case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod:
     case Prim::select_and_scatter_add:
       add("window_dimensions=" + ints(a.window));
       add("window_strides=" + ints(a.stride));
