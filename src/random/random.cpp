@@ -330,17 +330,17 @@ Array permutation(const Array& key, int64_t n, Loc loc) {
 // JAX shuffles a 1-d x itself; otherwise it shuffles the indices of `axis` and takes x's slices in
 // that order (jnp.take with unique indices). A permutation is taken by sorting: x's slice j gets
 // the sort key "where j goes" (the inverse permutation, itself a sort of the permutation).
-Array permutation(const Array& key, const Array& x, int64_t axis, Loc loc) {
+Array permutation(const Array& key, const Array& x, int64_t axis, bool independent, Loc loc) {
   check_key(key, "permutation", loc);
   if (x.ndim() == 0)
     throw ShapeError(message("random::permutation of a 0-d array", loc,
                              "pass the population size n instead (permutation(key, n))"));
-  if (x.ndim() == 1) return shuffle(key, x, axis, loc);
   const int64_t ax = axis < 0 ? axis + x.ndim() : axis;
   if (ax < 0 || ax >= x.ndim())
     throw ShapeError(message("random::permutation: axis " + std::to_string(axis) +
                                  " out of range for shape " + x.shape().str(),
                              loc));
+  if (independent || x.ndim() == 1) return shuffle(key, x, ax, loc);
   const int64_t n = x.shape()[static_cast<int>(ax)];
   Array order = shuffle(key, arange(n, int32, loc), 0, loc);
   Array destination = sort({order, arange(n, int32, loc)}, 0, 1, loc)[1];

@@ -207,6 +207,10 @@ TEST(SortingOps, RandomDrawsMatchJaxUnderJit) {
       },
       0, {key, {float32, {5, 7}}, {float32, {5, 7}}, {float32, {5, 7}}}, 2);
   check(
+      "permutation_independent",
+      [](const auto& x) { return std::vector{random::permutation(x[0], x[1], 1, true)}; }, 0,
+      {key, {float32, {5, 7}}, {float32, {5, 7}}}, 2);
+  check(
       "choice_no_replace",
       [](const auto& x) { return std::vector{random::choice(x[0], 12, {5}, false)}; }, 0,
       {key, {int32, {5}}}, 1);

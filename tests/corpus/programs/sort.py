@@ -74,6 +74,8 @@ PROGRAMS = [
     ("permutation_n", lambda k: jax.random.permutation(k, 10), [key]),
     ("permutation_rows", lambda k, x: (jax.random.permutation(k, x),
                                        jax.random.permutation(k, x, axis=1)), [key, f32]),
+    ("permutation_independent", lambda k, x: jax.random.permutation(k, x, axis=1,
+                                                                    independent=True), [key, f32]),
     ("choice_no_replace", lambda k: jax.random.choice(k, 12, (5,), replace=False), [key]),
     ("choice_p", lambda k, p: (jax.random.choice(k, 5, (4, 3), p=p),
                                jax.random.choice(k, 5, (3,), replace=False, p=p)),
