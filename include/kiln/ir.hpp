@@ -101,13 +101,17 @@ enum class Prim : uint8_t {
   reduce_sum,
   reduce_max,
   reduce_min,
+  reduce_prod,
   argmax,
+  argmin,
   // contraction
   dot_general,
   convolution,
   // windows
   reduce_window_sum,
   reduce_window_max,
+  reduce_window_min,
+  reduce_window_prod,
   select_and_scatter_add,
   rev,
   // indexing (gather and scatter: StableHLO's; one scatter per combiner, as lax's scatter_p,
@@ -120,6 +124,14 @@ enum class Prim : uint8_t {
   scatter_max,
   dynamic_slice,
   dynamic_update_slice,
+  // cumulative (scans along one axis)
+  cumsum,
+  cumprod,
+  cummax,
+  cummin,
+  // sorting
+  sort,
+  top_k,
   // random
   threefry2x32,
   // collectives: inside shard_map (and SPMD-partitioned jit), over the devices of mesh axes
@@ -145,6 +157,8 @@ enum class PrimKind : uint8_t {
   convolution,
   window,
   indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
+  scan,       // cumsum ... cummin
+  sort,       // sort, top_k: one node per result of a multi-result op
   random,
   collective  // exchanges between the devices of mesh axes (src/spmd runs them)
 };
@@ -285,21 +299,21 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_sum, "reduce_sum", K::reduce, 1, kNumC, G::rule, "stablehlo.reduce"},
     {Prim::reduce_max, "reduce_max", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::reduce_min, "reduce_min", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
+    {Prim::reduce_prod, "reduce_prod", K::reduce, 1, kNum, G::rule, "stablehlo.reduce"},
     {Prim::argmax, "argmax", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
+    {Prim::argmin, "argmin", K::reduce, 1, kNum, G::zero, "stablehlo.reduce"},
     {Prim::dot_general, "dot_general", K::contraction, 2, kNumC, G::rule, "stablehlo.dot_general", nullptr, &kDotGeneralSharding},
     {Prim::convolution, "conv_general_dilated", K::convolution, 2, kNum, G::rule, "stablehlo.convolution"},
     {Prim::reduce_window_sum, "reduce_window_sum", K::window, 1, kNum, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_max, "reduce_window_max", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
+    {Prim::reduce_window_min, "reduce_window_min", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
+    {Prim::reduce_window_prod, "reduce_window_prod", K::window, 1, kNum, G::none, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
-    {Prim::rev, "rev", K::shape, 1, kAllC, G::rule, "stablehlo.reverse"},
-    {Prim::gather, "gather", K::indexing, 2, kAll, G::rule, "stablehlo.gather"},
-    {Prim::scatter, "scatter", K::indexing, 3, kAll, G::rule, "stablehlo.scatter"},
-    {Prim::scatter_add, "scatter_add", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
-    {Prim::scatter_mul, "scatter_mul", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
-    {Prim::scatter_min, "scatter_min", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
-    {Prim::scatter_max, "scatter_max", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
-    {Prim::dynamic_slice, "dynamic_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_slice"},
-    {Prim::dynamic_update_slice, "dynamic_update_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_update_slice"},
+  indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
+  scan,       // cumsum ... cummin
+  sort,       // sort, top_k: one node per result of a multi-result op
+  random,
+  collective  // exchanges between the devices of mesh axes (src/spmd runs them)
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
     // collectives (docs/multi-device.md): attrs.collective names their mesh axes
     {Prim::psum, "psum", K::collective, 1, kNum, G::rule, "stablehlo.all_reduce"},
@@ -397,7 +411,13 @@ struct Attrs {
                                               // window padding (low, high), may be negative
   std::vector<int64_t> window;                // reduce_window_*, select_and_scatter_add: window
                                               // dimensions (window strides in `stride`)
-  int64_t axis = 0;                           // concatenate, iota, argmax
+  int64_t axis = 0;                           // concatenate, iota, argmax, argmin, cumsum ...
+                                              // cummin, sort
+  bool reverse = false;  // cumsum ... cummin: accumulate from the end of `axis` (lax's reverse)
+  int64_t num_keys = 0;  // sort: operands 0..num_keys-1 are the keys, compared lexicographically
+  int64_t k = 0;         // top_k: how many of the largest elements
+  int64_t result = 0;    // sort, top_k: which result of the multi-result op this node is (sort:
+                         // the operand it returns sorted; top_k: 0 values, 1 indices)
   DotDims dot;                                // dot_general
   ConvDims conv;                              // convolution
   GatherDims gather;                          // gather, scatter*

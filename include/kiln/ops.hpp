@@ -203,8 +203,43 @@ Array sum(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::
 Array max(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Array min(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
 Array mean(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
-// Index of the first maximum along `axis`, as int32.
+Array prod(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+// jnp.any / jnp.all: whether any / every element (x != 0) along the axes is true; bool result.
+Array any(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Array all(const Array& x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+// jnp.var / jnp.std: mean squared deviation over N - ddof (NaN when N - ddof <= 0, as JAX).
+// Integer operands become float32.
+Array var(const Array& x, Axes axes = {}, double ddof = 0, bool keepdims = false,
+          Loc loc = Loc::current());
+Array std(const Array& x, Axes axes = {}, double ddof = 0, bool keepdims = false,
+          Loc loc = Loc::current());
+// Index of the first maximum (minimum) along `axis`, as int32; a NaN counts as both, as jnp's.
 Array argmax(const Array& x, int64_t axis, bool keepdims = false, Loc loc = Loc::current());
+Array argmin(const Array& x, int64_t axis, bool keepdims = false, Loc loc = Loc::current());
+
+// ---- cumulative (src/ops/sorting.cpp) ----
+// lax.cumsum & co.: the running sum / product / max / min along `axis` (from its end when
+// `reverse`), each result rounded as XLA's CPU rounds it (docs/primitives.md, "How sums round").
+// cumsum and cumprod of bool, and of integers narrower than 32 bits, accumulate in int32 / uint32,
+// as jnp's; cummax and cummin keep the dtype.
+Array cumsum(const Array& x, int64_t axis, bool reverse = false, Loc loc = Loc::current());
+Array cumprod(const Array& x, int64_t axis, bool reverse = false, Loc loc = Loc::current());
+Array cummax(const Array& x, int64_t axis, bool reverse = false, Loc loc = Loc::current());
+Array cummin(const Array& x, int64_t axis, bool reverse = false, Loc loc = Loc::current());
+
+// ---- sorting (src/ops/sorting.cpp) ----
+// jnp.sort / jnp.argsort along `axis`: stable, NaNs last and -0.0 equal to 0.0 (JAX's order).
+// descending reverses the sorted order as jnp does: NaNs first, and argsort keeps equal
+// elements in their original order. argsort gives int32 indices.
+Array sort(const Array& x, int64_t axis = -1, bool descending = false, Loc loc = Loc::current());
+Array argsort(const Array& x, int64_t axis = -1, bool descending = false, Loc loc = Loc::current());
+// lax.sort of several operands of one shape along `dimension`: each operand reordered by a stable
+// lexicographic sort on the first num_keys of them.
+std::vector<Array> sort(const std::vector<Array>& operands, int64_t dimension, int64_t num_keys = 1,
+                        Loc loc = Loc::current());
+// lax.top_k: the k largest along the last axis, largest first (ties: lower index first; +NaN
+// above +inf, -0.0 below 0.0), and their int32 indices.
+std::pair<Array, Array> top_k(const Array& x, int64_t k, Loc loc = Loc::current());
 
 // ---- contraction ----
 struct DotOptions {
@@ -254,6 +289,12 @@ Array reduce_window_max(const Array& x, std::vector<int64_t> window, std::vector
                         std::vector<std::pair<int64_t, int64_t>> padding, Loc loc = Loc::current());
 Array reduce_window_sum(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
                         std::vector<std::pair<int64_t, int64_t>> padding, Loc loc = Loc::current());
+// With min (init +inf, or the highest integer) / multiply (init 1).
+Array reduce_window_min(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                        std::vector<std::pair<int64_t, int64_t>> padding, Loc loc = Loc::current());
+Array reduce_window_prod(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                         std::vector<std::pair<int64_t, int64_t>> padding,
+                         Loc loc = Loc::current());
 // lax.rev: reverses the order of elements along `dims`.
 Array rev(const Array& x, std::vector<int64_t> dims, Loc loc = Loc::current());
 

@@ -44,7 +44,19 @@ Array bernoulli(const Array& key, double p = 0.5, const Shape& shape = {},
 // the result has logits' shape without `axis`.
 Array categorical(const Array& key, const Array& logits, int64_t axis = -1,
                   Loc loc = Loc::current());
-// A random permutation of 0..n-1 (int32), JAX's sort-based shuffle. Eager only.
+// jax.random.permutation(key, n): a random permutation of 0..n-1 (int32), JAX's sort-based shuffle
+// (bit-identical for the same key); eager or under jit.
 Array permutation(const Array& key, int64_t n, Loc loc = Loc::current());
+// jax.random.permutation(key, x, axis, independent): x's slices along `axis` in a random order, or
+// with `independent` each 1-d line along `axis` shuffled on its own (what jax.random.shuffle did)
+// — the same orders JAX gives for the same key.
+Array permutation(const Array& key, const Array& x, int64_t axis = 0, bool independent = false,
+                  Loc loc = Loc::current());
+// jax.random.choice(key, n, shape, replace, p) for the population 0..n-1: `shape` draws (int32),
+// with or without replacement, uniform or with probabilities p (float, n entries). Bit-identical
+// to JAX's for the same key. Without p and with replacement it needs randint, which kiln does not
+// have yet: that form throws Unsupported.
+Array choice(const Array& key, int64_t n, const Shape& shape, bool replace = true,
+             const Array* p = nullptr, Loc loc = Loc::current());
 
 }  // namespace kiln::random

@@ -244,6 +244,49 @@ uint64_t highest_bits(DType t) {
   }
 }
 
+// The combiner of a reduction, window or scan primitive, as a StableHLO op.
+std::string combiner(Prim p) {
+  switch (p) {
+    case Prim::reduce_max:
+    case Prim::reduce_window_max:
+    case Prim::cummax:
+      return "stablehlo.maximum";
+    case Prim::reduce_min:
+    case Prim::reduce_window_min:
+    case Prim::cummin:
+      return "stablehlo.minimum";
+    case Prim::reduce_prod:
+    case Prim::reduce_window_prod:
+    case Prim::cumprod:
+      return "stablehlo.multiply";
+    default:
+      return "stablehlo.add";
+  }
+}
+
+// The bits of the identity of p's combiner in dtype t (the init value JAX writes).
+uint64_t identity_bits(Prim p, DType t) {
+  const std::string c = combiner(p);
+  if (c == "stablehlo.maximum") return lowest_bits(t);
+  if (c == "stablehlo.minimum") return highest_bits(t);
+  if (c == "stablehlo.multiply") return Scalar::from_int(1, t).bits;
+  return 0;
+}
+
+// The quiet NaN JAX's sort comparator maps every NaN to (0x7FC00000 in float32).
+uint64_t quiet_nan_bits(DType t) {
+  switch (t) {
+    case DType::bfloat16:
+      return 0x7FC0;
+    case DType::float16:
+      return 0x7E00;
+    case DType::float32:
+      return 0x7FC00000u;
+    default:
+      return 0x7FF8000000000000ull;
+  }
+}
+
 // The op a node exports to: its registry row's (the importer reads the same name back).
 std::string op_name(const ir::Node& n) {
   return std::string(ir::info(n.prim).stablehlo);
@@ -380,10 +423,10 @@ class Emitter {
 
   void emit_structured(ir::ValueId id, const ir::Node& n, const std::string& t, DType dt,
                        const ir::Attrs& a) {
+    const ir::PrimKind kind = ir::info(n.prim).kind;
     const bool needs_init =
-        n.prim == Prim::reduce_sum || n.prim == Prim::reduce_max || n.prim == Prim::reduce_min ||
-        n.prim == Prim::argmax || n.prim == Prim::reduce_window_sum ||
-        n.prim == Prim::reduce_window_max || n.prim == Prim::select_and_scatter_add ||
+        kind == ir::PrimKind::reduce || kind == ir::PrimKind::window ||
+        kind == ir::PrimKind::scan || kind == ir::PrimKind::sort ||
         (n.prim == Prim::convert && is_complex(g_.type(n.inputs[0]).dtype) && !is_complex(dt));
     const std::string r = needs_init ? std::string() : result(id);
     switch (n.prim) {
@@ -470,14 +513,10 @@ class Emitter {
         return;
       case Prim::reduce_sum:
       case Prim::reduce_max:
-      case Prim::reduce_min: {
-        const uint64_t init = n.prim == Prim::reduce_sum   ? 0
-                              : n.prim == Prim::reduce_max ? lowest_bits(dt)
-                                                           : highest_bits(dt);
-        const char* op = n.prim == Prim::reduce_sum   ? "stablehlo.add"
-                         : n.prim == Prim::reduce_max ? "stablehlo.maximum"
-                                                      : "stablehlo.minimum";
-        const std::string c = scalar_constant(dt, init);
+      case Prim::reduce_min:
+      case Prim::reduce_prod: {
+        const std::string op = combiner(n.prim);
+        const std::string c = scalar_constant(dt, identity_bits(n.prim, dt));
         const std::string reduce_name = result(id);
         line(reduce_name + " = " + op_name(n) + "(" + in(n, 0) + " init: " + c + ") applies " + op +
              " across dimensions = " + int_list(a.dims) + " : (" + in_type(n, 0) + ", " +
@@ -485,8 +524,29 @@ class Emitter {
         return;
       }
       case Prim::argmax:
+      case Prim::argmin:
         emit_argmax(id, n, t);
         return;
+      case Prim::cumsum:
+      case Prim::cumprod:
+      case Prim::cummax:
+      case Prim::cummin:
+        emit_cumulative(id, n, t, dt, a);
+        return;
+      case Prim::sort:
+        emit_sort(id, n);
+        return;
+      case Prim::top_k: {
+        const std::string name = fresh();
+        const ir::ValueType& xt = g_.type(n.inputs[0]);
+        Shape kshape = xt.shape;
+        kshape[kshape.rank() - 1] = a.k;
+        line(name + ":2 = chlo.top_k(" + in(n, 0) + ", k = " + std::to_string(a.k) +
+             ") : " + in_type(n, 0) + " -> (" + tensor_type(xt.dtype, kshape) + ", " +
+             tensor_type(DType::int32, kshape) + ")");
+        names_[id] = name + "#" + std::to_string(a.result);
+        return;
+      }
       case Prim::dot_general: {
         std::string dims;
         if (!a.dot.lhs_batch.empty())
@@ -521,6 +581,8 @@ class Emitter {
       }
       case Prim::reduce_window_sum:
       case Prim::reduce_window_max:
+      case Prim::reduce_window_min:
+      case Prim::reduce_window_prod:
       case Prim::select_and_scatter_add:
         emit_window(id, n, t, dt, a);
         return;
@@ -562,22 +624,11 @@ class Emitter {
                    const ir::Attrs& a) {
     switch (n.prim) {
       case Prim::reduce_window_sum:
-      case Prim::reduce_window_max: {
-        const bool sum = n.prim == Prim::reduce_window_sum;
-        const std::string c = scalar_constant(dt, sum ? 0 : lowest_bits(dt));
-        const std::string name = result(id);
-        const std::string st = tensor_type(dt, Shape{});
-        line(name + " = \"" + op_name(n) + "\"(" + in(n, 0) + ", " + c + ") <{" + window_attrs(a) +
-             "}> ({");
-        const std::string x = fresh(), y = fresh(), s = fresh();
-        line("^bb0(" + x + ": " + st + ", " + y + ": " + st + "):", 4);
-        line(
-            s + " = " + (sum ? "stablehlo.add " : "stablehlo.maximum ") + x + ", " + y + " : " + st,
-            6);
-        line("stablehlo.return " + s + " : " + st, 6);
-        line("}) : (" + in_type(n, 0) + ", " + st + ") -> " + t);
+      case Prim::reduce_window_max:
+      case Prim::reduce_window_min:
+      case Prim::reduce_window_prod:
+        emit_reduce_window(id, n.prim, in(n, 0), g_.type(n.inputs[0]), t, window_attrs(a));
         return;
-      }
       case Prim::select_and_scatter_add: {
         // kiln: (source, operand); StableHLO: (operand, source, init).
         const std::string c = scalar_constant(dt, 0);
@@ -647,6 +698,101 @@ class Emitter {
       line("stablehlo.return " + c + " : " + st, 6);
     }
     line("}) : (" + in_type(n, 0) + ", " + in_type(n, 1) + ", " + in_type(n, 2) + ") -> " + t);
+  // A one-operand reduce_window with p's combiner (a reduction or scan primitive) and identity.
+  void emit_reduce_window(ir::ValueId id, Prim p, const std::string& x, const ir::ValueType& xt,
+                          const std::string& t, const std::string& attrs) {
+    const DType dt = xt.dtype;
+    const std::string c = scalar_constant(dt, identity_bits(p, dt));
+    const std::string name = result(id);
+    const std::string st = tensor_type(dt, Shape{});
+    line(name + " = \"stablehlo.reduce_window\"(" + x + ", " + c + ") <{" + attrs + "}> ({");
+    const std::string u = fresh(), v = fresh(), s = fresh();
+    line("^bb0(" + u + ": " + st + ", " + v + ": " + st + "):", 4);
+    line(s + " = " + combiner(p) + " " + u + ", " + v + " : " + st, 6);
+    line("stablehlo.return " + s + " : " + st, 6);
+    line("}) : (" + tensor_type(xt) + ", " + st + ") -> " + t);
+  }
+
+  // lax.cumsum & co. as JAX writes them on CPU: a reduce_window whose window spans the axis,
+  // padded by n-1 before it (after it, reversed).
+  void emit_cumulative(ir::ValueId id, const ir::Node& n, const std::string& t, DType,
+                       const ir::Attrs& a) {
+    const Shape& s = n.type.shape;
+    ir::Attrs w;
+    for (int i = 0; i < s.rank(); ++i) {
+      const bool along = i == a.axis;
+      const int64_t extent = along ? std::max<int64_t>(s[i], 1) : 1;
+      w.window.push_back(extent);
+      w.stride.push_back(1);
+      w.low.push_back(along && !a.reverse ? extent - 1 : 0);
+      w.high.push_back(along && a.reverse ? extent - 1 : 0);
+    }
+    emit_reduce_window(id, n.prim, in(n, 0), g_.type(n.inputs[0]), t, window_attrs(w));
+  }
+
+  // lax.sort: one stablehlo.sort of every operand with JAX's comparator (floats made canonical:
+  // -0.0 as 0.0, every NaN as one NaN; then TOTALORDER less-than, lexicographic over the keys).
+  // The node is result `result` of it.
+  void emit_sort(ir::ValueId id, const ir::Node& n) {
+    const ir::Attrs& a = n.attrs;
+    const std::string bt = tensor_type(DType::bool_, Shape{});
+    std::string ops, types, args;
+    std::vector<std::string> xs, ys;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      ops += (i ? ", " : "") + in(n, i);
+      types += (i ? ", " : "") + in_type(n, i);
+      const std::string st = tensor_type(g_.type(n.inputs[i]).dtype, Shape{});
+      xs.push_back(fresh());
+      ys.push_back(fresh());
+      args += (i ? ", " : "") + xs.back() + ": " + st + ", " + ys.back() + ": " + st;
+    }
+    const std::string name = fresh();
+    line(name + ":" + std::to_string(n.inputs.size()) + " = \"stablehlo.sort\"(" + ops +
+         ") <{dimension = " + std::to_string(a.axis) + " : i64, is_stable = true}> ({");
+    line("^bb0(" + args + "):", 4);
+    auto canonical = [&](size_t k, const std::string& v) {
+      const DType dt = g_.type(n.inputs[k]).dtype;
+      if (!is_floating(dt)) return v;
+      const std::string st = tensor_type(dt, Shape{});
+      const std::string zero = scalar_constant(dt, 0, 6), is_zero = fresh(), z = fresh();
+      line(is_zero + " = stablehlo.compare  EQ, " + v + ", " + zero + ",  FLOAT : (" + st + ", " +
+               st + ") -> " + bt,
+           6);
+      line(z + " = stablehlo.select " + is_zero + ", " + zero + ", " + v + " : " + bt + ", " + st,
+           6);
+      const std::string nan = scalar_constant(dt, quiet_nan_bits(dt), 6), is_nan = fresh(),
+                        c = fresh();
+      line(is_nan + " = stablehlo.compare  NE, " + v + ", " + v + ",  FLOAT : (" + st + ", " + st +
+               ") -> " + bt,
+           6);
+      line(c + " = stablehlo.select " + is_nan + ", " + nan + ", " + z + " : " + bt + ", " + st, 6);
+      return c;
+    };
+    auto compare = [&](const char* dir, size_t k, const std::string& x, const std::string& y) {
+      const DType dt = g_.type(n.inputs[k]).dtype;
+      const std::string st = tensor_type(dt, Shape{}), c = fresh();
+      line(c + " = stablehlo.compare  " + dir + ", " + x + ", " + y + ",  " +
+               (is_floating(dt) ? std::string("TOTALORDER") : compare_type(dt)) + " : (" + st +
+               ", " + st + ") -> " + bt,
+           6);
+      return c;
+    };
+    std::string p;  // built from the last key to the first, as JAX does
+    for (auto k = static_cast<size_t>(a.num_keys); k-- > 0;) {
+      const std::string x = canonical(k, xs[k]), y = canonical(k, ys[k]);
+      const std::string lt = compare("LT", k, x, y);
+      if (p.empty()) {
+        p = lt;
+        continue;
+      }
+      const std::string eq = compare("EQ", k, x, y), both = fresh(), either = fresh();
+      line(both + " = stablehlo.and " + eq + ", " + p + " : " + bt, 6);
+      line(either + " = stablehlo.or " + lt + ", " + both + " : " + bt, 6);
+      p = either;
+    }
+    line("stablehlo.return " + p + " : " + bt, 6);
+    line("}) : (" + types + ") -> (" + types + ")");
+    names_[id] = name + "#" + std::to_string(a.result);
   }
 
   // padding (an Nx2 i64 tensor), window_dimensions, window_strides, as JAX writes them.
@@ -667,8 +813,8 @@ class Emitter {
            ", window_strides = " + i64_array(strides);
   }
 
-  // JAX's argmax: a two-operand reduce over (value, index) that keeps the larger value (NaN
-  // wins) and, on ties, the smaller index.
+  // JAX's argmax (argmin): a two-operand reduce over (value, index) that keeps the larger
+  // (smaller) value, NaN winning, and on ties the smaller index.
   void emit_argmax(ir::ValueId id, const ir::Node& n, const std::string& t) {
     const ir::ValueType& xt = g_.type(n.inputs[0]);
     const DType dt = xt.dtype;
@@ -679,7 +825,8 @@ class Emitter {
     const std::string iota = fresh();
     const std::string iota_t = tensor_type(DType::int32, xt.shape);
     line(iota + " = stablehlo.iota dim = " + std::to_string(n.attrs.axis) + " : " + iota_t);
-    const std::string cv = scalar_constant(dt, lowest_bits(dt));
+    const bool is_max = n.prim == Prim::argmax;
+    const std::string cv = scalar_constant(dt, is_max ? lowest_bits(dt) : highest_bits(dt));
     const std::string ci = scalar_constant(DType::int32, 0);
     const std::string name = fresh();
     const std::string vt = tensor_type(dt, n.type.shape);
@@ -702,7 +849,7 @@ class Emitter {
       line(c + " = " + op + " " + x + ", " + y + " : " + bt, 6);
       return c;
     };
-    const std::string gt = cmp("GT", av, bv, st, ct);
+    const std::string gt = cmp(is_max ? "GT" : "LT", av, bv, st, ct);
     const std::string nan = cmp("NE", av, av, st, ct);
     const std::string pick_v = logic("stablehlo.or", gt, nan);
     const std::string eq = cmp("EQ", av, bv, st, ct);

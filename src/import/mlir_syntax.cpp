@@ -290,11 +290,15 @@ class Parser {
       return;
     }
     op.types.push_back(type());
-    if (accept(Tok::arrow)) {
+    if (accept(Tok::arrow)) {  // T -> R, or T -> (R1, R2) (chlo.top_k)
       op.function_type = true;
       op.operand_types = std::move(op.types);
       op.types.clear();
-      op.result_types.push_back(type());
+      if (at(Tok::lparen)) {
+        op.result_types = type_list_in_parens();
+      } else {
+        op.result_types.push_back(type());
+      }
       return;
     }
     while (accept(Tok::comma)) op.types.push_back(type());
@@ -669,6 +673,11 @@ class Parser {
       trailing_type(o);
     } else if (n == "stablehlo.reduce") {
       pretty_reduce(o);
+    } else if (n == "chlo.top_k") {  // chlo.top_k(%x, k = 2) : T -> (V, I)
+      expect(Tok::lparen);
+      keyed_items(o);
+      expect(Tok::rparen, "')' closing the operand and k");
+      trailing_type(o);
     } else if (n == "call" || n == "func.call") {
       o.callee = symbol_name(expect(Tok::symbol, "the callee (@name)"));
       expect(Tok::lparen);

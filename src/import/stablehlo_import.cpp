@@ -16,6 +16,7 @@
 #include "export/elementwise_ops.hpp"
 #include "import/dense_literal.hpp"
 #include "import/mlir_syntax.hpp"
+#include "import/sort_comparator.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
 #include "kiln/import.hpp"
@@ -37,6 +38,7 @@ uint64_t identity_bits(Prim combine, DType t) {
   const size_t bits = 8 * itemsize(t);
   const uint64_t all = bits == 64 ? ~0ull : (1ull << bits) - 1;
   if (combine == Prim::add) return 0;
+  if (combine == Prim::mul) return Scalar::from_int(1, t).bits;
   const bool max = combine == Prim::max;
   switch (t) {
     case DType::bfloat16:
@@ -93,6 +95,8 @@ class Importer {
   std::vector<ValueId> gather(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> scatter(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> sort(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> top_k(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
@@ -138,8 +142,14 @@ class Importer {
   std::string region_combiner(const Op& op, const mlir::Region& r) const;
   // Folds a non-identity init value into a reduction's result: combine(result, init).
   ValueId with_init(const Op& op, ValueId result, ValueId init, Prim combine);
-  // A full of `bits`, or (complex, whose values are literals) a zero literal when bits is 0.
+  ValueId convert_to(const Op& op, ValueId v, DType t);
+  // The cumulative primitive a reduce_window is, when JAX's cumsum/cumprod/cummax/cummin form:
+  // a window spanning one axis, padded by its length - 1 before it (or after it: reverse).
+  bool cumulative(const ir::Attrs& window, const Shape& s, ir::Attrs& scan) const;
+  // Whether v is a `full` of `bits`, or a broadcast of one (JAX broadcasts init values to
+  // their own 0-d shape), or (complex, whose values are literals) a zero literal when bits is 0.
   bool is_full_with(ValueId v, uint64_t bits) const {
+    while (g_.nodes[v].prim == Prim::broadcast_in_dim) v = g_.nodes[v].inputs[0];
     const ir::Node& n = g_.nodes[v];
     if (n.prim == Prim::constant && bits == 0 && is_complex(n.type.dtype) && n.attrs.literal) {
       const auto* p = static_cast<const uint8_t*>(n.attrs.literal->host_data());
@@ -186,6 +196,8 @@ const Reader kReaders[] = {
     {Prim::scatter, &Importer::scatter},  // the update region picks scatter_add, ...
     {Prim::dynamic_slice, &Importer::dynamic_slice},
     {Prim::dynamic_update_slice, &Importer::dynamic_slice},
+    {Prim::sort, &Importer::sort},
+    {Prim::top_k, &Importer::top_k},
 };
 
 // Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
@@ -699,6 +711,17 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
   const mlir::Region& body = op.regions.empty() ? empty : op.regions[0];
   if (n == 1) {
     const std::string combiner = region_combiner(op, body);
+    const DType t = g_.type(in[0]).dtype;
+    if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") && t == DType::bool_) {
+      // jnp.all / jnp.any: the minimum / maximum of the bools as uint8.
+      const bool all = combiner == "stablehlo.and";
+      const ValueId r = add(op, all ? Prim::reduce_min : Prim::reduce_max,
+                            {convert_to(op, in[0], DType::uint8)}, a);
+      const ValueId b = convert_to(op, r, DType::bool_);
+      if (is_full_with(in[1], all ? 1 : 0)) return {b};
+      return {add(op, all ? Prim::and_ : Prim::or_,
+                  {b, broadcast_scalar(op, in[1], g_.type(b).shape)}, {})};
+    }
     Prim reduction = Prim::reduce_sum, combine = Prim::add;
     if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") &&
         g_.type(in[0]).dtype == DType::bool_) {
@@ -722,20 +745,26 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
     } else if (combiner == "stablehlo.minimum") {
       reduction = Prim::reduce_min;
       combine = Prim::min;
+    } else if (combiner == "stablehlo.multiply") {
+      reduction = Prim::reduce_prod;
+      combine = Prim::mul;
     } else if (combiner != "stablehlo.add") {
       unsupported(op.pos,
                   "stablehlo.reduce with a " + (combiner.empty() ? "multi-op" : combiner) +
-                      " body: kiln reduces with add, maximum and minimum only",
-                  "Express the reduction with those (a product as exp of a sum of logs, when "
-                  "positive)");
+                      " body (of " + std::string(name(t)) +
+                      "): kiln reduces with add, multiply, maximum and minimum, and and/or of "
+                      "bools",
+                  "Express the reduction with those");
     }
     return {with_init(op, add(op, reduction, {in[0]}, a), in[1], combine)};
   }
-  // JAX's argmax: reduce (x, iota along the axis) with a comparator whose first compare is GT.
+  // JAX's argmax / argmin: reduce (x, iota along the axis) with a comparator whose first compare
+  // is GT (argmax) or LT (argmin): keep the larger (smaller) value, NaN winning, ties to the
+  // smaller index.
   const ir::Node& idx = g_.nodes[in[1]];
-  const bool argmax_shape = n == 2 && a.dims.size() == 1 && idx.prim == Prim::iota &&
-                            idx.attrs.axis == a.dims[0] &&
-                            g_.type(in[1]).shape == g_.type(in[0]).shape;
+  const bool arg_shape = n == 2 && a.dims.size() == 1 && idx.prim == Prim::iota &&
+                         idx.attrs.axis == a.dims[0] &&
+                         g_.type(in[1]).shape == g_.type(in[0]).shape;
   std::string first_compare;
   for (const Op& b : body.ops)
     if (b.name == "stablehlo.compare") {
@@ -744,22 +773,50 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
                                                        : "";
       break;
     }
-  if (!argmax_shape || first_compare.find("GT") == std::string::npos)
+  const bool is_max = first_compare.find("GT") != std::string::npos;
+  const bool is_min = first_compare.find("LT") != std::string::npos;
+  if (!arg_shape || (!is_max && !is_min))
     unsupported(op.pos,
                 "stablehlo.reduce of " + std::to_string(n) +
-                    " operands: kiln imports only the argmax form (values, iota) with a GT "
-                    "comparator",
-                "Use argmax, or reduce each operand on its own");
+                    " operands: kiln imports only the argmax/argmin form (values, iota) with a GT "
+                    "or LT comparator",
+                "Use argmax or argmin, or reduce each operand on its own");
   ir::Attrs am;
   am.axis = a.dims[0];
-  const ValueId values = with_init(op, add(op, Prim::reduce_max, {in[0]}, a), in[2], Prim::max);
-  ValueId index = add(op, Prim::argmax, {in[0]}, am);
-  if (g_.type(in[1]).dtype != DType::int32) {
-    ir::Attrs c;
-    c.dtype = g_.type(in[1]).dtype;
-    index = add(op, Prim::convert, {index}, c);
-  }
+  // Bools are ordered as 0 and 1: their argmax is the argmax of the uint8 values.
+  const ValueId x =
+      g_.type(in[0]).dtype == DType::bool_ ? convert_to(op, in[0], DType::uint8) : in[0];
+  ValueId values = add(op, is_max ? Prim::reduce_max : Prim::reduce_min, {x}, a);
+  if (x != in[0]) values = convert_to(op, values, DType::bool_);
+  values = with_init(op, values, in[2], is_max ? Prim::max : Prim::min);
+  ValueId index = add(op, is_max ? Prim::argmax : Prim::argmin, {x}, am);
+  if (g_.type(in[1]).dtype != DType::int32) index = convert_to(op, index, g_.type(in[1]).dtype);
   return {values, index};
+}
+
+ValueId Importer::convert_to(const Op& op, ValueId v, DType t) {
+  if (g_.type(v).dtype == t) return v;
+  ir::Attrs c;
+  c.dtype = t;
+  return add(op, Prim::convert, {v}, c);
+}
+
+bool Importer::cumulative(const ir::Attrs& w, const Shape& s, ir::Attrs& scan) const {
+  int axis = -1;
+  for (int i = 0; i < s.rank(); ++i) {
+    const auto u = static_cast<size_t>(i);
+    if (w.stride[u] != 1) return false;
+    if (w.window[u] == 1 && w.low[u] == 0 && w.high[u] == 0) continue;
+    const int64_t len = s[i];
+    const bool forward = w.low[u] == len - 1 && w.high[u] == 0;
+    const bool backward = w.low[u] == 0 && w.high[u] == len - 1;
+    if (axis >= 0 || w.window[u] != len || len < 2 || !(forward || backward)) return false;
+    axis = i;
+    scan.reverse = backward;
+  }
+  if (axis < 0) return false;
+  scan.axis = axis;
+  return true;
 }
 
 void Importer::window_attrs(const Op& op, const ValueId operand, ir::Attrs& a) const {
@@ -788,18 +845,33 @@ std::vector<ValueId> Importer::reduce_window(const Op& op, const std::vector<Val
     unsupported(op.pos, "stablehlo.reduce_window of " + std::to_string(in.size() / 2) + " operands",
                 "kiln imports reduce_window of one operand and one init value");
   const std::string combiner = region_combiner(op, op.regions[0]);
-  Prim prim = Prim::reduce_window_sum, combine = Prim::add;
+  Prim prim = Prim::reduce_window_sum, combine = Prim::add, scan = Prim::cumsum;
   if (combiner == "stablehlo.maximum") {
     prim = Prim::reduce_window_max;
     combine = Prim::max;
+    scan = Prim::cummax;
+  } else if (combiner == "stablehlo.minimum") {
+    prim = Prim::reduce_window_min;
+    combine = Prim::min;
+    scan = Prim::cummin;
+  } else if (combiner == "stablehlo.multiply") {
+    prim = Prim::reduce_window_prod;
+    combine = Prim::mul;
+    scan = Prim::cumprod;
   } else if (combiner != "stablehlo.add") {
     unsupported(op.pos,
                 "stablehlo.reduce_window with a " + (combiner.empty() ? "multi-op" : combiner) +
-                    " body: kiln has windowed add and maximum only",
-                "Use sum or max pooling");
+                    " body: kiln has windowed add, multiply, maximum and minimum",
+                "Use those");
   }
   ir::Attrs a;
   window_attrs(op, in[0], a);
+  // lax.cumsum & co. (an identity init: another init would enter every padded window).
+  const ir::ValueType& x = g_.type(in[0]);
+  ir::Attrs s;
+  if (ir::accepts(scan, x.dtype) && is_full_with(in[1], identity_bits(combine, x.dtype)) &&
+      cumulative(a, x.shape, s))
+    return {add(op, scan, {in[0]}, s)};
   return {with_init(op, add(op, prim, {in[0]}, a), in[1], combine)};
 }
 
@@ -904,6 +976,45 @@ std::vector<ValueId> Importer::dynamic_slice(const Op& op, const std::vector<Val
   ir::Attrs a;
   if (p == Prim::dynamic_slice) a.shape = Shape(ints(op, {"sizes", "slice_sizes"}));
   return {add(op, p, in, a)};
+}
+
+// lax.sort: one sort node per result, each the operand it names sorted by the keys. The
+// comparator must compute kiln's ordering (JAX's, for some num_keys): import/sort_comparator.cpp
+// runs it on probes to find out.
+std::vector<ValueId> Importer::sort(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  if (in.empty() || op.regions.size() != 1)
+    fail(op.pos, "stablehlo.sort takes operands and one comparator region", "");
+  std::vector<DType> dtypes;
+  for (ValueId v : in) dtypes.push_back(g_.type(v).dtype);
+  const int rank = g_.type(in[0]).shape.rank();
+  ir::Attrs a;
+  a.axis = integer(op, {"dimension"}, -1, false);
+  if (a.axis < 0) a.axis += rank;
+  a.num_keys = mlir::sort_comparator_keys(op.regions[0], dtypes, source_);
+  if (a.num_keys == 0)
+    unsupported(op.pos,
+                "stablehlo.sort with a comparator kiln does not recognise: kiln sorts ascending "
+                "in JAX's order (-0.0 equal to 0.0, NaNs last), lexicographically over the "
+                "first operands",
+                "Sort with jnp.sort / lax.sort (descending: reverse the result, as jnp does)");
+  std::vector<ValueId> out;
+  for (size_t r = 0; r < in.size(); ++r) {
+    a.result = static_cast<int64_t>(r);
+    out.push_back(add(op, p, in, a));
+  }
+  return out;
+}
+
+// chlo.top_k(%x, k = K): values and int32 indices of the K largest along the last axis.
+std::vector<ValueId> Importer::top_k(const Op& op, const std::vector<ValueId>& in, Prim p) {
+  ir::Attrs a;
+  a.k = integer(op, {"k"}, 0, true);
+  std::vector<ValueId> out;
+  for (int64_t r = 0; r < 2; ++r) {
+    a.result = r;
+    out.push_back(add(op, p, in, a));
+  }
+  return out;
 }
 
 // dense<...> becomes a `full` (one value) or a `constant` (a host literal).
@@ -1053,7 +1164,8 @@ ir::Graph Importer::run() {
   g_.outputs = call(*main, g_.inputs, main->pos, 0);
   // JAX's module names are jit_<function>; kiln's exporter writes the same.
   g_.name = m_.name.starts_with("jit_") ? m_.name.substr(4) : (m_.name.empty() ? "f" : m_.name);
-  // Init values, argmax's iota and uncalled results leave nodes nothing reads.
+  // Init values, argmax's iota, uncalled results and unused results of a sort leave nodes nothing
+  // reads.
   return passes::dead_code_elimination(g_);
 }
 

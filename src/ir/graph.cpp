@@ -51,7 +51,8 @@ bool Attrs::operator==(const Attrs& o) const {
          conv == o.conv && gather == o.gather && value == o.value && literal == o.literal &&
          index == o.index && collective == o.collective &&
          preferred_element_type == o.preferred_element_type && exponent_bits == o.exponent_bits &&
-         mantissa_bits == o.mantissa_bits;
+         mantissa_bits == o.mantissa_bits && reverse == o.reverse && num_keys == o.num_keys &&
+         k == o.k && result == o.result;
 }
 
 size_t Attrs::hash() const {
@@ -105,6 +106,10 @@ size_t Attrs::hash() const {
   }
   if (preferred_element_type) hash_mix(h, 1 + static_cast<size_t>(*preferred_element_type));
   hash_mix(h, static_cast<size_t>(exponent_bits) << 8 | static_cast<size_t>(mantissa_bits));
+  hash_mix(h, static_cast<size_t>(reverse));
+  hash_mix(h, static_cast<size_t>(num_keys));
+  hash_mix(h, static_cast<size_t>(k));
+  hash_mix(h, static_cast<size_t>(result));
   return h;
 }
 
@@ -155,10 +160,28 @@ std::string attrs_str(Prim p, const Attrs& a) {
     case Prim::reduce_sum:
     case Prim::reduce_max:
     case Prim::reduce_min:
+    case Prim::reduce_prod:
       add("axes=" + ints(a.dims));
       break;
     case Prim::argmax:
+    case Prim::argmin:
       add("axes=(" + std::to_string(a.axis) + ",)");
+      break;
+    case Prim::cumsum:
+    case Prim::cumprod:
+    case Prim::cummax:
+    case Prim::cummin:
+      add("axis=" + std::to_string(a.axis));
+      add(std::string("reverse=") + (a.reverse ? "True" : "False"));
+      break;
+    case Prim::sort:
+      add("dimension=" + std::to_string(a.axis));
+      add("num_keys=" + std::to_string(a.num_keys));
+      add("result=" + std::to_string(a.result));
+      break;
+    case Prim::top_k:
+      add("k=" + std::to_string(a.k));
+      add("result=" + std::to_string(a.result));
       break;
     case Prim::dot_general:
       add("dimension_numbers=((" + ints(a.dot.lhs_contract) + ", " + ints(a.dot.rhs_contract) +
@@ -186,6 +209,8 @@ std::string attrs_str(Prim p, const Attrs& a) {
     }
     case Prim::reduce_window_sum:
     case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod:
     case Prim::select_and_scatter_add:
       add("window_dimensions=" + ints(a.window));
       add("window_strides=" + ints(a.stride));

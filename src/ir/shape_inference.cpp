@@ -227,15 +227,20 @@ Shape window_shape(Prim p, const Shape& s, const Attrs& a, const std::source_loc
   return out;
 }
 
-// reduce_sum, reduce_max, reduce_min: the reduced axes removed; argmax: its axis removed, int32.
+void require_axis(Prim p, int64_t axis, const Shape& s, const std::source_location& loc) {
+  if (axis < 0 || axis >= s.rank())
+    shape_error(p, "axis " + std::to_string(axis) + " out of range for shape " + s.str(), loc);
+}
+
+// reduce_sum, reduce_max, reduce_min, reduce_prod: the reduced axes removed; argmax, argmin: its
+// axis removed, int32.
 ValueType reduce_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                       const std::source_location& loc) {
   const Shape& s = in[0].shape;
-  if (p == Prim::argmax) {
-    if (a.axis < 0 || a.axis >= s.rank())
-      shape_error(p, "axis " + std::to_string(a.axis) + " out of range for shape " + s.str(), loc);
+  if (p == Prim::argmax || p == Prim::argmin) {
+    require_axis(p, a.axis, s, loc);
     if (s[static_cast<int>(a.axis)] == 0)
-      shape_error(p, "argmax of an empty axis in shape " + s.str(), loc);
+      shape_error(p, std::string(name(p)) + " of an empty axis in shape " + s.str(), loc);
     Shape out;
     for (int i = 0; i < s.rank(); ++i)
       if (i != a.axis) out.push_back(s[i]);
@@ -254,6 +259,51 @@ ValueType reduce_type(Prim p, std::span<const ValueType> in, const Attrs& a,
   for (int i = 0; i < s.rank(); ++i)
     if (!reduced[i]) out.push_back(s[i]);
   return {in[0].dtype, out};
+}
+
+// cumsum ... cummin: the operand's type.
+ValueType scan_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                    const std::source_location& loc) {
+  require_axis(p, a.axis, in[0].shape, loc);
+  return in[0];
+}
+
+// sort: every operand has the same shape; the node is operand `result`, sorted by the first
+// `num_keys`. top_k: the k largest along the last axis: values (result 0) or int32 indices (1).
+ValueType sort_type(Prim p, std::span<const ValueType> in, const Attrs& a,
+                    const std::source_location& loc) {
+  const Shape& s = in.empty() ? Shape{} : in[0].shape;
+  if (p == Prim::top_k) {
+    if (s.rank() < 1) shape_error(p, "needs an operand of rank >= 1, got " + in[0].str(), loc);
+    const int64_t n = s[s.rank() - 1];
+    if (a.k < 0 || a.k > n)
+      shape_error(
+          p, "k = " + std::to_string(a.k) + " out of range for the last axis of " + in[0].str(),
+          loc);
+    if (a.result != 0 && a.result != 1)
+      shape_error(p, "result must be 0 (values) or 1 (indices), got " + std::to_string(a.result),
+                  loc);
+    Shape out = s;
+    out[s.rank() - 1] = a.k;
+    return {a.result == 0 ? in[0].dtype : DType::int32, out};
+  }
+  if (in.empty()) throw ValueError(message("sort of no operands", loc));
+  std::string shapes;
+  for (const ValueType& v : in) shapes += (shapes.empty() ? "" : ", ") + v.str();
+  for (const ValueType& v : in) {
+    if (!(v.shape == s)) shape_error(p, "operand shapes differ: " + shapes, loc);
+    check_dtype(p, v.dtype, loc);
+  }
+  require_axis(p, a.axis, s, loc);
+  const auto n = static_cast<int64_t>(in.size());
+  if (a.num_keys < 1 || a.num_keys > n)
+    shape_error(p,
+                "num_keys = " + std::to_string(a.num_keys) + " must be in 1.." + std::to_string(n) +
+                    " for operands " + shapes,
+                loc);
+  if (a.result < 0 || a.result >= n)
+    shape_error(p, "result = " + std::to_string(a.result) + " names no operand of " + shapes, loc);
+  return in[static_cast<size_t>(a.result)];
 }
 
 ValueType windowed_type(Prim p, std::span<const ValueType> in, const Attrs& a,
@@ -810,6 +860,10 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
       return reduce_type(p, in, a, loc);
     case PrimKind::window:
       return windowed_type(p, in, a, loc);
+    case PrimKind::scan:
+      return scan_type(p, in, a, loc);
+    case PrimKind::sort:
+      return sort_type(p, in, a, loc);
     case PrimKind::convolution:
       return conv_type(in, a, loc);
     case PrimKind::contraction:

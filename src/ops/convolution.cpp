@@ -92,7 +92,8 @@ void split_padding(const std::vector<std::pair<int64_t, int64_t>>& padding, size
 Array reduce_window(Prim p, const Array& x, std::vector<int64_t> window,
                     std::vector<int64_t> strides, std::vector<std::pair<int64_t, int64_t>> padding,
                     const Loc& loc) {
-  const char* fn = p == Prim::reduce_window_max ? "reduce_window_max" : "reduce_window_sum";
+  const std::string name(ir::name(p));
+  const char* fn = name.c_str();
   const size_t n = static_cast<size_t>(x.ndim());
   ir::Attrs a;
   a.window = per_dim(window, n, 1, "window", fn, loc);
@@ -104,7 +105,8 @@ Array reduce_window(Prim p, const Array& x, std::vector<int64_t> window,
   split_padding(padding, n, a.low, a.high, fn, loc);
   Array in = x;
   // Sums of bools count, as reduce_sum's do.
-  if (p == Prim::reduce_window_sum && x.dtype() == bool_) in = astype(x, int32, loc);
+  if ((p == Prim::reduce_window_sum || p == Prim::reduce_window_prod) && x.dtype() == bool_)
+    in = astype(x, int32, loc);
   return bind(p, {&in, 1}, std::move(a), loc);
 }
 
@@ -172,6 +174,18 @@ Array reduce_window_max(const Array& x, std::vector<int64_t> window, std::vector
 Array reduce_window_sum(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
                         std::vector<std::pair<int64_t, int64_t>> padding, Loc loc) {
   return reduce_window(Prim::reduce_window_sum, x, std::move(window), std::move(strides),
+                       std::move(padding), loc);
+}
+
+Array reduce_window_min(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                        std::vector<std::pair<int64_t, int64_t>> padding, Loc loc) {
+  return reduce_window(Prim::reduce_window_min, x, std::move(window), std::move(strides),
+                       std::move(padding), loc);
+}
+
+Array reduce_window_prod(const Array& x, std::vector<int64_t> window, std::vector<int64_t> strides,
+                         std::vector<std::pair<int64_t, int64_t>> padding, Loc loc) {
+  return reduce_window(Prim::reduce_window_prod, x, std::move(window), std::move(strides),
                        std::move(padding), loc);
 }
 

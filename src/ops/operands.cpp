@@ -75,4 +75,10 @@ int64_t normalize_axis(int64_t axis, int rank, const Loc& loc) {
   return a;
 }
 
+DType accumulation_dtype(DType t) {
+  if (t == DType::bool_) return DType::int32;
+  if (is_integer(t) && itemsize(t) < 4) return is_unsigned(t) ? DType::uint32 : DType::int32;
+  return t;
+}
+
 }  // namespace kiln::ops

@@ -15,6 +15,9 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const Loc& loc);
 Array coerce(const Operand& x, DType dtype, const Shape& shape, const Loc& loc);
 // Shape of an operand (scalars: rank 0).
 Shape shape_of(const Operand& x);
+// The dtype jnp.prod and jnp.cumsum accumulate a `t` operand in: bool and integers narrower than
+// 32 bits widen to int32 (unsigned: uint32); others stay.
+DType accumulation_dtype(DType t);
 // Normalises a possibly negative axis for an array of rank `rank`.
 int64_t normalize_axis(int64_t axis, int rank, const Loc& loc);
 

@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "kiln/ops.hpp"
 #include "ops/operands.hpp"
 
@@ -16,8 +18,10 @@ Array keep_dims(const Array& r, const Shape& in, const std::vector<int64_t>& axe
 Array reduce(Prim p, const Array& x, const Axes& axes, bool keepdims, const Loc& loc) {
   std::vector<int64_t> ax = axes.resolve(x.ndim(), loc);
   Array in = x;
-  // Sums of bools count, as in numpy; integer sums stay integer.
+  // Sums of bools count, as in numpy; integer sums stay integer. Products accumulate as jnp.prod
+  // does: bools and narrow integers in int32 / uint32.
   if (p == Prim::reduce_sum && x.dtype() == bool_) in = astype(x, int32, loc);
+  if (p == Prim::reduce_prod) in = astype(x, ops::accumulation_dtype(x.dtype()), loc);
   Array r = in;
   if (!ax.empty()) {
     ir::Attrs a;
@@ -39,6 +43,46 @@ Array min(const Array& x, Axes axes, bool keepdims, Loc loc) {
   return reduce(Prim::reduce_min, x, axes, keepdims, loc);
 }
 
+Array prod(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Prim::reduce_prod, x, axes, keepdims, loc);
+}
+
+// any: the maximum of the truth values (as uint8); all: their minimum.
+Array any(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  Array truth = x.dtype() == bool_ ? x : not_equal(x, 0.0, loc);
+  return astype(reduce(Prim::reduce_max, astype(truth, uint8, loc), axes, keepdims, loc), bool_,
+                loc);
+}
+Array all(const Array& x, Axes axes, bool keepdims, Loc loc) {
+  Array truth = x.dtype() == bool_ ? x : not_equal(x, 0.0, loc);
+  return astype(reduce(Prim::reduce_min, astype(truth, uint8, loc), axes, keepdims, loc), bool_,
+                loc);
+}
+
+// jnp.var: 16-bit floats computed in float32 and rounded back; the mean subtracted first (as
+// JAX does: sum / N, broadcast, subtract, square, sum, / (N - ddof)).
+Array var(const Array& x, Axes axes, double ddof, bool keepdims, Loc loc) {
+  std::vector<int64_t> ax = axes.resolve(x.ndim(), loc);
+  int64_t count = 1;
+  for (int64_t a : ax) count *= x.shape()[static_cast<int>(a)];
+  const DType out = is_floating(x.dtype()) ? x.dtype() : float32;
+  const DType compute = itemsize(out) == 2 ? float32 : out;
+  Array xc = astype(x, compute, loc);
+  Array centered = sub(xc, mean(xc, axes, true, loc), loc);
+  Array squares = sum(mul(centered, centered, loc), axes, keepdims, loc);
+  const double denominator = static_cast<double>(count) - ddof;
+  Array r = denominator > 0 ? div(squares, denominator, loc)
+                            : full_like(squares, std::numeric_limits<double>::quiet_NaN(), loc);
+  return astype(r, out, loc);
+}
+
+Array std(const Array& x, Axes axes, double ddof, bool keepdims, Loc loc) {
+  const DType out = is_floating(x.dtype()) ? x.dtype() : float32;
+  const DType compute = itemsize(out) == 2 ? float32 : out;
+  Array v = var(astype(x, compute, loc), axes, ddof, keepdims, loc);
+  return astype(sqrt(v, loc), out, loc);
+}
+
 Array mean(const Array& x, Axes axes, bool keepdims, Loc loc) {
   std::vector<int64_t> ax = axes.resolve(x.ndim(), loc);
   int64_t count = 1;
@@ -47,12 +91,23 @@ Array mean(const Array& x, Axes axes, bool keepdims, Loc loc) {
   return div(sum(xf, axes, keepdims, loc), static_cast<double>(count), loc);
 }
 
-Array argmax(const Array& x, int64_t axis, bool keepdims, Loc loc) {
+namespace {
+Array arg_reduce(Prim p, const Array& x, int64_t axis, bool keepdims, const Loc& loc) {
   int64_t ax = ops::normalize_axis(axis, x.ndim(), loc);
   ir::Attrs a;
   a.axis = ax;
-  Array r = bind(Prim::argmax, {&x, 1}, std::move(a), loc);
+  // Bools order as 0 < 1 (the primitive takes numbers).
+  Array in = x.dtype() == bool_ ? astype(x, uint8, loc) : x;
+  Array r = bind(p, {&in, 1}, std::move(a), loc);
   return keepdims ? expand_dims(r, ax, loc) : r;
+}
+}  // namespace
+
+Array argmax(const Array& x, int64_t axis, bool keepdims, Loc loc) {
+  return arg_reduce(Prim::argmax, x, axis, keepdims, loc);
+}
+Array argmin(const Array& x, int64_t axis, bool keepdims, Loc loc) {
+  return arg_reduce(Prim::argmin, x, axis, keepdims, loc);
 }
 
 }  // namespace kiln

@@ -344,37 +344,99 @@ Array categorical(const Array& key, const Array& logits, int64_t axis, Loc loc) 
   return argmax(add(gumbel, logits, loc), axis, false, loc);
 }
 
+namespace {
+
+// JAX's _shuffle: ceil(3 · ln(max(1, x.size)) / ln(2^32 - 1)) rounds; each splits the key into
+// (key, subkey), draws uint32 sort keys of x's shape from subkey and stably sorts x along `axis`
+// by them (lax.sort_key_val).
+Array shuffle(Array key, Array x, int64_t axis, const Loc& loc) {
+  const int rounds = static_cast<int>(
+      std::ceil(3.0 * std::log(static_cast<double>(std::max<int64_t>(1, x.size()))) /
+                std::log(static_cast<double>(std::numeric_limits<uint32_t>::max()))));
+  for (int r = 0; r < rounds; ++r) {
+    Array pair = split(key, 2, loc);
+    key = key_at(pair, 0, loc);
+    x = sort({bits(key_at(pair, 1, loc), x.shape(), loc), x}, axis, 1, loc)[1];
+  }
+  return x;
+}
+
+void check_population(int64_t n, const char* fn, const Loc& loc) {
+  if (n < 0 || n > std::numeric_limits<int32_t>::max())
+    throw ValueError(message(
+        std::string("random::") + fn + ": n = " + std::to_string(n) + " is not in [0, 2^31)", loc));
+}
+
+}  // namespace
+
 Array permutation(const Array& key, int64_t n, Loc loc) {
   check_key(key, "permutation", loc);
-  if (key.is_tracer() || tracing()) {
-    throw TracerError(
-        message("random::permutation runs eagerly only: it sorts on the host", loc,
-                "draw the permutation outside jit/grad and pass it in as an argument"));
+  check_population(n, "permutation", loc);
+  return shuffle(key, arange(n, int32, loc), 0, loc);
+}
+
+// JAX shuffles a 1-d x itself; otherwise it shuffles the indices of `axis` and takes x's slices in
+// that order (jnp.take with unique indices). A permutation is taken by sorting: x's slice j gets
+// the sort key "where j goes" (the inverse permutation, itself a sort of the permutation).
+Array permutation(const Array& key, const Array& x, int64_t axis, bool independent, Loc loc) {
+  check_key(key, "permutation", loc);
+  if (x.ndim() == 0)
+    throw ShapeError(message("random::permutation of a 0-d array", loc,
+                             "pass the population size n instead (permutation(key, n))"));
+  const int64_t ax = axis < 0 ? axis + x.ndim() : axis;
+  if (ax < 0 || ax >= x.ndim())
+    throw ShapeError(message("random::permutation: axis " + std::to_string(axis) +
+                                 " out of range for shape " + x.shape().str(),
+                             loc));
+  if (independent || x.ndim() == 1) return shuffle(key, x, ax, loc);
+  const int64_t n = x.shape()[static_cast<int>(ax)];
+  Array order = shuffle(key, arange(n, int32, loc), 0, loc);
+  Array destination = sort({order, arange(n, int32, loc)}, 0, 1, loc)[1];
+  return sort({broadcast_in_dim(destination, x.shape(), {ax}, loc), x}, ax, 1, loc)[1];
+}
+
+Array choice(const Array& key, int64_t n, const Shape& shape, bool replace, const Array* p,
+             Loc loc) {
+  check_key(key, "choice", loc);
+  check_population(n, "choice", loc);
+  const int64_t draws = shape.numel();
+  if (draws == 0) return zeros(shape, int32, loc);
+  if (n == 0)
+    throw ValueError(message("random::choice: a population of 0 unless no samples are taken", loc));
+  if (!replace && draws > n)
+    throw ValueError(message("random::choice: cannot take a larger sample (size " +
+                                 std::to_string(draws) + ") than the population (size " +
+                                 std::to_string(n) + ") when replace = false",
+                             loc));
+  if (p == nullptr) {
+    if (replace)
+      throw Unsupported(
+          message("random::choice with replacement and no p needs randint, which "
+                  "kiln does not have yet",
+                  loc, "pass p (uniform: ones(n) / n), or draw without replacement"));
+    return reshape(slice(permutation(key, n, loc), {0}, {draws}, {}, loc), shape.vec(), loc);
   }
-  if (n < 0 || n > std::numeric_limits<int32_t>::max()) {
-    throw ValueError(
-        message("random::permutation: n = " + std::to_string(n) + " is not in [0, 2^31)", loc));
+  if (!(p->shape() == Shape{n}))
+    throw ShapeError(message("random::choice: p has shape " + p->shape().str() +
+                                 " but the population is " + std::to_string(n),
+                             loc, "give one probability per element"));
+  const Array probs = is_floating(p->dtype()) ? *p : astype(*p, float32, loc);
+  const DType t = probs.dtype();
+  if (replace) {
+    // Inverse transform: r uniform in (0, total], its index the number of cumulative sums < r
+    // (jnp.searchsorted, side 'left').
+    Array cumulative = cumsum(probs, 0, false, loc);
+    Array total = slice(cumulative, {n - 1}, {n}, {}, loc);
+    Array r = mul(total, sub(1.0, uniform(key, Shape{draws}, t, 0.0, 1.0, loc), loc), loc);
+    Array below = less(broadcast_in_dim(cumulative, Shape{draws, n}, {1}, loc),
+                       broadcast_in_dim(r, Shape{draws, n}, {0}, loc), loc);
+    return reshape(sum(astype(below, int32, loc), 1, false, loc), shape.vec(), loc);
   }
-  // JAX's _shuffle: ceil(3 * ln(max(1, n)) / ln(2^32 - 1)) rounds; each splits the key into
-  // (key, subkey), draws 32-bit sort keys from subkey and stably sorts by them.
-  const int rounds = static_cast<int>(
-      std::ceil(3.0 * std::log(static_cast<double>(std::max<int64_t>(1, n))) /
-                std::log(static_cast<double>(std::numeric_limits<uint32_t>::max()))));
-  std::vector<std::pair<uint32_t, int32_t>> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)].second = static_cast<int32_t>(i);
-  Array k = key;
-  for (int r = 0; r < rounds; ++r) {
-    Array pair = split(k, 2, loc);
-    k = key_at(pair, 0, loc);
-    std::vector<uint32_t> sort_keys =
-        bits(key_at(pair, 1, loc), Shape{n}, loc).to_vector<uint32_t>();
-    for (size_t i = 0; i < order.size(); ++i) order[i].first = sort_keys[i];
-    std::stable_sort(order.begin(), order.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
-  std::vector<int32_t> out(order.size());
-  for (size_t i = 0; i < order.size(); ++i) out[i] = order[i].second;
-  return array(std::span<const int32_t>(out), Shape{n}, loc);
+  // Gumbel top-k: the k largest of gumbel noise + log p.
+  Array u = uniform_between(key, Shape{n}, t, tiny(t), 1.0, loc);
+  Array gumbel = neg(log(neg(log(u, loc), loc), loc), loc);
+  Array indices = top_k(add(gumbel, log(probs, loc), loc), draws, loc).second;
+  return reshape(indices, shape.vec(), loc);
 }
 
 }  // namespace kiln::random

@@ -527,6 +527,145 @@ Grads dynamic_update_slice_rule(const VjpArgs& a) {
   return out;
 }
 
+// JAX's min-pool VJP: each window's cotangent goes to its first minimum (the first maximum of -x).
+Grads reduce_window_min_rule(const VjpArgs& a) {
+  Array xs[2] = {a.g, neg(a.in[0], L(a))};
+  return {bind(Prim::select_and_scatter_add, xs, A(a), L(a))};
+}
+
+// x shifted by `by` places along `axis` (towards higher indices when by > 0), `fill` entering.
+Array shifted(const Array& x, int64_t axis, int64_t by, double fill, const Loc& loc) {
+  const Shape& s = x.shape();
+  const auto ax = static_cast<size_t>(axis);
+  const int64_t n = s[static_cast<int>(axis)], k = std::min(std::abs(by), n);
+  std::vector<int64_t> start(static_cast<size_t>(s.rank()), 0),
+      limit = s.vec(), zero(static_cast<size_t>(s.rank()), 0), low = zero, high = zero;
+  if (by > 0) {
+    limit[ax] = n - k;
+    low[ax] = k;
+  } else {
+    start[ax] = k;
+    high[ax] = k;
+  }
+  return pad(slice(x, start, limit, {}, loc), fill, low, high, zero, loc);
+}
+
+// The product of every other element along the last axis, without division (zeros allowed):
+// the exclusive products from the left times those from the right.
+Array products_of_others(const Array& x, const Loc& loc) {
+  const int64_t axis = x.ndim() - 1;
+  Array left = shifted(cumprod(x, axis, false, loc), axis, 1, 1.0, loc);
+  Array right = shifted(cumprod(x, axis, true, loc), axis, -1, 1.0, loc);
+  return mul(left, right, loc);
+}
+
+// JAX differentiates the product through its factors: d/dx_i = product of the others (exact at
+// zeros). The reduced axes move last and merge into one.
+Grads reduce_prod_rule(const VjpArgs& a) {
+  const Shape& in = a.in[0].shape();
+  const auto& axes = A(a).dims;
+  std::vector<int64_t> kept = kept_dims(in.rank(), axes), perm = kept, moved;
+  perm.insert(perm.end(), axes.begin(), axes.end());
+  int64_t n = 1;
+  for (int64_t d : kept) moved.push_back(in[static_cast<int>(d)]);
+  for (int64_t d : axes) n *= in[static_cast<int>(d)];
+  std::vector<int64_t> flat = moved;
+  flat.push_back(n);
+  Array x = reshape(transpose(a.in[0], perm, L(a)), flat, L(a));
+  std::vector<int64_t> lead(kept.size());
+  for (size_t i = 0; i < lead.size(); ++i) lead[i] = static_cast<int64_t>(i);
+  Array g = broadcast_in_dim(a.g, Shape(flat), lead, L(a));
+  Array dx = mul(g, products_of_others(x, L(a)), L(a));
+  std::vector<int64_t> transposed;
+  for (int64_t d : perm) transposed.push_back(in[static_cast<int>(d)]);
+  return {transpose(reshape(dx, transposed, L(a)), inverse(perm), L(a))};
+}
+
+// The doubling steps of a scan along `axis` of length n: 1, 2, 4, ... < n.
+std::vector<int64_t> doubling_steps(int64_t n) {
+  std::vector<int64_t> d;
+  for (int64_t step = 1; step < n; step *= 2) d.push_back(step);
+  return d;
+}
+
+// cumprod's VJP, division-free: for a forward scan, dx_i = E_i · S_i with E_i the product of the
+// elements before i and S_i = Σ_{j≥i} g_j Π_{i<k≤j} x_k, the solution of S_i = g_i + x_{i+1}
+// S_{i+1}, which doubling solves in log2(n) steps (pairs (A, B) composing S_i = B_i + A_i S_{i+d}).
+// A reverse scan is the forward one of the reversed arrays.
+Grads cumprod_rule(const VjpArgs& a) {
+  const int64_t axis = A(a).axis;
+  const bool reverse = A(a).reverse;
+  const Loc& loc = L(a);
+  Array x = reverse ? rev(a.in[0], {axis}, loc) : a.in[0];
+  Array g = reverse ? rev(a.g, {axis}, loc) : a.g;
+  Array before = shifted(cumprod(x, axis, false, loc), axis, 1, 1.0, loc);
+  Array coef = shifted(x, axis, -1, 0.0, loc), sums = g;
+  for (int64_t d : doubling_steps(x.shape()[static_cast<int>(axis)])) {
+    sums = add(sums, mul(coef, shifted(sums, axis, -d, 0.0, loc), loc), loc);
+    coef = mul(coef, shifted(coef, axis, -d, 0.0, loc), loc);
+  }
+  Array dx = mul(before, sums, loc);
+  return {reverse ? rev(dx, {axis}, loc) : dx};
+}
+
+// cummax / cummin: each output's cotangent goes to the element that set its running extremum
+// (the first of equal ones; JAX's associative scan splits ties differently). The elements that
+// set a new extremum start segments; each receives the sum of its segment's cotangents, a
+// segmented suffix sum done by doubling.
+Grads cumulative_extremum_rule(const VjpArgs& a) {
+  const int64_t axis = A(a).axis;
+  const bool reverse = A(a).reverse;
+  const Loc& loc = L(a);
+  Array m = reverse ? rev(a.out, {axis}, loc) : a.out;
+  Array g = reverse ? rev(a.g, {axis}, loc) : a.g;
+  const int64_t n = m.shape()[static_cast<int>(axis)];
+  Array previous = shifted(m, axis, 1, 0.0, loc);
+  Array index = iota(int32, m.shape(), axis, loc);
+  // A NaN extremum stays: NaN != NaN must not start a segment at every step.
+  Array both_nan = bitwise_and(not_equal(m, m, loc), not_equal(previous, previous, loc), loc);
+  Array starts =
+      bitwise_or(bitwise_and(not_equal(m, previous, loc), logical_not(both_nan, loc), loc),
+                 kiln::equal(index, 0, loc), loc);
+  Array segment = cummax(where(starts, index, 0, loc), axis, false, loc);
+  Array sums = g;
+  for (int64_t d : doubling_steps(n)) {
+    Array same = kiln::equal(shifted(segment, axis, -d, -1, loc), segment, loc);
+    sums = add(sums, where(same, shifted(sums, axis, -d, 0.0, loc), 0.0, loc), loc);
+  }
+  Array dx = where(starts, sums, 0.0, loc);
+  return {reverse ? rev(dx, {axis}, loc) : dx};
+}
+
+// sort: the cotangent of the sorted operand goes back through the permutation, which a second
+// sort undoes: sorting (perm, g) by perm puts g_j at position perm_j. The keys get none (JAX
+// differentiates each operand through the same permutation; a node is one operand's result).
+Grads sort_rule(const VjpArgs& a) {
+  const ir::Attrs& at = A(a);
+  Grads grads(a.in.size());
+  const auto r = static_cast<size_t>(at.result);
+  if (!is_floating(a.in[r].dtype())) return grads;
+  std::vector<Array> with_index(a.in.begin(), a.in.end());
+  with_index.push_back(iota(int32, a.in[0].shape(), at.axis, L(a)));
+  ir::Attrs p = at;
+  p.result = static_cast<int64_t>(a.in.size());
+  Array perm = bind(Prim::sort, with_index, p, L(a));
+  grads[r] = sort({perm, a.g}, at.axis, 1, L(a))[1];
+  return grads;
+}
+
+// top_k's values: the cotangent goes to the positions their indices name; the full descending
+// order (top_k of every element) undoes the permutation, the rest getting 0.
+Grads top_k_rule(const VjpArgs& a) {
+  if (A(a).result != 0) return {Array()};
+  const Array& x = a.in[0];
+  const int64_t last = x.ndim() - 1, n = x.shape()[static_cast<int>(last)];
+  Array order = top_k(x, n, L(a)).second;
+  std::vector<int64_t> zero(static_cast<size_t>(x.ndim()), 0), high = zero;
+  high[static_cast<size_t>(last)] = n - A(a).k;
+  Array g = pad(a.g, 0.0, zero, high, zero, L(a));
+  return {sort({order, g}, last, 1, L(a))[1]};
+}
+
 constexpr std::array<Rule, ir::kNumPrims> make_table() {
   std::array<Rule, ir::kNumPrims> t{};
   auto set = [&](Prim p, Rule r) { t[static_cast<size_t>(p)] = r; };
@@ -644,10 +783,19 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::reduce_sum, reduce_sum_rule);
   set(Prim::reduce_max, reduce_chooser_rule);
   set(Prim::reduce_min, reduce_chooser_rule);
+  set(Prim::reduce_prod, reduce_prod_rule);
   set(Prim::dot_general, dot_general_rule);
   set(Prim::convolution, convolution_rule);
   set(Prim::reduce_window_sum, reduce_window_sum_rule);
   set(Prim::reduce_window_max, reduce_window_max_rule);
+  set(Prim::reduce_window_min, reduce_window_min_rule);
+  set(Prim::cumsum,
+      [](const VjpArgs& a) -> Grads { return {cumsum(a.g, A(a).axis, !A(a).reverse, L(a))}; });
+  set(Prim::cumprod, cumprod_rule);
+  set(Prim::cummax, cumulative_extremum_rule);
+  set(Prim::cummin, cumulative_extremum_rule);
+  set(Prim::sort, sort_rule);
+  set(Prim::top_k, top_k_rule);
   set(Prim::rev, [](const VjpArgs& a) -> Grads { return {rev(a.g, A(a).dims, L(a))}; });
   set(Prim::psum, psum_rule);
   set(Prim::all_gather, all_gather_rule);

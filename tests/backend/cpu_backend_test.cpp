@@ -933,7 +933,8 @@ TEST_F(CpuBackendTest, EverySupportedElementwiseAndReductionDtypeHasAKernel) {
         case ir::PrimKind::reduce:
           a.dims = {0};
           a.axis = 0;
-          y = b.push(p, {x}, a, {p == Prim::argmax ? DType::int32 : t, Shape{3}});
+          y = b.push(p, {x}, a,
+                     {p == Prim::argmax || p == Prim::argmin ? DType::int32 : t, Shape{3}});
           break;
         case ir::PrimKind::contraction:
           a.dot = ir::DotDims{{1}, {1}, {}, {}};

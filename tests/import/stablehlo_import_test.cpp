@@ -458,12 +458,6 @@ TEST(StableHloImportErrors, MissingMain) {
 
 TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
   const std::pair<std::string, std::string> cases[] = {
-      {"    %0 = \"stablehlo.sort\"(%arg0) <{dimension = 0 : i64}> ({\n"
-       "    ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n"
-       "      %c = stablehlo.compare LT, %a, %b : (tensor<f32>, tensor<f32>) -> tensor<i1>\n"
-       "      stablehlo.return %c : tensor<i1>\n"
-       "    }) : (tensor<2xf32>) -> tensor<2xf32>\n",
-       "bad.mlir:3:10: stablehlo.sort is not supported"},
       {"    %0 = stablehlo.while(%iterArg = %arg0) : tensor<2xf32>\n",
        "bad.mlir:3:10: stablehlo.while"},
       {"    %0 = stablehlo.custom_call @Sharding(%arg0) : (tensor<2xf32>) -> tensor<2xf32>\n",
@@ -474,14 +468,26 @@ TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
     EXPECT_CONTAINS(e, "kiln has no primitive for it");
     EXPECT_CONTAINS(e, "docs/import.md");
   }
-  // a reduction kiln has no primitive for: a product
-  EXPECT_CONTAINS(error_of<Unsupported>(
-                      "func.func @main(%arg0: tensor<2xf32>) -> tensor<f32> {\n"
-                      "  %c = stablehlo.constant dense<1.0> : tensor<f32>\n"
-                      "  %0 = stablehlo.reduce(%arg0 init: %c) applies stablehlo.multiply across "
-                      "dimensions = [0] : (tensor<2xf32>, tensor<f32>) -> tensor<f32>\n"
-                      "  return %0 : tensor<f32>\n}\n"),
-                  "bad.mlir:3:8: stablehlo.reduce with a stablehlo.multiply body");
+  // a reduction kiln has no primitive for: a bitwise xor
+  EXPECT_CONTAINS(
+      error_of<Unsupported>("func.func @main(%arg0: tensor<2xi32>) -> tensor<i32> {\n"
+                            "  %c = stablehlo.constant dense<0> : tensor<i32>\n"
+                            "  %0 = stablehlo.reduce(%arg0 init: %c) applies stablehlo.xor across "
+                            "dimensions = [0] : (tensor<2xi32>, tensor<i32>) -> tensor<i32>\n"
+                            "  return %0 : tensor<i32>\n}\n"),
+      "bad.mlir:3:8: stablehlo.reduce with a stablehlo.xor body (of int32)");
+  // a sort whose comparator is not JAX's order: a plain float LT puts NaNs anywhere
+  const std::string sort = error_of<Unsupported>(
+      body("    %0 = \"stablehlo.sort\"(%arg0) <{dimension = 0 : i64}> ({\n"
+           "    ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n"
+           "      %c = stablehlo.compare LT, %a, %b : (tensor<f32>, tensor<f32>) -> tensor<i1>\n"
+           "      stablehlo.return %c : tensor<i1>\n"
+           "    }) : (tensor<2xf32>) -> tensor<2xf32>\n"));
+  EXPECT_TRUE(starts_with(sort,
+                          "bad.mlir:3:10: stablehlo.sort with a comparator kiln does not "
+                          "recognise"))
+      << sort;
+  EXPECT_CONTAINS(sort, "NaNs last");
 }
 
 // Calls are inlined: recursion and call trees that double at every level stop with an error

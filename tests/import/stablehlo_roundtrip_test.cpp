@@ -203,7 +203,8 @@ std::optional<ir::Graph> graph_for(Prim p) {
     }
     case Prim::reduce_sum:
     case Prim::reduce_max:
-    case Prim::reduce_min: {
+    case Prim::reduce_min:
+    case Prim::reduce_prod: {
       ir::Attrs a;
       a.dims = {1};
       ir::Attrs all;
@@ -212,7 +213,8 @@ std::optional<ir::Graph> graph_for(Prim p) {
                    node(p, {param(DType::int32, {2, 3, 2})}, all)};
       return g;
     }
-    case Prim::argmax: {
+    case Prim::argmax:
+    case Prim::argmin: {
       ir::Attrs a;
       a.axis = 1;
       g.outputs = {node(p, {param(DType::float32, {3, 4})}, a)};
@@ -253,7 +255,9 @@ std::optional<ir::Graph> graph_for(Prim p) {
       return g;
     }
     case Prim::reduce_window_sum:
-    case Prim::reduce_window_max: {
+    case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod: {
       ir::Attrs a;
       a.window = {1, 2, 2, 1};
       a.stride = {1, 2, 1, 1};
@@ -270,6 +274,40 @@ std::optional<ir::Graph> graph_for(Prim p) {
       a.high = {0, 0, 0, 0};
       g.outputs = {
           node(p, {param(DType::float32, {1, 2, 2, 1}), param(DType::float32, {1, 4, 4, 1})}, a)};
+      return g;
+    }
+    case Prim::cumsum:
+    case Prim::cumprod:
+    case Prim::cummax:
+    case Prim::cummin: {
+      ir::Attrs a;
+      a.axis = 1;
+      ir::Attrs r;
+      r.axis = 0;
+      r.reverse = true;
+      g.outputs = {node(p, {param(DType::float32, {3, 20})}, a),
+                   node(p, {param(DType::int32, {4, 2})}, r)};
+      return g;
+    }
+    case Prim::sort: {
+      ir::Attrs a;
+      a.axis = 0;
+      a.num_keys = 2;
+      a.result = 1;
+      ir::Attrs b;
+      b.axis = 1;
+      b.num_keys = 1;
+      g.outputs = {node(p, {param(DType::int32, {5, 3}), param(DType::float32, {5, 3})}, a),
+                   node(p, {param(DType::float32, {2, 6})}, b)};
+      return g;
+    }
+    case Prim::top_k: {
+      ir::Attrs a;
+      a.k = 2;
+      const ir::ValueId x = param(DType::float32, {3, 5});
+      ir::Attrs i = a;
+      i.result = 1;
+      g.outputs = {node(p, {x}, a), node(p, {x}, i)};
       return g;
     }
     case Prim::threefry2x32:  // refused by the exporter: no accelerator RNG to lower it to
@@ -324,7 +362,7 @@ TEST_F(StableHloImportRoundTrip, EveryPrimitiveTheExporterWrites) {
       EXPECT_EQ(back.type(back.outputs[k]), g->type(g->outputs[k]));
     EXPECT_EQ(run(back), run(*g)) << text;
   }
-  EXPECT_GE(covered, 62);  // the primitives graph_for has a case for
+  EXPECT_GE(covered, 72);  // the primitives graph_for has a case for
 }
 
 // Only the graph's name and the module's name tie: kiln writes @jit_<name> and reads it back.

@@ -1,5 +1,6 @@
 #include "primitives/cases.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -253,6 +254,7 @@ std::vector<Case> structured_cases(Prim p, DType t) {
     case Prim::reduce_sum:
     case Prim::reduce_max:
     case Prim::reduce_min:
+    case Prim::reduce_prod:
       a.dims = {1};
       add({counting(t, Shape{2, 5})}, a, "[2,5] over 1");
       add({counting(t, Shape{2, 0})}, a, "[2,0] over 1");
@@ -261,6 +263,7 @@ std::vector<Case> structured_cases(Prim p, DType t) {
           "edge values over all");
       break;
     case Prim::argmax:
+    case Prim::argmin:
       a.axis = 1;
       add({host(t, Shape{1, static_cast<int64_t>(edge_values(t).size())}, edge_values(t))}, a,
           "edge values");
@@ -301,6 +304,8 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       break;
     case Prim::reduce_window_sum:
     case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod:
       a.window = {2, 2};
       a.stride = {1, 2};
       a.low = {0, 1};
@@ -435,6 +440,54 @@ std::vector<Case> structured_cases(Prim p, DType t) {
       with_starts(Shape{4, 5}, Shape{2, 3}, 1, 2, "[4,5] at (1,2)");
       with_starts(Shape{4, 5}, Shape{2, 3}, -1, 9, "[4,5] at (-1,9): clamped to (0,2)");
       with_starts(Shape{4, 5}, Shape{0, 3}, 2, 1, "[4,5] empty window");
+      break;
+    }
+    case Prim::cumsum:
+    case Prim::cumprod:
+    case Prim::cummax:
+    case Prim::cummin: {
+      const auto n = static_cast<int64_t>(edge_values(t).size());
+      a.axis = 1;
+      add({host(t, Shape{1, n}, edge_values(t))}, a, "edge values along 1");
+      a.reverse = true;
+      add({counting(t, Shape{2, 5})}, a, "[2,5] along 1 reversed");
+      a.axis = 0;
+      add({counting(t, Shape{20, 2})}, a, "[20,2] along 0 reversed (two tiles)");
+      a.reverse = false;
+      add({counting(t, Shape{40, 1})}, a, "[40,1] along 0 (three tiles)");
+      add({counting(t, Shape{0, 3})}, a, "[0,3] along 0");
+      break;
+    }
+    case Prim::sort: {
+      const auto n = static_cast<int64_t>(edge_values(t).size());
+      a.axis = 1;
+      a.num_keys = 1;
+      add({host(t, Shape{1, n}, edge_values(t))}, a, "edge values");
+      std::vector<uint64_t> reversed = edge_values(t);
+      std::reverse(reversed.begin(), reversed.end());
+      HostArray keys = host(t, Shape{1, n}, edge_values(t)), other = host(t, Shape{1, n}, reversed);
+      a.result = 1;
+      add({keys, other}, a, "edge values, carrying them reversed");
+      a.num_keys = 2;
+      add({keys, other}, a, "edge values then reversed ones as keys");
+      a.axis = 0;
+      a.num_keys = 1;
+      a.result = 0;
+      add({counting(t, Shape{3, 0})}, a, "[3,0] along 0");
+      add({counting(t, Shape{1, 4})}, a, "[1,4] along 0");
+      break;
+    }
+    case Prim::top_k: {
+      const auto n = static_cast<int64_t>(edge_values(t).size());
+      for (int64_t r : {0, 1}) {
+        a.result = r;
+        a.k = 5;
+        add({host(t, Shape{1, n}, edge_values(t))}, a, "edge values, k 5");
+        a.k = 4;
+        add({counting(t, Shape{3, 4})}, a, "[3,4], k 4");
+        a.k = 0;
+        add({counting(t, Shape{2, 0})}, a, "[2,0], k 0");
+      }
       break;
     }
     case Prim::threefry2x32:

@@ -129,7 +129,8 @@ struct Expectations {
   bool flushes_denormals = false;
   // max and min that do not propagate a NaN operand and pick either zero of a ±0 tie (XLA's CPU
   // backend lowers them to a compare and select): the result must be one of the two operands.
-  // reduce_max / reduce_min over values holding a NaN may give the non-NaN extreme.
+  // reduce_max / reduce_min, their windowed and cumulative forms, over values holding a NaN may
+  // give the non-NaN extreme.
   bool min_max_may_drop_nan = false;
   // The libm rows (tolerance_ulps > 0) within this many ulps of the cpu instead of the reference's
   // tolerance: XLA's own polynomial approximations (the largest seen is 7, tanh on float64; every
@@ -270,7 +271,9 @@ TEST(PrimitiveHarness, EveryRowGivesTheCpusBitsOnEveryOtherBackend) {
     for (int i = 0; i < ir::kNumPrims; ++i) {
       const auto p = static_cast<Prim>(i);
       const bool min_max = p == Prim::max || p == Prim::min;
-      const bool reduce_min_max = p == Prim::reduce_max || p == Prim::reduce_min;
+      const bool reduce_min_max = p == Prim::reduce_max || p == Prim::reduce_min ||
+                                  p == Prim::reduce_window_max || p == Prim::reduce_window_min ||
+                                  p == Prim::cummax || p == Prim::cummin;
       for (DType t : accepted(p)) {
         if (!d.backend()->supports(p, t)) continue;  // its support check is tested elsewhere
         int64_t largest_ulps = 0;

@@ -48,12 +48,15 @@ std::array<PrimRow, ir::kNumPrims> build_table() {
   lower(Prim::slice, &lower_slice);
   lower(Prim::concatenate, &lower_concatenate);
   lower(Prim::pad, &lower_pad);
-  for (Prim p : {Prim::reduce_sum, Prim::reduce_max, Prim::reduce_min}) lower(p, &lower_reduce);
+  for (Prim p : {Prim::reduce_sum, Prim::reduce_max, Prim::reduce_min, Prim::reduce_prod})
+    lower(p, &lower_reduce);
   lower(Prim::argmax, &lower_argmax);
+  lower(Prim::argmin, &lower_argmax);
   lower(Prim::dot_general, &lower_dot_general);
   lower(Prim::convolution, &lower_convolution);
   lower(Prim::reduce_window_sum, &lower_reduce_window);
-  lower(Prim::reduce_window_max, &lower_reduce_window);
+  for (Prim p : {Prim::reduce_window_max, Prim::reduce_window_min, Prim::reduce_window_prod})
+    lower(p, &lower_reduce_window);
   lower(Prim::select_and_scatter_add, &lower_select_and_scatter_add);
   lower(Prim::rev, &lower_rev);
   lower(Prim::gather, &lower_gather);
@@ -62,6 +65,9 @@ std::array<PrimRow, ir::kNumPrims> build_table() {
     lower(p, &lower_scatter);
   lower(Prim::dynamic_slice, &lower_dynamic_slice);
   lower(Prim::dynamic_update_slice, &lower_dynamic_slice);
+  for (Prim p : {Prim::cumsum, Prim::cumprod, Prim::cummax, Prim::cummin}) lower(p, &lower_scan);
+  lower(Prim::sort, &lower_sort);
+  lower(Prim::top_k, &lower_top_k);
   lower(Prim::threefry2x32, &lower_threefry2x32);
   for (int i = 0; i < ir::kNumPrims; ++i) {
     const auto p = static_cast<Prim>(i);

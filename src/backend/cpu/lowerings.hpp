@@ -92,6 +92,11 @@ Lowered lower_rev(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_gather(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_scatter(const ir::Node& node, std::span<const ir::ValueType> in);
 Lowered lower_dynamic_slice(const ir::Node& node, std::span<const ir::ValueType> in);
+// cumsum, cumprod, cummax, cummin (scan_kernels.cpp): XLA's CPU scan, bit for bit.
+Lowered lower_scan(const ir::Node& node, std::span<const ir::ValueType> in);
+// sort (one operand of a multi-operand stable sort), top_k (values or indices): sort_kernels.cpp.
+Lowered lower_sort(const ir::Node& node, std::span<const ir::ValueType> in);
+Lowered lower_top_k(const ir::Node& node, std::span<const ir::ValueType> in);
 
 Lowered lower_threefry2x32(const ir::Node& node, std::span<const ir::ValueType> in);
 

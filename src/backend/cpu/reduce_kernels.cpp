@@ -1,7 +1,7 @@
-// reduce_sum/max/min over any set of axes, and argmax. The input is read once in memory order and
-// folded into an accumulator per result element (scratch in the arena), so every axis set costs
-// the same streaming pass. Float sums accumulate in double: a float32 loss over a batch keeps its
-// digits without pairwise tricks.
+// reduce_sum/max/min/prod over any set of axes, and argmax/argmin. The input is read once in memory
+// order and folded into an accumulator per result element (scratch in the arena), so every axis set
+// costs the same streaming pass. Float sums accumulate in double: a float32 loss over a batch keeps
+// its digits without pairwise tricks.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -43,6 +43,24 @@ struct SumOp {
       return static_cast<A>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(x));
     } else {
       return acc + static_cast<A>(x);
+    }
+  }
+};
+
+// Products accumulate like sums: floats in double (rounded once), integers wrapping.
+struct ProdOp {
+  template <class T>
+  using acc_t = sum_acc_t<T>;
+  template <class A>
+  static A init() {
+    return A{1};
+  }
+  template <class A, class C>
+  static A fold(A acc, C x) {
+    if constexpr (std::is_integral_v<A>) {
+      return static_cast<A>(static_cast<uint64_t>(acc) * static_cast<uint64_t>(x));
+    } else {
+      return acc * static_cast<A>(x);
     }
   }
 };
@@ -120,8 +138,8 @@ KernelFn pick_reduce(DType t, size_t* acc_size) {
   }
   return visit_dtype(t, [&](auto tag) -> KernelFn {
     using T = decltype(tag);
-    if constexpr (std::is_same_v<Op, SumOp> && kIsBool<T>) {
-      return nullptr;  // sum of bool is not a primitive (convert first)
+    if constexpr ((std::is_same_v<Op, SumOp> || std::is_same_v<Op, ProdOp>)&&kIsBool<T>) {
+      return nullptr;  // sum and product of bool are not primitives (convert first)
     } else {
       *acc_size = sizeof(typename Op::template acc_t<T>);
       return &reduce_kernel<Op, T>;
@@ -133,7 +151,8 @@ struct ArgmaxParams : KernelParams {
   int64_t outer = 1, n = 1, inner = 1;
 };
 
-template <class T>
+// The index of the first maximum (kMax) or minimum along the axis; a NaN counts as both.
+template <class T, bool kMax>
 void argmax_kernel(const KernelArgs& a, const KernelParams& p) {
   const auto& ap = static_cast<const ArgmaxParams&>(p);
   const T* in = in_ptr<T>(a, 0);
@@ -146,10 +165,10 @@ void argmax_kernel(const KernelArgs& a, const KernelParams& p) {
         auto best = load(block[j]);
         for (int64_t i = 1; i < ap.n; ++i) {
           if constexpr (kIsFloat<T>) {
-            if (std::isnan(best)) break;  // the first NaN is the maximum
+            if (std::isnan(best)) break;  // the first NaN is the maximum (and the minimum)
           }
           const auto x = load(block[i * ap.inner + j]);
-          bool take = x > best;
+          bool take = kMax ? x > best : x < best;
           if constexpr (kIsFloat<T>) take = take || std::isnan(x);
           if (take) {
             best = x;
@@ -209,6 +228,9 @@ Lowered lower_reduce(const ir::Node& node, std::span<const ir::ValueType> in) {
     case ir::Prim::reduce_min:
       fn = pick_reduce<ExtremumOp<false>>(in[0].dtype, &acc_size);
       break;
+    case ir::Prim::reduce_prod:
+      fn = pick_reduce<ProdOp>(in[0].dtype, &acc_size);
+      break;
     default:
       break;
   }
@@ -228,8 +250,10 @@ Lowered lower_argmax(const ir::Node& node, std::span<const ir::ValueType> in) {
   params->n = x[axis];
   for (int i = axis + 1; i < x.rank(); ++i) params->inner *= x[i];
   Lowered l;
-  l.fn =
-      visit_dtype(in[0].dtype, [](auto tag) -> KernelFn { return &argmax_kernel<decltype(tag)>; });
+  const bool is_max = node.prim == ir::Prim::argmax;
+  l.fn = visit_dtype(in[0].dtype, [&](auto tag) -> KernelFn {
+    return is_max ? &argmax_kernel<decltype(tag), true> : &argmax_kernel<decltype(tag), false>;
+  });
   l.params = std::move(params);
   return l;
 }

@@ -1,4 +1,4 @@
-// reduce_window_sum, reduce_window_max and select_and_scatter_add (the max pool's VJP). Trailing
+// reduce_window_sum/max/min/prod and select_and_scatter_add (the max pool's VJP). Trailing
 // dims that the window passes through unchanged (window 1, stride 1, no padding: the features of
 // an NHWC pool) form one contiguous inner run, so a pool is a tight loop over channels per window
 // position; other forms are the same loop with a run of one.
@@ -57,7 +57,10 @@ size_t window_size(const WindowParams& p) {
   return p.rank == 0 ? 1 : p.window_index.size() / p.rank;
 }
 
-template <class T, bool kMax>
+// The combiner of a windowed reduction.
+enum class WindowOp { sum, max, min, prod };
+
+template <class T, WindowOp kOp>
 void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
   const auto& p = static_cast<const WindowParams&>(params);
   using C = compute_t<T>;
@@ -65,13 +68,16 @@ void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
   T* out = out_ptr<T>(args);
   auto* acc = reinterpret_cast<C*>(args.scratch);
   auto* offsets = reinterpret_cast<int64_t*>(args.scratch + p.inner * sizeof(double));
+  constexpr bool kMax = kOp == WindowOp::max, kMin = kOp == WindowOp::min;
   C init;
-  if constexpr (!kMax) {
+  if constexpr (kOp == WindowOp::sum) {
     init = C(0);
+  } else if constexpr (kOp == WindowOp::prod) {
+    init = C(1);
   } else if constexpr (std::numeric_limits<C>::has_infinity) {
-    init = -std::numeric_limits<C>::infinity();
+    init = kMax ? -std::numeric_limits<C>::infinity() : std::numeric_limits<C>::infinity();
   } else {
-    init = std::numeric_limits<C>::lowest();
+    init = kMax ? std::numeric_limits<C>::lowest() : std::numeric_limits<C>::max();
   }
   std::vector<int64_t> idx(p.rank, 0);
   for (int64_t o = 0; o < p.out_outer; ++o, next(idx, p.out_dims)) {
@@ -81,14 +87,20 @@ void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
       const T* src = in + offsets[w] * p.inner;
       for (int64_t c = 0; c < p.inner; ++c) {
         const C x = load(src[c]);
-        if constexpr (kMax) {
-          // max propagates NaN, as the max primitive does.
+        if constexpr (kMax || kMin) {
+          // max and min propagate NaN, as the primitives do.
           // Branch-free (x != x is isnan) so the loop over channels vectorizes.
-          bool take = x > acc[c];
+          bool take = kMax ? x > acc[c] : x < acc[c];
           if constexpr (kIsFloat<T>) take = take | (x != x);
           acc[c] = take ? x : acc[c];
         } else if constexpr (kIsBool<T>) {
           acc[c] = acc[c] || x;
+        } else if constexpr (kOp == WindowOp::prod) {
+          if constexpr (kIsInt<T>) {  // wraps like the dtype
+            acc[c] = static_cast<C>(static_cast<uint64_t>(acc[c]) * static_cast<uint64_t>(x));
+          } else {
+            acc[c] = static_cast<C>(acc[c] * x);
+          }
         } else {
           acc[c] = static_cast<C>(acc[c] + x);
         }
@@ -241,17 +253,20 @@ std::unique_ptr<WindowParams> window_params(const ir::Attrs& a, const Shape& in,
 Lowered lower_reduce_window(const ir::Node& node, std::span<const ir::ValueType> in) {
   (void)ir::infer_type(node.prim, in, node.attrs, node.loc);  // attrs are indexed per dim below
   auto params = window_params(node.attrs, in[0].shape, node.type.shape);
-  const bool is_max = node.prim == ir::Prim::reduce_window_max;
+  const ir::Prim prim = node.prim;
   Lowered l;
   l.scratch_bytes =
       static_cast<size_t>(params->inner) * sizeof(double) + window_size(*params) * sizeof(int64_t);
   l.fn = visit_dtype(in[0].dtype, [&](auto tag) -> KernelFn {
     using T = decltype(tag);
-    if (is_max) return &reduce_window_kernel<T, true>;
+    if (prim == ir::Prim::reduce_window_max) return &reduce_window_kernel<T, WindowOp::max>;
+    if (prim == ir::Prim::reduce_window_min) return &reduce_window_kernel<T, WindowOp::min>;
     if constexpr (kIsBool<T>) {
       return nullptr;
+    } else if (prim == ir::Prim::reduce_window_prod) {
+      return &reduce_window_kernel<T, WindowOp::prod>;
     } else {
-      return &reduce_window_kernel<T, false>;
+      return &reduce_window_kernel<T, WindowOp::sum>;
     }
   });
   if (l.fn == nullptr) no_kernel(node, in[0].dtype);
