@@ -309,11 +309,21 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::reduce_window_min, "reduce_window_min", K::window, 1, kAll, G::rule, "stablehlo.reduce_window"},
     {Prim::reduce_window_prod, "reduce_window_prod", K::window, 1, kNum, G::none, "stablehlo.reduce_window"},
     {Prim::select_and_scatter_add, "select_and_scatter_add", K::window, 2, kNum, G::none, "stablehlo.select_and_scatter"},
-  indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
-  scan,       // cumsum ... cummin
-  sort,       // sort, top_k: one node per result of a multi-result op
-  random,
-  collective  // exchanges between the devices of mesh axes (src/spmd runs them)
+    {Prim::rev, "rev", K::shape, 1, kAllC, G::rule, "stablehlo.reverse"},
+    {Prim::gather, "gather", K::indexing, 2, kAll, G::rule, "stablehlo.gather"},
+    {Prim::scatter, "scatter", K::indexing, 3, kAll, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_add, "scatter_add", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_mul, "scatter_mul", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_min, "scatter_min", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::scatter_max, "scatter_max", K::indexing, 3, kNum, G::rule, "stablehlo.scatter"},
+    {Prim::dynamic_slice, "dynamic_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_slice"},
+    {Prim::dynamic_update_slice, "dynamic_update_slice", K::indexing, -1, kAll, G::rule, "stablehlo.dynamic_update_slice"},
+    {Prim::cumsum, "cumsum", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cumprod, "cumprod", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cummax, "cummax", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::cummin, "cummin", K::scan, 1, kNum, G::rule, "stablehlo.reduce_window"},
+    {Prim::sort, "sort", K::sort, -1, kAll, G::rule, "stablehlo.sort"},
+    {Prim::top_k, "top_k", K::sort, 1, kNum, G::rule, "chlo.top_k"},
     {Prim::threefry2x32, "threefry2x32", K::random, 2, kU32, G::zero, ""},
     // collectives (docs/multi-device.md): attrs.collective names their mesh axes
     {Prim::psum, "psum", K::collective, 1, kNum, G::rule, "stablehlo.all_reduce"},

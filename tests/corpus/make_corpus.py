@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from flax import serialization  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OP = re.compile(r'"?\b((?:stablehlo|chlo)\.[a-z_]+)\b')
+OP = re.compile(r"\"?\b((?:stablehlo|chlo)\.[a-z_0-9]+)\b")
 NOT_OPS = {"stablehlo.return"}
 
 
