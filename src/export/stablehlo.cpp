@@ -698,6 +698,8 @@ class Emitter {
       line("stablehlo.return " + c + " : " + st, 6);
     }
     line("}) : (" + in_type(n, 0) + ", " + in_type(n, 1) + ", " + in_type(n, 2) + ") -> " + t);
+  }
+
   // A one-operand reduce_window with p's combiner (a reduction or scan primitive) and identity.
   void emit_reduce_window(ir::ValueId id, Prim p, const std::string& x, const ir::ValueType& xt,
                           const std::string& t, const std::string& attrs) {
