@@ -295,22 +295,30 @@ std::optional<Index> window_element(const ir::Attrs& a, const Shape& in, const I
   return i;
 }
 
-// reduce_window_sum / reduce_window_max: padding takes the init value (0; -inf, the lowest
-// integer, false).
+// reduce_window_sum / _max / _min / _prod: padding takes the init value (0; -inf, the lowest
+// integer, false; +inf, the highest integer, true; 1).
 uint64_t reduce_window(const Case& c, const Index& o) {
   const HostArray& x = c.in[0];
   const DType t = x.dtype;
   const Shape window(c.attrs.window);
+  const bool min = c.prim == Prim::reduce_window_min;
   Sum sum;
-  uint64_t best = t == DType::bool_ ? 0 : identity(Prim::reduce_max, t);
+  double fprod = 1;
+  uint64_t iprod = 1;
+  uint64_t best = t == DType::bool_ ? (min ? 1 : 0) : identity(min ? Prim::reduce_min : Prim::reduce_max, t);
   for (int64_t f = 0; f < window.numel(); ++f) {
     const std::optional<Index> i = window_element(c.attrs, x.shape, o, unravel(f, window));
     if (!i) continue;
     const uint64_t v = at(x, *i);
     sum.add(v, t);
-    if (greater(v, best, t)) best = v;
+    fprod *= as_double(v, t);
+    iprod *= is_unsigned(t) ? v : static_cast<uint64_t>(as_signed(v, t));
+    if (min ? less(v, best, t) : greater(v, best, t)) best = v;
   }
-  return c.prim == Prim::reduce_window_sum ? sum.bits(t) : best;
+  if (c.prim == Prim::reduce_window_sum) return sum.bits(t);
+  if (c.prim == Prim::reduce_window_prod)
+    return is_floating(t) ? Scalar::from_double(fprod, t).bits : iprod & mask(t);
+  return best;
 }
 
 // select_and_scatter_add: each window's source value goes to the window's first maximum (in
@@ -470,6 +478,8 @@ uint64_t moved(const Case& c, const Shape& out, const Index& o) {
       return convolution(c, o);
     case Prim::reduce_window_sum:
     case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod:
       return reduce_window(c, o);
     default:
       return 0;
@@ -638,7 +648,9 @@ std::optional<std::vector<uint64_t>> structured_reference(const Case& c, const S
     case Prim::dot_general:
     case Prim::convolution:
     case Prim::reduce_window_sum:
-    case Prim::reduce_window_max: {
+    case Prim::reduce_window_max:
+    case Prim::reduce_window_min:
+    case Prim::reduce_window_prod: {
       std::vector<uint64_t> r(static_cast<size_t>(out.numel()));
       for (size_t f = 0; f < r.size(); ++f)
         r[f] = moved(c, out, unravel(static_cast<int64_t>(f), out));
