@@ -116,7 +116,7 @@ def compare(a_dir, b_dir):
         for x, y in zip(jax.tree_util.tree_leaves(ta), jax.tree_util.tree_leaves(tb)):
             if x.shape != y.shape or x.dtype != y.dtype:
                 bad.append(f"{n}: {x.dtype}{list(x.shape)} vs {y.dtype}{list(y.shape)}")
-            elif x.dtype.kind in "fc":
+            elif x.dtype.kind in "fc" or x.dtype.name == "bfloat16":
                 if not np.allclose(x.astype(np.complex128), y.astype(np.complex128), rtol=1e-5,
                                    atol=1e-6, equal_nan=True):
                     bad.append(f"{n}: numbers differ")
