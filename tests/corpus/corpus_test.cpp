@@ -65,10 +65,14 @@ DType component(DType t) {
 
 double as_double(const uint8_t* p, DType t) {
   switch (t) {
-    case DType::bfloat16: return to_float(std::bit_cast<bf16>(*reinterpret_cast<const uint16_t*>(p)));
-    case DType::float16: return to_float(std::bit_cast<f16>(*reinterpret_cast<const uint16_t*>(p)));
-    case DType::float32: return *reinterpret_cast<const float*>(p);
-    default: return *reinterpret_cast<const double*>(p);
+    case DType::bfloat16:
+      return to_float(std::bit_cast<bf16>(*reinterpret_cast<const uint16_t*>(p)));
+    case DType::float16:
+      return to_float(std::bit_cast<f16>(*reinterpret_cast<const uint16_t*>(p)));
+    case DType::float32:
+      return *reinterpret_cast<const float*>(p);
+    default:
+      return *reinterpret_cast<const double*>(p);
   }
 }
 
@@ -77,7 +81,10 @@ double as_double(const uint8_t* p, DType t) {
 double ulps(double got, double want, DType t) {
   if (std::isnan(got) && std::isnan(want)) return 0;
   if (!std::isfinite(got) || !std::isfinite(want)) return got == want ? 0 : INFINITY;
-  const int mantissa = t == DType::bfloat16 ? 7 : t == DType::float16 ? 10 : t == DType::float32 ? 23 : 52;
+  const int mantissa = t == DType::bfloat16  ? 7
+                       : t == DType::float16 ? 10
+                       : t == DType::float32 ? 23
+                                             : 52;
   const int min_exponent = t == DType::float16 ? -14 : t == DType::float64 ? -1022 : -126;
   const int e = want == 0 ? min_exponent : std::max(std::ilogb(want), min_exponent);
   return std::abs(got - want) / std::ldexp(1.0, e - mantissa);
@@ -196,22 +203,27 @@ TEST(JaxCorpus, ImportsAndMatchesJax) {
     for (const auto& t : meta["dtypes"]) by_dtype[t.get<std::string>()].add(ok);
     if (!ok) failures << "  " << name << ": " << first_line(outcome) << "\n";
     if (ok && expected.count(name))
-      unexpected.push_back(name + " now imports and matches JAX: take it out of expected_failures.txt");
+      unexpected.push_back(name +
+                           " now imports and matches JAX: take it out of expected_failures.txt");
     if (!ok && !expected.count(name)) unexpected.push_back(name + ": " + outcome);
   }
   for (const auto& [name, why] : expected)
-    if (!seen.count(name)) unexpected.push_back(name + " is in expected_failures.txt but not in the corpus");
+    if (!seen.count(name))
+      unexpected.push_back(name + " is in expected_failures.txt but not in the corpus");
 
   auto table = [](const char* title, const std::map<std::string, Tally>& rows) {
     std::ostringstream s;
     s << "| " << title << " | imports and matches |\n|---|---|\n";
-    for (const auto& [k, t] : rows) s << "| " << k << " | " << t.passed << " / " << t.total << " |\n";
+    for (const auto& [k, t] : rows)
+      s << "| " << k << " | " << t.passed << " / " << t.total << " |\n";
     return s.str();
   };
   std::cout << "JAX corpus: " << all.passed << " of " << all.total
             << " programs import and match JAX\n\n"
-            << table("area", by_area) << "\n" << table("op", by_op) << "\n"
-            << table("dtype", by_dtype) << "\nfailing:\n" << failures.str();
+            << table("area", by_area) << "\n"
+            << table("op", by_op) << "\n"
+            << table("dtype", by_dtype) << "\nfailing:\n"
+            << failures.str();
   for (const std::string& u : unexpected) ADD_FAILURE() << u;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -67,21 +68,28 @@ TEST_F(FileSafety, APipeIsReadUpToItsBoundThenRefused) {
   const fs::path fifo = dir_ / "f";
   // 5000 bytes from a writer: read whole under a bound of 5000, refused under 4999.
   for (const size_t bound : {size_t{5000}, size_t{4999}}) {
+    // A reader end held open first, so the writer's open never waits; the test reads only once
+    // the writer has its end open (else kiln could see end-of-file, and the writer then block
+    // forever on an open no reader answers: the hang this once was under load).
+    const int holder = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    ASSERT_GE(holder, 0);
+    std::promise<void> opened;
     std::thread writer([&] {
       const int fd = ::open(fifo.c_str(), O_WRONLY);
-      std::vector<uint8_t> data(5000, 7);
+      opened.set_value();
+      std::vector<uint8_t> data(5000, 7);  // under a pipe's buffer: written without a reader
       [[maybe_unused]] ssize_t n = ::write(fd, data.data(), data.size());
       ::close(fd);
     });
-    // The reader opens without blocking; wait until the writer has its end open.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    opened.get_future().wait();
     if (bound == 5000) {
       EXPECT_EQ(read_file(fifo, bound), std::vector<uint8_t>(5000, 7));
     } else {
-      const std::string m = message_of([&] { read_file(fifo, bound); });
+      const std::string m = message_of([&] { (void)read_file(fifo, bound); });
       EXPECT_NE(m.find("more than 4999 bytes come from this pipe"), std::string::npos) << m;
     }
     writer.join();
+    ::close(holder);
   }
 }
 

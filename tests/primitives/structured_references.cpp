@@ -134,7 +134,9 @@ struct Sum {
     i += (is_unsigned(t) ? x : static_cast<uint64_t>(as_signed(x, t))) *
          (is_unsigned(t) ? y : static_cast<uint64_t>(as_signed(y, t)));
   }
-  uint64_t bits(DType t) const { return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t); }
+  uint64_t bits(DType t) const {
+    return is_floating(t) ? Scalar::from_double(f, t).bits : i & mask(t);
+  }
 };
 
 // The elements of the line through index `o` along `axis`, in order.
@@ -282,7 +284,6 @@ uint64_t dot(const Case& c, const Index& o) {
   return sum.bits(c.attrs.preferred_element_type.value_or(t));
 }
 
-
 // The operand index of window position w of output window o (strides and low padding of the
 // attributes), or nothing when it falls in the padding.
 std::optional<Index> window_element(const ir::Attrs& a, const Shape& in, const Index& o,
@@ -305,7 +306,8 @@ uint64_t reduce_window(const Case& c, const Index& o) {
   Sum sum;
   double fprod = 1;
   uint64_t iprod = 1;
-  uint64_t best = t == DType::bool_ ? (min ? 1 : 0) : identity(min ? Prim::reduce_min : Prim::reduce_max, t);
+  uint64_t best =
+      t == DType::bool_ ? (min ? 1 : 0) : identity(min ? Prim::reduce_min : Prim::reduce_max, t);
   for (int64_t f = 0; f < window.numel(); ++f) {
     const std::optional<Index> i = window_element(c.attrs, x.shape, o, unravel(f, window));
     if (!i) continue;
@@ -336,7 +338,8 @@ std::vector<uint64_t> select_and_scatter_add(const Case& c) {
       if (i && (!chosen || greater(at(operand, *i), at(operand, *chosen), t))) chosen = i;
     }
     if (chosen)
-      acc[static_cast<size_t>(ravel(*chosen, operand.shape))].add(source.bits[static_cast<size_t>(s)], t);
+      acc[static_cast<size_t>(ravel(*chosen, operand.shape))].add(
+          source.bits[static_cast<size_t>(s)], t);
   }
   std::vector<uint64_t> r;
   for (const Sum& a : acc) r.push_back(a.bits(t));
@@ -356,13 +359,13 @@ uint64_t convolution(const Case& c, const Index& o) {
   const int64_t feature = o[static_cast<size_t>(d.out_spec[1])];
   const int64_t fg = out_features / d.feature_group_count;
   const int64_t bg = out_features / d.batch_group_count;
-  const int64_t out_batch_size =
-      lhs.shape[static_cast<int>(d.lhs_spec[0])] / d.batch_group_count;
+  const int64_t out_batch_size = lhs.shape[static_cast<int>(d.lhs_spec[0])] / d.batch_group_count;
   Index li(static_cast<size_t>(lhs.shape.rank())), ri(static_cast<size_t>(rhs.shape.rank()));
   li[static_cast<size_t>(d.lhs_spec[0])] = batch + (feature / bg) * out_batch_size;
   ri[static_cast<size_t>(d.rhs_spec[0])] = feature;
   Shape kernel;
-  for (size_t k = 0; k < spatial; ++k) kernel.push_back(rhs.shape[static_cast<int>(d.rhs_spec[2 + k])]);
+  for (size_t k = 0; k < spatial; ++k)
+    kernel.push_back(rhs.shape[static_cast<int>(d.rhs_spec[2 + k])]);
   Sum sum;
   for (int64_t ci = 0; ci < in_features; ++ci) {
     li[static_cast<size_t>(d.lhs_spec[1])] = (feature / fg) * in_features + ci;
