@@ -15,8 +15,8 @@
 
 #include "fuzz_check.hpp"
 #include "io/chunked_array.hpp"
-#include "kiln/error.hpp"
 #include "kiln/checkpoints.hpp"
+#include "kiln/error.hpp"
 #include "kiln/serialization.hpp"
 
 namespace ks = kiln::serialization;

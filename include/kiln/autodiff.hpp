@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "kiln/trace.hpp"
 #include "kiln/detail/autodiff.hpp"
+#include "kiln/trace.hpp"
 #include "kiln/tree.hpp"
 
 namespace kiln {

@@ -49,9 +49,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Tr
 // {.strict = false}; errors name the file and the path). `dir` may also be a checkpoint file.
 // kiln::Error naming the directory when there is none.
 [[nodiscard]] Tree restore_checkpoint(const std::filesystem::path& dir, const Tree& templ,
-                        std::optional<int64_t> step = std::nullopt,
-                        const std::string& prefix = kDefaultPrefix,
-                        const serialization::RestoreOptions& options = {});
+                                      std::optional<int64_t> step = std::nullopt,
+                                      const std::string& prefix = kDefaultPrefix,
+                                      const serialization::RestoreOptions& options = {});
 
 // The newest checkpoint in `dir` (none when `dir` is missing or holds none).
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir,
@@ -79,10 +79,8 @@ TrainState restore_train_state(const std::filesystem::path& dir, const TrainStat
                                const std::string& prefix = kDefaultPrefix,
                                const serialization::RestoreOptions& options = {});
 
-
 // ---- checkpoint files of either format, told apart by extension (.msgpack, .safetensors) ----
 // (what `kiln inspect`, `kiln convert` and `kiln diff` do)
-
 
 enum class Format : uint8_t { msgpack, safetensors };
 // ValueError naming the path when the extension is neither.
@@ -112,7 +110,6 @@ Diff diff(const serialization::StateValue& a, const serialization::StateValue& b
 // diff of two files read in place: memory beyond the largest pair of arrays stays constant.
 Diff diff_files(const std::filesystem::path& a, const std::filesystem::path& b);
 
-
 // What `kiln inspect FILE` shows of a state dict: its entries in order, each array with zlib's
 // CRC-32 of its elements' bytes as stored (little-endian, row-major; a chunked array's joined),
 // the same in either file format and what Python's zlib.crc32(np.asarray(x).tobytes()) gives.
@@ -133,9 +130,9 @@ struct SummaryTotals {
   bool operator==(const SummaryTotals&) const = default;
 };
 struct Summary {
-  std::vector<SummaryEntry> entries;      // the leaves (arrays, native values, empty maps)
-  SummaryTotals total;                    // over the whole state
-  std::optional<SummaryTotals> params;    // over its top-level "params", when there is one
+  std::vector<SummaryEntry> entries;    // the leaves (arrays, native values, empty maps)
+  SummaryTotals total;                  // over the whole state
+  std::optional<SummaryTotals> params;  // over its top-level "params", when there is one
   bool operator==(const Summary&) const = default;
 };
 [[nodiscard]] Summary summarize(const serialization::StateValue& state);

@@ -16,6 +16,6 @@
 namespace kiln {
 
 [[nodiscard]] ir::Graph from_stablehlo(std::string_view text,
-                                      std::string_view source_name = "<mlir>");
+                                       std::string_view source_name = "<mlir>");
 
 }  // namespace kiln

@@ -156,9 +156,9 @@ enum class PrimKind : uint8_t {
   contraction,  // dot_general
   convolution,
   window,
-  indexing,   // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
-  scan,       // cumsum ... cummin
-  sort,       // sort, top_k: one node per result of a multi-result op
+  indexing,  // gather, scatter*, dynamic_slice, dynamic_update_slice: integer index operands
+  scan,      // cumsum ... cummin
+  sort,      // sort, top_k: one node per result of a multi-result op
   random,
   collective  // exchanges between the devices of mesh axes (src/spmd runs them)
 };
@@ -428,13 +428,13 @@ struct Attrs {
   int64_t k = 0;         // top_k: how many of the largest elements
   int64_t result = 0;    // sort, top_k: which result of the multi-result op this node is (sort:
                          // the operand it returns sorted; top_k: 0 values, 1 indices)
-  DotDims dot;                                // dot_general
-  ConvDims conv;                              // convolution
-  GatherDims gather;                          // gather, scatter*
-  Scalar value;                               // full
-  std::shared_ptr<const Buffer> literal;      // constant: host buffer owned by the graph
-  int64_t index = 0;                          // parameter: position among the graph's inputs
-  CollectiveAttrs collective;                 // psum, all_gather, ... axis_index
+  DotDims dot;           // dot_general
+  ConvDims conv;         // convolution
+  GatherDims gather;     // gather, scatter*
+  Scalar value;          // full
+  std::shared_ptr<const Buffer> literal;  // constant: host buffer owned by the graph
+  int64_t index = 0;                      // parameter: position among the graph's inputs
+  CollectiveAttrs collective;             // psum, all_gather, ... axis_index
 
   // dot_general, convolution: lax's preferred_element_type, a result dtype wider than the operands
   // (int8 -> int32, bfloat16 -> float32); empty: the operands' dtype.

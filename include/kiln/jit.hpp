@@ -122,7 +122,7 @@ class JitCache {
   Loc loc_;
   Device device_;
   std::mutex mutex_;  // one caller at a time: an executable's arena is not shared between runs
-  struct Entry;  // one traced signature: its executable, output template and output pool
+  struct Entry;       // one traced signature: its executable, output template and output pool
   std::vector<std::unique_ptr<Entry>> entries_;  // one per signature, in tracing order
   size_t leaf_count_hint_ = 0;
   struct PartitionedEntry;  // src/spmd/sharded_jit.cpp

@@ -73,7 +73,8 @@ Tree from_state_dict(const Tree& templ, const StateValue& state,
 
 [[nodiscard]] std::vector<uint8_t> to_bytes(const Tree& t);
 [[nodiscard]] Tree from_bytes(const Tree& templ, const std::vector<uint8_t>& bytes,
-                const std::string& source = "<bytes>", const RestoreOptions& options = {});
+                              const std::string& source = "<bytes>",
+                              const RestoreOptions& options = {});
 
 // How a file replaces another.
 struct WriteOptions {

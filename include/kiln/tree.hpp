@@ -232,22 +232,22 @@ std::vector<Array> tree_leaves(const T& x) {
 // Makes a struct a tree whose data fields are the ones named (up to 8), in that order:
 //   struct TrainState { Array step; Tree params; Tree opt_state; ApplyFn apply_fn; };
 //   KILN_TREE(TrainState, step, params, opt_state)   // at namespace scope
-#define KILN_TREE(Type, ...)                                                                       \
-  template <>                                                                                      \
-  struct kiln::tree_traits<Type> {                                                                 \
-    static auto fields() {                                                                         \
-      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                    \
-          __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_,  \
-          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                       \
-    }                                                                                              \
-    using Impl = ::kiln::detail::StructTree<Type>;                                                 \
-    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {            \
-      Impl::flatten(x, fields(), leaves, h);                                                       \
-    }                                                                                              \
-    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {                \
-      return Impl::rebuild(like, fields(), leaves);                                                \
-    }                                                                                              \
-    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }              \
+#define KILN_TREE(Type, ...)                                                                      \
+  template <>                                                                                     \
+  struct kiln::tree_traits<Type> {                                                                \
+    static auto fields() {                                                                        \
+      return std::make_tuple(KILN_TREE_EXPAND_(KILN_TREE_PICK_(                                   \
+          __VA_ARGS__, KILN_TREE_F8_, KILN_TREE_F7_, KILN_TREE_F6_, KILN_TREE_F5_, KILN_TREE_F4_, \
+          KILN_TREE_F3_, KILN_TREE_F2_, KILN_TREE_F1_)(Type, __VA_ARGS__)));                      \
+    }                                                                                             \
+    using Impl = ::kiln::detail::StructTree<Type>;                                                \
+    static void flatten(const Type& x, std::vector<::kiln::Array>& leaves, size_t& h) {           \
+      Impl::flatten(x, fields(), leaves, h);                                                      \
+    }                                                                                             \
+    static Type rebuild(const Type& like, std::span<const ::kiln::Array>& leaves) {               \
+      return Impl::rebuild(like, fields(), leaves);                                               \
+    }                                                                                             \
+    static ::kiln::Tree to_tree(const Type& x) { return Impl::to_tree(x, fields()); }             \
   }
 
 // KILN_TREE's implementation and jit's output templates: not the API.

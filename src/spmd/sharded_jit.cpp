@@ -118,7 +118,8 @@ std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
     if (!mesh) mesh = find_mesh(s);
   if (!mesh && options_.out_shardings) mesh = find_mesh(*options_.out_shardings);
   for (const Array& a : leaves)
-    if (!mesh && ArrayAccess::impl(a)->sharded) mesh = ArrayAccess::impl(a)->sharded->sharding.mesh();
+    if (!mesh && ArrayAccess::impl(a)->sharded)
+      mesh = ArrayAccess::impl(a)->sharded->sharding.mesh();
   if (!mesh) mesh = current_mesh();
   if (!mesh)
     throw ValueError(
@@ -133,10 +134,10 @@ std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
   for (size_t i = 0; i < leaves.size(); ++i) {
     const Array& a = leaves[i];
     const LeafSharding& g = given[i];
-    NamedSharding s = g.named             ? *g.named
-                      : g.spec            ? NamedSharding(*mesh, *g.spec)
+    NamedSharding s = g.named                         ? *g.named
+                      : g.spec                        ? NamedSharding(*mesh, *g.spec)
                       : ArrayAccess::impl(a)->sharded ? ArrayAccess::impl(a)->sharded->sharding
-                                          : NamedSharding(*mesh, P());
+                                                      : NamedSharding(*mesh, P());
     if (!(s.mesh() == *mesh))
       throw ValueError(message("jit: argument leaf " + std::to_string(i) + " is placed on " +
                                    s.mesh().str() + ", other arguments on " + mesh->str(),

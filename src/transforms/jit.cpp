@@ -58,7 +58,7 @@ Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueTy
   Array a = Array::from_buffer(std::move(buffer), t.dtype, t.shape);
   if (empty != nullptr)
     *empty = ArrayAccess::impl(a);  // all slots live: the user keeps them, so this one
-                        // is not pooled
+                                    // is not pooled
   return a;
 }
 
@@ -183,9 +183,10 @@ std::vector<bool> donated_leaves(const std::vector<int>& donate_argnums,
   return donated;
 }
 
-std::pair<std::vector<Array>, const void*> JitCache::call(
-    std::span<const Array> leaves, std::span<const size_t> arg_ends, size_t structure_hash,
-    TraceFn trace_fn, const Loc& call_loc) {
+std::pair<std::vector<Array>, const void*> JitCache::call(std::span<const Array> leaves,
+                                                          std::span<const size_t> arg_ends,
+                                                          size_t structure_hash, TraceFn trace_fn,
+                                                          const Loc& call_loc) {
   std::lock_guard lock(mutex_);
   for (const Array& a : leaves) {
     if (a.empty())

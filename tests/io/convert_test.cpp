@@ -164,7 +164,7 @@ TEST(Convert, StateDictsSafetensorsCannotHold) {
   // Flax's to_bytes of a bare array has no name to give it.
   std::string e = error_of([&] {
     checkpoints::write_state(std::filesystem::temp_directory_path() / "kiln_bare.safetensors",
-                            array_value(f32({1}, {1})));
+                             array_value(f32({1}, {1})));
   });
   EXPECT_NE(e.find("kiln_bare.safetensors: safetensors holds named arrays, so the state dict must "
                    "be a map, not an array float32[1]"),
@@ -224,8 +224,9 @@ TEST(Convert, MsgpackOfEveryDtypeConvertsToMsgpackByteForByte) {
   serialization::write_file(a, serialization::encode(every_dtype(true)));
   checkpoints::convert(a, dir / "b.msgpack");
   EXPECT_EQ(serialization::read_file(dir / "b.msgpack"), serialization::read_file(a));
-  EXPECT_TRUE(checkpoints::diff(checkpoints::read_state(a), checkpoints::read_state(dir / "b.msgpack"))
-                  .identical);
+  EXPECT_TRUE(
+      checkpoints::diff(checkpoints::read_state(a), checkpoints::read_state(dir / "b.msgpack"))
+          .identical);
 
   // To safetensors: complex128 has no dtype there; the error names the file, tensor and dtype,
   // and nothing is written.
@@ -260,7 +261,8 @@ TEST(Convert, ReadingInPlaceSaysWhatReadingWholeSays) {
   serialization::write_file(a, serialization::encode(every_dtype(false)));
   checkpoints::convert(a, dir / "a.safetensors");
   for (const auto& f : {a, dir / "a.safetensors"}) {
-    EXPECT_EQ(checkpoints::summarize_file(f), checkpoints::summarize(checkpoints::read_state(f))) << f;
+    EXPECT_EQ(checkpoints::summarize_file(f), checkpoints::summarize(checkpoints::read_state(f)))
+        << f;
     const StateValue in_place = checkpoints::read_state_in_place(f);
     EXPECT_EQ(serialization::encode(in_place), serialization::encode(checkpoints::read_state(f)));
   }

@@ -3,9 +3,9 @@
 // bytes: 7bd5c66f).
 #include <gtest/gtest.h>
 
+#include "inspect_text.hpp"
 #include "io/chunked_array.hpp"
 #include "io/io_test_helpers.hpp"
-#include "inspect_text.hpp"
 #include "kiln/checkpoints.hpp"
 
 namespace kiln {

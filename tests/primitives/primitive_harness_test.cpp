@@ -189,7 +189,8 @@ TEST(PrimitiveHarness, EveryRowHasCasesForEveryDtypeItAccepts) {
 std::optional<std::vector<uint64_t>> expected(const Case& c, const ir::ValueType& out) {
   if (!is_elementwise(c.prim)) {
     std::optional<std::vector<uint64_t>> r = structured_reference(c, out.shape);
-    if (!r) ADD_FAILURE() << label(c) << ": no reference (tests/primitives/structured_references.cpp)";
+    if (!r)
+      ADD_FAILURE() << label(c) << ": no reference (tests/primitives/structured_references.cpp)";
     return r;
   }
   std::vector<uint64_t> r(static_cast<size_t>(out.shape.numel()));

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "kiln/error.hpp"
 #include "kiln/checkpoints.hpp"
+#include "kiln/error.hpp"
 #include "kiln/safetensors.hpp"
 #include "kiln/serialization.hpp"
 

@@ -30,7 +30,7 @@ void check_output_kind(bool returns_array, bool returns_pair, bool has_aux, cons
 
 template <class F, class X, class... Rest>
 auto value_and_grad(const F& f, bool has_aux, const char* who, const Loc& loc, const X& x,
-                         const Rest&... rest) {
+                    const Rest&... rest) {
   using Out = std::remove_cvref_t<std::invoke_result_t<const F&, const X&, const Rest&...>>;
   constexpr bool kReturnsPair = requires(const Out& o) {
     o.first;
@@ -49,8 +49,7 @@ auto value_and_grad(const F& f, bool has_aux, const char* who, const Loc& loc, c
     return leaves;
   };
   auto [outs, cts] = vjp_core(
-      primals, body,
-      [&](std::span<const Array> o) { return scalar_seed(o.first(1), who, loc); },
+      primals, body, [&](std::span<const Array> o) { return scalar_seed(o.first(1), who, loc); },
       who, loc);
   std::span<const Array> git = cts;
   X g = tree_traits<X>::rebuild(x, git);
