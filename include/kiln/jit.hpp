@@ -92,7 +92,8 @@ class JitCache {
       FunctionRef<std::vector<Array>(std::span<const Array>, std::shared_ptr<const void>&)>;
 
   // Finds (or traces, via `trace_fn`, and compiles) the entry for these leaves, runs it, and
-  // returns the output leaves and the output template `trace_fn` stored when it traced them.
+  // returns the output leaves and the output template `trace_fn` stored when it traced them —
+  // or, running nothing, no template when a leaf is a sharded array (call_partitioned's call).
   // `arg_ends[k]`: the leaf index where argument k's leaves end (for donate_argnums).
   // `call_loc`: the user's call, which errors about the arguments name (and a donated argument
   // remembers, for the error when it is used again).
@@ -101,9 +102,9 @@ class JitCache {
                                                   size_t structure_hash, TraceFn trace_fn,
                                                   const Loc& call_loc);
   ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
-  // Whether calls are partitioned over a mesh: in_shardings or out_shardings are set, or some
-  // leaf is a sharded array.
-  bool partitioned(std::span<const Array> leaves) const;
+  // Whether every call is partitioned over a mesh: in_shardings or out_shardings are set. (A call
+  // is partitioned too when a leaf is a sharded array: `call` then returns no template.)
+  bool has_shardings() const { return !options_.in_shardings.empty() || options_.out_shardings; }
   // The partitioned call (src/spmd/sharded_jit.cpp): traces the global function once per
   // signature, partitions it for every device of the mesh, runs it on the leaves' shards and
   // returns sharded outputs. `trees[k]`: argument k when it is a Tree (for dict in_shardings).
@@ -243,7 +244,15 @@ class Jitted {
     [[maybe_unused]] size_t k = 0;
     ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
     auto trace_fn = tracer_fn<R>(args...);
-    if (cache_->partitioned(leaves)) {
+    if (!cache_->has_shardings()) {
+      auto [outs, output_template] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
+      if (output_template != nullptr) {
+        std::span<const Array> it(outs);
+        return static_cast<const detail::OutputTemplate<R>*>(output_template)->rebuild(it);
+      }
+      // No template: a leaf is a sharded array, so the call is partitioned.
+    }
+    {
       std::array<const Tree*, sizeof...(Args)> trees{};
       [[maybe_unused]] size_t j = 0;
       ((trees[j++] = tree_or_null(args)), ...);
@@ -253,9 +262,6 @@ class Jitted {
       std::span<const Array> it(outs);
       return static_cast<const detail::OutputTemplate<R>*>(tmpl.get())->rebuild(it);
     }
-    auto [outs, output_template] = cache_->call(leaves, arg_ends, h, trace_fn, loc);
-    std::span<const Array> it(outs);
-    return static_cast<const detail::OutputTemplate<R>*>(output_template)->rebuild(it);
   }
 
   template <class A>

@@ -713,7 +713,8 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
     const std::string combiner = region_combiner(op, body);
     const DType t = g_.type(in[0]).dtype;
     if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") && t == DType::bool_) {
-      // jnp.all / jnp.any: the minimum / maximum of the bools as uint8.
+      // jnp.all / jnp.any (and JAX's checks of index vectors in gather's "fill" mode): the
+      // minimum / maximum of the bools as uint8.
       const bool all = combiner == "stablehlo.and";
       const ValueId r = add(op, all ? Prim::reduce_min : Prim::reduce_max,
                             {convert_to(op, in[0], DType::uint8)}, a);
@@ -723,22 +724,6 @@ std::vector<ValueId> Importer::reduce(const Op& op, const std::vector<ValueId>& 
                   {b, broadcast_scalar(op, in[1], g_.type(b).shape)}, {})};
     }
     Prim reduction = Prim::reduce_sum, combine = Prim::add;
-    if ((combiner == "stablehlo.and" || combiner == "stablehlo.or") &&
-        g_.type(in[0]).dtype == DType::bool_) {
-      // all / any of bools (JAX's gather and take in "fill" mode check their index vectors so):
-      // a min / max of the 0/1 bytes.
-      const bool all = combiner == "stablehlo.and";
-      ir::Attrs u8, b;
-      u8.dtype = DType::uint8;
-      b.dtype = DType::bool_;
-      ValueId r = add(op, all ? Prim::reduce_min : Prim::reduce_max,
-                      {add(op, Prim::convert, {in[0]}, u8)}, a);
-      if (!is_full_with(in[1], all ? 1 : 0))
-        r = add(op, all ? Prim::min : Prim::max,
-                {r, broadcast_scalar(op, add(op, Prim::convert, {in[1]}, u8), g_.type(r).shape)},
-                {});
-      return {add(op, Prim::convert, {r}, b)};
-    }
     if (combiner == "stablehlo.maximum") {
       reduction = Prim::reduce_max;
       combine = Prim::max;

@@ -84,13 +84,6 @@ struct JitCache::PartitionedEntry {
   std::shared_ptr<const void> output_template;
 };
 
-bool JitCache::partitioned(std::span<const Array> leaves) const {
-  if (!options_.in_shardings.empty() || options_.out_shardings) return true;
-  for (const Array& a : leaves)
-    if (!a.empty() && ArrayAccess::impl(a)->sharded) return true;
-  return false;
-}
-
 std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
                                               std::span<const size_t> arg_ends,
                                               std::span<const Tree* const> trees,

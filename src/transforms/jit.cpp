@@ -199,6 +199,7 @@ std::pair<std::vector<Array>, const void*> JitCache::call(std::span<const Array>
                       ") was passed to a jitted function outside of any trace",
                   call_loc,
                   "it escaped the jit/grad that created it; return it from that function instead"));
+    if (impl.sharded) return {{}, nullptr};  // the partitioned call's (sharded_jit.cpp)
   }
 
   // A function has a few signatures at most: comparing each entry's types directly is cheaper

@@ -20,6 +20,7 @@
 #include "kiln/import.hpp"
 #include "kiln/kiln.hpp"
 #include "kiln/serialization.hpp"
+#include "support/run_graph.hpp"
 
 namespace kiln {
 namespace {
@@ -33,27 +34,6 @@ std::string read_text(const std::filesystem::path& p) {
 
 std::string key(size_t i) {
   return (i < 10 ? "0" : "") + std::to_string(i);
-}
-
-std::vector<Array> run_on_cpu(const ir::Graph& g, const std::vector<Array>& inputs) {
-  auto cpu = find_backend("cpu");
-  const Device d = devices("cpu")[0];
-  auto exe = cpu->compile(g, d);
-  std::vector<Buffer*> in;
-  for (const Array& a : inputs) in.push_back(a.buffer().get());
-  std::vector<std::shared_ptr<Buffer>> out_bufs;
-  std::vector<Buffer*> out;
-  for (ir::ValueId v : g.outputs) {
-    const ir::ValueType& t = g.type(v);
-    out_bufs.push_back(cpu->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), d));
-    out.push_back(out_bufs.back().get());
-  }
-  exe->run(in, out);
-  std::vector<Array> result;
-  for (size_t i = 0; i < out_bufs.size(); ++i)
-    result.push_back(
-        Array::from_buffer(out_bufs[i], g.type(g.outputs[i]).dtype, g.type(g.outputs[i]).shape));
-  return result;
 }
 
 // The real floating type under a dtype: itself, or a complex's component.
@@ -151,7 +131,7 @@ std::string run_program(const std::string& name, int max_ulp) {
   for (size_t i = 0; i < g.inputs.size(); ++i) args.push_back(io["inputs"][key(i)].leaf());
   std::vector<Array> got;
   try {
-    got = run_on_cpu(g, args);
+    got = testing::run_graph(g, args);
   } catch (const Error& e) {
     return "run: " + std::string(e.what());
   }

@@ -26,6 +26,7 @@
 #include "kiln/serialization.hpp"
 #include "kiln/train_state.hpp"
 #include "pjrt/xla_plugin.hpp"
+#include "support/run_graph.hpp"
 
 namespace kiln {
 namespace {
@@ -316,27 +317,6 @@ TEST(ReferenceOptaxSchedules, ValuesAtCounts0To24) {
 // ---- (e) jax.jit(f).lower(...).as_text() imported by kiln and run ----
 class ReferenceJaxModule : public ::testing::TestWithParam<std::string> {};
 
-std::vector<Array> run_graph(const ir::Graph& g, const std::vector<Array>& inputs) {
-  Backend* cpu = find_backend("cpu");
-  const Device d = devices("cpu")[0];
-  auto exe = cpu->compile(g, d);
-  std::vector<Buffer*> in;
-  for (const Array& a : inputs) in.push_back(a.buffer().get());
-  std::vector<std::shared_ptr<Buffer>> out_bufs;
-  std::vector<Buffer*> out;
-  for (ir::ValueId v : g.outputs) {
-    const ir::ValueType& t = g.type(v);
-    out_bufs.push_back(cpu->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), d));
-    out.push_back(out_bufs.back().get());
-  }
-  exe->run(in, out);
-  std::vector<Array> result;
-  for (size_t i = 0; i < out_bufs.size(); ++i)
-    result.push_back(
-        Array::from_buffer(out_bufs[i], g.type(g.outputs[i]).dtype, g.type(g.outputs[i]).shape));
-  return result;
-}
-
 TEST_P(ReferenceJaxModule, ImportedAndRunMatchesJax) {
   const std::string name = GetParam();
   std::ifstream in(kData / ("jax_" + name + ".mlir"));
@@ -352,7 +332,7 @@ TEST_P(ReferenceJaxModule, ImportedAndRunMatchesJax) {
                                             bytes_of("jax_" + name + "_io.msgpack"));
   std::vector<Array> args;
   for (size_t i = 0; i < g.inputs.size(); ++i) args.push_back(io["inputs"][key(i)].leaf());
-  const std::vector<Array> got = run_graph(g, args);
+  const std::vector<Array> got = testing::run_graph(g, args);
   ASSERT_EQ(got.size(), 1u);
   const std::vector<float> a = got[0].to_vector<float>();
   const std::vector<float> b = io["outputs"]["00"].leaf().to_vector<float>();
@@ -398,7 +378,7 @@ TEST(ReferenceComplexModel, FlaxFileLoadsAndAppliesAsJaxDoes) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const ir::Graph g = from_stablehlo(text, "jax_complex_dense.mlir");
   const std::vector<Array> imported =
-      run_graph(g, {io["inputs"]["00"].leaf(), io["inputs"]["01"].leaf(), x});
+      testing::run_graph(g, {io["inputs"]["00"].leaf(), io["inputs"]["01"].leaf(), x});
   const auto want = io["outputs"]["00"].leaf().to_vector<std::complex<float>>();
   for (const Array& got : {mine, imported.at(0)}) {
     ASSERT_EQ(got.dtype(), DType::complex64);

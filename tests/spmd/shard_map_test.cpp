@@ -12,24 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln/kiln.hpp"
+#include "spmd/cpu_devices.hpp"
 
 namespace kiln {
 namespace {
 
 const std::filesystem::path kCollectives =
     std::filesystem::path(KILN_SOURCE_DIR) / "tests/reference/data/collectives.json";
-
-std::vector<Device> eight_devices() {
-  std::vector<Device> d = devices("cpu");
-  if (d.size() < 8) return {};
-  d.resize(8);
-  return d;
-}
-
-#define SKIP_WITHOUT_EIGHT_DEVICES()                                                 \
-  if (eight_devices().empty())                                                       \
-  GTEST_SKIP() << "needs 8 cpu devices: ctest runs it as Spmd.EightCpuDevices with " \
-                  "KILN_CPU_DEVICES=8"
 
 // The script's weights(shape): (arange % 7 - 3) / 4.
 Array weights(int64_t rows, int64_t cols) {
@@ -183,7 +172,7 @@ TEST(Spmd, EveryCollectiveMatchesJaxOnMeshesOf2_4_8AndA2x4Mesh) {
   std::ifstream in(kCollectives);
   ASSERT_TRUE(in) << kCollectives;
   const nlohmann::json refs = nlohmann::json::parse(in);
-  const std::vector<Device> devs = eight_devices();
+  const std::vector<Device> devs = testing::first_cpu_devices(8);
   int checked = 0;
   for (const auto& c : refs["cases"]) {
     const std::string name = c["name"];
@@ -212,7 +201,7 @@ TEST(Spmd, EveryCollectiveMatchesJaxOnMeshesOf2_4_8AndA2x4Mesh) {
 
 TEST(Spmd, ShardMapResultIsShardedAsOutSpecsSay) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const std::vector<Device> all = eight_devices();
+  const std::vector<Device> all = testing::first_cpu_devices(8);
   const Mesh mesh(std::vector<Device>(all.begin(), all.begin() + 4), {"i"});
   const Array x = reshape(astype(arange(8), float32), {8, 1});
   const Array y = shard_map([](const Array& b) { return b * 2.0; }, mesh, P("i"), P("i"))(x);
@@ -242,7 +231,7 @@ TEST(Spmd, CollectiveOutsideShardMapNamesTheLine) {
 
 TEST(Spmd, ShardMapArgumentItsSpecCannotSplitNamesTheCall) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const std::vector<Device> all = eight_devices();
+  const std::vector<Device> all = testing::first_cpu_devices(8);
   const Mesh mesh(std::vector<Device>(all.begin(), all.begin() + 4), {"i"});
   auto f = shard_map([](const Array& x) { return psum(x, "i"); }, mesh, P("i"), P());
   const Loc loc = Loc::current();

@@ -6,21 +6,10 @@
 #include <cmath>
 
 #include "kiln/kiln.hpp"
+#include "spmd/cpu_devices.hpp"
 
 namespace kiln {
 namespace {
-
-std::vector<Device> first(size_t n) {
-  std::vector<Device> d = devices("cpu");
-  if (d.size() < n) return {};
-  d.resize(n);
-  return d;
-}
-
-#define SKIP_WITHOUT_EIGHT_DEVICES()                                                 \
-  if (first(8).empty())                                                              \
-  GTEST_SKIP() << "needs 8 cpu devices: ctest runs it as Spmd.EightCpuDevices with " \
-                  "KILN_CPU_DEVICES=8"
 
 // Products may be summed in another order per shard (a GEMM of 4 rows instead of 8): equal to
 // float32 rounding.
@@ -50,7 +39,7 @@ TEST(ShardedJit, DataParallelMlpEqualsTheOneDeviceResult) {
   const Array want = jit(forward)(params, x);
   for (size_t n : {2, 4, 8}) {
     SCOPED_TRACE(std::to_string(n) + " devices");
-    const Mesh mesh(first(n), {"data"});
+    const Mesh mesh(testing::first_cpu_devices(n), {"data"});
     auto sharded = jit(forward, {.in_shardings = {None, P("data")}, .out_shardings = P("data")});
     Array out;
     {
@@ -75,7 +64,7 @@ TEST(ShardedJit, TensorParallelDenseEqualsTheOneDeviceResult) {
   const Array x = random::normal(random::key(2), {8, 8});
   auto forward = [model](const Tree& p, const Array& b) { return model.apply(p, b); };
   const Array want = jit(forward)(params, x);
-  const Mesh mesh(first(2), {"model"});
+  const Mesh mesh(testing::first_cpu_devices(2), {"model"});
   // The input split by feature (one copy of the tutorial) and replicated (the other).
   for (const PartitionSpec& input : {P(None, "model"), P()}) {
     SCOPED_TRACE(input.str());
@@ -103,8 +92,8 @@ TEST(ShardedJit, DotGeneralUnderEverySplitEqualsTheOneDeviceResult) {
   const Array w = random::normal(random::key(4), {16, 8});
   auto f = [](const Array& a, const Array& b) { return tanh(matmul(a, b)) * 2.0; };
   const Array want = jit(f)(x, w);
-  const Mesh line(first(4), {"i"});
-  const Mesh grid(first(8), {2, 4}, {"x", "y"});
+  const Mesh line(testing::first_cpu_devices(4), {"i"});
+  const Mesh grid(testing::first_cpu_devices(8), {2, 4}, {"x", "y"});
   struct Case {
     const Mesh* mesh;
     PartitionSpec x, w, out;
@@ -145,7 +134,7 @@ TEST(ShardedJit, DataParallelGradientEqualsTheOneDeviceGradient) {
   const Tree want = jit(step)(params, x, y);
   for (size_t n : {2, 4, 8}) {
     SCOPED_TRACE(std::to_string(n) + " devices");
-    const Mesh mesh(first(n), {"data"});
+    const Mesh mesh(testing::first_cpu_devices(n), {"data"});
     auto sharded = jit(step, {.in_shardings = {None, P("data"), P("data")}, .out_shardings = P()});
     auto scope = use_mesh(mesh);
     const Tree got = sharded(params, x, y);
@@ -168,8 +157,8 @@ TEST(ShardedJit, ShapePrimitivesUnderSplitsEqualTheOneDeviceResult) {
     return c + sum(reshape(transpose(t, {1, 0}), {8, 4}));
   };
   const Array want = jit(f)(x, y);
-  const Mesh line(first(4), {"i"});
-  const Mesh grid(first(8), {2, 4}, {"x", "y"});
+  const Mesh line(testing::first_cpu_devices(4), {"i"});
+  const Mesh grid(testing::first_cpu_devices(8), {2, 4}, {"x", "y"});
   for (const auto& [mesh, xs, ys, out] :
        std::vector<std::tuple<const Mesh*, PartitionSpec, PartitionSpec, PartitionSpec>>{
            {&line, P("i"), P(None, "i"), P(None, "i")},
@@ -192,7 +181,7 @@ TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
     return sum(exp(a) * b, Axes{0}) + sum(reshape(a, {4, 8}), Axes{1});
   };
   const Array want = jit(f)(x, y);
-  const Mesh mesh(first(4), {"i"});
+  const Mesh mesh(testing::first_cpu_devices(4), {"i"});
   auto sharded = jit(f, {.in_shardings = {P("i"), P(None, "i")}, .out_shardings = P("i")});
   auto scope = use_mesh(mesh);
   expect_close(sharded(x, y), want);
@@ -206,7 +195,7 @@ TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
 
 TEST(ShardedJit, BadShardingsAreErrorsNamingTheCall) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const Mesh mesh(first(2), {"data"});
+  const Mesh mesh(testing::first_cpu_devices(2), {"data"});
   const Array x = ones({6, 3});
   auto f = jit([](const Array& a) { return a * 2.0; },
                {.in_shardings = {P("model")}, .out_shardings = P()});
@@ -232,7 +221,7 @@ TEST(ShardedJit, BadShardingsAreErrorsNamingTheCall) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("use_mesh"), std::string::npos) << e.what();
   }
-  auto scope = use_mesh(Mesh(first(4), {"data"}));
+  auto scope = use_mesh(Mesh(testing::first_cpu_devices(4), {"data"}));
   EXPECT_THROW((void)g(x), ShapeError);  // 6 rows over 4 devices
 }
 

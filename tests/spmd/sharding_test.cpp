@@ -3,21 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "kiln/kiln.hpp"
+#include "spmd/cpu_devices.hpp"
 
 namespace kiln {
 namespace {
-
-std::vector<Device> first(size_t n) {
-  std::vector<Device> d = devices("cpu");
-  if (d.size() < n) return {};
-  d.resize(n);
-  return d;
-}
-
-#define SKIP_WITHOUT_EIGHT_DEVICES()                                                 \
-  if (first(8).empty())                                                              \
-  GTEST_SKIP() << "needs 8 cpu devices: ctest runs it as Spmd.EightCpuDevices with " \
-                  "KILN_CPU_DEVICES=8"
 
 Array iota_f32(Shape s) {
   return reshape(astype(arange(s.numel()), float32), s.vec());
@@ -50,7 +39,7 @@ TEST(Sharding, BadMeshesAreErrorsSayingWhatToFix) {
 
 TEST(Sharding, DevicePutSplitsRowsOverADataAxis) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const Mesh mesh(first(2), {"data"});
+  const Mesh mesh(testing::first_cpu_devices(2), {"data"});
   const Array x = iota_f32({8, 8});
   const Array xs = device_put(x, NamedSharding(mesh, P("data")));
   EXPECT_EQ(xs.shape(), (Shape{8, 8}));
@@ -70,7 +59,7 @@ TEST(Sharding, DevicePutSplitsRowsOverADataAxis) {
 
 TEST(Sharding, TwoDimensionalMeshSplitsBothDimensionsOrReplicates) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const Mesh mesh(first(8), {2, 4}, {"x", "y"});
+  const Mesh mesh(testing::first_cpu_devices(8), {2, 4}, {"x", "y"});
   EXPECT_EQ(mesh.str(), "Mesh('x': 2, 'y': 4)");
   const Array a = iota_f32({4, 8});
   const Array b = device_put(a, NamedSharding(mesh, P("x", "y")));
@@ -93,7 +82,7 @@ TEST(Sharding, TwoDimensionalMeshSplitsBothDimensionsOrReplicates) {
 
 TEST(Sharding, BadSpecsAreErrorsNamingTheLineAndTheFix) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  const Mesh mesh(first(4), {"data"});
+  const Mesh mesh(testing::first_cpu_devices(4), {"data"});
   const Array x = iota_f32({6, 4});
   Loc loc = Loc::current();
   try {
