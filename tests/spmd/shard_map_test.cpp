@@ -1,5 +1,5 @@
-// shard_map and the collectives against JAX's own results (tests/reference/data/collectives.json,
-// made by tests/reference/make_collective_references.py on 8 XLA CPU devices), on meshes of 2, 4
+// shard_map and the collectives against JAX's own results (tests/spmd/data/collectives.json,
+// made by tests/spmd/make_collective_references.py on 8 XLA CPU devices), on meshes of 2, 4
 // and 8 of kiln's cpu devices and one 2x4 mesh. ctest runs these with KILN_CPU_DEVICES=8
 // (Spmd.EightCpuDevices); in a process with fewer devices they skip.
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@ namespace kiln {
 namespace {
 
 const std::filesystem::path kCollectives =
-    std::filesystem::path(KILN_SOURCE_DIR) / "tests/reference/data/collectives.json";
+    std::filesystem::path(KILN_SOURCE_DIR) / "tests/spmd/data/collectives.json";
 
 // The script's weights(shape): (arange % 7 - 3) / 4.
 Array weights(int64_t rows, int64_t cols) {

@@ -3,9 +3,9 @@
 
 Run with the reference venv's python (scripts/install.sh --reference):
 
-    build/reference-venv/bin/python tests/reference/make_collective_references.py OUT.json
+    build/reference-venv/bin/python tests/spmd/make_collective_references.py OUT.json
 
-tests/reference/data/collectives.json is the committed copy. JAX runs on 8 CPU devices
+tests/spmd/data/collectives.json is the committed copy. JAX runs on 8 CPU devices
 (--xla_force_host_platform_device_count=8); every case runs on meshes of 2, 4 and 8 of them (and
 one 2x4 mesh), with shard_map(check_vma=False), whose gradients kiln's collectives follow.
 Inputs are multiples of 1/8 so that sums are exact in any order.
