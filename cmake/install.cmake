@@ -78,5 +78,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 # packages scripts/install.sh installs for the library (not those of the tests or benchmarks).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libdnnl-dev, libssl-dev, zlib1g-dev, libpng-dev, libgomp1, libstdc++6, cmake | pkg-config")
+if(KILN_HAVE_GLOO)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libgloo-dev")
+endif()
 set(CPACK_GENERATOR DEB)
 include(CPack)

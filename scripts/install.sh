@@ -32,6 +32,8 @@ packages=(
   libmsgpack-cxx-dev # Flax's msgpack checkpoint format
   libssl-dev       # SHA-1 (libcrypto), which Flax uses to derive parameter rngs
   libcli11-dev     # the kiln command-line tool
+  libgloo-dev      # kiln::distributed: training across processes and machines (docs/multi-process.md)
+  iproute2         # ip and tc: tests/cli/multi_process_test.sh's network namespaces
   nlohmann-json3-dev # safetensors headers (JSON)
   python3          # scripts/reliability-suite: hostile files (PNG, IDX) and peak-memory probes
   ccache           # scripts/test compiles through it, so scripts/consumer-check's builds are cache hits

@@ -12,6 +12,12 @@
 // cross-entropy against integer labels, gradients, Adam (optax's), and the batch's loss and
 // correct count, so the loop reads two scalars per step and nothing else.
 //
+// Across processes (kiln::distributed initialized with several): every process reads the same
+// global batches, each trains on its share of the rows, and all_reduce_gradients sums the
+// gradients (with the loss and correct count) over the processes before the same Adam update in
+// each, so every process holds the same parameters — those one process training on the whole
+// batches would (dropout draws the whole batch's masks: nn::BatchRows). PyTorch DDP's form.
+//
 // Inference (evaluate, Predictor) runs on any device, the tutorial's workflow: train on the cpu,
 // then put the parameters on an accelerator once and run a graph compiled for its platform:
 //
@@ -21,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "kiln/data.hpp"
@@ -82,14 +89,22 @@ class Trainer {
   void set_state(TrainState state) { state_ = std::move(state); }
   // {"params": {...}}: what `kiln train` saves as params.msgpack.
   const Tree& variables() const { return state_.params; }
+  // Across processes: process 0's state in every process (after process 0 restored a checkpoint,
+  // or to start from one set of parameters). Alone: nothing.
+  void share_state_of_process_0();
 
  private:
+  struct ShareStep;  // the step of one process's share of a batch split over processes
+  std::tuple<TrainState, Array, Array> step_across_processes(const data::Batch& batch,
+                                                             const Array& dropout_key);
   models::ImageClassifier model_;
   TrainState state_;
   Array dropout_key_;
   std::function<std::tuple<TrainState, Array, Array>(const TrainState&, const Array&, const Array&,
                                                      const Array&)>
       step_;
+  std::vector<std::shared_ptr<ShareStep>> share_steps_;  // one per (rows, total) seen
+  std::function<TrainState(const TrainState&, const Tree&)> update_;
 };
 
 // Where inference runs. The graph is deterministic (train=false: no dropout, no random numbers),

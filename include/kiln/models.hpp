@@ -54,6 +54,11 @@ struct ImageClassifier {
   // Logits [B, num_classes]. train=true applies dropout with `dropout_rng` (a key).
   std::function<Array(const Tree& variables, const Array& x, bool train, const Array& dropout_rng)>
       apply;
+  // apply(variables, x, true, dropout_rng) on `rows` of a global batch split over processes: the
+  // dropout masks are those of the whole batch, these rows of them (nn::BatchRows).
+  std::function<Array(const Tree& variables, const Array& x, const Array& dropout_rng,
+                      nn::BatchRows rows)>
+      apply_rows;
 };
 
 // "mlp" or "cnn"; kiln::ValueError listing the names for anything else.

@@ -46,10 +46,20 @@ using VariableInit = std::function<Array(const Shape& shape, DType dtype)>;
 // Rng streams by name, as Flax's rngs dict: {{"params", key}, {"dropout", key2}}.
 using Rngs = std::map<std::string, Array>;
 
+// The rows a call's batch holds of a larger one: rows [start, start + B) of `total` (total 0: the
+// batch is whole). Set when a global batch is split over processes (kiln::distributed), so that
+// stochastic layers draw for the whole batch and keep these rows: each row gets the random
+// numbers it would get unsplit, and the split run trains as the whole one.
+struct BatchRows {
+  int64_t start = 0;
+  int64_t total = 0;
+};
+
 // Flax's model.apply(variables, ..., rngs=..., mutable=[...]). (`mutable` is a C++ keyword.)
 struct ApplyOptions {
   Rngs rngs = {};                                     // streams make_rng may draw from
   std::vector<std::string> mutable_collections = {};  // writable, and returned by apply_with
+  BatchRows batch_rows = {};                          // kiln's own: see BatchRows
 };
 
 class Variable;
@@ -90,6 +100,8 @@ class Scope {
   // not given falls back to "params"; ValueError when neither was given.
   Array make_rng(const std::string& stream = "params", Loc loc = Loc::current());
   bool has_rng(const std::string& stream) const;
+  // The apply's ApplyOptions::batch_rows (whole in init).
+  const BatchRows& batch_rows() const;
 
   bool is_initializing() const;
   // Whether variables of `collection` may be written: every collection in init; those named in

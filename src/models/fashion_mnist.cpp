@@ -52,6 +52,13 @@ ImageClassifier wrap(std::string name, data::Layout layout, Model model) {
     options.rngs.emplace("dropout", dropout_rng);
     return model.apply_with(options, variables, x, true).first;
   };
+  c.apply_rows = [model](const Tree& variables, const Array& x, const Array& dropout_rng,
+                         nn::BatchRows rows) {
+    nn::ApplyOptions options;
+    options.rngs.emplace("dropout", dropout_rng);
+    options.batch_rows = rows;
+    return model.apply_with(options, variables, x, true).first;
+  };
   return c;
 }
 

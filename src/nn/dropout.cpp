@@ -60,7 +60,27 @@ Array Dropout::in_scope(Scope& own, const Array& x, std::optional<bool> determin
   }
   const double keep_prob = 1.0 - rate;
   const Array key = rng ? *rng : s.make_rng(options.rng_collection, loc);
-  Array mask = random::bernoulli(key, keep_prob, mask_shape, loc);
+  // A batch that is rows of a larger one draws the whole one's mask and keeps its rows, so that
+  // splitting a batch over processes does not change the masks (nn::BatchRows).
+  const BatchRows& rows = s.batch_rows();
+  Array mask;
+  if (rows.total > 0 && x.ndim() > 0 && mask_shape[0] == x.shape()[0]) {
+    const int64_t b = mask_shape[0];
+    if (rows.start < 0 || rows.start + b > rows.total)
+      throw ValueError(message("nn::Dropout: batch_rows [" + std::to_string(rows.start) + ", " +
+                                   std::to_string(rows.start + b) + ") lie outside a batch of " +
+                                   std::to_string(rows.total) + " rows",
+                               loc));
+    Shape whole = mask_shape;
+    whole[0] = rows.total;
+    std::vector<int64_t> begin(static_cast<size_t>(x.ndim()), 0), end;
+    for (int i = 0; i < mask_shape.rank(); ++i) end.push_back(mask_shape[i]);
+    begin[0] = rows.start;
+    end[0] = rows.start + b;
+    mask = slice(random::bernoulli(key, keep_prob, whole, loc), begin, end);
+  } else {
+    mask = random::bernoulli(key, keep_prob, mask_shape, loc);
+  }
   if (!(mask_shape == x.shape())) mask = broadcast_to(mask, x.shape(), loc);
   return where(mask, div(x, keep_prob, loc), zeros_like(x, loc), loc);
 }

@@ -66,6 +66,7 @@ std::string keys_of(const Tree& t) {
 struct Scope::State {
   bool initializing = false;
   Rngs rngs;       // stream -> key
+  BatchRows batch_rows;
   Tree variables;  // init: built here; apply: a copy of what was given, updated in place
   std::vector<std::string> mutable_collections;  // apply; init makes every collection mutable
   // "path/name" -> the uses of it so far: "" for a child scope, else a variable's collection
@@ -205,6 +206,7 @@ Scope Scope::for_apply(const Tree& variables, const ApplyOptions& options) {
   state->rngs = options.rngs;
   state->variables = variables;
   state->mutable_collections = options.mutable_collections;
+  state->batch_rows = options.batch_rows;
   return Scope(std::move(state), "");
 }
 
@@ -225,6 +227,9 @@ bool Scope::has_variable(const std::string& collection, const std::string& name)
 }
 bool Scope::has_rng(const std::string& stream) const {
   return root_->rngs.contains(stream);
+}
+const BatchRows& Scope::batch_rows() const {
+  return root_->batch_rows;
 }
 const std::string& Scope::path() const {
   return path_;

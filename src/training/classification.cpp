@@ -6,6 +6,7 @@
 
 #include "kiln/autodiff.hpp"
 #include "kiln/device.hpp"
+#include "kiln/distributed.hpp"
 #include "kiln/error.hpp"
 #include "kiln/jit.hpp"
 #include "kiln/losses.hpp"
@@ -60,6 +61,100 @@ Trainer::Trainer(models::ImageClassifier model, const Options& options) : model_
         return std::make_tuple(state.apply_gradients(grads), out.first, out.second);
       },
       {.backend = "cpu", .name = "train_step", .donate_argnums = {0}});
+  // Across processes the step is cut in two around the all-reduce: each share's gradients
+  // (step_across_processes), then this update.
+  update_ = jit([](const TrainState& state, const Tree& grads) { return state.apply_gradients(grads); },
+                {.backend = "cpu", .name = "train_update", .donate_argnums = {0}});
+}
+
+// The gradients of each process's share of a global batch, summed over the processes (with the
+// share's summed loss and correct count) in one Gloo all-reduce: what makes the processes' steps
+// the one step of the whole batch. The shares' losses are sums over the global batch size, so the
+// sum of their gradients is the gradient of the global batch's mean loss.
+struct GradientsAndCounts {
+  Tree grads;
+  float loss = 0;     // the global batch's mean loss
+  float correct = 0;  // its correct count (exact: float32 counts to 2^24)
+};
+GradientsAndCounts all_reduce_gradients(const Tree& grads, const Array& loss, const Array& correct,
+                                        int64_t step) {
+  Tree all = Tree::dict({{"grads", grads}, {"loss", loss}, {"correct", astype(correct, float32)}});
+  all = distributed::all_reduce_sum(all, "the gradient all-reduce of step " + std::to_string(step));
+  return {all["grads"], all["loss"].leaf().item<float>(), all["correct"].leaf().item<float>()};
+}
+
+struct Trainer::ShareStep {
+  int64_t start = 0;  // this process's rows [start, start + count) of a batch of `total`
+  int64_t count = 0;
+  int64_t total = 0;
+  // (params, x, y, dropout key) -> (grads, summed loss / total, correct count)
+  std::function<std::tuple<Tree, Array, Array>(const Tree&, const Array&, const Array&,
+                                               const Array&)>
+      grads;
+};
+
+std::tuple<TrainState, Array, Array> Trainer::step_across_processes(const data::Batch& batch,
+                                                                    const Array& dropout_key) {
+  const int64_t n = distributed::process_count(), r = distributed::process_index();
+  const int64_t total = batch.size;
+  if (total < n)
+    throw ValueError("a batch of " + std::to_string(total) + " examples cannot be shared by " +
+                     std::to_string(n) +
+                     " processes; give a batch size (and a data set size) of at least one example "
+                     "per process");
+  // Rows as numpy.array_split: the first total % n processes take one more.
+  const int64_t base = total / n, extra = total % n;
+  const int64_t start = r * base + std::min(r, extra), count = base + (r < extra ? 1 : 0);
+  std::shared_ptr<ShareStep> share;
+  for (const auto& s : share_steps_)
+    if (s->total == total) share = s;
+  if (!share) {
+    share = std::make_shared<ShareStep>();
+    share->start = start;
+    share->count = count;
+    share->total = total;
+    const models::ImageClassifier m = model_;
+    const nn::BatchRows rows{start, total};
+    share->grads = jit(
+        [m, rows](const Tree& params, const Array& x, const Array& y, const Array& key) {
+          auto loss_fn = [&](const Tree& p) {
+            Array logits = m.apply_rows(p, x, key, rows);
+            Array loss = sum(losses::softmax_cross_entropy_with_integer_labels(logits, y)) /
+                         static_cast<double>(rows.total);
+            Array correct = sum(astype(equal(argmax(logits, 1), y), int32));
+            return std::make_pair(loss, correct);
+          };
+          auto [out, grads] = value_and_grad(loss_fn, {.has_aux = true})(params);
+          return std::make_tuple(grads, out.first, out.second);
+        },
+        {.backend = "cpu", .name = "train_step_share"});
+    share_steps_.push_back(share);
+  }
+  auto rows_of = [&](const Array& a) {
+    std::vector<int64_t> begin(static_cast<size_t>(a.ndim()), 0), end;
+    for (int i = 0; i < a.ndim(); ++i) end.push_back(a.shape()[i]);
+    begin[0] = share->start;
+    end[0] = share->start + share->count;
+    return slice(a, begin, end);
+  };
+  auto [grads, loss, correct] =
+      share->grads(state_.params, rows_of(batch.images), rows_of(batch.labels), dropout_key);
+  const int64_t step = state_.step.item<int32_t>() + 1;
+  GradientsAndCounts all = all_reduce_gradients(grads, loss, correct, step);
+  TrainState next = update_(state_, all.grads);
+  const auto correct_count = static_cast<int32_t>(all.correct);
+  return {std::move(next), Array::from_data(std::span<const float>(&all.loss, 1), Shape{}),
+          Array::from_data(std::span<const int32_t>(&correct_count, 1), Shape{})};
+}
+
+void Trainer::share_state_of_process_0() {
+  if (distributed::process_count() == 1) return;
+  Tree all = distributed::broadcast(
+      Tree::dict({{"step", state_.step}, {"params", state_.params}, {"opt_state", state_.opt_state}}),
+      "the training state of process 0");
+  state_.step = all["step"].leaf();
+  state_.params = all["params"];
+  state_.opt_state = all["opt_state"];
 }
 
 EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
@@ -74,7 +169,9 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
   while (std::optional<data::Batch> batch = loader.next()) {
     const int32_t global_step = state_.step.item<int32_t>();
     Array key = random::fold_in(dropout_key_, static_cast<uint32_t>(global_step));
-    auto [next, loss, batch_correct] = step_(state_, batch->images, batch->labels, key);
+    auto [next, loss, batch_correct] =
+        distributed::process_count() > 1 ? step_across_processes(*batch, key)
+                                         : step_(state_, batch->images, batch->labels, key);
     state_ = std::move(next);
     const auto batch_loss = static_cast<double>(loss.item<float>());
     // A diverged run stops here: its parameters are no longer numbers, and every later step

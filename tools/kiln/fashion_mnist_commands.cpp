@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 #include "exit_status.hpp"
@@ -12,6 +13,7 @@
 #include "kiln/classification.hpp"
 #include "kiln/data.hpp"
 #include "kiln/device.hpp"
+#include "kiln/distributed.hpp"
 #include "kiln/error.hpp"
 #include "kiln/models.hpp"
 #include "kiln/ops.hpp"
@@ -182,6 +184,75 @@ std::vector<uint8_t> bytes_of(const std::string& s) {
   return {s.begin(), s.end()};
 }
 
+// ---- across processes ----
+
+// Joins the other processes when any of --coordinator, --num-processes, --process-id or
+// KILN_COORDINATOR_ADDRESS is given; otherwise the run is one process.
+bool join_processes(const TrainArgs& a) {
+  const char* env = std::getenv("KILN_COORDINATOR_ADDRESS");
+  if (a.coordinator.empty() && a.num_processes < 0 && a.process_id < 0 &&
+      (env == nullptr || *env == '\0'))
+    return false;
+  distributed::initialize(a.coordinator, a.num_processes, a.process_id);
+  return true;
+}
+
+// The settings every process must share, as one line.
+std::string settings_text(const TrainArgs& a) {
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%.17g", a.lr);
+  return "--model " + a.model + " --epochs " + std::to_string(a.epochs) + " --batch-size " +
+         std::to_string(a.batch_size) + " --lr " + lr + " --seed " + std::to_string(a.seed) +
+         " --limit " + std::to_string(a.limit);
+}
+
+// Process 0's string in every process.
+std::string from_process_0(std::string s, const std::string& what) {
+  uint64_t n = s.size();
+  distributed::broadcast({reinterpret_cast<uint8_t*>(&n), sizeof n}, what);
+  s.resize(n);
+  distributed::broadcast({reinterpret_cast<uint8_t*>(s.data()), s.size()}, what);
+  return s;
+}
+
+// `a` with the settings of settings_text(`text`).
+TrainArgs with_settings(TrainArgs a, const std::string& text) {
+  char model[64] = {0};
+  long long epochs = 0, batch = 0, seed = 0, limit = 0;
+  double lr = 0;
+  if (std::sscanf(text.c_str(), "--model %63s --epochs %lld --batch-size %lld --lr %lf --seed %lld "
+                                "--limit %lld",
+                  model, &epochs, &batch, &lr, &seed, &limit) != 6)
+    throw Error("process 0's training settings could not be read: '" + text + "'");
+  a.model = model;
+  a.epochs = epochs;
+  a.batch_size = batch;
+  a.lr = lr;
+  a.seed = static_cast<uint32_t>(seed);
+  a.limit = limit;
+  return a;
+}
+
+}  // namespace
+
+namespace {
+
+// The part of a run across processes that a process other than 0 does: start from process 0's
+// state, then train its share of every batch; process 0 evaluates, reports and writes.
+int train_share(const TrainArgs& args, classification::Trainer& trainer, data::Loader& loader,
+                int64_t steps_per_epoch) {
+  trainer.share_state_of_process_0();
+  const int64_t done = steps_per_epoch == 0 ? 0 : trainer.state().step.item<int32_t>() / steps_per_epoch;
+  std::printf("kiln train: process %d of %d, training its share of every batch from epoch %lld\n",
+              distributed::process_index(), distributed::process_count(),
+              static_cast<long long>(done + 1));
+  std::fflush(stdout);
+  for (int64_t epoch = done + 1; epoch <= args.epochs; ++epoch) trainer.train_epoch(loader, epoch);
+  std::printf("kiln train: process %d done after epoch %lld\n", distributed::process_index(),
+              static_cast<long long>(args.epochs));
+  return 0;
+}
+
 }  // namespace
 
 int train(const TrainArgs& cli_args) {
@@ -189,10 +260,37 @@ int train(const TrainArgs& cli_args) {
           "unknown dataset \"" + cli_args.dataset + "\": kiln train knows fashion-mnist");
   require(!cli_args.out.empty(), "--out DIR is required: where the parameters and reports go");
   const fs::path out = cli_args.out;
+  // Across processes, process 0 alone reads and writes `out` (the others may not see it: another
+  // machine); its settings are everyone's, and each process checks its own against them.
+  const bool together = join_processes(cli_args);
+  struct Leave {
+    bool on;
+    ~Leave() {
+      if (on) distributed::shutdown();
+    }
+  } leave{together};
+  const bool writer = distributed::process_index() == 0;
   // Nothing is touched before the directory is known to be usable and the input is read.
-  const TrainArgs args =
-      cli_args.resume ? resumed_args(cli_args, RunDirectory::read_config(out)) : cli_args;
-  if (!args.resume && !args.overwrite) RunDirectory::check_new(out);
+  TrainArgs args = cli_args;
+  std::string refused;  // process 0's refusal of `out`, told to every process
+  if (writer) {
+    try {
+      if (cli_args.resume) args = resumed_args(cli_args, RunDirectory::read_config(out));
+      if (!args.resume && !args.overwrite) RunDirectory::check_new(out);
+    } catch (const std::exception& e) {
+      if (!together) throw;
+      refused = e.what();
+    }
+  }
+  if (together) {
+    if (const std::string why = from_process_0(refused, "the check of --out"); !why.empty()) {
+      if (writer) throw UsageError(why);
+      throw UsageError("process 0 refused --out: " + why);
+    }
+    const std::string theirs = from_process_0(settings_text(args), "the training settings");
+    if (cli_args.resume) args = with_settings(args, theirs);
+    distributed::check_same("the training settings", settings_text(args));
+  }
   const models::ImageClassifier model = image_classifier(args.model);
   if (!std::isfinite(args.lr) || args.lr <= 0)
     throw UsageError("--lr must be a positive finite number, got " + std::to_string(args.lr));
@@ -210,11 +308,22 @@ int train(const TrainArgs& cli_args) {
                      std::to_string(steps_per_epoch) + " steps per epoch is more than 2^31 - 1 " +
                      "steps, the most a run counts; give fewer epochs or a larger --batch-size");
 
+  if (together) {
+    distributed::check_same("the training set's size", std::to_string(train_set.labels.size()));
+    if (args.batch_size < distributed::process_count())
+      throw UsageError("--batch-size " + std::to_string(args.batch_size) + " is smaller than the " +
+                       std::to_string(distributed::process_count()) +
+                       " processes that share each batch; give at least one example per process");
+  }
+  if (!writer) return train_share(args, trainer, train_loader, steps_per_epoch);
+
   RunDirectory run(out, args.resume      ? RunDirectory::Mode::resume
                         : args.overwrite ? RunDirectory::Mode::overwrite
                                          : RunDirectory::Mode::fresh);
   std::vector<EpochRecord> records;
   int64_t done = 0;
+  // Every process starts from process 0's state: the checkpoint it restored, or its fresh one.
+  if (together && !args.resume) trainer.share_state_of_process_0();
   if (args.resume && checkpoints::latest_checkpoint(run.checkpoints())) {
     TrainState state = checkpoints::restore_train_state(run.checkpoints(), trainer.state());
     const int64_t step = state.step.item<int32_t>();
@@ -229,6 +338,7 @@ int train(const TrainArgs& cli_args) {
     records = read_records(out / "metrics.csv", done);
     trainer.set_state(std::move(state));
   }
+  if (together && args.resume) trainer.share_state_of_process_0();
   run.write_config({.dataset = args.dataset,
                     .model = args.model,
                     .epochs = args.epochs,
@@ -239,11 +349,15 @@ int train(const TrainArgs& cli_args) {
 
   std::printf(
       "kiln train fashion-mnist: model %s (%lld parameters), %lld training / %lld test images, "
-      "batch %lld, adam lr %g, seed %u, on %s\n",
+      "batch %lld, adam lr %g, seed %u, on %s%s\n",
       model.name.c_str(), static_cast<long long>(parameter_count(trainer.variables())),
       static_cast<long long>(train_set.labels.size()),
       static_cast<long long>(test_set.labels.size()), static_cast<long long>(args.batch_size),
-      args.lr, args.seed, default_device().str().c_str());
+      args.lr, args.seed, default_device().str().c_str(),
+      together ? (" of each of " + std::to_string(distributed::process_count()) +
+                  " processes (each trains its share of every batch; process 0 writes)")
+                     .c_str()
+               : "");
   if (args.resume)
     std::printf("resuming %s after epoch %lld of %lld\n", out.string().c_str(),
                 static_cast<long long>(done), static_cast<long long>(args.epochs));

@@ -21,6 +21,12 @@ struct TrainArgs {
   int64_t limit = 0;       // > 0: train on the first `limit` training images only (quick runs)
   bool resume = false;     // continue the run in `out`
   bool overwrite = false;  // replace the run in `out`
+  // Training across processes (kiln::distributed; docs/multi-process.md): the coordinator's
+  // HOST:PORT, the process count and this process's id. Empty / -1: from KILN_COORDINATOR_ADDRESS,
+  // KILN_NUM_PROCESSES, KILN_PROCESS_ID (or the launcher's); one process when none is set.
+  std::string coordinator;
+  int num_processes = -1;
+  int process_id = -1;
   // The options given on the command line (--model, --batch-size, --lr, --seed, --limit, --epochs,
   // --data): with --resume, the others come from the run's own settings.
   std::vector<std::string> given;

@@ -147,6 +147,15 @@ int main(int argc, char** argv) {
   auto* overwrite = trn->add_flag("--overwrite", targs.overwrite,
                                   "start afresh in an --out that holds a run, deleting that run");
   resume->excludes(overwrite);
+  trn->add_option("--coordinator", targs.coordinator,
+                  "train across processes: process 0's HOST:PORT, where it serves the rendezvous "
+                  "(default: $KILN_COORDINATOR_ADDRESS; docs/multi-process.md)");
+  trn->add_option("--num-processes", targs.num_processes,
+                  "the number of processes training together (default: $KILN_NUM_PROCESSES)")
+      ->check(in_range(1, 1 << 20));
+  trn->add_option("--process-id", targs.process_id,
+                  "this process's id, 0..N-1; 0 writes --out (default: $KILN_PROCESS_ID)")
+      ->check(in_range(0, 1 << 20));
 
   kiln_tool::EvalArgs eargs;
   auto* evl = app.add_subcommand(

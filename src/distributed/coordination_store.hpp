@@ -1,0 +1,90 @@
+// The key-value store through which kiln's processes meet (include/kiln/distributed.hpp):
+// process 0 serves it over TCP on the coordinator's port; every process (0 included) is a client.
+// It holds what the rendezvous exchanges — who joined, Gloo's addresses — and nothing after.
+//
+// The wire format is one request, one reply, on a connection per client:
+//   request: op (1 byte) | key length (u32, little-endian) | key | value length (u32) | value
+//   reply:   status (1 byte) | value length (u32) | value
+// ops: 'S' set (reply 'K'), 'G' get (reply 'K' and the value, or 'N' when the key is absent: the
+// client polls, so the server never waits on anyone), 'J' join (key: the process id, value: the
+// process count; reply 'K', or 'E' and the reason: a count that differs from process 0's, or an
+// id already taken).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kiln::distributed {
+
+// host:port, split; ValueError naming `source` (where the address came from) when malformed.
+struct HostPort {
+  std::string host;
+  int port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+HostPort parse_host_port(const std::string& address, const std::string& source);
+
+class CoordinationServer {
+ public:
+  // Listens on every interface at `port`; Error when the port cannot be bound (another process 0
+  // running, or a port in use).
+  CoordinationServer(const HostPort& address, int num_processes);
+  ~CoordinationServer();
+  CoordinationServer(const CoordinationServer&) = delete;
+  CoordinationServer& operator=(const CoordinationServer&) = delete;
+
+ private:
+  void accept_loop();
+  void serve(int fd);
+  std::string join(int process_id, int num_processes);
+
+  HostPort address_;
+  int num_processes_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<std::string, std::vector<char>> values_;
+  std::set<int> joined_;
+  std::vector<std::thread> threads_;  // accept_loop's, then one per client
+  std::mutex threads_mu_;
+};
+
+class CoordinationClient {
+ public:
+  // Connects to the coordinator, retrying until `timeout` has passed (process 0 may start later
+  // than the others); Error naming the address when it never answers.
+  CoordinationClient(const HostPort& coordinator, std::chrono::milliseconds timeout);
+  ~CoordinationClient();
+  CoordinationClient(const CoordinationClient&) = delete;
+  CoordinationClient& operator=(const CoordinationClient&) = delete;
+
+  // Registers this process; ValueError with the coordinator's reason when it refuses.
+  void join(int process_id, int num_processes);
+  void set(const std::string& key, const std::vector<char>& value);
+  // The value of `key`, waiting for another process to set it until `timeout`; Error naming the
+  // key (and `waiting_for`, what its absence means) after that.
+  std::vector<char> get(const std::string& key, std::chrono::milliseconds timeout,
+                        const std::string& waiting_for = "");
+  // Whether `key` is set now (no wait).
+  bool has(const std::string& key);
+  // The address of this end of the connection: how this machine reaches the coordinator.
+  std::string local_ip() const;
+  const HostPort& coordinator() const { return coordinator_; }
+
+ private:
+  std::pair<char, std::vector<char>> request(char op, const std::string& key,
+                                             const std::vector<char>& value);
+  HostPort coordinator_;
+  std::chrono::milliseconds timeout_;
+  int fd_ = -1;
+  std::mutex mu_;
+};
+
+}  // namespace kiln::distributed
