@@ -30,7 +30,7 @@ struct Options {
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   // The address this process's Gloo transport listens on; empty: the address this process reaches
   // the coordinator from (the right interface on every machine that can reach process 0).
-  std::string local_address;
+  std::string local_address = {};
 };
 
 // Joins the processes. Any argument left out (empty, -1) is read from the environment:

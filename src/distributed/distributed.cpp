@@ -14,7 +14,6 @@
 
 #ifdef KILN_HAVE_GLOO
 #include <gloo/allreduce.h>
-#include <gloo/barrier.h>
 #include <gloo/broadcast.h>
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
@@ -41,7 +40,7 @@ struct IntSetting {
   std::string source;  // where it came from, for messages
 };
 IntSetting int_setting(int given, const char* argument, std::initializer_list<const char*> names) {
-  if (given >= 0) return {given, std::string("the ") + argument + " argument"};
+  if (given >= 0) return {given, argument};
   for (const char* n : names) {
     if (std::optional<std::string> v = env(n)) {
       char* end = nullptr;
@@ -142,7 +141,7 @@ std::string peer_in(const World& w, const std::string& gloo_message) {
 // A failed Gloo operation as a kiln::Error: which operation, which peer when known, what to do.
 [[noreturn]] void collective_failed(const World& w, const std::string& what, const char* why) {
   const std::string message = why;
-  std::string who = peer_in(w, message);
+  std::string who = w.size == 2 ? "process " + std::to_string(1 - w.rank) : peer_in(w, message);
   if (who.empty()) who = "another process";
   const bool timed_out = message.find("imed out") != std::string::npos;
   throw Error("process " + std::to_string(w.rank) + " of " + std::to_string(w.size) + ": " + who +
@@ -172,16 +171,16 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
     throw ValueError(
         "kiln::distributed::initialize: already initialized; call shutdown() first to join "
         "again");
-  std::string address_source = "the coordinator_address argument";
+  std::string address_source = "coordinator_address (--coordinator)";
   std::string address = coordinator_address;
   if (address.empty()) {
     address = env("KILN_COORDINATOR_ADDRESS").value_or("");
     address_source = "KILN_COORDINATOR_ADDRESS";
   }
-  const IntSetting count = int_setting(num_processes, "num_processes",
+  const IntSetting count = int_setting(num_processes, "num_processes (--num-processes)",
                                        {"KILN_NUM_PROCESSES", "OMPI_COMM_WORLD_SIZE",
                                         "PMI_SIZE", "SLURM_NTASKS"});
-  const IntSetting id = int_setting(process_id, "process_id",
+  const IntSetting id = int_setting(process_id, "process_id (--process-id)",
                                     {"KILN_PROCESS_ID", "OMPI_COMM_WORLD_RANK", "PMI_RANK",
                                      "SLURM_PROCID"});
   if (address.empty())
@@ -238,6 +237,13 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
     CoordinatorStore store(*w->client, w->timeout);
     context->connectFullMesh(store, device);
     w->context = std::move(context);
+    // Process 0 serves the store until every process is done with it: the others' last use is
+    // their connectFullMesh, after which each says so.
+    w->client->set("ready/" + std::to_string(w->rank), {'1'});
+    if (w->rank == 0)
+      for (int i = 1; i < w->size; ++i)
+        w->client->get("ready/" + std::to_string(i), w->timeout,
+                       "process " + std::to_string(i) + " to connect to the others");
   } catch (const kiln::Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -257,18 +263,9 @@ void shutdown() {
     std::lock_guard<std::mutex> lock(g_mu);
     w.swap(g_world);
   }
-#ifdef KILN_HAVE_GLOO
-  if (w && w->context) {
-    // Process 0 keeps the store up until every process is done with the rendezvous; a failed
-    // peer only shortens the wait.
-    try {
-      gloo::BarrierOptions opts(w->context);
-      opts.setTimeout(w->timeout);
-      gloo::barrier(opts);
-    } catch (const std::exception&) {
-    }
-  }
-#endif
+  // Closing the connections is all: process 0's store served its last request in initialize (so
+  // no barrier here, which would make a process that fails alone wait for the others).
+  w.reset();
 }
 
 bool is_initialized() {

@@ -67,6 +67,40 @@ TEST(Dropout, MaskIsBernoulliOnTheFlaxKeyOfItsScope) {
   EXPECT_EQ(y2.to_vector<float>(), expected(x.to_vector<float>(), mask2, 0.5));
 }
 
+// A batch split over processes (nn::BatchRows): each share's output is its rows of the whole
+// batch's, so the shares put together are the whole batch's result, unevenly split too.
+TEST(Dropout, BatchRowsAreThoseRowsOfTheWholeBatch) {
+  const Array key = random::key(4);
+  const Array x = random::normal(random::key(5), {7, 6});
+  Scope whole_scope = training_scope(key);
+  const std::vector<float> whole = Dropout({.rate = 0.5})(whole_scope, x, false).to_vector<float>();
+  std::vector<float> joined;
+  for (auto [start, count] : {std::pair<int64_t, int64_t>{0, 3}, {3, 2}, {5, 2}}) {
+    Scope share = Scope::for_apply(
+        Tree::dict(), {.rngs = {{"dropout", key}}, .batch_rows = {.start = start, .total = 7}});
+    const Array rows = slice(x, {start, 0}, {start + count, 6});
+    const std::vector<float> y = Dropout({.rate = 0.5})(share, rows, false).to_vector<float>();
+    joined.insert(joined.end(), y.begin(), y.end());
+  }
+  EXPECT_EQ(joined, whole);
+  // Without batch_rows a share draws a mask of its own shape: not the whole batch's rows.
+  Scope alone = training_scope(key);
+  const std::vector<float> own =
+      Dropout({.rate = 0.5})(alone, slice(x, {3, 0}, {5, 6}), false).to_vector<float>();
+  EXPECT_NE(own, std::vector<float>(whole.begin() + 18, whole.begin() + 30));
+  // Rows outside the batch are an error naming them.
+  Scope bad = Scope::for_apply(Tree::dict(),
+                               {.rngs = {{"dropout", key}}, .batch_rows = {.start = 6, .total = 7}});
+  try {
+    (void)Dropout({.rate = 0.5})(bad, slice(x, {0, 0}, {2, 6}), false);
+    FAIL() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_rows [6, 8) lie outside a batch of 7 rows"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Dropout, KeepsAboutOneMinusRate) {
   Scope s = training_scope(random::key(5));
   Array y = Dropout({.rate = 0.3})(s, ones({200, 500}), false);
