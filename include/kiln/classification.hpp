@@ -54,6 +54,9 @@ struct EpochStats {
   double accuracy = 0;   // training accuracy of the batches as they were trained on
   double seconds = 0;
   double examples_per_second = 0;
+  // Across processes: the part of `seconds` spent in the gradient all-reduce (waiting for the
+  // slowest process included); it does not overlap the computation. 0 for one process.
+  double all_reduce_seconds = 0;
 };
 
 struct Evaluation {
@@ -105,6 +108,7 @@ class Trainer {
       step_;
   std::vector<std::shared_ptr<ShareStep>> share_steps_;  // one per (rows, total) seen
   std::function<TrainState(const TrainState&, const Tree&)> update_;
+  double all_reduce_seconds_ = 0;  // of the running epoch
 };
 
 // Where inference runs. The graph is deterministic (train=false: no dropout, no random numbers),

@@ -140,7 +140,9 @@ std::tuple<TrainState, Array, Array> Trainer::step_across_processes(const data::
   auto [grads, loss, correct] =
       share->grads(state_.params, rows_of(batch.images), rows_of(batch.labels), dropout_key);
   const int64_t step = state_.step.item<int32_t>() + 1;
+  const auto t0 = std::chrono::steady_clock::now();
   GradientsAndCounts all = all_reduce_gradients(grads, loss, correct, step);
+  all_reduce_seconds_ += seconds_since(t0);
   TrainState next = update_(state_, all.grads);
   const auto correct_count = static_cast<int32_t>(all.correct);
   return {std::move(next), Array::from_data(std::span<const float>(&all.loss, 1), Shape{}),
@@ -161,6 +163,7 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
                                 const std::function<void(const StepProgress&)>& on_step) {
   const auto t0 = std::chrono::steady_clock::now();
   loader.start_epoch(epoch);
+  all_reduce_seconds_ = 0;
   StepProgress p;
   p.epoch = epoch;
   p.steps_per_epoch = loader.batches_per_epoch();
@@ -196,6 +199,7 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
   s.accuracy =
       p.examples == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(p.examples);
   s.seconds = seconds_since(t0);
+  s.all_reduce_seconds = all_reduce_seconds_;
   s.examples_per_second = s.seconds > 0 ? static_cast<double>(p.examples) / s.seconds : 0.0;
   return s;
 }

@@ -394,6 +394,11 @@ int train(const TrainArgs& cli_args) {
         static_cast<long long>(epoch), static_cast<long long>(args.epochs), r.train.mean_loss,
         r.train.accuracy * 100, r.test_loss, r.test_accuracy * 100, r.train.seconds,
         r.train.examples_per_second);
+    if (together)
+      std::printf("epoch %lld/%lld: all-reduce of the gradients %.2f s of the %.1f s (%.0f%%)\n",
+                  static_cast<long long>(epoch), static_cast<long long>(args.epochs),
+                  r.train.all_reduce_seconds, r.train.seconds,
+                  r.train.seconds > 0 ? 100 * r.train.all_reduce_seconds / r.train.seconds : 0.0);
     std::fflush(stdout);
     // One commit per epoch (run_directory.hpp): every file staged, then the checkpoint, then the
     // renames, so the files in `out` always describe one epoch.
