@@ -91,9 +91,11 @@ run_processes 2 "$work/two" --epochs 2
 grep -q "of each of 2 processes" "$work/p0.txt" || fail "process 0 does not say it shares: $(head -2 "$work/p0.txt")"
 grep -q "process 1 of 2, training its share" "$work/p1.txt" || fail "process 1: $(cat "$work/p1.txt")"
 same_params "$work/one" "$work/two"
-# The same metrics as one process: the losses and accuracies are the whole batches'.
-diff <(cut -d, -f1-5 "$work/one/metrics.csv") <(cut -d, -f1-5 "$work/two/metrics.csv") >/dev/null ||
-  fail "2 processes' metrics differ from one's: $(cat "$work/two/metrics.csv")"
+# The same metrics as one process: the losses and accuracies are the whole batches' (within the
+# rounding of the parameters: a loss to 1e-4, an accuracy to two of the 10000 test images).
+paste -d, "$work/one/metrics.csv" "$work/two/metrics.csv" | tail -n +2 |
+  awk -F, '{ for (i = 2; i <= 5; ++i) { d = $i - $(i + 7); if (d < 0) d = -d; if (d > 2e-4) exit 1 } }' ||
+  fail "2 processes' metrics differ from one's: $(cat "$work/one/metrics.csv" "$work/two/metrics.csv")"
 run_processes 3 "$work/three" --epochs 2
 same_params "$work/one" "$work/three"
 echo "ok: 2 and 3 processes on loopback train one process's parameters (within $bound)"
