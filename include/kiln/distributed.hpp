@@ -62,8 +62,9 @@ void broadcast(std::span<uint8_t> bytes, const std::string& what);
 // Process 0's `tree` (its leaves' bytes) in every process; the structure, shapes and dtypes must
 // be the same everywhere (checked: a difference is a ValueError naming the first one).
 Tree broadcast(const Tree& tree, const std::string& what);
-// Throws ValueError if `value` differs between the processes, naming `what` and both values:
-// e.g. that every process was given the same training settings.
+// Throws ValueError in every process if `value` differs between them ("the processes disagree on
+// <what>: process 0 has ..., process 1 has ..."): e.g. that every process was given the same
+// training settings.
 void check_same(const std::string& what, const std::string& value);
 
 }  // namespace kiln::distributed

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "kiln/error.hpp"
@@ -226,7 +227,10 @@ void CoordinationServer::serve(int fd) {
           reply = it->second;
       } else if (op == 'J') {
         const std::string count(value.begin(), value.end());
-        const std::string why = join(std::stoi(k), std::stoi(count));
+        int id = -1, num = -1;
+        if (std::sscanf(k.c_str(), "%d", &id) != 1 || std::sscanf(count.c_str(), "%d", &num) != 1)
+          break;  // not a kiln client
+        const std::string why = join(id, num);
         if (!why.empty()) {
           status = 'E';
           reply.assign(why.begin(), why.end());
@@ -316,10 +320,6 @@ void CoordinationClient::join(int process_id, int num_processes) {
 
 void CoordinationClient::set(const std::string& key, const std::vector<char>& value) {
   request('S', key, value);
-}
-
-bool CoordinationClient::has(const std::string& key) {
-  return request('G', key, {}).first == 'K';
 }
 
 std::vector<char> CoordinationClient::get(const std::string& key, milliseconds timeout,

@@ -72,8 +72,6 @@ class CoordinationClient {
   // key (and `waiting_for`, what its absence means) after that.
   std::vector<char> get(const std::string& key, std::chrono::milliseconds timeout,
                         const std::string& waiting_for = "");
-  // Whether `key` is set now (no wait).
-  bool has(const std::string& key);
   // The address of this end of the connection: how this machine reaches the coordinator.
   std::string local_ip() const;
   const HostPort& coordinator() const { return coordinator_; }

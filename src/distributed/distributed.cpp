@@ -329,11 +329,12 @@ void check_same(const std::string& what, const std::string& value) {
   float differs = theirs == value ? 0.0f : 1.0f;
   all_reduce_sum({&differs, 1}, "the check of " + what);
   if (theirs != value)
-    throw ValueError(what + " differs between the processes: process 0 has " + theirs +
+    throw ValueError("the processes disagree on " + what + ": process 0 has " + theirs +
                      ", process " + std::to_string(process_index()) + " has " + value +
                      "; give every process the same");
   if (differs > 0)
-    throw ValueError(what + " differs between the processes (process 0 has " + value +
+    throw ValueError("the processes disagree on " + what + " (process " +
+                     std::to_string(process_index()) + " has " + value +
                      "; the others' errors say what they have); give every process the same");
 }
 

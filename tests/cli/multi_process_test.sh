@@ -152,7 +152,7 @@ port=$(free_port)
 "$kiln" "${train[@]}" --epochs 1 --out "$work/bad" --coordinator "127.0.0.1:$port" --num-processes 2 \
   --process-id 0 >"$work/p0.txt" 2>&1 &
 p0=$!
-expect_error "the training settings differs between the processes: process 0 has --model mlp --epochs 1 --batch-size 64" \
+expect_error "the processes disagree on the training settings: process 0 has --model mlp --epochs 1 --batch-size 64" \
   "$kiln" "${train[@]}" --epochs 1 --lr 0.01 --out "$work/bad" --coordinator "127.0.0.1:$port" --num-processes 2 --process-id 1
 if wait $p0; then fail "process 0 went on with other settings"; fi
 echo "ok: bad input is an error that says what to fix, after a bounded wait"

@@ -185,7 +185,7 @@ std::string two_process_body() {
   // A value that differs: both processes are told.
   const std::string e = error_of<ValueError>(
       [&] { distributed::check_same("the test's setting", me == 0 ? "red" : "blue"); });
-  check(e.find("the test's setting differs between the processes") != std::string::npos,
+  check(e.find("the processes disagree on the test's setting") != std::string::npos,
         "check_same said: " + e);
   if (me == 1)
     check(e.find("process 0 has red, process 1 has blue") != std::string::npos, "check_same: " + e);
