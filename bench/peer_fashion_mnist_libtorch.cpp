@@ -241,8 +241,8 @@ int main(int argc, char** argv) {
       auto file_store = c10::make_intrusive<c10d::FileStore>(store, world.size);
       auto options = c10d::ProcessGroupGloo::Options::create();
       options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
-      world.group = c10::make_intrusive<c10d::ProcessGroupGloo>(file_store, world.rank, world.size,
-                                                                options);
+      world.group =
+          c10::make_intrusive<c10d::ProcessGroupGloo>(file_store, world.rank, world.size, options);
 #else
       std::fprintf(stderr, "fashion_mnist_libtorch: built without LibTorch's gloo backend\n");
       return 2;

@@ -11,7 +11,8 @@
 # built) and "not a colon" is spelt [!::].
 
 # Internal namespaces: in src/ only, or named in no public header.
-set(KILN_INTERNAL_NAMESPACES cpu passes mlir autodiff optim::tree_math nn::detail pjrt::capi)
+set(KILN_INTERNAL_NAMESPACES cpu passes mlir autodiff optim::tree_math nn::detail pjrt::capi
+                             distributed::detail)
 
 # Appends to `out` the glob patterns matching `base` followed by anything that does not start with
 # one of `suffixes`.

@@ -26,7 +26,7 @@ namespace kiln::distributed {
 
 struct Options {
   // The longest any step of the rendezvous or any collective waits for another process.
-  // KILN_DISTRIBUTED_TIMEOUT (seconds) overrides the default.
+  // KILN_DISTRIBUTED_TIMEOUT (seconds), when set, takes precedence (so a launcher can set it).
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   // The address this process's Gloo transport listens on; empty: the address this process reaches
   // the coordinator from (the right interface on every machine that can reach process 0).

@@ -16,7 +16,7 @@
 
 #include "kiln/error.hpp"
 
-namespace kiln::distributed {
+namespace kiln::distributed::detail {
 
 namespace {
 
@@ -84,7 +84,8 @@ void append_u32(std::vector<char>& out, uint32_t v) {
 
 uint32_t u32_of(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -106,8 +107,8 @@ sockaddr_in resolve(const HostPort& a) {
   addrinfo* res = nullptr;
   const int rc = ::getaddrinfo(a.host.c_str(), nullptr, &hints, &res);
   if (rc != 0 || res == nullptr)
-    throw Error("the coordinator address " + a.str() + ": cannot resolve '" + a.host +
-                "' (" + ::gai_strerror(rc) + "); give process 0's IPv4 address or host name");
+    throw Error("the coordinator address " + a.str() + ": cannot resolve '" + a.host + "' (" +
+                ::gai_strerror(rc) + "); give process 0's IPv4 address or host name");
   sockaddr_in out = *reinterpret_cast<const sockaddr_in*>(res->ai_addr);
   ::freeaddrinfo(res);
   out.sin_port = htons(static_cast<uint16_t>(a.port));
@@ -259,8 +260,7 @@ CoordinationClient::CoordinationClient(const HostPort& coordinator, milliseconds
     if (fd_ < 0) throw Error("connecting to the coordinator: socket() failed: " + errno_text());
     int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to);
     if (rc != 0 && errno == EINPROGRESS) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
       pollfd p{fd_, POLLOUT, 0};
       rc = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, std::min<long long>(left, 1000))));
       int err = 0;
@@ -330,8 +330,8 @@ std::vector<char> CoordinationClient::get(const std::string& key, milliseconds t
     if (status == 'K') return value;
     if (Clock::now() >= deadline)
       throw Error("waited " + seconds_text(timeout) + " for " +
-                  (waiting_for.empty() ? "'" + key + "'" : waiting_for) +
-                  " at the coordinator " + coordinator_.str() +
+                  (waiting_for.empty() ? "'" + key + "'" : waiting_for) + " at the coordinator " +
+                  coordinator_.str() +
                   "; start every process (ids 0..N-1) within the timeout, or raise it "
                   "(KILN_DISTRIBUTED_TIMEOUT, seconds)");
     std::this_thread::sleep_for(kPollInterval);
@@ -348,4 +348,4 @@ std::string CoordinationClient::local_ip() const {
   return buf;
 }
 
-}  // namespace kiln::distributed
+}  // namespace kiln::distributed::detail

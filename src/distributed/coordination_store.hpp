@@ -21,7 +21,8 @@
 #include <thread>
 #include <vector>
 
-namespace kiln::distributed {
+// Internal (kiln::distributed::detail: not exported from libkiln.so, cmake/exports.cmake).
+namespace kiln::distributed::detail {
 
 // host:port, split; ValueError naming `source` (where the address came from) when malformed.
 struct HostPort {
@@ -85,4 +86,4 @@ class CoordinationClient {
   std::mutex mu_;
 };
 
-}  // namespace kiln::distributed
+}  // namespace kiln::distributed::detail

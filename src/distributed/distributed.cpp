@@ -25,6 +25,9 @@ namespace kiln::distributed {
 
 namespace {
 
+using detail::CoordinationClient;
+using detail::CoordinationServer;
+using detail::HostPort;
 using std::chrono::milliseconds;
 
 // The value of environment variable `name`, or nullopt when unset or empty.
@@ -53,6 +56,8 @@ IntSetting int_setting(int given, const char* argument, std::initializer_list<co
   return {};
 }
 
+#ifdef KILN_HAVE_GLOO
+
 std::string seconds_text(milliseconds t) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(t.count()) / 1000.0);
@@ -64,14 +69,11 @@ milliseconds timeout_of(const Options& options) {
     char* end = nullptr;
     const double s = std::strtod(v->c_str(), &end);
     if (*end != '\0' || !(s > 0) || s > 1e6)
-      throw ValueError("KILN_DISTRIBUTED_TIMEOUT='" + *v +
-                       "' is not a positive number of seconds");
+      throw ValueError("KILN_DISTRIBUTED_TIMEOUT='" + *v + "' is not a positive number of seconds");
     return milliseconds(static_cast<int64_t>(s * 1000));
   }
   return options.timeout;
 }
-
-#ifdef KILN_HAVE_GLOO
 
 // Gloo's rendezvous through the coordinator: its keys under "gloo/", every wait bounded.
 class CoordinatorStore : public gloo::rendezvous::Store {
@@ -98,7 +100,7 @@ struct World {
   int rank = 0;
   int size = 1;
   milliseconds timeout{0};
-  std::vector<std::string> hosts;  // each process's address, by id
+  std::vector<std::string> hosts;              // each process's address, by id
   std::unique_ptr<CoordinationServer> server;  // process 0 only
   std::unique_ptr<CoordinationClient> client;
   std::shared_ptr<gloo::Context> context;
@@ -152,7 +154,6 @@ std::string peer_in(const World& w, const std::string& gloo_message) {
               "process 0's last checkpoint with --resume)");
 }
 
-
 #endif
 
 }  // namespace
@@ -177,12 +178,12 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
     address = env("KILN_COORDINATOR_ADDRESS").value_or("");
     address_source = "KILN_COORDINATOR_ADDRESS";
   }
-  const IntSetting count = int_setting(num_processes, "num_processes (--num-processes)",
-                                       {"KILN_NUM_PROCESSES", "OMPI_COMM_WORLD_SIZE",
-                                        "PMI_SIZE", "SLURM_NTASKS"});
-  const IntSetting id = int_setting(process_id, "process_id (--process-id)",
-                                    {"KILN_PROCESS_ID", "OMPI_COMM_WORLD_RANK", "PMI_RANK",
-                                     "SLURM_PROCID"});
+  const IntSetting count =
+      int_setting(num_processes, "num_processes (--num-processes)",
+                  {"KILN_NUM_PROCESSES", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"});
+  const IntSetting id =
+      int_setting(process_id, "process_id (--process-id)",
+                  {"KILN_PROCESS_ID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"});
   if (address.empty())
     throw ValueError(
         "kiln::distributed::initialize: no coordinator address; give process 0's HOST:PORT as "
@@ -204,7 +205,7 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
                      " (" + id.source + ") is out of range for " + std::to_string(count.value) +
                      " processes (" + count.source + "); ids are 0.." +
                      std::to_string(count.value - 1));
-  const HostPort coordinator = parse_host_port(address, address_source);
+  const HostPort coordinator = detail::parse_host_port(address, address_source);
 #ifndef KILN_HAVE_GLOO
   (void)options;
   (void)coordinator;
@@ -219,8 +220,8 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
   if (w->rank == 0) w->server = std::make_unique<CoordinationServer>(coordinator, w->size);
   w->client = std::make_unique<CoordinationClient>(coordinator, w->timeout);
   w->client->join(w->rank, w->size);
-  const std::string me = options.local_address.empty() ? w->client->local_ip()
-                                                       : options.local_address;
+  const std::string me =
+      options.local_address.empty() ? w->client->local_ip() : options.local_address;
   w->client->set("host/" + std::to_string(w->rank), {me.begin(), me.end()});
   for (int i = 0; i < w->size; ++i) {
     const std::vector<char> h = w->client->get(
@@ -248,9 +249,8 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
     throw;
   } catch (const std::exception& e) {
     throw Error("process " + std::to_string(w->rank) + " could not connect to the other " +
-                std::to_string(w->size - 1) + " processes over Gloo (listening on " + me +
-                "): " + e.what() +
-                "; check that every process's address is reachable from the others");
+                std::to_string(w->size - 1) + " processes over Gloo (listening on " + me + "): " +
+                e.what() + "; check that every process's address is reachable from the others");
   }
   std::lock_guard<std::mutex> lock(g_mu);
   g_world = std::move(w);

@@ -65,7 +65,7 @@ std::string keys_of(const Tree& t) {
 
 struct Scope::State {
   bool initializing = false;
-  Rngs rngs;       // stream -> key
+  Rngs rngs;  // stream -> key
   BatchRows batch_rows;
   Tree variables;  // init: built here; apply: a copy of what was given, updated in place
   std::vector<std::string> mutable_collections;  // apply; init makes every collection mutable

@@ -63,8 +63,9 @@ Trainer::Trainer(models::ImageClassifier model, const Options& options) : model_
       {.backend = "cpu", .name = "train_step", .donate_argnums = {0}});
   // Across processes the step is cut in two around the all-reduce: each share's gradients
   // (step_across_processes), then this update.
-  update_ = jit([](const TrainState& state, const Tree& grads) { return state.apply_gradients(grads); },
-                {.backend = "cpu", .name = "train_update", .donate_argnums = {0}});
+  update_ =
+      jit([](const TrainState& state, const Tree& grads) { return state.apply_gradients(grads); },
+          {.backend = "cpu", .name = "train_update", .donate_argnums = {0}});
 }
 
 // The gradients of each process's share of a global batch, summed over the processes (with the
@@ -152,7 +153,8 @@ std::tuple<TrainState, Array, Array> Trainer::step_across_processes(const data::
 void Trainer::share_state_of_process_0() {
   if (distributed::process_count() == 1) return;
   Tree all = distributed::broadcast(
-      Tree::dict({{"step", state_.step}, {"params", state_.params}, {"opt_state", state_.opt_state}}),
+      Tree::dict(
+          {{"step", state_.step}, {"params", state_.params}, {"opt_state", state_.opt_state}}),
       "the training state of process 0");
   state_.step = all["step"].leaf();
   state_.params = all["params"];
@@ -172,9 +174,9 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
   while (std::optional<data::Batch> batch = loader.next()) {
     const int32_t global_step = state_.step.item<int32_t>();
     Array key = random::fold_in(dropout_key_, static_cast<uint32_t>(global_step));
-    auto [next, loss, batch_correct] =
-        distributed::process_count() > 1 ? step_across_processes(*batch, key)
-                                         : step_(state_, batch->images, batch->labels, key);
+    auto [next, loss, batch_correct] = distributed::process_count() > 1
+                                           ? step_across_processes(*batch, key)
+                                           : step_(state_, batch->images, batch->labels, key);
     state_ = std::move(next);
     const auto batch_loss = static_cast<double>(loss.item<float>());
     // A diverged run stops here: its parameters are no longer numbers, and every later step

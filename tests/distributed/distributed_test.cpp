@@ -5,10 +5,10 @@
 #include "kiln/distributed.hpp"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -87,9 +87,9 @@ TEST(Distributed, AloneUntilInitialized) {
 
 TEST(Distributed, MissingAndBadSettingsSayWhatToGive) {
   Env env;
-  for (const char* n : {"KILN_COORDINATOR_ADDRESS", "KILN_NUM_PROCESSES", "KILN_PROCESS_ID",
-                        "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK",
-                        "SLURM_NTASKS", "SLURM_PROCID"})
+  for (const char* n :
+       {"KILN_COORDINATOR_ADDRESS", "KILN_NUM_PROCESSES", "KILN_PROCESS_ID", "OMPI_COMM_WORLD_SIZE",
+        "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK", "SLURM_NTASKS", "SLURM_PROCID"})
     env.set(n, "");
   EXPECT_HAS(error_of<ValueError>([] { distributed::initialize(); }),
              "no coordinator address; give process 0's HOST:PORT as the coordinator_address "
@@ -168,8 +168,8 @@ std::string two_process_body() {
   // A float32 tree summed: process i holds (i + 1) * [1, 2, 3] and 10 * (i + 1).
   const float f = static_cast<float>(me + 1);
   const std::vector<float> v{f, 2 * f, 3 * f};
-  const Tree t = Tree::dict({{"a", Array::from_data(std::span<const float>(v), {3})},
-                             {"b", full({}, 10.0 * f)}});
+  const Tree t = Tree::dict(
+      {{"a", Array::from_data(std::span<const float>(v), {3})}, {"b", full({}, 10.0 * f)}});
   const Tree s = distributed::all_reduce_sum(t, "the test's sum");
   check(s["a"].leaf().to_vector<float>() == std::vector<float>{3, 6, 9}, "sum a");
   check(s["b"].leaf().item<float>() == 30.0f, "sum b");

@@ -89,8 +89,8 @@ TEST(Dropout, BatchRowsAreThoseRowsOfTheWholeBatch) {
       Dropout({.rate = 0.5})(alone, slice(x, {3, 0}, {5, 6}), false).to_vector<float>();
   EXPECT_NE(own, std::vector<float>(whole.begin() + 18, whole.begin() + 30));
   // Rows outside the batch are an error naming them.
-  Scope bad = Scope::for_apply(Tree::dict(),
-                               {.rngs = {{"dropout", key}}, .batch_rows = {.start = 6, .total = 7}});
+  Scope bad = Scope::for_apply(
+      Tree::dict(), {.rngs = {{"dropout", key}}, .batch_rows = {.start = 6, .total = 7}});
   try {
     (void)Dropout({.rate = 0.5})(bad, slice(x, {0, 0}, {2, 6}), false);
     FAIL() << "no error";

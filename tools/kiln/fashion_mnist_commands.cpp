@@ -220,8 +220,9 @@ TrainArgs with_settings(TrainArgs a, const std::string& text) {
   char model[64] = {0};
   long long epochs = 0, batch = 0, seed = 0, limit = 0;
   double lr = 0;
-  if (std::sscanf(text.c_str(), "--model %63s --epochs %lld --batch-size %lld --lr %lf --seed %lld "
-                                "--limit %lld",
+  if (std::sscanf(text.c_str(),
+                  "--model %63s --epochs %lld --batch-size %lld --lr %lf --seed %lld "
+                  "--limit %lld",
                   model, &epochs, &batch, &lr, &seed, &limit) != 6)
     throw Error("process 0's training settings could not be read: '" + text + "'");
   a.model = model;
@@ -242,7 +243,8 @@ namespace {
 int train_share(const TrainArgs& args, classification::Trainer& trainer, data::Loader& loader,
                 int64_t steps_per_epoch) {
   trainer.share_state_of_process_0();
-  const int64_t done = steps_per_epoch == 0 ? 0 : trainer.state().step.item<int32_t>() / steps_per_epoch;
+  const int64_t done =
+      steps_per_epoch == 0 ? 0 : trainer.state().step.item<int32_t>() / steps_per_epoch;
   std::printf("kiln train: process %d of %d, training its share of every batch from epoch %lld\n",
               distributed::process_index(), distributed::process_count(),
               static_cast<long long>(done + 1));
