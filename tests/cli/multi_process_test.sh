@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kiln train across processes (kiln::distributed on Gloo) as machines would run it:
-#  - 2 and 3 processes on loopback train the parameters one process trains (3 shares a batch of
+#  - 2, 3 and 4 processes on loopback train the parameters one process trains (3 share a batch of
 #    64 unevenly: 22, 21, 21), within the float32 bound below;
 #  - a run of 2 processes resumed by 1, and a run of 1 resumed by 3, end where one process does;
 #  - 3 processes in network namespaces of their own (each its address on a bridge the test sets
@@ -98,7 +98,9 @@ paste -d, "$work/one/metrics.csv" "$work/two/metrics.csv" | tail -n +2 |
   fail "2 processes' metrics differ from one's: $(cat "$work/one/metrics.csv" "$work/two/metrics.csv")"
 run_processes 3 "$work/three" --epochs 2
 same_params "$work/one" "$work/three"
-echo "ok: 2 and 3 processes on loopback train one process's parameters (within $bound)"
+run_processes 4 "$work/four" --epochs 2
+same_params "$work/one" "$work/four"
+echo "ok: 2, 3 and 4 processes on loopback train one process's parameters (within $bound)"
 
 # --- checkpoints restore on another process count ---
 run_processes 2 "$work/two_then_one" --epochs 1
