@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/coordination_store.hpp"
 #include "kiln/error.hpp"
 #include "kiln/ops.hpp"
 
@@ -83,6 +84,46 @@ TEST(Distributed, AloneUntilInitialized) {
   EXPECT_EQ(distributed::all_reduce_sum(t, "a sum")["w"].leaf().to_vector<float>(), v);
   distributed::check_same("anything", "mine");
   distributed::shutdown();  // harmless when not initialized
+}
+
+// Process 0's store on its own: the checks of join, values, a bounded wait, and a client that
+// is not kiln's (its connection is dropped; the store goes on).
+TEST(CoordinationStore, JoinChecksValuesAndBoundedWaits) {
+  using namespace distributed::detail;
+  const HostPort at{"127.0.0.1", free_port()};
+  CoordinationServer server(at, 2);
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(at.port));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const char garbage[] = "J\3\0\0\0abc\1\0\0\0x";
+    ASSERT_EQ(::send(fd, garbage, sizeof garbage - 1, 0), static_cast<ssize_t>(sizeof garbage - 1));
+    char c = 0;
+    EXPECT_EQ(::recv(fd, &c, 1, 0), 0);  // closed, no reply
+    ::close(fd);
+  }
+  CoordinationClient one(at, 2s), two(at, 2s);
+  one.join(0, 2);
+  EXPECT_HAS(error_of<ValueError>([&] { two.join(0, 2); }),
+             "process id 0 is taken: another process joined the coordinator at " + at.str() +
+                 " with it; give each process its own id in 0..1");
+  EXPECT_HAS(error_of<ValueError>([&] { two.join(1, 3); }),
+             "process 1 was started for 3 processes, but process 0 (the coordinator at " +
+                 at.str() + ") for 2: give every process the same process count");
+  two.join(1, 2);
+  one.set("k", {'v', '1'});
+  EXPECT_EQ(two.get("k", 1s), (std::vector<char>{'v', '1'}));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_HAS(error_of<Error>([&] { (void)two.get("never", 300ms, "the key that never comes"); }),
+             "waited 0.3 s for the key that never comes at the coordinator " + at.str());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+  EXPECT_EQ(one.local_ip(), "127.0.0.1");
+  // A second server on the port is refused with the remedy.
+  EXPECT_HAS(error_of<Error>([&] { CoordinationServer again(at, 2); }),
+             "process 0 cannot serve the coordinator on port " + std::to_string(at.port));
 }
 
 TEST(Distributed, MissingAndBadSettingsSayWhatToGive) {
