@@ -157,6 +157,17 @@ p0=$!
 expect_error "the processes disagree on the training settings: process 0 has --model mlp --epochs 1 --batch-size 64" \
   "$kiln" "${train[@]}" --epochs 1 --lr 0.01 --out "$work/bad" --coordinator "127.0.0.1:$port" --num-processes 2 --process-id 1
 if wait $p0; then fail "process 0 went on with other settings"; fi
+# An --out that holds a run (no --resume, no --overwrite): process 0 refuses it as one process
+# does, and tells the others.
+port=$(free_port)
+"$kiln" "${train[@]}" --epochs 2 --out "$work/one" --coordinator "127.0.0.1:$port" --num-processes 2 \
+  --process-id 0 >"$work/p0.txt" 2>&1 &
+p0=$!
+expect_error "process 0 refused --out: " \
+  "$kiln" "${train[@]}" --epochs 2 --out "$work/elsewhere" --coordinator "127.0.0.1:$port" --num-processes 2 --process-id 1
+grep -q -- "--resume" "$work/err.txt" || fail "process 1 was not told the remedy: $(cat "$work/err.txt")"
+if wait $p0; then fail "process 0 trained into an existing run"; fi
+grep -q -- "--resume" "$work/p0.txt" || fail "process 0 said: $(cat "$work/p0.txt")"
 echo "ok: bad input is an error that says what to fix, after a bounded wait"
 
 # --- a process that fails: the others stop with a clear error within a bounded time ---

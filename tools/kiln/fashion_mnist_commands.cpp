@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <numeric>
 
 #include "exit_status.hpp"
@@ -275,6 +276,7 @@ int train(const TrainArgs& cli_args) {
   // Nothing is touched before the directory is known to be usable and the input is read.
   TrainArgs args = cli_args;
   std::string refused;  // process 0's refusal of `out`, told to every process
+  std::exception_ptr refusal;
   if (writer) {
     try {
       if (cli_args.resume) args = resumed_args(cli_args, RunDirectory::read_config(out));
@@ -282,11 +284,12 @@ int train(const TrainArgs& cli_args) {
     } catch (const std::exception& e) {
       if (!together) throw;
       refused = e.what();
+      refusal = std::current_exception();
     }
   }
   if (together) {
     if (const std::string why = from_process_0(refused, "the check of --out"); !why.empty()) {
-      if (writer) throw UsageError(why);
+      if (refusal) std::rethrow_exception(refusal);
       throw UsageError("process 0 refused --out: " + why);
     }
     const std::string theirs = from_process_0(settings_text(args), "the training settings");
