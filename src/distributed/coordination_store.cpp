@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "kiln/error.hpp"
@@ -207,6 +208,7 @@ void CoordinationServer::serve(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // A client may stay idle as long as it likes; only a request half sent is cut off.
   const auto forever = Clock::time_point::max();
+  int joined_as = -1;  // the process this connection joined as
   for (;;) {
     char op = 0;
     if (!read_exact(fd, &op, 1, forever, &stop_)) break;
@@ -235,7 +237,13 @@ void CoordinationServer::serve(int fd) {
         if (!why.empty()) {
           status = 'E';
           reply.assign(why.begin(), why.end());
+        } else {
+          joined_as = id;
         }
+      } else if (op == 'L') {
+        std::string ids;
+        for (int i : left_) ids += (ids.empty() ? "" : ",") + std::to_string(i);
+        reply.assign(ids.begin(), ids.end());
       } else {
         break;  // not a kiln client
       }
@@ -246,6 +254,10 @@ void CoordinationServer::serve(int fd) {
     if (!write_all(fd, out.data(), out.size())) break;
   }
   ::close(fd);
+  if (joined_as >= 0 && !stop_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    left_.push_back(joined_as);
+  }
 }
 
 // ---- the client ----
@@ -294,7 +306,8 @@ CoordinationClient::~CoordinationClient() {
 }
 
 std::pair<char, std::vector<char>> CoordinationClient::request(char op, const std::string& key,
-                                                               const std::vector<char>& value) {
+                                                               const std::vector<char>& value,
+                                                               milliseconds reply_within) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<char> out{op};
   append_u32(out, static_cast<uint32_t>(key.size()));
@@ -303,7 +316,7 @@ std::pair<char, std::vector<char>> CoordinationClient::request(char op, const st
   out.insert(out.end(), value.begin(), value.end());
   char status = 0;
   std::vector<char> reply;
-  const auto deadline = Clock::now() + timeout_;
+  const auto deadline = Clock::now() + (reply_within.count() > 0 ? reply_within : timeout_);
   if (!write_all(fd_, out.data(), out.size()) || !read_exact(fd_, &status, 1, deadline) ||
       !read_field(fd_, reply, deadline))
     throw Error("the coordinator at " + coordinator_.str() +
@@ -320,6 +333,21 @@ void CoordinationClient::join(int process_id, int num_processes) {
 
 void CoordinationClient::set(const std::string& key, const std::vector<char>& value) {
   request('S', key, value);
+}
+
+std::vector<int> CoordinationClient::left() {
+  // A coordinator that does not answer at once is as good as gone: this asks after a failure.
+  const std::vector<char> reply = request('L', "", {}, std::chrono::seconds(1)).second;
+  std::vector<int> ids;
+  const std::string text(reply.begin(), reply.end());
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    ids.push_back(std::atoi(text.substr(at, comma - at).c_str()));
+    at = comma + 1;
+  }
+  return ids;
 }
 
 std::vector<char> CoordinationClient::get(const std::string& key, milliseconds timeout,

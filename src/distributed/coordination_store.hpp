@@ -8,7 +8,8 @@
 // ops: 'S' set (reply 'K'), 'G' get (reply 'K' and the value, or 'N' when the key is absent: the
 // client polls, so the server never waits on anyone), 'J' join (key: the process id, value: the
 // process count; reply 'K', or 'E' and the reason: a count that differs from process 0's, or an
-// id already taken).
+// id already taken), 'L' left (reply 'K' and the ids of the joined processes whose connection
+// has closed, in the order they closed, comma-separated: who ended, when a collective fails).
 #pragma once
 
 #include <atomic>
@@ -53,6 +54,7 @@ class CoordinationServer {
   std::mutex mu_;
   std::map<std::string, std::vector<char>> values_;
   std::set<int> joined_;
+  std::vector<int> left_;             // joined processes whose connection closed, in that order
   std::vector<std::thread> threads_;  // accept_loop's, then one per client
   std::mutex threads_mu_;
 };
@@ -69,6 +71,9 @@ class CoordinationClient {
   // Registers this process; ValueError with the coordinator's reason when it refuses.
   void join(int process_id, int num_processes);
   void set(const std::string& key, const std::vector<char>& value);
+  // The processes that have left (their connection to the coordinator closed: they ended), first
+  // to leave first. Error when the coordinator itself is gone.
+  std::vector<int> left();
   // The value of `key`, waiting for another process to set it until `timeout`; Error naming the
   // key (and `waiting_for`, what its absence means) after that.
   std::vector<char> get(const std::string& key, std::chrono::milliseconds timeout,
@@ -78,8 +83,10 @@ class CoordinationClient {
   const HostPort& coordinator() const { return coordinator_; }
 
  private:
+  // One request and its reply, within `reply_within` (0: the client's timeout).
   std::pair<char, std::vector<char>> request(char op, const std::string& key,
-                                             const std::vector<char>& value);
+                                             const std::vector<char>& value,
+                                             std::chrono::milliseconds reply_within = {});
   HostPort coordinator_;
   std::chrono::milliseconds timeout_;
   int fd_ = -1;

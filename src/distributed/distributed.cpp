@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "distributed/coordination_store.hpp"
 #include "kiln/error.hpp"
@@ -140,10 +141,28 @@ std::string peer_in(const World& w, const std::string& gloo_message) {
   return found < 0 ? "" : "process " + std::to_string(found) + " (" + ip + ")";
 }
 
+// The first process that ended, as the coordinator saw its connection close (waiting up to half
+// a second for it to notice); "process 0 (the coordinator)" when the coordinator is gone itself;
+// "" when none has ended (a process that hangs, or a cut link).
+std::string first_to_leave(World& w) {
+  try {
+    for (int i = 0; i < 10; ++i) {
+      const std::vector<int> left = w.client->left();
+      for (int id : left)
+        if (id != w.rank) return "process " + std::to_string(id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  } catch (const Error&) {
+    return "process 0 (the coordinator)";
+  }
+  return "";
+}
+
 // A failed Gloo operation as a kiln::Error: which operation, which peer when known, what to do.
-[[noreturn]] void collective_failed(const World& w, const std::string& what, const char* why) {
+[[noreturn]] void collective_failed(World& w, const std::string& what, const char* why) {
   const std::string message = why;
   std::string who = w.size == 2 ? "process " + std::to_string(1 - w.rank) : peer_in(w, message);
+  if (who.empty()) who = first_to_leave(w);
   if (who.empty()) who = "another process";
   const bool timed_out = message.find("imed out") != std::string::npos;
   throw Error("process " + std::to_string(w.rank) + " of " + std::to_string(w.size) + ": " + who +

@@ -172,18 +172,20 @@ echo "ok: bad input is an error that says what to fix, after a bounded wait"
 
 # --- a process that fails: the others stop with a clear error within a bounded time ---
 long=(train fashion-mnist --limit 16384 --batch-size 64 --epochs 20)
-# kill_case SIGNAL WANT MAX_SECONDS: process 1 gets SIGNAL once it trains; process 0 must stop
-# saying WANT within MAX_SECONDS of it.
+# kill_case N VICTIM SIGNAL WANT MAX_SECONDS: N processes; process VICTIM gets SIGNAL once they
+# train; process 0 must stop saying WANT within MAX_SECONDS of it.
 kill_case() {
-  local signal=$1 want=$2 max=$3 port p1 p0 t0
+  local n=$1 victim=$2 signal=$3 want=$4 max=$5 port i pids=() p0 t0
   port=$(free_port)
   rm -rf "$work/long"
-  "$kiln" "${long[@]}" --out "$work/long" --coordinator "127.0.0.1:$port" --num-processes 2 \
-    --process-id 1 >"$work/p1.txt" 2>&1 &
-  p1=$!
-  disown $p1 # killed on purpose: no "Killed" notice from bash
+  for ((i = 1; i < n; ++i)); do
+    KILN_DISTRIBUTED_TIMEOUT=3 "$kiln" "${long[@]}" --out "$work/long" --coordinator "127.0.0.1:$port" \
+      --num-processes "$n" --process-id $i >"$work/p$i.txt" 2>&1 &
+    pids+=($!)
+    disown $! # ended on purpose: no "Killed" notice from bash
+  done
   KILN_DISTRIBUTED_TIMEOUT=3 "$kiln" "${long[@]}" --out "$work/long" --coordinator "127.0.0.1:$port" \
-    --num-processes 2 --process-id 0 >"$work/p0.txt" 2>&1 &
+    --num-processes "$n" --process-id 0 >"$work/p0.txt" 2>&1 &
   p0=$!
   for _ in $(seq 100); do
     grep -q "step" "$work/p0.txt" 2>/dev/null && break
@@ -191,14 +193,16 @@ kill_case() {
   done
   grep -q "step" "$work/p0.txt" || fail "the long run did not start: $(cat "$work/p0.txt")"
   t0=$SECONDS
-  kill "-$signal" $p1
-  if wait $p0; then fail "process 0 finished although process 1 got SIG$signal"; fi
+  kill "-$signal" "${pids[victim - 1]}"
+  if wait $p0; then fail "process 0 finished although process $victim got SIG$signal"; fi
   ((SECONDS - t0 <= max)) || fail "process 0 took $((SECONDS - t0)) s to stop after SIG$signal"
   grep -q "$want" "$work/p0.txt" || fail "process 0 said: $(tail -2 "$work/p0.txt")"
-  kill -9 $p1 2>/dev/null || true
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 }
-kill_case KILL "process 0 of 2: process 1 stopped answering (it ended, or its network failed) during the gradient all-reduce of step" 5
-kill_case STOP "process 0 of 2: process 1 did not answer within 3 s during the gradient all-reduce of step" 8
+kill_case 2 1 KILL "process 0 of 2: process 1 stopped answering (it ended, or its network failed) during the gradient all-reduce of step" 5
+kill_case 2 1 STOP "process 0 of 2: process 1 did not answer within 3 s during the gradient all-reduce of step" 8
+# Three processes on one address: the coordinator saw which one ended.
+kill_case 3 2 KILL "process 0 of 3: process 2 stopped answering (it ended, or its network failed) during the gradient all-reduce of step" 5
 echo "ok: a killed or stopped process stops the other with an error naming it and the step"
 
 # --- network namespaces: each process its own address, as on machines of their own ---
@@ -237,9 +241,12 @@ echo "ok: 3 processes in network namespaces ($net.1-3) train one process's param
 # A cut link: process 2's interface goes down mid-run; the others stop within the timeout, naming
 # it (each process has its own address here).
 rm -rf "$work/ns_long"
+others=()
 for i in 1 2; do
   ip netns exec "${ns_prefix}$i" env KILN_DISTRIBUTED_TIMEOUT=3 "$kiln" "${long[@]}" --out "$work/ns_long" \
     --coordinator "$coordinator" --num-processes 3 --process-id $i >"$work/p$i.txt" 2>&1 &
+  others+=($!)
+  disown $!
 done
 ip netns exec "${ns_prefix}0" env KILN_DISTRIBUTED_TIMEOUT=3 "$kiln" "${long[@]}" --out "$work/ns_long" \
   --coordinator "$coordinator" --num-processes 3 --process-id 0 >"$work/p0.txt" 2>&1 &
@@ -254,4 +261,5 @@ if wait $p0; then fail "process 0 finished although process 2's link was cut"; f
 ((SECONDS - t0 <= 10)) || fail "process 0 took $((SECONDS - t0)) s to stop after the cut"
 grep -q "did not answer within 3 s during the gradient all-reduce of step\|stopped answering" "$work/p0.txt" ||
   fail "process 0 said: $(tail -2 "$work/p0.txt")"
+for p in "${others[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 echo "ok: a cut link stops the others within the timeout: $(grep -o 'process 0 of 3: [^(]*' "$work/p0.txt" | head -1)"

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "distributed/coordination_store.hpp"
@@ -105,22 +107,35 @@ TEST(CoordinationStore, JoinChecksValuesAndBoundedWaits) {
     EXPECT_EQ(::recv(fd, &c, 1, 0), 0);  // closed, no reply
     ::close(fd);
   }
-  CoordinationClient one(at, 2s), two(at, 2s);
+  CoordinationClient one(at, 2s);
+  std::optional<CoordinationClient> two;
+  two.emplace(at, 2s);
   one.join(0, 2);
-  EXPECT_HAS(error_of<ValueError>([&] { two.join(0, 2); }),
+  EXPECT_HAS(error_of<ValueError>([&] { two->join(0, 2); }),
              "process id 0 is taken: another process joined the coordinator at " + at.str() +
                  " with it; give each process its own id in 0..1");
-  EXPECT_HAS(error_of<ValueError>([&] { two.join(1, 3); }),
+  EXPECT_HAS(error_of<ValueError>([&] { two->join(1, 3); }),
              "process 1 was started for 3 processes, but process 0 (the coordinator at " +
                  at.str() + ") for 2: give every process the same process count");
-  two.join(1, 2);
+  two->join(1, 2);
   one.set("k", {'v', '1'});
-  EXPECT_EQ(two.get("k", 1s), (std::vector<char>{'v', '1'}));
+  EXPECT_EQ(two->get("k", 1s), (std::vector<char>{'v', '1'}));
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_HAS(error_of<Error>([&] { (void)two.get("never", 300ms, "the key that never comes"); }),
+  EXPECT_HAS(error_of<Error>([&] { (void)two->get("never", 300ms, "the key that never comes"); }),
              "waited 0.3 s for the key that never comes at the coordinator " + at.str());
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
   EXPECT_EQ(one.local_ip(), "127.0.0.1");
+  // A process that ends is reported as having left (what names the peer when a collective
+  // fails); one still connected, or one that never joined, is not.
+  { CoordinationClient never_joined(at, 2s); }
+  EXPECT_EQ(one.left(), std::vector<int>{});
+  two.reset();
+  std::vector<int> left;
+  for (int i = 0; i < 100 && left.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    left = one.left();
+  }
+  EXPECT_EQ(left, std::vector<int>{1});
   // A second server on the port is refused with the remedy.
   EXPECT_HAS(error_of<Error>([&] { CoordinationServer again(at, 2); }),
              "process 0 cannot serve the coordinator on port " + std::to_string(at.port));
