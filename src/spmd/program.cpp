@@ -65,6 +65,14 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
         if (is_collective(nodes[i]) || is_collective(nodes[u]) || level[u] != level[i])
           exported[u] = true;
   for (ir::ValueId v : graph_.outputs) exported[v] = true;
+  // A source read by a local node of a later level is copied into that level's stage (local_of),
+  // so only one read by a collective or the outputs becomes a buffer: a fill Adam broadcasts to a
+  // kernel's shape would otherwise be written out in full on every device at every step.
+  std::vector<bool> source_buffer(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (live[i] && is_collective(nodes[i]))
+      for (ir::ValueId u : nodes[i].inputs) source_buffer[u] = true;
+  for (ir::ValueId v : graph_.outputs) source_buffer[v] = true;
 
   stages_.resize(static_cast<size_t>(top) + 1);
   for (int l = 0; l <= top; ++l) {
@@ -92,7 +100,7 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
       }
       if (is_source(n)) {
         // At level 0 when something outside needs it; elsewhere copied where it is read.
-        if (l == 0 && exported[i]) {
+        if (l == 0 && source_buffer[i]) {
           local_of(static_cast<ir::ValueId>(i));
           s.local_outputs.push_back(static_cast<ir::ValueId>(i));
         }

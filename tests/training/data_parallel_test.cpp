@@ -242,6 +242,22 @@ TEST(DataParallel, TutorialMlpOn248DevicesEndsAtTheOneDeviceParameters) {
   }
 }
 
+// After data-parallel training the parameters are replicated over the mesh; evaluate() puts them
+// on its one device, which must make them one-device arrays (as jax.device_put), or every
+// evaluation step would run partitioned, the whole batch on every device.
+TEST(DataParallel, ReplicatedParametersPutOnOneDeviceAreOneDeviceArrays) {
+  SKIP_WITHOUT_EIGHT_CPU_DEVICES();
+  const models::ImageClassifier m = models::image_classifier("mlp");
+  Trainer trainer(m, {.devices = 2});
+  data::Loader loader(synthetic_images(), loader_options(m, 16));
+  trainer.train_epoch(loader, 1);
+  const Array kernel = tree_leaves(trainer.variables())[1];
+  EXPECT_EQ(kernel.sharding().str(), "NamedSharding(mesh=Mesh('data': 2), spec=PartitionSpec())");
+  const Array on_one = device_put(kernel, devices("cpu")[0]);
+  EXPECT_EQ(on_one.sharding().str(), "SingleDeviceSharding(device=CpuDevice(id=0))");
+  EXPECT_EQ(on_one.to_vector<float>(), kernel.to_vector<float>());
+}
+
 // ---- bad settings ----
 
 template <class E>
