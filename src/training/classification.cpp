@@ -42,11 +42,11 @@ void check_split(const data::Loader& loader, int64_t first, int devices) {
                      " devices; choose a batch size that is a multiple of " + n);
   if (last % devices != 0)
     throw ValueError(
-        "data-parallel training on " + n + " devices: the last batch of each epoch " + "holds " +
+        "data-parallel training on " + n + " devices: the last batch of each epoch holds " +
         std::to_string(last) + " examples (" + std::to_string(loader.size()) +
         " examples in batches of " + std::to_string(first) + "), which do not split evenly over " +
-        n + " devices; choose a training set size (or batch size) that leaves a " + "multiple of " +
-        n + " for the last batch, or drop the last batch " + "(LoaderOptions::drop_last)");
+        n + " devices; choose a training set size (or batch size) that leaves a multiple of " + n +
+        " for the last batch, or drop the last batch (LoaderOptions::drop_last)");
 }
 
 }  // namespace
