@@ -5,7 +5,10 @@
 // Initialisation is each framework's own default (PyTorch: kaiming-uniform; Flax: lecun-normal).
 //
 //   fashion_mnist_libtorch --model mlp|cnn --epochs N --batch-size B --lr X --seed S --threads T
-//                          [--data DIR] [--rank R --world N --store FILE [--host ADDRESS]]
+//                          [--data DIR] [--limit N] [--rank R --world N --store FILE [--host
+//                          ADDRESS]]
+//
+// --limit N trains on the first N training images only (as `kiln train --limit`), for quick runs.
 //
 // Prints one line per epoch, `epoch E seconds S loss L test_accuracy A`, that the bench parses.
 // With --world N > 1 (bench/multi_process/run.sh): N processes train data-parallel over LibTorch's
@@ -203,6 +206,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   World world;
   std::string store, host = "127.0.0.1";
+  int64_t limit = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model")
@@ -227,6 +231,8 @@ int main(int argc, char** argv) {
       store = v;
     else if (k == "--host")
       host = v;
+    else if (k == "--limit")
+      limit = std::stoll(v);
     else {
       std::fprintf(stderr, "fashion_mnist_libtorch: unknown option %s\n", k.c_str());
       return 2;
@@ -249,6 +255,8 @@ int main(int argc, char** argv) {
 #endif
     }
     Split train = load(dir, "train"), test = load(dir, "t10k");
+    if (limit > 0 && limit < train.labels.size(0))
+      train = {train.images.narrow(0, 0, limit), train.labels.narrow(0, 0, limit)};
     if (model == "mlp") return run(Mlp(), train, test, epochs, batch, lr, world);
     if (model == "cnn") return run(Cnn(), train, test, epochs, batch, lr, world);
     std::fprintf(stderr, "fashion_mnist_libtorch: unknown model %s (mlp or cnn)\n", model.c_str());

@@ -16,6 +16,7 @@ class Partitioner {
   Partitioner(const ir::Graph& g, const MeshAxes& mesh) : g_(g), mesh_(mesh) {
     local_.resize(g.nodes.size());
     layout_.resize(g.nodes.size());
+    resharded_.resize(g.nodes.size());
     out_.name = g.name;
   }
 
@@ -53,6 +54,15 @@ class Partitioner {
     return emit(p, {x}, std::move(a), loc);
   }
 
+  // This device's index along `axes`, one node for the whole graph.
+  ValueId axis_index(const std::vector<std::string>& axes, const Loc& loc) {
+    for (const auto& [a, v] : axis_index_)
+      if (a == axes) return v;
+    const ValueId v = collective(Prim::axis_index, 0, axes, loc);
+    axis_index_.emplace_back(axes, v);
+    return v;
+  }
+
   ValueId full(const Shape& shape, DType t, Scalar value, const Loc& loc) {
     ir::Attrs a;
     a.shape = shape;
@@ -67,7 +77,7 @@ class Partitioner {
     const ir::ValueType t = out_.type(x);
     const int64_t n = mesh_.size_of(axes);
     const int64_t size = t.shape[d] / n;
-    const ValueId index = collective(Prim::axis_index, 0, axes, loc);
+    const ValueId index = axis_index(axes, loc);
     ValueId result = 0;
     for (int64_t k = 0; k < n; ++k) {
       ir::Attrs s;
@@ -92,10 +102,19 @@ class Partitioner {
     return result;
   }
 
-  // v's value (a value of g_) laid out as `to` (never partial).
+  // v's value (a value of g_) laid out as `to` (never partial), made once for all its users: a
+  // gradient that Adam reads three times is psum'd once.
   ValueId reshard(ValueId v, const Layout& to) {
+    if (layout_[v] == to) return local_[v];
+    for (const auto& [layout, value] : resharded_[v])
+      if (layout == to) return value;
+    const ValueId x = make_reshard(v, to);
+    resharded_[v].emplace_back(to, x);
+    return x;
+  }
+
+  ValueId make_reshard(ValueId v, const Layout& to) {
     Layout from = layout_[v];
-    if (from == to) return local_[v];
     const ir::Node& n = node(v);
     const Loc& loc = n.loc;
     // A fill, or a broadcast of a whole value into dimensions it does not have, is made again at
@@ -188,6 +207,8 @@ class Partitioner {
   ir::Graph out_;
   std::vector<ValueId> local_;
   std::vector<Layout> layout_;
+  std::vector<std::vector<std::pair<Layout, ValueId>>> resharded_;  // per value: made, by layout
+  std::vector<std::pair<std::vector<std::string>, ValueId>> axis_index_;
 };
 
 }  // namespace

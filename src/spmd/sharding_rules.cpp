@@ -125,7 +125,9 @@ ShardingRule::Choice reduce(const Node& node, std::span<const ValueType> in,
 
 // Shape primitives: a dimension that moves keeps its split (transpose); one whose elements change
 // place within it — sliced, padded, reversed, concatenated along — is made whole; the rest keep
-// their splits. reshape makes its operand whole (no rule for merged and split dimensions yet).
+// their splits. reshape keeps the splits of the leading dimensions it leaves as they are (a batch
+// split through [B] -> [B, 1] or [B, 28, 28, 1] -> [B, 784]) and makes the others whole (no rule
+// for merged and split dimensions yet).
 ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
                               std::span<const Layout> operands, const MeshAxes&) {
   const ir::Attrs& a = node.attrs;
@@ -158,6 +160,19 @@ ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
       whole(a.axis);
       return {std::vector<Layout>(operands.size(), operand), operand};
     }
+    case ir::Prim::reshape: {
+      const Shape& to = node.type.shape;
+      Layout result = Layout::replicated(to.rank());
+      bool kept = true;  // dimensions 0..d are the same on both sides
+      for (int d = 0; d < rank; ++d) {
+        kept = kept && d < to.rank() && in[0].shape[d] == to[d];
+        if (kept)
+          result.dims[static_cast<size_t>(d)] = operand.dims[static_cast<size_t>(d)];
+        else
+          whole(d);
+      }
+      return {{operand}, result};
+    }
     default: {  // reshape, and any shape primitive this rule does not know: whole
       std::vector<Layout> all;
       for (const ValueType& t : in) all.push_back(Layout::replicated(t.shape.rank()));
@@ -166,9 +181,11 @@ ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
   }
 }
 
-// A slice keeps a split dimension only when it takes all of it: its limit is then the block's.
-ir::Attrs slice_local_attrs(const Node& node, const ValueType& local) {
+// A slice keeps a split dimension only when it takes all of it: its limit is then the block's. A
+// reshape makes the per-device shape.
+ir::Attrs shape_local_attrs(const Node& node, const ValueType& local) {
   ir::Attrs a = node.attrs;
+  if (node.prim == ir::Prim::reshape) a.shape = local.shape;
   if (node.prim == ir::Prim::slice)
     for (size_t d = 0; d < a.limit.size(); ++d)
       if (a.start[d] == 0 && a.stride[d] == 1) a.limit[d] = local.shape[static_cast<int>(d)];
@@ -176,7 +193,7 @@ ir::Attrs slice_local_attrs(const Node& node, const ValueType& local) {
 }
 
 const ShardingRule kElementwise{&elementwise};
-const ShardingRule kShape{&shape_op, &slice_local_attrs};
+const ShardingRule kShape{&shape_op, &shape_local_attrs};
 const ShardingRule kReduce{&reduce};
 
 }  // namespace

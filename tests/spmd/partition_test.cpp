@@ -133,6 +133,24 @@ TEST(Partition, DataParallelGradientIsOnePsumPerParameter) {
   EXPECT_EQ(live_collectives(p.local), (std::map<std::string, int>{{"psum", 4}})) << p.local.str();
 }
 
+// A reshape keeps the split of leading dimensions it leaves as they are ([8, 3] -> [8, 3, 1]:
+// the rows stay where they are); one whose result no device's block of rows makes ([8, 3] ->
+// [3, 8]: 3 rows cannot be split over 4 devices, and each column mixes every block) gathers it
+// first.
+TEST(Partition, AReshapeKeepsTheSplitOfTheDimensionsItLeaves) {
+  auto lowered = [](std::vector<int64_t> to) {
+    return jit([to](const Array& x) { return reshape(x, to); }).lower(zeros({8, 3})).graph();
+  };
+  spmd::Partitioned p =
+      spmd::partition(lowered({8, 3, 1}), {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_TRUE(collectives(p.local).empty()) << p.local.str();
+  EXPECT_EQ(p.outputs[0], split(3, 0, "i"));
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 3, 1}));
+  p = spmd::partition(lowered({3, 8}), {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+  EXPECT_EQ(p.outputs[0], Layout::replicated(2));
+}
+
 TEST(Partition, PropagatedLayoutsPrintAsPartitionSpecs) {
   Layout l = split(2, 1, "model");
   EXPECT_EQ(l.str(), "P(None, 'model')");
