@@ -44,8 +44,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 args=(train fashion-mnist --model mlp --epochs "$epochs" --batch-size 128 --seed 0)
-((limit == 0)) || args+=(--limit "$limit")
 torch_args=(--model mlp --epochs "$epochs" --batch-size 128 --threads 1)
+((limit == 0)) || { args+=(--limit "$limit"); torch_args+=(--limit "$limit"); }
 
 # The median over epochs of metrics.csv's training seconds (column 6) in run directory $1.
 kiln_epoch_seconds() {
@@ -120,7 +120,6 @@ kt2=$(kiln_epoch_seconds "$work/kt2")
 printf "%-44s %10.2f %12s %10.2f\n" "kiln, 1 process, 2 threads" "$kt2" "-" \
   "$(awk -v a="$k1" -v b="$kt2" 'BEGIN { print a / (2 * b) }')"
 if [[ -n $torch ]]; then
-  ((limit == 0)) || echo "(LibTorch trains the whole set: it has no --limit; compare per step)"
   "$torch" "${torch_args[@]}" >"$work/t1.txt" 2>&1
   t1=$(torch_epoch_seconds "$work/t1.txt")
   printf "%-44s %10.2f %12s %10s\n" "LibTorch, 1 process, 1 thread" "$t1" "-" "-"
@@ -159,7 +158,7 @@ printf "%-44s %10.2f %12.2f %12.2f %9.0f%%\n" "kiln, 2 processes" "$n2" \
   "$(awk -v a="$n2r" -v s="$n2" 'BEGIN { print 100 * a / s }')"
 if [[ -n $torch ]]; then
   read -r m2 m2r < <(torch_processes 2 unused "${ns[@]}")
-  tsteps=469
+  tsteps=$steps
   printf "%-44s %10.2f %12.2f %12.2f %9.0f%%\n" "LibTorch gloo, 2 processes" "$m2" \
     "$(awk -v s="$m2" -v n="$tsteps" 'BEGIN { print 1000 * s / n }')" \
     "$(awk -v s="$m2r" -v n="$tsteps" 'BEGIN { print 1000 * s / n }')" \
