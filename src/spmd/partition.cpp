@@ -171,6 +171,11 @@ class Partitioner {
     std::vector<ValueId> ins;
     for (size_t i = 0; i < n.inputs.size(); ++i)
       ins.push_back(reshard(n.inputs[i], choice.operands[i]));
+    if (n.prim == Prim::sharding_constraint) {  // an identity once its operand is resharded
+      local_[v] = ins[0];
+      layout_[v] = std::move(choice.result);
+      return;
+    }
     const Shape want = choice.result.local_shape(n.type.shape, mesh_);
     ir::Attrs attrs = rule != nullptr && rule->local_attrs != nullptr
                           ? rule->local_attrs(n, {n.type.dtype, want})

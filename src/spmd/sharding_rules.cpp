@@ -1,8 +1,11 @@
 // The sharding rules of the primitives the partitioner splits (sharding_rule.hpp): the elementwise
-// kinds', the reductions', the shape primitives', broadcast_in_dim's and dot_general's. Every
-// other primitive is computed whole on every device.
+// kinds', the reductions', the shape primitives' (reshape's among them), the windows', the
+// cumulative ops', convolution's, gather's, broadcast_in_dim's, dot_general's and
+// with_sharding_constraint's.
+// Every other primitive is computed whole on every device.
 #include <algorithm>
 
+#include "kiln/error.hpp"
 #include "spmd/sharding_rule.hpp"
 
 namespace kiln::spmd {
@@ -123,11 +126,61 @@ ShardingRule::Choice reduce(const Node& node, std::span<const ValueType> in,
   return {{operand}, result};
 }
 
+// reshape: operand and result dimensions fall into groups of equal products (merged dimensions,
+// split ones, kept ones). A group's row-major elements are in the same order on both sides, so a
+// split of its major-most dimension (of size > 1) — contiguous blocks of the group — stays a split
+// of the result group's major-most dimension when that dimension's size is a multiple of the
+// device count: (8, 4) split on rows is (32,) split, (32,) split is (8, 4) split on rows. Splits
+// of the other dimensions are made whole.
+ShardingRule::Choice reshape(const Node& node, std::span<const ValueType> in,
+                             std::span<const Layout> operands, const MeshAxes& mesh) {
+  const Shape& from = in[0].shape;
+  const Shape& to = node.type.shape;
+  Layout operand = Layout::replicated(from.rank()), result = Layout::replicated(to.rank());
+  if (from.numel() == 0) return {{operand}, result};
+  int i = 0, j = 0;
+  while (i < from.rank() || j < to.rank()) {
+    std::vector<int> ins, outs;  // one group
+    int64_t pi = 1, pj = 1;
+    auto take_in = [&] {
+      ins.push_back(i);
+      pi *= from[i++];
+    };
+    auto take_out = [&] {
+      outs.push_back(j);
+      pj *= to[j++];
+    };
+    if (i < from.rank()) take_in();
+    if (j < to.rank()) take_out();
+    while (pi != pj) {
+      if (pi < pj && i < from.rank())
+        take_in();
+      else if (pj < pi && j < to.rank())
+        take_out();
+      else
+        return {{Layout::replicated(from.rank())}, Layout::replicated(to.rank())};
+    }
+    auto major = [](const std::vector<int>& dims, const Shape& shape) {
+      for (int d : dims)
+        if (shape[d] > 1) return d;
+      return -1;
+    };
+    const int a = major(ins, from), b = major(outs, to);
+    if (a < 0 || b < 0) continue;
+    const std::vector<std::string>& axes = operands[0].dims[static_cast<size_t>(a)];
+    if (!axes.empty() && to[b] % mesh.size_of(axes) == 0) {
+      operand.dims[static_cast<size_t>(a)] = axes;
+      result.dims[static_cast<size_t>(b)] = axes;
+    }
+  }
+  return {{operand}, result};
+}
+
 // Shape primitives: a dimension that moves keeps its split (transpose); one whose elements change
 // place within it — sliced, padded, reversed, concatenated along — is made whole; the rest keep
-// their splits. reshape makes its operand whole (no rule for merged and split dimensions yet).
+// their splits. reshape keeps the splits of the dimensions that lead their groups (above).
 ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
-                              std::span<const Layout> operands, const MeshAxes&) {
+                              std::span<const Layout> operands, const MeshAxes& mesh) {
   const ir::Attrs& a = node.attrs;
   const int rank = in[0].shape.rank();
   Layout operand = operands[0];
@@ -158,7 +211,9 @@ ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
       whole(a.axis);
       return {std::vector<Layout>(operands.size(), operand), operand};
     }
-    default: {  // reshape, and any shape primitive this rule does not know: whole
+    case ir::Prim::reshape:
+      return reshape(node, in, operands, mesh);
+    default: {  // any shape primitive this rule does not know: whole
       std::vector<Layout> all;
       for (const ValueType& t : in) all.push_back(Layout::replicated(t.shape.rank()));
       return {all, Layout::replicated(node.type.shape.rank())};
@@ -167,17 +222,124 @@ ShardingRule::Choice shape_op(const Node& node, std::span<const ValueType> in,
 }
 
 // A slice keeps a split dimension only when it takes all of it: its limit is then the block's.
-ir::Attrs slice_local_attrs(const Node& node, const ValueType& local) {
+// A reshape names its result shape.
+ir::Attrs shape_local_attrs(const Node& node, const ValueType& local) {
   ir::Attrs a = node.attrs;
   if (node.prim == ir::Prim::slice)
     for (size_t d = 0; d < a.limit.size(); ++d)
       if (a.start[d] == 0 && a.stride[d] == 1) a.limit[d] = local.shape[static_cast<int>(d)];
+  if (node.prim == ir::Prim::reshape) a.shape = local.shape;
   return a;
 }
 
+// Windows (reduce_window_*, select_and_scatter_add): a dimension the window does not span — size
+// 1, stride 1, no padding, as pooling's batch and channels — keeps its split (the first split
+// operand's); the others are made whole. Per shard it is the same window over fewer rows.
+ShardingRule::Choice window(const Node& node, std::span<const ValueType> in,
+                            std::span<const Layout> operands, const MeshAxes&) {
+  const ir::Attrs& a = node.attrs;
+  Layout target = Layout::replicated(in[0].shape.rank());
+  for (const Layout& l : operands)
+    if (!l.is_replicated()) {
+      target = l;
+      break;
+    }
+  for (size_t d = 0; d < target.dims.size(); ++d) {
+    const bool trivial =
+        a.window.at(d) == 1 && a.stride.at(d) == 1 && a.low.at(d) == 0 && a.high.at(d) == 0;
+    if (!trivial) target.dims[d].clear();
+  }
+  return {std::vector<Layout>(operands.size(), target), target};
+}
+
+// gather from a whole operand (an embedding lookup, take along an axis): each device gathers the
+// rows its block of indices names. The indices keep the splits of their batch dimensions (all but
+// index_vector_dim), which become the splits of the result's batch dimensions (those not in
+// offset_dims, in order); the operand and the index vectors are whole. A gather with batching
+// dimensions (operand_batching_dims) is computed whole.
+ShardingRule::Choice gather(const Node& node, std::span<const ValueType> in,
+                            std::span<const Layout> operands, const MeshAxes&) {
+  const ir::GatherDims& g = node.attrs.gather;
+  const int rank = node.type.shape.rank();
+  Layout operand = Layout::replicated(in[0].shape.rank());
+  Layout indices = Layout::replicated(in[1].shape.rank()), result = Layout::replicated(rank);
+  if (!g.operand_batching_dims.empty()) return {{operand, indices}, result};
+  std::vector<size_t> batch;  // the result's batch dimensions, in order
+  for (int d = 0; d < rank; ++d)
+    if (std::count(g.offset_dims.begin(), g.offset_dims.end(), d) == 0)
+      batch.push_back(static_cast<size_t>(d));
+  size_t k = 0;
+  for (int d = 0; d < in[1].shape.rank(); ++d) {
+    if (d == g.index_vector_dim) continue;
+    if (k < batch.size()) {
+      indices.dims[static_cast<size_t>(d)] = operands[1].dims[static_cast<size_t>(d)];
+      result.dims[batch[k]] = indices.dims[static_cast<size_t>(d)];
+    }
+    ++k;
+  }
+  return {{operand, indices}, result};
+}
+
+// Cumulative ops (cumsum ... cummin): the accumulated axis is whole, the others keep their splits.
+ShardingRule::Choice scan(const Node& node, std::span<const ValueType>,
+                          std::span<const Layout> operands, const MeshAxes&) {
+  Layout operand = operands[0];
+  operand.dims[static_cast<size_t>(node.attrs.axis)].clear();
+  return {{operand}, operand};
+}
+
+// Convolution: a split batch dimension of the input is a convolution per shard (no halo: every
+// output row reads its own input row), and a split output-feature dimension of the kernel a
+// convolution per block of output features (each reads every input feature). Spatial and input
+// feature splits are made whole. Grouped convolutions keep only the batch split.
+ShardingRule::Choice convolution(const Node& node, std::span<const ValueType> in,
+                                 std::span<const Layout> operands, const MeshAxes&) {
+  const ir::ConvDims& c = node.attrs.conv;
+  Layout lhs = Layout::replicated(in[0].shape.rank()), rhs = Layout::replicated(in[1].shape.rank());
+  Layout result = Layout::replicated(node.type.shape.rank());
+  const auto lb = static_cast<size_t>(c.lhs_spec[0]), ro = static_cast<size_t>(c.rhs_spec[0]);
+  std::vector<std::string> batch;
+  if (c.batch_group_count == 1) batch = operands[0].dims[lb];
+  lhs.dims[lb] = batch;
+  result.dims[static_cast<size_t>(c.out_spec[0])] = batch;
+  std::vector<std::string> features = operands[1].dims[ro];
+  if (c.feature_group_count != 1 || c.batch_group_count != 1 || !disjoint(features, batch))
+    features.clear();
+  rhs.dims[ro] = features;
+  result.dims[static_cast<size_t>(c.out_spec[1])] = features;
+  return {{lhs, rhs}, result};
+}
+
+// "('x': 2, 'y': 4)"
+std::string axes_text(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
+  std::string s = "(";
+  for (size_t i = 0; i < names.size() && i < sizes.size(); ++i)
+    s += (i ? ", '" : "'") + names[i] + "': " + std::to_string(sizes[i]);
+  return s + ")";
+}
+
+// with_sharding_constraint: the operand is resharded to the layout asked; the result has it.
+ShardingRule::Choice sharding_constraint(const Node& node, std::span<const ValueType> in,
+                                         std::span<const Layout>, const MeshAxes& mesh) {
+  const ir::MeshSplit& split = node.attrs.split;
+  if (split.mesh.names != mesh.names || split.mesh.sizes != mesh.sizes)
+    throw ValueError(message("with_sharding_constraint names a mesh of axes " +
+                                 axes_text(split.mesh.names, split.mesh.sizes) +
+                                 " inside a jit partitioned over the mesh " +
+                                 axes_text(mesh.names, mesh.sizes),
+                             node.loc, "constrain to the mesh the jit's shardings use"));
+  Layout l = Layout::replicated(in[0].shape.rank());
+  for (size_t d = 0; d < split.dims.size() && d < l.dims.size(); ++d) l.dims[d] = split.dims[d];
+  return {{l}, l};
+}
+
 const ShardingRule kElementwise{&elementwise};
-const ShardingRule kShape{&shape_op, &slice_local_attrs};
+const ShardingRule kShape{&shape_op, &shape_local_attrs};
 const ShardingRule kReduce{&reduce};
+const ShardingRule kWindow{&window};
+const ShardingRule kScan{&scan};
+const ShardingRule kConvolution{&convolution};
+const ShardingRule kGather{&gather};
 
 }  // namespace
 
@@ -194,6 +356,14 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
       return &kReduce;
     case ir::PrimKind::shape:  // broadcast_in_dim has its row's
       return &kShape;
+    case ir::PrimKind::window:
+      return &kWindow;
+    case ir::PrimKind::scan:
+      return &kScan;
+    case ir::PrimKind::convolution:
+      return &kConvolution;
+    case ir::PrimKind::indexing:  // the scatters and dynamic slices are computed whole
+      return p == ir::Prim::gather ? &kGather : nullptr;
     default:
       return nullptr;
   }
@@ -204,4 +374,5 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
 namespace kiln::ir {
 const ShardingRule kBroadcastInDimSharding{&spmd::broadcast_in_dim, &spmd::with_local_shape};
 const ShardingRule kDotGeneralSharding{&spmd::dot_general};
+const ShardingRule kShardingConstraintSharding{&spmd::sharding_constraint};
 }  // namespace kiln::ir
