@@ -16,6 +16,7 @@ class Partitioner {
   Partitioner(const ir::Graph& g, const MeshAxes& mesh) : g_(g), mesh_(mesh) {
     local_.resize(g.nodes.size());
     layout_.resize(g.nodes.size());
+    resharded_.resize(g.nodes.size());
     out_.name = g.name;
   }
 
@@ -92,10 +93,18 @@ class Partitioner {
     return result;
   }
 
-  // v's value (a value of g_) laid out as `to` (never partial).
+  // v's value (a value of g_) laid out as `to` (never partial), made once per layout.
   ValueId reshard(ValueId v, const Layout& to) {
+    if (layout_[v] == to) return local_[v];
+    for (const auto& [layout, done] : resharded_[v])
+      if (layout == to) return done;
+    const ValueId x = reshard_anew(v, to);
+    resharded_[v].emplace_back(to, x);
+    return x;
+  }
+
+  ValueId reshard_anew(ValueId v, const Layout& to) {
     Layout from = layout_[v];
-    if (from == to) return local_[v];
     const ir::Node& n = node(v);
     const Loc& loc = n.loc;
     // A fill, or a broadcast of a whole value into dimensions it does not have, is made again at
@@ -193,6 +202,7 @@ class Partitioner {
   ir::Graph out_;
   std::vector<ValueId> local_;
   std::vector<Layout> layout_;
+  std::vector<std::vector<std::pair<Layout, ValueId>>> resharded_;  // per value: layouts made
 };
 
 }  // namespace

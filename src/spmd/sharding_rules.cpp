@@ -1,7 +1,7 @@
 // The sharding rules of the primitives the partitioner splits (sharding_rule.hpp): the elementwise
 // kinds', the reductions', the shape primitives' (reshape's among them), the windows', the
-// cumulative ops', convolution's, gather's, broadcast_in_dim's, dot_general's and
-// with_sharding_constraint's.
+// cumulative ops', convolution's, gather's, the dynamic slices', broadcast_in_dim's, dot_general's
+// and with_sharding_constraint's.
 // Every other primitive is computed whole on every device.
 #include <algorithm>
 
@@ -280,6 +280,29 @@ ShardingRule::Choice gather(const Node& node, std::span<const ValueType> in,
   return {{operand, indices}, result};
 }
 
+// dynamic_slice and dynamic_update_slice: a dimension the slice (the update) spans whole keeps its
+// split — its start is clamped to 0 on every device, whatever it is — and the others are whole.
+ShardingRule::Choice dynamic_slice(const Node& node, std::span<const ValueType> in,
+                                   std::span<const Layout> operands, const MeshAxes&) {
+  const bool update = node.prim == ir::Prim::dynamic_update_slice;
+  const Shape& whole = in[0].shape;
+  const Shape& part = update ? in[1].shape : node.attrs.shape;
+  Layout target = operands[0];
+  if (update && target.is_replicated()) target = operands[1];
+  for (int d = 0; d < whole.rank(); ++d)
+    if (part[d] != whole[d]) target.dims[static_cast<size_t>(d)].clear();
+  std::vector<Layout> wanted(operands.size(), Layout::replicated(0));  // the starts: scalars
+  wanted[0] = target;
+  if (update) wanted[1] = target;
+  return {wanted, target};
+}
+
+ir::Attrs dynamic_slice_local_attrs(const Node& node, const ValueType& local) {
+  ir::Attrs a = node.attrs;
+  if (node.prim == ir::Prim::dynamic_slice) a.shape = local.shape;
+  return a;
+}
+
 // Cumulative ops (cumsum ... cummin): the accumulated axis is whole, the others keep their splits.
 ShardingRule::Choice scan(const Node& node, std::span<const ValueType>,
                           std::span<const Layout> operands, const MeshAxes&) {
@@ -340,6 +363,7 @@ const ShardingRule kWindow{&window};
 const ShardingRule kScan{&scan};
 const ShardingRule kConvolution{&convolution};
 const ShardingRule kGather{&gather};
+const ShardingRule kDynamicSlice{&dynamic_slice, &dynamic_slice_local_attrs};
 
 }  // namespace
 
@@ -362,8 +386,11 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
       return &kScan;
     case ir::PrimKind::convolution:
       return &kConvolution;
-    case ir::PrimKind::indexing:  // the scatters and dynamic slices are computed whole
-      return p == ir::Prim::gather ? &kGather : nullptr;
+    case ir::PrimKind::indexing:  // the scatters are computed whole
+      if (p == ir::Prim::gather) return &kGather;
+      if (p == ir::Prim::dynamic_slice || p == ir::Prim::dynamic_update_slice)
+        return &kDynamicSlice;
+      return nullptr;
     default:
       return nullptr;
   }

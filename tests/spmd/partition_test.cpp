@@ -211,6 +211,24 @@ TEST(Partition, GatherOfSplitIndicesFromAWholeTableNeedsNoCollective) {
   EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 3, 4}));
 }
 
+// A dynamic slice (update) across the columns of a value split by rows: each device slices its
+// rows; slicing the split dimension itself gathers it.
+TEST(Partition, DynamicSlicesAlongAWholeDimensionKeepTheSplit) {
+  const ir::Graph g = jit([](const Array& x, const Array& i) {
+                        const Array window = dynamic_slice_in_dim(x, i, 2, 1);  // (8, 2)
+                        return dynamic_update_slice_in_dim(x, window * 2.0, i, 1);
+                      })
+                          .lower(zeros({8, 6}), zeros({}, int32))
+                          .graph();
+  spmd::Partitioned p =
+      spmd::partition(g, {{"i"}, {4}}, {split(2, 0, "i"), Layout::replicated(0)}, {std::nullopt});
+  EXPECT_TRUE(collectives(p.local).empty()) << p.local.str();
+  EXPECT_EQ(p.outputs[0], split(2, 0, "i"));
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 6}));
+  p = spmd::partition(g, {{"i"}, {2}}, {split(2, 1, "i"), Layout::replicated(0)}, {std::nullopt});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+}
+
 TEST(Partition, PropagatedLayoutsPrintAsPartitionSpecs) {
   Layout l = split(2, 1, "model");
   EXPECT_EQ(l.str(), "P(None, 'model')");

@@ -252,6 +252,28 @@ TEST(ShardedJit, EmbeddingLookupOfSplitIdsEqualsTheOneDeviceResult) {
   }
 }
 
+// Dynamic slices and updates along the whole dimensions of a split value, with negative and
+// out-of-range starts (wrapped and clamped as on one device).
+TEST(ShardedJit, DynamicSlicesEqualTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(15), {8, 6});
+  auto f = [](const Array& a, const Array& i) {
+    const Array window = dynamic_slice_in_dim(a, i, 2, 1);
+    return dynamic_update_slice_in_dim(a, exp(window), i - 1, 1);
+  };
+  const Mesh mesh(testing::first_cpu_devices(2), {"i"});
+  for (int32_t start : {0, 3, -2, 9}) {
+    SCOPED_TRACE("start " + std::to_string(start));
+    const Array i = array(std::vector<int32_t>{start}, {});
+    const Array want = jit(f)(x, i);
+    for (const PartitionSpec& spec : {P("i"), P(None, "i")}) {
+      auto sharded =
+          jit(f, {.in_shardings = {NamedSharding(mesh, spec), NamedSharding(mesh, P())}});
+      expect_close(sharded(x, i), want);
+    }
+  }
+}
+
 TEST(ShardedJit, BadShardingsAreErrorsNamingTheCall) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Mesh mesh(testing::first_cpu_devices(2), {"data"});
