@@ -5,7 +5,9 @@
 // Initialisation is each framework's own default (PyTorch: kaiming-uniform; Flax: lecun-normal).
 //
 //   fashion_mnist_libtorch --model mlp|cnn --epochs N --batch-size B --lr X --seed S --threads T
-//                          [--data DIR]
+//                          [--data DIR] [--limit N]
+//
+// --limit N trains on the first N training images only (as `kiln train --limit`), for quick runs.
 //
 // Prints one line per epoch, `epoch E seconds S loss L test_accuracy A`, that the bench parses.
 #include <ATen/Parallel.h>
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
   int64_t batch = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
+  int64_t limit = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model")
@@ -157,6 +160,8 @@ int main(int argc, char** argv) {
       threads = std::stoi(v);
     else if (k == "--data")
       dir = v;
+    else if (k == "--limit")
+      limit = std::stoll(v);
     else {
       std::fprintf(stderr, "fashion_mnist_libtorch: unknown option %s\n", k.c_str());
       return 2;
@@ -167,6 +172,8 @@ int main(int argc, char** argv) {
     at::set_num_interop_threads(1);
     torch::manual_seed(seed);
     Split train = load(dir, "train"), test = load(dir, "t10k");
+    if (limit > 0 && limit < train.labels.size(0))
+      train = {train.images.narrow(0, 0, limit), train.labels.narrow(0, 0, limit)};
     if (model == "mlp") return run(Mlp(), train, test, epochs, batch, lr);
     if (model == "cnn") return run(Cnn(), train, test, epochs, batch, lr);
     std::fprintf(stderr, "fashion_mnist_libtorch: unknown model %s (mlp or cnn)\n", model.c_str());

@@ -3,11 +3,14 @@
 // compiled inference on an accelerator — or on the CPU, saying so, when none is present.
 //
 //   build/bin/tutorial [--device auto|cpu|tt|<platform>] [--params model_params.msgpack]
-//   [--inference-only]
+//   [--inference-only] [--devices N]
 //
 // --inference-only skips training and saving: it loads --params and runs inference, the tutorial's
-// "later / elsewhere" half.
+// "later / elsewhere" half. --devices N trains data-parallel on N of kiln's cpu devices, the batch
+// of 16 split over them (docs/multi-device.md): the same losses and parameters up to float32
+// rounding.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -50,19 +53,31 @@ Array mse_loss(const Tree& params, const TrainState& state, const Array& x, cons
   return mean(square(preds - y));
 }
 
+// How the train step is jitted: pinned to the cpu backend (training never lands on an accelerator
+// by accident) and, on several devices, data-parallel: the batch split over a "data" mesh, the
+// state replicated.
+JitOptions train_step_options(int devices) {
+  JitOptions options{.backend = "cpu", .name = "train_step"};
+  if (devices > 1) {
+    Mesh mesh = make_mesh({devices}, {"data"});
+    options.in_shardings = {None, NamedSharding(mesh, P("data")), NamedSharding(mesh, P("data"))};
+    options.out_shardings = NamedSharding(mesh, P());
+  }
+  return options;
+}
+
 // 4. Training loop
-std::pair<SimpleMLP, Tree> train_model() {
+std::pair<SimpleMLP, Tree> train_model(int devices) {
   Array rng = random::key(0);
   SimpleMLP model;
 
-  // Pinned to the cpu backend: training never lands on an accelerator by accident.
   auto train_step = jit(
       [](const TrainState& state, const Array& x, const Array& y) {
         auto loss_fn = [&](const Tree& params) { return mse_loss(params, state, x, y); };
         Tree grads = grad(loss_fn)(state.params);
         return state.apply_gradients(grads);
       },
-      {.backend = "cpu", .name = "train_step"});
+      train_step_options(devices));
 
   Shape input_shape = {16, 4};  // batch size 16, feature dim 4
   TrainState state = create_train_state(rng, model, /*learning_rate=*/0.001, input_shape);
@@ -135,30 +150,48 @@ void run_inference(const SimpleMLP& model, const Tree& params, Device device) {
   std::printf("Prediction (on %s): %s\n", device.str().c_str(), preds.str().c_str());
 }
 
+// --devices N: the cpu backend makes KILN_CPU_DEVICES devices when it starts (read once), so it
+// is set before the first array; a count the user set is kept. The batch of 16 must split evenly.
+bool provide_cpu_devices(int devices) {
+  if (devices < 1 || 16 % devices != 0) {
+    std::fprintf(stderr, "--devices %d: the batch of 16 must split evenly: give 1, 2, 4, 8 or 16\n",
+                 devices);
+    return false;
+  }
+  if (devices > 1 && std::getenv("KILN_CPU_DEVICES") == nullptr)
+    setenv("KILN_CPU_DEVICES", std::to_string(devices).c_str(), 1);
+  return true;
+}
+
 int main(int argc, char** argv) {
   std::string device_choice = "auto";
   std::string path = "model_params.msgpack";
   bool inference_only = false;
+  int devices = 1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--device" || arg == "--params") && i + 1 < argc) {
       (arg == "--device" ? device_choice : path) = argv[++i];
+    } else if (arg == "--devices" && i + 1 < argc) {
+      devices = std::atoi(argv[++i]);
     } else if (arg == "--inference-only") {
       inference_only = true;
     } else {
-      std::fprintf(
-          stderr,
-          "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE] [--inference-only]\n",
-          argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--device auto|cpu|tt|<platform>] [--params FILE] "
+                   "[--inference-only] [--devices N]\n",
+                   argv[0]);
       return 2;
     }
   }
+  if (!provide_cpu_devices(devices)) return 2;
   try {
     // Fail before training if the requested inference device does not exist.
     Device device = get_inference_device(device_choice);
     SimpleMLP model;
     if (!inference_only) {
-      auto [trained_model, trained_params] = train_model();
+      if (devices > 1) std::printf("Training data-parallel on %d cpu devices\n", devices);
+      auto [trained_model, trained_params] = train_model(devices);
       save_params(trained_params, path);
       model = trained_model;
     }

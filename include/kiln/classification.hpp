@@ -12,6 +12,14 @@
 // cross-entropy against integer labels, gradients, Adam (optax's), and the batch's loss and
 // correct count, so the loop reads two scalars per step and nothing else.
 //
+// Data-parallel training (docs/multi-device.md): with {.devices = N} the step is a jit over a 1-D
+// mesh of the first N cpu devices (axis "data"), the batch split P("data"), the parameters and
+// Adam's state replicated. The partitioner makes each device's gradients from its rows and one
+// psum per parameter; every device then applies the same Adam update. The result is the one-device
+// run's up to float32 rounding (the batch's sums are added in another order).
+//
+//   classification::Trainer trainer(models::image_classifier("mlp"), {.devices = 4});
+//
 // Inference (evaluate, Predictor) runs on any device, the tutorial's workflow: train on the cpu,
 // then put the parameters on an accelerator once and run a graph compiled for its platform:
 //
@@ -65,6 +73,9 @@ class Trainer {
   struct Options {
     double learning_rate = 1e-3;
     uint32_t seed = 0;  // parameter init: random::key(seed); dropout: a key folded from it
+    // > 1: train data-parallel over the first `devices` cpu devices (KILN_CPU_DEVICES must give
+    // that many); every batch's size must then be a multiple of it.
+    int devices = 1;
   };
   Trainer(models::ImageClassifier model, const Options& options);
 
@@ -78,14 +89,17 @@ class Trainer {
                          const std::function<void(const StepProgress&)>& on_step = {});
 
   const models::ImageClassifier& model() const { return model_; }
+  int devices() const { return devices_; }
   const TrainState& state() const { return state_; }
   void set_state(TrainState state) { state_ = std::move(state); }
-  // {"params": {...}}: what `kiln train` saves as params.msgpack.
+  // {"params": {...}}: what `kiln train` saves as params.msgpack. Trained on several devices, the
+  // arrays are replicated over them; reading one (saving, evaluating) reads device 0's copy once.
   const Tree& variables() const { return state_.params; }
 
  private:
   models::ImageClassifier model_;
   TrainState state_;
+  int devices_ = 1;
   Array dropout_key_;
   std::function<std::tuple<TrainState, Array, Array>(const TrainState&, const Array&, const Array&,
                                                      const Array&)>

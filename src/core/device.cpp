@@ -127,7 +127,8 @@ Device default_device() {
 Array device_put(const Array& x, Device device) {
   if (x.empty()) throw ValueError("device_put of an empty Array");
   if (x.is_tracer()) return x;  // placement of traced values is decided by the enclosing jit
-  if (x.device() == device) return x;
+  // A sharded array becomes one array on `device` (as jax.device_put): read whole, then copied.
+  if (x.device() == device && !ArrayAccess::impl(x)->sharded) return x;
   const Buffer& src = *x.buffer();
   auto dst = device.backend()->allocate(src.bytes(), device);
   if (src.host_data() != nullptr) {

@@ -54,6 +54,15 @@ class Partitioner {
     return emit(p, {x}, std::move(a), loc);
   }
 
+  // This device's index along `axes`, one node for the whole graph.
+  ValueId axis_index(const std::vector<std::string>& axes, const Loc& loc) {
+    for (const auto& [a, v] : axis_index_)
+      if (a == axes) return v;
+    const ValueId v = collective(Prim::axis_index, 0, axes, loc);
+    axis_index_.emplace_back(axes, v);
+    return v;
+  }
+
   ValueId full(const Shape& shape, DType t, Scalar value, const Loc& loc) {
     ir::Attrs a;
     a.shape = shape;
@@ -68,7 +77,7 @@ class Partitioner {
     const ir::ValueType t = out_.type(x);
     const int64_t n = mesh_.size_of(axes);
     const int64_t size = t.shape[d] / n;
-    const ValueId index = collective(Prim::axis_index, 0, axes, loc);
+    const ValueId index = axis_index(axes, loc);
     ValueId result = 0;
     for (int64_t k = 0; k < n; ++k) {
       ir::Attrs s;
@@ -93,17 +102,18 @@ class Partitioner {
     return result;
   }
 
-  // v's value (a value of g_) laid out as `to` (never partial), made once per layout.
+  // v's value (a value of g_) laid out as `to` (never partial), made once for all its users: a
+  // gradient that Adam reads three times is psum'd once.
   ValueId reshard(ValueId v, const Layout& to) {
     if (layout_[v] == to) return local_[v];
-    for (const auto& [layout, done] : resharded_[v])
-      if (layout == to) return done;
-    const ValueId x = reshard_anew(v, to);
+    for (const auto& [layout, value] : resharded_[v])
+      if (layout == to) return value;
+    const ValueId x = make_reshard(v, to);
     resharded_[v].emplace_back(to, x);
     return x;
   }
 
-  ValueId reshard_anew(ValueId v, const Layout& to) {
+  ValueId make_reshard(ValueId v, const Layout& to) {
     Layout from = layout_[v];
     const ir::Node& n = node(v);
     const Loc& loc = n.loc;
@@ -202,7 +212,8 @@ class Partitioner {
   ir::Graph out_;
   std::vector<ValueId> local_;
   std::vector<Layout> layout_;
-  std::vector<std::vector<std::pair<Layout, ValueId>>> resharded_;  // per value: layouts made
+  std::vector<std::vector<std::pair<Layout, ValueId>>> resharded_;  // per value: made, by layout
+  std::vector<std::pair<std::vector<std::string>, ValueId>> axis_index_;
 };
 
 }  // namespace

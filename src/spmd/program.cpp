@@ -1,11 +1,13 @@
 #include "spmd/program.hpp"
 
 #include <algorithm>
+#include <climits>
 
 #include "backend/cpu/collectives.hpp"
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
 #include "kiln/error.hpp"
+#include "transforms/output_pool.hpp"
 
 namespace kiln::spmd {
 namespace {
@@ -27,6 +29,8 @@ struct Program::Stage {
   std::vector<ir::ValueId> local_inputs;   // graph_ values feeding local's parameters
   std::vector<ir::ValueId> local_outputs;  // graph_ values local computes for later use
   std::unique_ptr<Executable> exe;
+  // Per device, kOutputPoolDepth arrays per local output, written again once they are dead.
+  std::vector<std::vector<std::shared_ptr<ArrayImpl>>> output_pool;
 };
 
 Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move(mesh)) {
@@ -56,6 +60,20 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
     level[i] = is_collective(nodes[i]) ? l + 1 : l;
     top = std::max(top, level[i]);
   }
+  // A local node is then moved down to the level of its first reader (a collective reads from the
+  // level below its own), so work that waits for no collective runs beside the work that reads it
+  // and fuses with it: Adam's decay of its moments joins the update after the gradients' psum
+  // instead of being written out in full before it. Readers come later in the graph, so one pass
+  // from the end sees their final levels.
+  std::vector<int> first_reader(nodes.size(), INT_MAX);
+  for (size_t i = nodes.size(); i-- > 0;) {
+    const bool local =
+        !is_collective(nodes[i]) && !is_source(nodes[i]) && nodes[i].prim != ir::Prim::parameter;
+    if (!live[i]) continue;
+    if (local && first_reader[i] != INT_MAX) level[i] = std::max(level[i], first_reader[i]);
+    const int reads_at = is_collective(nodes[i]) ? level[i] - 1 : level[i];
+    for (ir::ValueId u : nodes[i].inputs) first_reader[u] = std::min(first_reader[u], reads_at);
+  }
   // Values read outside the level that computes them: by a later level, a collective or the
   // graph's outputs.
   std::vector<bool> exported(nodes.size(), false);
@@ -65,6 +83,14 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
         if (is_collective(nodes[i]) || is_collective(nodes[u]) || level[u] != level[i])
           exported[u] = true;
   for (ir::ValueId v : graph_.outputs) exported[v] = true;
+  // A source read by a local node of a later level is copied into that level's stage (local_of),
+  // so only one read by a collective or the outputs becomes a buffer: a fill Adam broadcasts to a
+  // kernel's shape would otherwise be written out in full on every device at every step.
+  std::vector<bool> source_buffer(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (live[i] && is_collective(nodes[i]))
+      for (ir::ValueId u : nodes[i].inputs) source_buffer[u] = true;
+  for (ir::ValueId v : graph_.outputs) source_buffer[v] = true;
 
   stages_.resize(static_cast<size_t>(top) + 1);
   for (int l = 0; l <= top; ++l) {
@@ -92,7 +118,7 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
       }
       if (is_source(n)) {
         // At level 0 when something outside needs it; elsewhere copied where it is read.
-        if (l == 0 && exported[i]) {
+        if (l == 0 && source_buffer[i]) {
           local_of(static_cast<ir::ValueId>(i));
           s.local_outputs.push_back(static_cast<ir::ValueId>(i));
         }
@@ -109,6 +135,8 @@ Program::Program(ir::Graph g, Mesh mesh) : graph_(std::move(g)), mesh_(std::move
       s.local.name = graph_.name + "_stage" + std::to_string(l);
       const Device d = mesh_.devices().front();
       s.exe = d.backend()->compile(s.local, d);
+      s.output_pool.assign(mesh_.devices().size(), std::vector<std::shared_ptr<ArrayImpl>>(
+                                                       s.local_outputs.size() * kOutputPoolDepth));
     }
   }
 }
@@ -148,11 +176,10 @@ std::vector<std::vector<Array>> Program::run(const std::vector<std::vector<Array
         in[i] = live_buffer(*ArrayAccess::impl(env[s.local_inputs[i]][k]), {}).get();
       std::vector<Array> outs;
       BufferList out(s.local_outputs.size());
+      std::span<std::shared_ptr<ArrayImpl>> pool = s.output_pool[k];
       for (size_t o = 0; o < s.local_outputs.size(); ++o) {
-        const ir::ValueType& t = graph_.type(s.local_outputs[o]);
-        outs.push_back(Array::from_buffer(
-            d.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), d),
-            t.dtype, t.shape));
+        outs.push_back(take_output(pool.subspan(o * kOutputPoolDepth, kOutputPoolDepth),
+                                   graph_.type(s.local_outputs[o]), d));
         out[o] = ArrayAccess::impl(outs.back())->buffer.get();
       }
       s.exe->run(in.span(), out.span());

@@ -311,25 +311,37 @@ ShardingRule::Choice scan(const Node& node, std::span<const ValueType>,
   return {{operand}, operand};
 }
 
-// Convolution: a split batch dimension of the input is a convolution per shard (no halo: every
-// output row reads its own input row), and a split output-feature dimension of the kernel a
-// convolution per block of output features (each reads every input feature). Spatial and input
-// feature splits are made whole. Grouped convolutions keep only the batch split.
+// Convolution, as dot_general: a split batch dimension of the input is a convolution per shard
+// (no halo: every output row reads its own input row); a kernel split by output feature is a
+// convolution per block of output features; an input feature dimension split alike on both sides
+// (the kernel's gradient contracts the batch this way) leaves per-device partial sums. Spatial
+// splits are made whole. Grouped convolutions keep only the batch split.
 ShardingRule::Choice convolution(const Node& node, std::span<const ValueType> in,
                                  std::span<const Layout> operands, const MeshAxes&) {
   const ir::ConvDims& c = node.attrs.conv;
   Layout lhs = Layout::replicated(in[0].shape.rank()), rhs = Layout::replicated(in[1].shape.rank());
   Layout result = Layout::replicated(node.type.shape.rank());
-  const auto lb = static_cast<size_t>(c.lhs_spec[0]), ro = static_cast<size_t>(c.rhs_spec[0]);
-  std::vector<std::string> batch;
-  if (c.batch_group_count == 1) batch = operands[0].dims[lb];
-  lhs.dims[lb] = batch;
-  result.dims[static_cast<size_t>(c.out_spec[0])] = batch;
-  std::vector<std::string> features = operands[1].dims[ro];
-  if (c.feature_group_count != 1 || c.batch_group_count != 1 || !disjoint(features, batch))
-    features.clear();
-  rhs.dims[ro] = features;
-  result.dims[static_cast<size_t>(c.out_spec[1])] = features;
+  const bool grouped = c.feature_group_count != 1 || c.batch_group_count != 1;
+  const auto lb = static_cast<size_t>(c.lhs_spec[0]), lf = static_cast<size_t>(c.lhs_spec[1]);
+  const auto ro = static_cast<size_t>(c.rhs_spec[0]), ri = static_cast<size_t>(c.rhs_spec[1]);
+  std::vector<std::string> used;
+  auto take = [&](std::vector<std::string> axes) {
+    if (!disjoint(axes, used)) axes.clear();
+    used.insert(used.end(), axes.begin(), axes.end());
+    return axes;
+  };
+  const std::vector<std::string> batch =
+      take(c.batch_group_count == 1 ? operands[0].dims[lb] : std::vector<std::string>{});
+  lhs.dims[lb] = result.dims[static_cast<size_t>(c.out_spec[0])] = batch;
+  const std::vector<std::string> features =
+      take(grouped ? std::vector<std::string>{} : operands[1].dims[ro]);
+  rhs.dims[ro] = result.dims[static_cast<size_t>(c.out_spec[1])] = features;
+  if (!grouped) {
+    const std::vector<std::string> contracted =
+        take(!operands[0].dims[lf].empty() ? operands[0].dims[lf] : operands[1].dims[ri]);
+    lhs.dims[lf] = rhs.dims[ri] = contracted;
+    result.partial = contracted;
+  }
   return {{lhs, rhs}, result};
 }
 

@@ -12,6 +12,8 @@
 #include "kiln/ops.hpp"
 #include "kiln/optim.hpp"
 #include "kiln/random.hpp"
+#include "kiln/sharding.hpp"
+#include "training/train_step.hpp"
 
 namespace kiln::classification {
 
@@ -25,6 +27,28 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // (random::key(seed)) so changing the init does not change the dropout masks, and vice versa.
 constexpr uint32_t kDropoutStream = 0x64726f70;  // "drop"
 
+// Data-parallel training splits every batch evenly over the devices: checked on an epoch's first
+// batch, of `first` examples, for it and for the epoch's last (the loader's remainder), so that a
+// bad size stops the run before its first step rather than at the end of an epoch.
+void check_split(const data::Loader& loader, int64_t first, int devices) {
+  const int64_t batches = loader.batches_per_epoch();
+  // Without drop_last the last batch holds what is left; with it (rest > first) a full one.
+  const int64_t rest = loader.size() - (batches - 1) * first;
+  const int64_t last = rest > first ? first : rest;
+  const std::string n = std::to_string(devices);
+  if (first % devices != 0)
+    throw ValueError("data-parallel training on " + n + " devices: a batch of " +
+                     std::to_string(first) + " examples does not split evenly over " + n +
+                     " devices; choose a batch size that is a multiple of " + n);
+  if (last % devices != 0)
+    throw ValueError(
+        "data-parallel training on " + n + " devices: the last batch of each epoch holds " +
+        std::to_string(last) + " examples (" + std::to_string(loader.size()) +
+        " examples in batches of " + std::to_string(first) + "), which do not split evenly over " +
+        n + " devices; choose a training set size (or batch size) that leaves a multiple of " + n +
+        " for the last batch, or drop the last batch (LoaderOptions::drop_last)");
+}
+
 }  // namespace
 
 double Evaluation::class_accuracy(int64_t c) const {
@@ -36,7 +60,51 @@ double Evaluation::class_accuracy(int64_t c) const {
          static_cast<double>(total);
 }
 
-Trainer::Trainer(models::ImageClassifier model, const Options& options) : model_(std::move(model)) {
+TrainStep train_step(const models::ImageClassifier& model) {
+  return [m = model](const TrainState& state, const Array& x, const Array& y,
+                     const Array& dropout_key) {
+    auto loss_fn = [&](const Tree& params) {
+      Array logits = m.apply(params, x, /*train=*/true, dropout_key);
+      Array loss = mean(losses::softmax_cross_entropy_with_integer_labels(logits, y));
+      Array correct = sum(astype(equal(argmax(logits, 1), y), int32));
+      return std::make_pair(loss, correct);
+    };
+    auto [out, grads] = value_and_grad(loss_fn, {.has_aux = true})(state.params);
+    return std::make_tuple(state.apply_gradients(grads), out.first, out.second);
+  };
+}
+
+JitOptions train_step_options(const std::optional<Mesh>& mesh) {
+  // Pinned to the cpu backend: training never lands on an accelerator by accident.
+  JitOptions o{.backend = "cpu", .name = "train_step"};
+  if (!mesh) {
+    // The state is donated: updated in its own buffers (docs/tracing.md).
+    o.donate_argnums = {0};
+    return o;
+  }
+  const NamedSharding replicated(*mesh, P());
+  const NamedSharding split(*mesh, P("data"));
+  o.in_shardings = {replicated, split, split, replicated};
+  o.out_shardings = replicated;
+  return o;
+}
+
+Trainer::Trainer(models::ImageClassifier model, const Options& options)
+    : model_(std::move(model)), devices_(options.devices) {
+  if (devices_ < 1)
+    throw ValueError("classification::Trainer: devices = " + std::to_string(devices_) +
+                     "; give 1 (one device) or more (data-parallel)");
+  std::optional<Mesh> mesh;
+  if (devices_ > 1) {
+    const std::vector<Device> cpu = kiln::devices("cpu");
+    if (static_cast<int>(cpu.size()) < devices_)
+      throw DeviceNotFound(
+          "classification::Trainer: data-parallel training on " + std::to_string(devices_) +
+          " devices, but " + std::to_string(cpu.size()) +
+          " cpu device(s) are present; set KILN_CPU_DEVICES=" + std::to_string(devices_) +
+          " (or more) before the program starts");
+    mesh = Mesh(std::vector<Device>(cpu.begin(), cpu.begin() + devices_), {"data"});
+  }
   const Array key = random::key(options.seed);
   dropout_key_ = random::fold_in(key, kDropoutStream);
   const Array example =
@@ -46,20 +114,7 @@ Trainer::Trainer(models::ImageClassifier model, const Options& options) : model_
   state_ = TrainState::create(
       [m](const Tree& p, const Array& x) { return m.apply(p, x, false, Array()); }, variables,
       optim::adam(options.learning_rate));
-  // Pinned to the cpu backend: training never lands on an accelerator by accident. The state is
-  // donated: the parameters and Adam's moments are updated in their own buffers (docs/tracing.md).
-  step_ = jit(
-      [m](const TrainState& state, const Array& x, const Array& y, const Array& dropout_key) {
-        auto loss_fn = [&](const Tree& params) {
-          Array logits = m.apply(params, x, /*train=*/true, dropout_key);
-          Array loss = mean(losses::softmax_cross_entropy_with_integer_labels(logits, y));
-          Array correct = sum(astype(equal(argmax(logits, 1), y), int32));
-          return std::make_pair(loss, correct);
-        };
-        auto [out, grads] = value_and_grad(loss_fn, {.has_aux = true})(state.params);
-        return std::make_tuple(state.apply_gradients(grads), out.first, out.second);
-      },
-      {.backend = "cpu", .name = "train_step", .donate_argnums = {0}});
+  step_ = jit(train_step(model_), train_step_options(mesh));
 }
 
 EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
@@ -72,6 +127,7 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
   double loss_sum = 0;
   int64_t correct = 0;
   while (std::optional<data::Batch> batch = loader.next()) {
+    if (p.step == 0 && devices_ > 1) check_split(loader, batch->size, devices_);
     const int32_t global_step = state_.step.item<int32_t>();
     Array key = random::fold_in(dropout_key_, static_cast<uint32_t>(global_step));
     auto [next, loss, batch_correct] = step_(state_, batch->images, batch->labels, key);

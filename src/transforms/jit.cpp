@@ -9,6 +9,7 @@
 
 #include "core/array_impl.hpp"
 #include "core/buffer_list.hpp"
+#include "transforms/output_pool.hpp"
 
 namespace kiln {
 namespace {
@@ -30,36 +31,6 @@ ir::Graph trace_graph(std::span<const Array> leaves, const JitOptions& options, 
       types, [&](std::span<const Array> tracers) { return trace_fn(tracers, tmpl); }, loc);
   t.graph.name = options.name;
   return std::move(t.graph);
-}
-
-// The array for output `t` of a call. A training loop passes each step's outputs to the next call
-// and drops them after it, so the arrays of the call before last are dead by the time this call
-// runs; writing into them again means a steady loop allocates nothing for its outputs. An array is
-// reused only when the pool holds its last reference and its buffer's (no view of it escaped), so
-// nobody can observe the overwrite.
-// How many arrays per output a cache entry keeps for reuse: two, so that `x = f(x)` loops (the
-// caller holds one, the pool writes the other) never allocate.
-constexpr size_t kOutputPoolDepth = 2;
-
-Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueType& t,
-                  Device device) {
-  std::shared_ptr<ArrayImpl>* empty = nullptr;
-  for (auto& slot : slots) {
-    if (!slot) {
-      empty = &slot;
-    } else if (slot.use_count() == 1 && slot->buffer.use_count() == 1) {
-      // The other thread's last release happened before this reuse of its bytes.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      return ArrayAccess::wrap(slot);
-    }
-  }
-  auto buffer =
-      device.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), device);
-  Array a = Array::from_buffer(std::move(buffer), t.dtype, t.shape);
-  if (empty != nullptr)
-    *empty = ArrayAccess::impl(a);  // all slots live: the user keeps them, so this one
-                                    // is not pooled
-  return a;
 }
 
 // KILN_DEBUG_NANS=1, as JAX's jax_debug_nans: every jitted call checks its outputs for NaN, and a
@@ -113,6 +84,27 @@ bool has_nan(const Array& a) {
 }
 
 }  // namespace
+
+Array take_output(std::span<std::shared_ptr<ArrayImpl>> slots, const ir::ValueType& t,
+                  Device device) {
+  std::shared_ptr<ArrayImpl>* empty = nullptr;
+  for (auto& slot : slots) {
+    if (!slot) {
+      empty = &slot;
+    } else if (slot.use_count() == 1 && slot->buffer.use_count() == 1) {
+      // The other thread's last release happened before this reuse of its bytes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return ArrayAccess::wrap(slot);
+    }
+  }
+  auto buffer =
+      device.backend()->allocate(static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype), device);
+  Array a = Array::from_buffer(std::move(buffer), t.dtype, t.shape);
+  if (empty != nullptr)
+    *empty = ArrayAccess::impl(a);  // all slots live: the user keeps them, so this one
+                                    // is not pooled
+  return a;
+}
 
 Compiled Lowered::compile() const {
   return Compiled(std::shared_ptr<Executable>(device_.backend()->compile(graph_, device_)),

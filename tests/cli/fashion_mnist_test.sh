@@ -52,6 +52,30 @@ grep -q "Ankle boot" "$work/eval.txt" || fail "no per-class accuracy"
   >/dev/null 2>&1
 cmp -s "$work/mlp/params.msgpack" "$work/again/params.msgpack" || fail "training is not reproducible"
 
+# --- data-parallel: epoch 1 on 2 devices, resumed for epoch 2 on 4, ends at the one-device
+# parameters within the bound of tests/training/data_parallel_test.cpp (0.1 lr), in one file ---
+"$kiln" train fashion-mnist --model mlp --epochs 1 --limit 2048 --seed 1 --out "$work/dp" \
+  --devices 2 >"$work/dp.txt" 2>/dev/null || fail "train --devices 2 exited $?"
+grep -q "seed 1, data-parallel on 2 cpu devices (64 images each per step)$" "$work/dp.txt" ||
+  fail "train --devices 2 does not say it trains data-parallel: $(head -1 "$work/dp.txt")"
+"$kiln" train fashion-mnist --epochs 2 --resume --out "$work/dp" --devices 4 >"$work/dp.txt" \
+  2>/dev/null || fail "train --resume --devices 4 exited $?"
+grep -q "data-parallel on 4 cpu devices (32 images each per step)$" "$work/dp.txt" ||
+  fail "the resumed run does not say it trains on 4 devices: $(head -1 "$work/dp.txt")"
+grep -q "^resuming .* after epoch 1 of 2$" "$work/dp.txt" || fail "did not resume after epoch 1"
+"$kiln" diff "$work/mlp/params.msgpack" "$work/dp/params.msgpack" >"$work/dp-diff.txt" || true
+[[ $(grep -c 'max abs difference' "$work/dp-diff.txt") == 6 ]] ||
+  fail "params.msgpack of --devices has other entries: $(cat "$work/dp-diff.txt")"
+awk '/max abs difference/ { if ($NF + 0 > 1e-4) bad = 1 } END { exit bad }' \
+  "$work/dp-diff.txt" || fail "data-parallel parameters differ by more than 1e-4: $(cat "$work/dp-diff.txt")"
+expect_error "--devices 3: a batch of 128 does not split evenly over 3 devices; give a --batch-size that is a multiple of 3 (126 or 129)" \
+  "$kiln" train fashion-mnist --limit 2048 --out "$work/x" --devices 3
+expect_error "the last batch of each epoch holds 2 images (2050 in batches of 128)" \
+  "$kiln" train fashion-mnist --limit 2050 --out "$work/x" --devices 4
+expect_error "KILN_CPU_DEVICES=2 gives the process 2 cpu device(s); unset it" \
+  env KILN_CPU_DEVICES=2 "$kiln" train fashion-mnist --limit 2048 --out "$work/x" --devices 4
+[[ ! -e $work/x ]] || fail "a refused --devices left an output directory"
+
 # --- predict: the first test image as a PGM and inside the IDX file agree ---
 gzip -dc "$data/t10k-images-idx3-ubyte.gz" >"$work/t10k-images"  # no pipe for head to cut short
 {

@@ -26,6 +26,16 @@ awk -v p="$pred" 'BEGIN { d = p - 1.8358; exit !(p != "" && d < 1e-4 && d > -1e-
   fail "prediction '$pred' is not within 1e-4 of 1.8358"
 [[ -s model_params.msgpack ]] || fail "model_params.msgpack not written"
 
+# --devices 2: data-parallel on two cpu devices (the flag sets KILN_CPU_DEVICES), the same printout
+# after a line saying so; a count that does not divide the batch of 16 is refused.
+out=$("$tutorial" --device cpu --devices 2 --params dp.msgpack 2>&1) || fail "--devices 2 exited $?: $out"
+[[ "$out" == "Training data-parallel on 2 cpu devices
+${expected//model_params.msgpack/dp.msgpack}"* ]] || fail "--devices 2 printout differs:
+$out"
+grep -q '^Prediction (on CpuDevice(id=0)): \[\[1.835' <<<"$out" || fail "--devices 2 prediction: $out"
+out=$("$tutorial" --devices 3 2>&1) && fail "--devices 3 succeeded"
+grep -q 'give 1, 2, 4, 8 or 16' <<<"$out" || fail "--devices 3 message: $out"
+
 # The file holds the whole variables tree, keys sorted as Flax writes them after jit.
 head -c 64 model_params.msgpack | grep -a -q 'params' || fail "file does not start with the params tree"
 

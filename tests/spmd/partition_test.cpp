@@ -195,6 +195,34 @@ TEST(Partition, ConvolutionAndPoolingOverASplitBatchNeedNoCollective) {
   p = spmd::partition(conv, {{"i"}, {2}}, {split(4, 1, "i"), Layout::replicated(4)},
                       {std::nullopt});
   EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+  // Input features split on both sides: per-device partial sums, one psum.
+  p = spmd::partition(conv, {{"i"}, {3}}, {split(4, 3, "i"), split(4, 2, "i")},
+                      {Layout::replicated(4)});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"psum", 1}})) << p.local.str();
+}
+
+// A data-parallel CNN's gradient: every convolution, pooling and their transposes per shard —
+// the kernel's gradient contracts the batch as the convolution's feature dimension, leaving
+// partial sums — and one psum per parameter, no all_gather.
+TEST(Partition, ConvolutionalGradientOverASplitBatchIsOnePsumPerParameter) {
+  const ir::Graph g =
+      jit([](const Array& x, const Array& k1, const Array& k2, const Array& y) {
+        auto loss = [&](const Array& a, const Array& b) {
+          Array h = relu(conv_general_dilated(x, a, {.padding = {{1, 1}, {1, 1}}}));
+          h = nn::max_pool(h, {2, 2}, {2, 2});
+          h = conv_general_dilated(h, b);  // (8, 1, 1, 2)
+          return mean(square(reshape(h, {8, 2}) - y));
+        };
+        return std::vector<Array>{grad([&](const Array& a) { return loss(a, k2); })(k1),
+                                  grad([&](const Array& b) { return loss(k1, b); })(k2)};
+      })
+          .lower(zeros({8, 6, 6, 3}), zeros({3, 3, 3, 4}), zeros({3, 3, 4, 2}), zeros({8, 2}))
+          .graph();
+  const Layout batch = split(4, 0, "i");
+  const spmd::Partitioned p = spmd::partition(
+      g, {{"i"}, {4}}, {batch, Layout::replicated(4), Layout::replicated(4), split(2, 0, "i")},
+      {Layout::replicated(4), Layout::replicated(4)});
+  EXPECT_EQ(live_collectives(p.local), (std::map<std::string, int>{{"psum", 2}})) << p.local.str();
 }
 
 // An embedding lookup with the token ids split: each device gathers its own rows from the whole
@@ -227,6 +255,24 @@ TEST(Partition, DynamicSlicesAlongAWholeDimensionKeepTheSplit) {
   EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 6}));
   p = spmd::partition(g, {{"i"}, {2}}, {split(2, 1, "i"), Layout::replicated(0)}, {std::nullopt});
   EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+}
+
+// A reshape keeps the split of leading dimensions it leaves as they are ([8, 3] -> [8, 3, 1]:
+// the rows stay where they are); one whose result no device's block of rows makes ([8, 3] ->
+// [3, 8]: 3 rows cannot be split over 4 devices, and each column mixes every block) gathers it
+// first.
+TEST(Partition, AReshapeKeepsTheSplitOfTheDimensionsItLeaves) {
+  auto lowered = [](std::vector<int64_t> to) {
+    return jit([to](const Array& x) { return reshape(x, to); }).lower(zeros({8, 3})).graph();
+  };
+  spmd::Partitioned p =
+      spmd::partition(lowered({8, 3, 1}), {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_TRUE(collectives(p.local).empty()) << p.local.str();
+  EXPECT_EQ(p.outputs[0], split(3, 0, "i"));
+  EXPECT_EQ(p.local.type(p.local.outputs[0]).shape, (Shape{2, 3, 1}));
+  p = spmd::partition(lowered({3, 8}), {{"i"}, {4}}, {split(2, 0, "i")}, {std::nullopt});
+  EXPECT_EQ(collectives(p.local), (std::map<std::string, int>{{"all_gather", 1}})) << p.local.str();
+  EXPECT_EQ(p.outputs[0], Layout::replicated(2));
 }
 
 TEST(Partition, PropagatedLayoutsPrintAsPartitionSpecs) {

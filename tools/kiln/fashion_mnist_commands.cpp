@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
+#include <string>
 
 #include "exit_status.hpp"
 #include "kiln/checkpoints.hpp"
@@ -125,6 +127,57 @@ InferenceDevice inference_device(const std::string& choice) {
 
 namespace {
 
+// --devices N: kiln's cpu backend makes its devices when it starts, as many as KILN_CPU_DEVICES
+// says (read once), so the count is set here, before the first array is made. A count the user
+// set is kept when it gives enough devices.
+void provide_cpu_devices(int n) {
+  if (n <= 1) return;
+  const char* env = std::getenv("KILN_CPU_DEVICES");
+  if (env == nullptr || *env == '\0') {
+    ::setenv("KILN_CPU_DEVICES", std::to_string(n).c_str(), 1);
+  } else {
+    char* end = nullptr;
+    const long set = std::strtol(env, &end, 10);
+    if (*end == '\0' && set < n)
+      throw UsageError("--devices " + std::to_string(n) + ": KILN_CPU_DEVICES=" + env +
+                       " gives the process " + env + " cpu device(s); unset it (kiln train " +
+                       "--devices sets it) or set it to " + std::to_string(n) + " or more");
+  }
+  if (static_cast<int>(devices("cpu").size()) < n)
+    throw Error("kiln bug: the cpu backend started before --devices " + std::to_string(n) +
+                " could give it its devices");
+}
+
+// Every step's batch, the last of an epoch included, must split evenly over the devices: said in
+// the options' terms before anything is written.
+void check_split(const TrainArgs& args, int64_t train_size) {
+  const int64_t n = args.devices;
+  const std::string devices = "--devices " + std::to_string(n);
+  if (args.batch_size % n != 0) {
+    const int64_t below = args.batch_size / n * n;
+    throw UsageError(devices + ": a batch of " + std::to_string(args.batch_size) +
+                     " does not split evenly over " + std::to_string(n) +
+                     " devices; give a --batch-size that is a multiple of " + std::to_string(n) +
+                     " (" + (below > 0 ? std::to_string(below) + " or " : "") +
+                     std::to_string(below + n) + ")");
+  }
+  const int64_t last = train_size % args.batch_size;
+  if (last % n != 0)
+    throw UsageError(devices + ": the last batch of each epoch holds " + std::to_string(last) +
+                     " images (" + std::to_string(train_size) + " in batches of " +
+                     std::to_string(args.batch_size) + "), which do not split evenly over " +
+                     std::to_string(n) + " devices; give a --limit that leaves a multiple of " +
+                     std::to_string(n) + " (" + std::to_string(train_size - last % n) +
+                     "), or another --batch-size");
+}
+
+// "on CpuDevice(id=0)", or "data-parallel on 4 cpu devices (32 images each per step)".
+std::string where_it_trains(const TrainArgs& args) {
+  if (args.devices == 1) return "on " + default_device().str();
+  return "data-parallel on " + std::to_string(args.devices) + " cpu devices (" +
+         std::to_string(args.batch_size / args.devices) + " images each per step)";
+}
+
 bool given(const TrainArgs& a, const std::string& option) {
   return std::find(a.given.begin(), a.given.end(), option) != a.given.end();
 }
@@ -188,6 +241,7 @@ int train(const TrainArgs& cli_args) {
   require(cli_args.dataset == "fashion-mnist",
           "unknown dataset \"" + cli_args.dataset + "\": kiln train knows fashion-mnist");
   require(!cli_args.out.empty(), "--out DIR is required: where the parameters and reports go");
+  provide_cpu_devices(cli_args.devices);
   const fs::path out = cli_args.out;
   // Nothing is touched before the directory is known to be usable and the input is read.
   const TrainArgs args =
@@ -200,7 +254,9 @@ int train(const TrainArgs& cli_args) {
   const fs::path dir = data_dir_or_default(args.data_dir);
   data::Dataset train_set = first(data::load_fashion_mnist(data::Split::train, dir), args.limit);
   const data::Dataset test_set = data::load_fashion_mnist(data::Split::test, dir);
-  classification::Trainer trainer(model, {.learning_rate = args.lr, .seed = args.seed});
+  check_split(args, train_set.labels.size());
+  classification::Trainer trainer(
+      model, {.learning_rate = args.lr, .seed = args.seed, .devices = args.devices});
   data::Loader train_loader(train_set, loader_options(model, args.batch_size, true, args.seed));
   data::Loader test_loader(test_set, loader_options(model, 1000, false, 0));
   const int64_t steps_per_epoch = train_loader.batches_per_epoch();
@@ -239,11 +295,11 @@ int train(const TrainArgs& cli_args) {
 
   std::printf(
       "kiln train fashion-mnist: model %s (%lld parameters), %lld training / %lld test images, "
-      "batch %lld, adam lr %g, seed %u, on %s\n",
+      "batch %lld, adam lr %g, seed %u, %s\n",
       model.name.c_str(), static_cast<long long>(parameter_count(trainer.variables())),
       static_cast<long long>(train_set.labels.size()),
       static_cast<long long>(test_set.labels.size()), static_cast<long long>(args.batch_size),
-      args.lr, args.seed, default_device().str().c_str());
+      args.lr, args.seed, where_it_trains(args).c_str());
   if (args.resume)
     std::printf("resuming %s after epoch %lld of %lld\n", out.string().c_str(),
                 static_cast<long long>(done), static_cast<long long>(args.epochs));

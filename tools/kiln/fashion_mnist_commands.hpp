@@ -1,6 +1,7 @@
 // `kiln train fashion-mnist`, `kiln eval`, `kiln predict`: the Fashion-MNIST workflow from the
-// command line (docs/fashion-mnist.md). Training runs on the cpu; eval and predict run on the
-// device --device names (a PJRT plugin's platform, docs/pjrt.md).
+// command line (docs/fashion-mnist.md). Training runs on the cpu (on several of its devices,
+// data-parallel, with --devices N); eval and predict run on the device --device names (a PJRT
+// plugin's platform, docs/pjrt.md).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,9 @@ struct TrainArgs {
   int64_t limit = 0;       // > 0: train on the first `limit` training images only (quick runs)
   bool resume = false;     // continue the run in `out`
   bool overwrite = false;  // replace the run in `out`
+  // > 1: train data-parallel on this many of kiln's cpu devices (docs/multi-device.md). Not a
+  // setting of the run: --resume may continue it on another count.
+  int devices = 1;
   // The options given on the command line (--model, --batch-size, --lr, --seed, --limit, --epochs,
   // --data): with --resume, the others come from the run's own settings.
   std::vector<std::string> given;

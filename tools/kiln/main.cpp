@@ -141,6 +141,11 @@ int main(int argc, char** argv) {
                   "/usr/share/datasets/fashion-mnist)");
   trn->add_option("--limit", targs.limit, "train on the first N training images only (quick runs)")
       ->check(in_range(1, kMaxInt32));
+  trn->add_option("--devices", targs.devices,
+                  "train data-parallel on N of kiln's cpu devices, each step's batch split "
+                  "over them (sets KILN_CPU_DEVICES=N for the process)")
+      ->check(in_range(1, 1024))
+      ->capture_default_str();
   auto* resume = trn->add_flag("--resume", targs.resume,
                                "continue the run in --out from its last epoch (same result as an "
                                "uninterrupted run)");
