@@ -161,6 +161,35 @@ TEST(XlaSpmd, DataParallelTrainStepOnTwoFourAndEightDevices) {
   }
 }
 
+// A convolutional step over a split batch: convolution, pooling, reshape and the kernels'
+// gradients, which kiln runs per shard with one psum each and XLA partitions its own way.
+TEST(XlaSpmd, ConvolutionalStepOnTwoAndFourDevices) {
+  SKIP_WITHOUT_XLA_AND_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(11), {8, 6, 6, 3});
+  const Array k = random::normal(random::key(12), {3, 3, 3, 4}) * 0.3f;
+  const Array w = random::normal(random::key(13), {36, 5}) * 0.2f;
+  auto step = [](const Array& images, const Array& kernel, const Array& dense) {
+    auto loss = [&](const Array& q) {
+      Array h = relu(conv_general_dilated(images, q, {.padding = {{1, 1}, {1, 1}}}));
+      h = nn::max_pool(h, {2, 2}, {2, 2});
+      return mean(square(matmul(reshape(h, {8, 36}), dense)));
+    };
+    return std::vector<Array>{loss(kernel), kernel - grad(loss)(kernel) * 0.1f};
+  };
+  const std::vector<Array> want = jit(step)(x, k, w);
+  for (size_t n : {2, 4}) {
+    SCOPED_TRACE(std::to_string(n) + " devices");
+    const Mesh mesh(testing::first_cpu_devices(n), {"data"});
+    const NamedSharding batch(mesh, P("data")), whole(mesh, P());
+    auto sharded = jit(
+        step, {.name = "conv_step", .in_shardings = {batch, whole, whole}, .out_shardings = whole});
+    const std::string mlir = export_stablehlo(sharded, x, k, w);
+    const std::vector<Array> mine = sharded(x, k, w);
+    expect_same_shards(run_partitioned_on_xla(mlir, shards({x, k, w}, {batch, whole, whole})), mine,
+                       want);
+  }
+}
+
 // A 2x4 mesh: a product whose contracted dimension is split (XLA all-reduces, kiln psums), the
 // result split over both axes, and a with_sharding_constraint inside.
 TEST(XlaSpmd, TwoByFourMeshAndAConstraint) {
