@@ -55,6 +55,16 @@ TEST(ShardingConstraint, TheResultTakesTheLayoutAskedAndTheOneDeviceValue) {
                                         "), spec=PartitionSpec(None, 'x'))");
     EXPECT_EQ(out.addressable_shards()[1].data.shape(), (Shape{8, 8 / static_cast<int64_t>(n)}));
     expect_close(out, want);
+    // An output that is the constraint itself, on a 2-D split.
+    if (n != 8) continue;
+    const Mesh grid(testing::first_cpu_devices(8), {2, 4}, {"a", "b"});
+    auto g = jit([&](const Array& a) {
+      return with_sharding_constraint(cos(a), NamedSharding(grid, P("b", "a")));
+    });
+    const Array constrained = g(device_put(x, NamedSharding(grid, P())));
+    EXPECT_EQ(constrained.sharding().str(), NamedSharding(grid, P("b", "a")).str());
+    EXPECT_EQ(constrained.addressable_shards()[1].data.shape(), (Shape{2, 4}));
+    expect_close(constrained, cos(x));
   }
 }
 
