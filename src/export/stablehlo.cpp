@@ -349,14 +349,14 @@ std::string hlo_sharding(const ir::MeshSplit& split) {
   std::vector<size_t> kept;
   for (size_t i : order)
     if (mesh.sizes[i] > 1) kept.push_back(i);
+  auto next_kept = [&](size_t after) {  // the mesh's next axis of size > 1, or none
+    for (size_t j = after + 1; j < mesh.sizes.size(); ++j)
+      if (mesh.sizes[j] > 1) return j;
+    return mesh.sizes.size();
+  };
   std::vector<std::vector<size_t>> runs;  // in transposed order
   for (size_t i : kept)
-    if (!runs.empty() && [&] {
-          // the next kept axis of the mesh after the run's last one
-          for (size_t j = runs.back().back() + 1; j < mesh.sizes.size(); ++j)
-            if (mesh.sizes[j] > 1) return j == i;
-          return false;
-        }())
+    if (!runs.empty() && next_kept(runs.back().back()) == i)
       runs.back().push_back(i);
     else
       runs.push_back({i});
