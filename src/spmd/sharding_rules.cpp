@@ -1,7 +1,7 @@
 // The sharding rules of the primitives the partitioner splits (sharding_rule.hpp): the elementwise
 // kinds', the reductions', the shape primitives' (reshape's among them), the windows', the
-// cumulative ops', convolution's, gather's, the dynamic slices', broadcast_in_dim's, dot_general's
-// and with_sharding_constraint's.
+// cumulative ops', convolution's, gather's, scatter_add's, the dynamic slices', broadcast_in_dim's,
+// dot_general's and with_sharding_constraint's.
 // Every other primitive is computed whole on every device.
 #include <algorithm>
 
@@ -280,6 +280,40 @@ ShardingRule::Choice gather(const Node& node, std::span<const ValueType> in,
   return {{operand, indices}, result};
 }
 
+// scatter_add of split updates: each device adds its block of updates (and of indices, split
+// alike along the scatter dimensions: the indices' batch dimensions, the updates' dimensions not
+// in update_window_dims) into its share of the operand — the operand on the first device of the
+// group, zeros on the others (an embedding's gradient scatters into zeros: nothing to select) —
+// so the result is partial sums over those axes, added where a whole value is needed. Window
+// dimensions are whole; with batching dimensions it is computed whole.
+ShardingRule::Choice scatter_add(const Node& node, std::span<const ValueType> in,
+                                 std::span<const Layout> operands, const MeshAxes&) {
+  const ir::GatherDims& g = node.attrs.gather;  // offset_dims: the updates' window dimensions
+  Layout operand = Layout::replicated(in[0].shape.rank());
+  Layout indices = Layout::replicated(in[1].shape.rank());
+  Layout updates = Layout::replicated(in[2].shape.rank());
+  Layout result = Layout::replicated(node.type.shape.rank());
+  if (!g.operand_batching_dims.empty()) return {{operand, indices, updates}, result};
+  std::vector<size_t> scatter_dims;  // the updates' dimensions that follow the indices
+  for (int d = 0; d < in[2].shape.rank(); ++d)
+    if (std::count(g.offset_dims.begin(), g.offset_dims.end(), d) == 0)
+      scatter_dims.push_back(static_cast<size_t>(d));
+  std::vector<std::string> used;
+  size_t k = 0;
+  for (int d = 0; d < in[1].shape.rank() && k < scatter_dims.size(); ++d) {
+    if (d == g.index_vector_dim) continue;
+    const auto i = static_cast<size_t>(d);
+    std::vector<std::string> axes =
+        !operands[1].dims[i].empty() ? operands[1].dims[i] : operands[2].dims[scatter_dims[k]];
+    if (!disjoint(axes, used)) axes.clear();
+    indices.dims[i] = updates.dims[scatter_dims[k]] = axes;
+    used.insert(used.end(), axes.begin(), axes.end());
+    ++k;
+  }
+  operand.partial = result.partial = used;
+  return {{operand, indices, updates}, result};
+}
+
 // dynamic_slice and dynamic_update_slice: a dimension the slice (the update) spans whole keeps its
 // split — its start is clamped to 0 on every device, whatever it is — and the others are whole.
 ShardingRule::Choice dynamic_slice(const Node& node, std::span<const ValueType> in,
@@ -376,6 +410,7 @@ const ShardingRule kScan{&scan};
 const ShardingRule kConvolution{&convolution};
 const ShardingRule kGather{&gather};
 const ShardingRule kDynamicSlice{&dynamic_slice, &dynamic_slice_local_attrs};
+const ShardingRule kScatterAdd{&scatter_add};
 
 }  // namespace
 
@@ -398,8 +433,9 @@ const ir::ShardingRule* sharding_rule(ir::Prim p) {
       return &kScan;
     case ir::PrimKind::convolution:
       return &kConvolution;
-    case ir::PrimKind::indexing:  // the scatters are computed whole
+    case ir::PrimKind::indexing:  // the other scatters are computed whole
       if (p == ir::Prim::gather) return &kGather;
+      if (p == ir::Prim::scatter_add) return &kScatterAdd;
       if (p == ir::Prim::dynamic_slice || p == ir::Prim::dynamic_update_slice)
         return &kDynamicSlice;
       return nullptr;

@@ -241,6 +241,36 @@ TEST(Partition, GatherOfSplitIndicesFromAWholeTableNeedsNoCollective) {
 
 // A dynamic slice (update) across the columns of a value split by rows: each device slices its
 // rows; slicing the split dimension itself gathers it.
+// The lookup's gradient: each device scatter-adds its rows' cotangents into zeros, and one psum
+// adds the devices' tables (no all_gather of the cotangents). Into a table that is not zeros, the
+// first device of the group adds it (a select by axis_index).
+TEST(Partition, ScatterAddOfSplitUpdatesIsPartialSums) {
+  const ir::Graph g =
+      jit([](const Array& table, const Array& ids) {
+        return grad([&](const Array& t) { return sum(square(take(t, ids, 0))); })(table);
+      })
+          .lower(zeros({10, 4}), zeros({8}, int32))
+          .graph();
+  spmd::Partitioned p = spmd::partition(g, {{"i"}, {4}}, {Layout::replicated(2), split(1, 0, "i")},
+                                        {Layout::replicated(2)});
+  EXPECT_EQ(live_collectives(p.local), (std::map<std::string, int>{{"psum", 1}})) << p.local.str();
+  ir::GatherDims rows;  // table.at[ids].add(updates)
+  rows.offset_dims = {1};
+  rows.collapsed_slice_dims = {0};
+  rows.start_index_map = {0};
+  rows.index_vector_dim = 1;
+  const ir::Graph add = jit([&](const Array& t, const Array& i, const Array& u) {
+                          return scatter_add(t, reshape(i, {8, 1}), u, rows);
+                        })
+                            .lower(zeros({10, 4}), zeros({8}, int32), zeros({8, 4}))
+                            .graph();
+  p = spmd::partition(add, {{"i"}, {4}},
+                      {Layout::replicated(2), split(1, 0, "i"), split(2, 0, "i")},
+                      {Layout::replicated(2)});
+  EXPECT_EQ(live_collectives(p.local), (std::map<std::string, int>{{"psum", 1}, {"axis_index", 1}}))
+      << p.local.str();
+}
+
 TEST(Partition, DynamicSlicesAlongAWholeDimensionKeepTheSplit) {
   const ir::Graph g = jit([](const Array& x, const Array& i) {
                         const Array window = dynamic_slice_in_dim(x, i, 2, 1);  // (8, 2)

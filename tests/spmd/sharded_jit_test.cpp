@@ -229,7 +229,8 @@ TEST(ShardedJit, ConvolutionalNetworkUnderSplitsEqualsTheOneDeviceResult) {
 }
 
 // Embedding lookups of split token ids (gather's rule), forward and the table's gradient (a
-// scatter-add, computed whole).
+// scatter-add of split cotangents into zeros: partial sums), and a scatter-add of split updates
+// into a table that is not zeros.
 TEST(ShardedJit, EmbeddingLookupOfSplitIdsEqualsTheOneDeviceResult) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Array table = random::normal(random::key(14), {10, 4});
@@ -237,7 +238,13 @@ TEST(ShardedJit, EmbeddingLookupOfSplitIdsEqualsTheOneDeviceResult) {
       array(std::vector<int32_t>{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3}, {8, 2});
   auto f = [](const Array& t, const Array& i) {
     const Array dt = grad([&](const Array& q) { return sum(square(take(q, i, 0))); })(t);
-    return std::vector<Array>{take(t, i, 0) * 2.0f, dt};
+    ir::GatherDims rows;  // t.at[i].add(...) over the flattened ids
+    rows.offset_dims = {1};
+    rows.collapsed_slice_dims = {0};
+    rows.start_index_map = {0};
+    rows.index_vector_dim = 1;
+    const Array added = scatter_add(t, reshape(i, {16, 1}), reshape(take(t, i, 0), {16, 4}), rows);
+    return std::vector<Array>{take(t, i, 0) * 2.0f, dt, added};
   };
   const std::vector<Array> want = jit(f)(table, ids);
   for (size_t n : {2, 4, 8}) {
@@ -249,6 +256,7 @@ TEST(ShardedJit, EmbeddingLookupOfSplitIdsEqualsTheOneDeviceResult) {
     EXPECT_EQ(got[0].sharding().str(), NamedSharding(mesh, P("i")).str());
     expect_close(got[0], want[0]);
     expect_close(got[1], want[1]);
+    expect_close(got[2], want[2]);
   }
 }
 
