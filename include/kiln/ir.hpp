@@ -142,8 +142,11 @@ enum class Prim : uint8_t {
   all_to_all,
   ppermute,
   axis_index,
+  // layout: an identity that forces its value's layout over a mesh
+  // (jax.lax.with_sharding_constraint)
+  sharding_constraint,
 };
-inline constexpr int kNumPrims = static_cast<int>(Prim::axis_index) + 1;
+inline constexpr int kNumPrims = static_cast<int>(Prim::sharding_constraint) + 1;
 
 enum class PrimKind : uint8_t {
   structural,
@@ -201,6 +204,7 @@ struct BatchRule;
 struct ShardingRule;
 extern const ShardingRule kBroadcastInDimSharding;  // src/spmd/sharding_rules.cpp
 extern const ShardingRule kDotGeneralSharding;
+extern const ShardingRule kShardingConstraintSharding;
 
 // One primitive, declared once. The type rule (shape_inference.cpp) refuses operands outside
 // `dtypes`; every backend's kernel table may only narrow it; the StableHLO exporter writes
@@ -333,6 +337,8 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::all_to_all, "all_to_all", K::collective, 1, kAll, G::rule, "stablehlo.all_to_all"},
     {Prim::ppermute, "ppermute", K::collective, 1, kAll, G::rule, "stablehlo.collective_permute"},
     {Prim::axis_index, "axis_index", K::collective, 0, kI32, G::zero, "stablehlo.partition_id"},
+    // an identity on one device; the partitioner reshards its operand to attrs.split
+    {Prim::sharding_constraint, "sharding_constraint", K::unary, 1, kAllC, G::rule, "stablehlo.custom_call", nullptr, &kShardingConstraintSharding},
 };
 // clang-format on
 
@@ -393,6 +399,22 @@ struct CollectiveAttrs {
   bool operator==(const CollectiveAttrs&) const = default;
 };
 
+// A mesh as the IR sees it: its axes' names and sizes, major to minor (a Mesh without its devices).
+struct MeshShape {
+  std::vector<std::string> names;
+  std::vector<int64_t> sizes;
+  int64_t size() const;  // the number of devices
+  bool operator==(const MeshShape&) const = default;
+};
+
+// How a value is laid out over a mesh (a NamedSharding without its devices): per dimension, the
+// mesh axes that split it, major to minor; a dimension with none is whole on every device.
+struct MeshSplit {
+  MeshShape mesh;
+  std::vector<std::vector<std::string>> dims;
+  bool operator==(const MeshSplit&) const = default;
+};
+
 // gather's and the scatters' dimension numbers, as StableHLO names them for gather
 // (lax.GatherDimensionNumbers). A scatter reads the same fields under its own names:
 // offset_dims = update_window_dims, collapsed_slice_dims = inserted_window_dims,
@@ -435,6 +457,7 @@ struct Attrs {
   std::shared_ptr<const Buffer> literal;  // constant: host buffer owned by the graph
   int64_t index = 0;                      // parameter: position among the graph's inputs
   CollectiveAttrs collective;             // psum, all_gather, ... axis_index
+  MeshSplit split;                        // sharding_constraint: the layout it forces
 
   // dot_general, convolution: lax's preferred_element_type, a result dtype wider than the operands
   // (int8 -> int32, bfloat16 -> float32); empty: the operands' dtype.
@@ -470,6 +493,14 @@ class Graph {
   std::vector<Node> nodes;
   std::vector<ValueId> inputs;   // parameter nodes, in argument order
   std::vector<ValueId> outputs;  // may repeat and may name parameters or constants
+  // A graph traced by jit with shardings (or sharded arguments): the layout of each input and
+  // output over one mesh, which StableHLO export writes as mhlo.sharding (docs/export.md).
+  // Only the traced global graph carries it; transformations of the graph drop it.
+  struct Sharding {
+    MeshShape mesh;
+    std::vector<MeshSplit> inputs, outputs;
+  };
+  std::optional<Sharding> sharding;
 
   // Appends a node after inferring its type (throws ShapeError/DTypeError naming `loc`).
   ValueId add(Prim p, std::vector<ValueId> inputs, Attrs attrs, std::source_location loc);

@@ -101,7 +101,11 @@ class JitCache {
                                                   std::span<const size_t> arg_ends,
                                                   size_t structure_hash, TraceFn trace_fn,
                                                   const Loc& call_loc);
-  ir::Graph lower(std::span<const Array> leaves, TraceFn trace_fn);
+  // The traced graph. A call that would be partitioned (shardings given, or a sharded leaf) is
+  // traced as call_partitioned traces it, and the graph records its inputs' and outputs' layouts
+  // (ir::Graph::sharding) for StableHLO export.
+  ir::Graph lower(std::span<const Array> leaves, std::span<const size_t> arg_ends,
+                  std::span<const Tree* const> trees, size_t structure_hash, TraceFn trace_fn);
   // Whether every call is partitioned over a mesh: in_shardings or out_shardings are set. (A call
   // is partitioned too when a leaf is a sharded array: `call` then returns no template.)
   bool has_shardings() const { return !options_.in_shardings.empty() || options_.out_shardings; }
@@ -128,6 +132,17 @@ class JitCache {
   size_t leaf_count_hint_ = 0;
   struct PartitionedEntry;  // src/spmd/sharded_jit.cpp
   std::vector<std::shared_ptr<PartitionedEntry>> partitioned_entries_;
+  // The entry for these leaves (traced and partitioned on first use), and each leaf's sharding.
+  std::shared_ptr<PartitionedEntry> partitioned_entry(std::span<const Array> leaves,
+                                                      std::span<const size_t> arg_ends,
+                                                      std::span<const Tree* const> trees,
+                                                      size_t structure_hash, TraceFn trace_fn,
+                                                      const Loc& call_loc,
+                                                      std::vector<NamedSharding>& in);
+  // lower() of a partitioned call: the entry's global graph, with its layouts.
+  ir::Graph lower_partitioned(std::span<const Array> leaves, std::span<const size_t> arg_ends,
+                              std::span<const Tree* const> trees, size_t structure_hash,
+                              TraceFn trace_fn);
 };
 
 // A static argument of a jitted function (see the head of this file): a plain C++ value that
@@ -219,9 +234,14 @@ class Jitted {
     using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
     std::vector<Array> leaves;
     size_t h = 0;
-    (JitArg<Args>::flatten(args, leaves, h), ...);
+    std::array<size_t, sizeof...(Args)> arg_ends{};
+    [[maybe_unused]] size_t k = 0;
+    ((JitArg<Args>::flatten(args, leaves, h), arg_ends[k++] = leaves.size()), ...);
+    std::array<const Tree*, sizeof...(Args)> trees{};
+    [[maybe_unused]] size_t j = 0;
+    ((trees[j++] = tree_or_null(args)), ...);
     auto trace_fn = tracer_fn<R>(args...);
-    return Lowered(cache_->lower(leaves, trace_fn), cache_->device());
+    return Lowered(cache_->lower(leaves, arg_ends, trees, h, trace_fn), cache_->device());
   }
 
   // Number of traced signatures (each traced and compiled once).

@@ -156,6 +156,15 @@ struct Shard {
 // the whole array where no axis splits it). Bad specs are a kiln::Error naming `loc`.
 Array device_put(const Array& x, const NamedSharding& sharding, Loc loc = Loc::current());
 
+// jax.lax.with_sharding_constraint: x, laid out as `sharding` says. Inside a jit that is
+// partitioned over the same mesh (shardings given, or sharded arguments) the value is resharded to
+// that layout — the layout of a result that is it, and of its gradient; inside a jit on one device
+// it is x itself. Outside jit it is device_put. Bad specs are a kiln::Error naming `loc`.
+Array with_sharding_constraint(const Array& x, const NamedSharding& sharding,
+                               Loc loc = Loc::current());
+// A PartitionSpec of the use_mesh mesh (a ValueError without one).
+Array with_sharding_constraint(const Array& x, const PartitionSpec& spec, Loc loc = Loc::current());
+
 // jit's in_shardings / out_shardings entry: None, a PartitionSpec, a NamedSharding, or a dict of
 // them mirroring a prefix of a Tree argument ({'params': {'Dense_0': {'kernel': P(None, 'model')}}}
 // is Shardings::dict({{"params", Shardings::dict({{"Dense_0", Shardings::dict({{"kernel",

@@ -7,6 +7,8 @@
 #include "core/array_impl.hpp"
 #include "core/sharded_value.hpp"
 #include "kiln/backend.hpp"
+#include "kiln/ir.hpp"
+#include "kiln/ops.hpp"
 
 namespace kiln {
 namespace {
@@ -337,6 +339,29 @@ const std::shared_ptr<Buffer>& assembled_buffer(const ArrayImpl& impl) {
     if (!whole.empty()) first.backend()->from_host(whole.data(), *s.whole);
   });
   return s.whole;
+}
+
+// ---- with_sharding_constraint ----
+
+Array with_sharding_constraint(const Array& x, const NamedSharding& sharding, Loc loc) {
+  if (x.empty()) throw ValueError(message("with_sharding_constraint of an empty Array", loc));
+  sharding.check(x.shape(), loc);
+  if (!x.is_tracer()) return device_put(x, sharding, loc);
+  ir::Attrs a;
+  a.split.mesh = {sharding.mesh().axis_names(), sharding.mesh().shape()};
+  for (const PartitionSpec::Entry& e : sharding.spec().entries()) a.split.dims.push_back(e.axes);
+  a.split.dims.resize(static_cast<size_t>(x.shape().rank()));
+  return bind(ir::Prim::sharding_constraint, std::span<const Array>(&x, 1), std::move(a), loc);
+}
+
+Array with_sharding_constraint(const Array& x, const PartitionSpec& spec, Loc loc) {
+  const std::optional<Mesh> mesh = current_mesh();
+  if (!mesh)
+    throw ValueError(message("with_sharding_constraint with a PartitionSpec but no mesh in scope",
+                             loc,
+                             "call it inside `auto scope = kiln::use_mesh(mesh);` (JAX's `with "
+                             "mesh:`), or give NamedSharding(mesh, spec)"));
+  return with_sharding_constraint(x, NamedSharding(*mesh, spec), loc);
 }
 
 // ---- use_mesh ----

@@ -11,7 +11,7 @@ constexpr bool is_plain_elementwise(ir::Prim p) {
   const ir::PrimInfo& row = ir::info(p);
   return (row.kind == ir::PrimKind::unary || row.kind == ir::PrimKind::binary) &&
          !row.stablehlo.empty() && p != ir::Prim::convert && p != ir::Prim::bitcast_convert &&
-         p != ir::Prim::reduce_precision;
+         p != ir::Prim::reduce_precision && p != ir::Prim::sharding_constraint;
 }
 
 }  // namespace kiln

@@ -5,6 +5,7 @@
 // %1,
 // ...; arguments are %arg0, ...), unique across nested regions, so the text parses without
 // shadowing questions. docs/export.md lists what each primitive becomes.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -310,16 +311,102 @@ std::string conv_layout(std::span<const int64_t> spec, char first, char second) 
   return out + "]";
 }
 
+// A layout over a mesh in XLA's HloSharding text, as JAX writes it in mhlo.sharding (GSPMD):
+// "{replicated}", or "{devices=[t0,t1,...]<=[N]}" — the tile count of each dimension, then the
+// devices of the tiles in row-major order as an iota over the mesh: the mesh's device indices,
+// arranged as its axes (`<=[s0,s1,...]`), transposed to put the axes in the order the dimensions
+// use them (`T(p...)`). Axes no dimension uses hold copies: one more tile dimension, marked
+// `last_tile_dim_replicate`. Written in XLA's canonical form: axes of size 1 dropped, axes that
+// stay adjacent and in order merged, and no transpose (`<=[N]`) when the order is the mesh's.
+std::string hlo_sharding(const ir::MeshSplit& split) {
+  const ir::MeshShape& mesh = split.mesh;
+  auto axis_index = [&](const std::string& name) {
+    for (size_t i = 0; i < mesh.names.size(); ++i)
+      if (mesh.names[i] == name) return i;
+    throw Error("kiln bug: a layout names mesh axis '" + name + "' its mesh lacks");
+  };
+  std::vector<int64_t> tiles;
+  std::vector<size_t> order;  // mesh axes in the order the tile dimensions use them
+  std::vector<bool> used(mesh.names.size(), false);
+  for (const auto& axes : split.dims) {
+    int64_t n = 1;
+    for (const std::string& a : axes) {
+      const size_t i = axis_index(a);
+      n *= mesh.sizes[i];
+      used[i] = true;
+      order.push_back(i);
+    }
+    tiles.push_back(n);
+  }
+  int64_t copies = 1;
+  for (size_t i = 0; i < used.size(); ++i)
+    if (!used[i]) {
+      copies *= mesh.sizes[i];
+      order.push_back(i);
+    }
+  if (mesh.size() / copies == 1) return "{replicated}";
+  // Canonical iota: drop size-1 axes, then merge runs of axes adjacent in both orders.
+  std::vector<size_t> kept;
+  for (size_t i : order)
+    if (mesh.sizes[i] > 1) kept.push_back(i);
+  auto next_kept = [&](size_t after) {  // the mesh's next axis of size > 1, or none
+    for (size_t j = after + 1; j < mesh.sizes.size(); ++j)
+      if (mesh.sizes[j] > 1) return j;
+    return mesh.sizes.size();
+  };
+  std::vector<std::vector<size_t>> runs;  // in transposed order
+  for (size_t i : kept)
+    if (!runs.empty() && next_kept(runs.back().back()) == i)
+      runs.back().push_back(i);
+    else
+      runs.push_back({i});
+  std::vector<size_t> by_mesh(runs.size());  // runs sorted by their first axis: the reshape
+  for (size_t k = 0; k < runs.size(); ++k) by_mesh[k] = k;
+  std::sort(by_mesh.begin(), by_mesh.end(),
+            [&](size_t a, size_t b) { return runs[a].front() < runs[b].front(); });
+  std::string s = "{devices=[";
+  for (size_t d = 0; d < tiles.size(); ++d) s += (d ? "," : "") + std::to_string(tiles[d]);
+  if (copies > 1) s += "," + std::to_string(copies);
+  s += "]<=[";
+  bool transposed = false;
+  for (size_t k = 0; k < by_mesh.size(); ++k) transposed = transposed || by_mesh[k] != k;
+  if (!transposed) {
+    s += std::to_string(mesh.size()) + "]";
+  } else {
+    for (size_t k = 0; k < by_mesh.size(); ++k) {
+      int64_t n = 1;
+      for (size_t i : runs[by_mesh[k]]) n *= mesh.sizes[i];
+      s += (k ? "," : "") + std::to_string(n);
+    }
+    s += "]T(";
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const size_t pos =
+          static_cast<size_t>(std::find(by_mesh.begin(), by_mesh.end(), k) - by_mesh.begin());
+      s += (k ? "," : "") + std::to_string(pos);
+    }
+    s += ")";
+  }
+  return s + (copies > 1 ? " last_tile_dim_replicate}" : "}");
+}
+
 class Emitter {
  public:
   explicit Emitter(const ir::Graph& g) : g_(g), names_(g.nodes.size()) {}
 
   std::string run() {
     for (const ir::Node& n : g_.nodes) check_supported(n);
+    const std::optional<ir::Graph::Sharding>& sharding = g_.sharding;
+    if (sharding && (sharding->inputs.size() != g_.inputs.size() ||
+                     sharding->outputs.size() != g_.outputs.size()))
+      throw Error("kiln bug: a graph's sharding has " + std::to_string(sharding->inputs.size()) +
+                  " inputs and " + std::to_string(sharding->outputs.size()) +
+                  " outputs for a graph of " + std::to_string(g_.inputs.size()) + " and " +
+                  std::to_string(g_.outputs.size()));
     std::string args;
     for (size_t k = 0; k < g_.inputs.size(); ++k) {
       names_[g_.inputs[k]] = "%arg" + std::to_string(k);
       args += (k ? ", " : "") + names_[g_.inputs[k]] + ": " + tensor_type(g_.type(g_.inputs[k]));
+      if (sharding) args += " {mhlo.sharding = \"" + hlo_sharding(sharding->inputs[k]) + "\"}";
     }
     for (size_t i = 0; i < g_.nodes.size(); ++i) emit(static_cast<ir::ValueId>(i));
     std::string results, ret_names, ret_types;
@@ -327,13 +414,17 @@ class Emitter {
       const ir::ValueId v = g_.outputs[k];
       const std::string t = tensor_type(g_.type(v));
       const std::string info = g_.outputs.size() == 1 ? "result" : "[" + std::to_string(k) + "]";
-      results += (k ? ", " : "") + t + " {jax.result_info = \"" + info + "\"}";
+      results +=
+          (k ? ", " : "") + t + " {jax.result_info = \"" + info + "\"" +
+          (sharding ? ", mhlo.sharding = \"" + hlo_sharding(sharding->outputs[k]) + "\"" : "") +
+          "}";
       ret_names += (k ? ", " : "") + names_[v];
       ret_types += (k ? ", " : "") + t;
     }
+    const int64_t partitions = sharding ? sharding->mesh.size() : 1;
     std::string out = "module @jit_" + symbol(g_.name) +
-                      " attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} "
-                      "{\n";
+                      " attributes {mhlo.num_partitions = " + std::to_string(partitions) +
+                      " : i32, mhlo.num_replicas = 1 : i32} {\n";
     out += "  func.func public @main(" + args + ") -> (" + results + ") {\n";
     out += body_;
     out +=
@@ -430,6 +521,11 @@ class Emitter {
         (n.prim == Prim::convert && is_complex(g_.type(n.inputs[0]).dtype) && !is_complex(dt));
     const std::string r = needs_init ? std::string() : result(id);
     switch (n.prim) {
+      case Prim::sharding_constraint:  // JAX's form (GSPMD)
+        line(r + " = stablehlo.custom_call @Sharding(" + in(n, 0) +
+             ") {backend_config = \"\", mhlo.sharding = \"" + hlo_sharding(a.split) + "\"} : (" +
+             in_type(n, 0) + ") -> " + t);
+        return;
       case Prim::constant: {
         const uint8_t* data =
             a.literal ? static_cast<const uint8_t*>(a.literal->host_data()) : nullptr;

@@ -678,12 +678,13 @@ class Parser {
       keyed_items(o);
       expect(Tok::rparen, "')' closing the operand and k");
       trailing_type(o);
-    } else if (n == "call" || n == "func.call") {
+    } else if (n == "call" || n == "func.call" || n == "stablehlo.custom_call") {
       o.callee = symbol_name(expect(Tok::symbol, "the callee (@name)"));
       expect(Tok::lparen);
       operand_list(o);
       expect(Tok::rparen, "')' closing the arguments");
-      if (at(Tok::lbrace)) attr_dict();
+      if (at(Tok::lbrace))
+        for (auto& f : attr_dict()) o.attrs.push_back(std::move(f));
       trailing_type(o);
     } else if (n == "return" || n == "func.return" || n == "stablehlo.return") {
       operand_list(o);

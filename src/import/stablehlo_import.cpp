@@ -97,6 +97,7 @@ class Importer {
   std::vector<ValueId> dynamic_slice(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> sort(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> top_k(const Op& op, const std::vector<ValueId>& in, Prim p);
+  std::vector<ValueId> custom_call(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> clamp(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> is_finite(const Op& op, const std::vector<ValueId>& in, Prim p);
   std::vector<ValueId> square(const Op& op, const std::vector<ValueId>& in, Prim p);
@@ -198,6 +199,7 @@ const Reader kReaders[] = {
     {Prim::dynamic_update_slice, &Importer::dynamic_slice},
     {Prim::sort, &Importer::sort},
     {Prim::top_k, &Importer::top_k},
+    {Prim::sharding_constraint, &Importer::custom_call},  // stablehlo.custom_call @Sharding
 };
 
 // Ops JAX writes that kiln does not export: each lowers to the primitives it starts from.
@@ -1000,6 +1002,19 @@ std::vector<ValueId> Importer::top_k(const Op& op, const std::vector<ValueId>& i
     out.push_back(add(op, p, in, a));
   }
   return out;
+}
+
+// A sharding constraint (custom_call @Sharding) is its operand: an imported graph runs on one
+// device, and mhlo.sharding names no mesh axes to rebuild the layout from. Other targets are
+// code kiln cannot see into.
+std::vector<ValueId> Importer::custom_call(const Op& op, const std::vector<ValueId>& in, Prim) {
+  if (op.callee != "Sharding")
+    unsupported(
+        op.pos,
+        "stablehlo.custom_call @" + op.callee + " is not supported: kiln has no primitive for it",
+        "Express the function without it (docs/import.md lists the ops kiln imports)");
+  if (in.size() != 1) fail(op.pos, "custom_call @Sharding takes one operand", "");
+  return {in[0]};
 }
 
 // dense<...> becomes a `full` (one value) or a `constant` (a host literal).

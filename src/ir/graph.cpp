@@ -44,12 +44,18 @@ std::string value_name(ValueId v) {
 
 }  // namespace
 
+int64_t MeshShape::size() const {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
 bool Attrs::operator==(const Attrs& o) const {
   return shape == o.shape && dtype == o.dtype && dims == o.dims && start == o.start &&
          limit == o.limit && stride == o.stride && low == o.low && high == o.high &&
          interior == o.interior && window == o.window && axis == o.axis && dot == o.dot &&
          conv == o.conv && gather == o.gather && value == o.value && literal == o.literal &&
-         index == o.index && collective == o.collective &&
+         index == o.index && collective == o.collective && split == o.split &&
          preferred_element_type == o.preferred_element_type && exponent_bits == o.exponent_bits &&
          mantissa_bits == o.mantissa_bits && reverse == o.reverse && num_keys == o.num_keys &&
          k == o.k && result == o.result;
@@ -104,6 +110,12 @@ size_t Attrs::hash() const {
     hash_mix(h, static_cast<size_t>(src));
     hash_mix(h, static_cast<size_t>(dst));
   }
+  for (const std::string& axis : split.mesh.names) hash_mix(h, std::hash<std::string>{}(axis));
+  hash_vec(h, split.mesh.sizes);
+  for (const auto& d : split.dims) {
+    hash_mix(h, d.size());
+    for (const std::string& axis : d) hash_mix(h, std::hash<std::string>{}(axis));
+  }
   if (preferred_element_type) hash_mix(h, 1 + static_cast<size_t>(*preferred_element_type));
   hash_mix(h, static_cast<size_t>(exponent_bits) << 8 | static_cast<size_t>(mantissa_bits));
   hash_mix(h, static_cast<size_t>(reverse));
@@ -155,6 +167,19 @@ std::string attrs_str(Prim p, const Attrs& a) {
         cfg += (i ? ", " : "") + std::string("(") + std::to_string(a.low[i]) + ", " +
                std::to_string(a.high[i]) + ", " + std::to_string(a.interior[i]) + ")";
       add("padding_config=" + cfg + ")");
+      break;
+    }
+    case Prim::sharding_constraint: {
+      std::string spec = "P(";
+      for (size_t d = 0; d < a.split.dims.size(); ++d) {
+        const auto& axes = a.split.dims[d];
+        spec += d ? ", " : "";
+        if (axes.empty()) spec += "None";
+        for (size_t i = 0; i < axes.size(); ++i)
+          spec += (axes.size() > 1 && i == 0 ? "(" : i ? ", " : "") + ("'" + axes[i] + "'");
+        if (axes.size() > 1) spec += ")";
+      }
+      add("sharding=" + spec + ")");
       break;
     }
     case Prim::reduce_sum:

@@ -831,6 +831,17 @@ ValueType infer_type(Prim p, std::span<const ValueType> in, const Attrs& a,
                       loc);
         return {a.dtype, in[0].shape};
       }
+      if (p == Prim::sharding_constraint) {
+        const MeshSplit& split = a.split;
+        if (split.dims.size() > static_cast<size_t>(in[0].shape.rank()) ||
+            split.mesh.names.size() != split.mesh.sizes.size())
+          shape_error(p,
+                      "a layout of " + std::to_string(split.dims.size()) +
+                          " dimensions for an operand of rank " +
+                          std::to_string(in[0].shape.rank()),
+                      loc);
+        return in[0];
+      }
       // real, imag and abs of a complex operand give its parts' real dtype (stablehlo.abs too).
       if (p == Prim::real || p == Prim::imag || p == Prim::abs) return {real_dtype(t), in[0].shape};
       return in[0];

@@ -102,8 +102,8 @@ class Partitioner {
     return result;
   }
 
-  // v's value (a value of g_) laid out as `to` (never partial), made once for all its users: a
-  // gradient that Adam reads three times is psum'd once.
+  // v's value (a value of g_) laid out as `to`, made once for all its users: a gradient that Adam
+  // reads three times is psum'd once.
   ValueId reshard(ValueId v, const Layout& to) {
     if (layout_[v] == to) return local_[v];
     for (const auto& [layout, value] : resharded_[v])
@@ -117,6 +117,25 @@ class Partitioner {
     Layout from = layout_[v];
     const ir::Node& n = node(v);
     const Loc& loc = n.loc;
+    // Partial sums wanted of a value (a scatter-add's operand, its updates split): the value on
+    // the first device of each group, zeros on the others — or the value itself where it is 0.
+    if (!to.partial.empty()) {
+      Layout summed = to;
+      summed.partial.clear();
+      const ValueId x = reshard(v, summed);
+      if (n.prim == Prim::full && n.attrs.value.to_double() == 0.0) return x;
+      const ir::ValueType t = out_.type(x);
+      const ValueId first =
+          emit(Prim::eq,
+               {axis_index(to.partial, loc),
+                full(Shape{}, DType::int32, Scalar::from_int(0, DType::int32), loc)},
+               {}, loc);
+      ir::Attrs b;
+      b.shape = t.shape;
+      const ValueId mask = emit(Prim::broadcast_in_dim, {first}, std::move(b), loc);
+      return emit(Prim::select,
+                  {mask, x, full(t.shape, t.dtype, Scalar::from_int(0, t.dtype), loc)}, {}, loc);
+    }
     // A fill, or a broadcast of a whole value into dimensions it does not have, is made again at
     // the layout wanted rather than cut down from the whole.
     if (from.is_replicated() && n.prim == Prim::full) {
@@ -190,6 +209,11 @@ class Partitioner {
     std::vector<ValueId> ins;
     for (size_t i = 0; i < n.inputs.size(); ++i)
       ins.push_back(reshard(n.inputs[i], choice.operands[i]));
+    if (n.prim == Prim::sharding_constraint) {  // an identity once its operand is resharded
+      local_[v] = ins[0];
+      layout_[v] = std::move(choice.result);
+      return;
+    }
     const Shape want = choice.result.local_shape(n.type.shape, mesh_);
     ir::Attrs attrs = rule != nullptr && rule->local_attrs != nullptr
                           ? rule->local_attrs(n, {n.type.dtype, want})

@@ -82,15 +82,13 @@ struct JitCache::PartitionedEntry {
   std::vector<NamedSharding> out;
   std::shared_ptr<spmd::Program> program;
   std::shared_ptr<const void> output_template;
+  ir::Graph global;  // as traced, with Graph::sharding
 };
 
-std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
-                                              std::span<const size_t> arg_ends,
-                                              std::span<const Tree* const> trees,
-                                              size_t structure_hash, TraceFn trace_fn,
-                                              std::shared_ptr<const void>& tmpl,
-                                              const Loc& call_loc) {
-  std::lock_guard lock(mutex_);
+std::shared_ptr<JitCache::PartitionedEntry> JitCache::partitioned_entry(
+    std::span<const Array> leaves, std::span<const size_t> arg_ends,
+    std::span<const Tree* const> trees, size_t structure_hash, TraceFn trace_fn,
+    const Loc& call_loc, std::vector<NamedSharding>& in) {
   if (!options_.in_shardings.empty() && options_.in_shardings.size() != arg_ends.size())
     throw ValueError(message("jit: " + std::to_string(options_.in_shardings.size()) +
                                  " in_shardings for a call with " +
@@ -122,7 +120,7 @@ std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
                 "call inside `auto scope = kiln::use_mesh(mesh);` (JAX's `with "
                 "mesh:`), or give NamedSharding(mesh, spec)"));
 
-  std::vector<NamedSharding> in;
+  in.clear();
   std::vector<ir::ValueType> types;
   for (size_t i = 0; i < leaves.size(); ++i) {
     const Array& a = leaves[i];
@@ -170,11 +168,41 @@ std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
         out_layouts[k] = layout_of(s.spec(), g.type(g.outputs[k]).shape.rank());
       }
     }
-    spmd::Partitioned p = spmd::partition(g, axes_of(*mesh), in_layouts, out_layouts);
+    const spmd::MeshAxes axes = axes_of(*mesh);
+    spmd::Partitioned p = spmd::partition(g, axes, in_layouts, out_layouts);
     for (const spmd::Layout& l : p.outputs) entry->out.emplace_back(*mesh, spec_of(l));
+    // The global graph, its layouts recorded for export (jit(...).lower(...)).
+    entry->global = std::move(t.graph);
+    ir::Graph::Sharding& sharding = entry->global.sharding.emplace();
+    sharding.mesh = {axes.names, axes.sizes};
+    for (const spmd::Layout& l : p.inputs) sharding.inputs.push_back({sharding.mesh, l.dims});
+    for (const spmd::Layout& l : p.outputs) sharding.outputs.push_back({sharding.mesh, l.dims});
     entry->program = std::make_shared<spmd::Program>(std::move(p.local), *mesh);
     partitioned_entries_.push_back(entry);
   }
+  return entry;
+}
+
+ir::Graph JitCache::lower_partitioned(std::span<const Array> leaves,
+                                      std::span<const size_t> arg_ends,
+                                      std::span<const Tree* const> trees, size_t structure_hash,
+                                      TraceFn trace_fn) {
+  std::lock_guard lock(mutex_);
+  std::vector<NamedSharding> in;
+  return partitioned_entry(leaves, arg_ends, trees, structure_hash, trace_fn, loc_, in)->global;
+}
+
+std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
+                                              std::span<const size_t> arg_ends,
+                                              std::span<const Tree* const> trees,
+                                              size_t structure_hash, TraceFn trace_fn,
+                                              std::shared_ptr<const void>& tmpl,
+                                              const Loc& call_loc) {
+  std::lock_guard lock(mutex_);
+  std::vector<NamedSharding> in;
+  std::shared_ptr<PartitionedEntry> entry =
+      partitioned_entry(leaves, arg_ends, trees, structure_hash, trace_fn, call_loc, in);
+  const Mesh& mesh = entry->program->mesh();
   tmpl = entry->output_template;
 
   std::vector<std::vector<Array>> shards;
@@ -186,7 +214,7 @@ std::vector<Array> JitCache::call_partitioned(std::span<const Array> leaves,
     std::vector<int64_t> global = t.shape.vec();
     const PartitionSpec& spec = entry->out[o].spec();
     for (size_t d = 0; d < spec.size(); ++d)
-      for (const std::string& axis : spec.entries()[d].axes) global[d] *= mesh->axis_size(axis);
+      for (const std::string& axis : spec.entries()[d].axes) global[d] *= mesh.axis_size(axis);
     outs.push_back(make_sharded(entry->out[o], std::move(per_device[o]), t.dtype, Shape(global)));
   }
   return outs;

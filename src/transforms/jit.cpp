@@ -129,7 +129,12 @@ JitCache::~JitCache() = default;
 JitCache::JitCache(JitOptions options, Loc loc)
     : options_(std::move(options)), loc_(loc), device_(resolve_device(options_)) {}
 
-ir::Graph JitCache::lower(std::span<const Array> leaves, TraceFn trace_fn) {
+ir::Graph JitCache::lower(std::span<const Array> leaves, std::span<const size_t> arg_ends,
+                          std::span<const Tree* const> trees, size_t structure_hash,
+                          TraceFn trace_fn) {
+  bool partitioned = has_shardings();
+  for (const Array& a : leaves) partitioned = partitioned || ArrayAccess::impl(a)->sharded;
+  if (partitioned) return lower_partitioned(leaves, arg_ends, trees, structure_hash, trace_fn);
   std::shared_ptr<const void> tmpl;
   return trace_graph(leaves, options_, loc_, trace_fn, tmpl);
 }

@@ -802,6 +802,10 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
   set(Prim::psum_scatter, psum_scatter_rule);
   set(Prim::all_to_all, all_to_all_rule);
   set(Prim::ppermute, ppermute_rule);
+  // JAX's: the cotangent is constrained to the same layout.
+  set(Prim::sharding_constraint, [](const VjpArgs& a) -> Grads {
+    return {bind(Prim::sharding_constraint, std::span<const Array>(&a.g, 1), A(a), L(a))};
+  });
   set(Prim::gather, gather_rule);
   set(Prim::scatter, scatter_rule);
   set(Prim::scatter_add, scatter_add_rule);

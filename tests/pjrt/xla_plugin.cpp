@@ -1,5 +1,7 @@
 #include "pjrt/xla_plugin.hpp"
 
+#include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "backend/pjrt/buffer_types.hpp"
@@ -9,7 +11,8 @@ namespace kiln::testing {
 namespace capi = pjrt::capi;
 
 std::shared_ptr<pjrt::Plugin> xla_plugin() {
-  static std::shared_ptr<pjrt::Plugin> plugin = pjrt::Plugin::load({"xla", xla_cpu_plugin()});
+  static std::shared_ptr<pjrt::Plugin> plugin =
+      pjrt::Plugin::load({"xla", xla_cpu_plugin()}, {{"cpu_device_count", kXlaDevices}});
   return plugin;
 }
 
@@ -36,6 +39,9 @@ class Run {
 
   void compile(std::string_view mlir, bool portable) {
     exe_ = p_->compile_mlir(mlir, "a test's module", portable);
+  }
+  void compile_partitioned(std::string_view mlir, std::span<const int64_t> devices) {
+    exe_ = p_->compile_mlir_partitioned(mlir, "a test's module", devices);
   }
 
   size_t num_outputs() {
@@ -71,25 +77,39 @@ class Run {
   }
 
   std::vector<Array> execute(std::vector<capi::Buffer*> args, capi::Device* device) {
-    std::vector<capi::Buffer*> results(num_outputs(), nullptr);
-    capi::Buffer* const* arg_list = args.data();
-    capi::Buffer** result_list = results.data();
-    capi::Event* done = nullptr;
+    return execute_on({std::move(args)}, device)[0];
+  }
+
+  // args[k]: device k's argument list; returns out[k][o]. `device`: the one device of a
+  // one-device run (nullptr: the executable's own devices).
+  std::vector<std::vector<Array>> execute_on(const std::vector<std::vector<capi::Buffer*>>& args,
+                                             capi::Device* device = nullptr) {
+    const size_t n = args.size(), outputs = num_outputs();
+    std::vector<std::vector<capi::Buffer*>> results(n, std::vector<capi::Buffer*>(outputs));
+    std::vector<capi::Buffer* const*> arg_lists;
+    std::vector<capi::Buffer**> result_lists;
+    for (size_t k = 0; k < n; ++k) {
+      arg_lists.push_back(args[k].data());
+      result_lists.push_back(results[k].data());
+    }
+    std::vector<capi::Event*> done(n, nullptr);
     auto options = capi::args<capi::ExecuteOptions>();
     auto exec = capi::args<capi::LoadedExecutable_Execute_Args>();
     exec.executable = exe_;
     exec.options = &options;
-    exec.argument_lists = &arg_list;
-    exec.num_devices = 1;
-    exec.num_args = args.size();
-    exec.output_lists = &result_list;
-    exec.device_complete_events = &done;
-    if (device != p_->devices().front().handle) exec.execute_device = device;
+    exec.argument_lists = arg_lists.data();
+    exec.num_devices = n;
+    exec.num_args = args[0].size();
+    exec.output_lists = result_lists.data();
+    exec.device_complete_events = done.data();
+    if (device != nullptr && device != p_->devices().front().handle) exec.execute_device = device;
     p_->check(p_->api().PJRT_LoadedExecutable_Execute(&exec), "executing");
-    for (capi::Buffer* b : results) buffers_.push_back(b);
-    p_->await(done, "executing");
-    std::vector<Array> out;
-    for (capi::Buffer* b : results) out.push_back(download(b));
+    for (const auto& list : results)
+      for (capi::Buffer* b : list) buffers_.push_back(b);
+    for (capi::Event* e : done) p_->await(e, "executing");
+    std::vector<std::vector<Array>> out(n);
+    for (size_t k = 0; k < n; ++k)
+      for (capi::Buffer* b : results[k]) out[k].push_back(download(b));
     return out;
   }
 
@@ -136,7 +156,17 @@ class Run {
 }  // namespace
 
 void compile_on_xla(std::string_view mlir) {
-  Run(xla_plugin()).compile(mlir, false);
+  // A partitioned module (mhlo.num_partitions = n > 1) is compiled for devices 0..n-1.
+  const std::string_view key = "mhlo.num_partitions = ";
+  const size_t at = mlir.find(key);
+  const int n = at == std::string_view::npos
+                    ? 1
+                    : std::atoi(std::string(mlir.substr(at + key.size(), 4)).c_str());
+  Run run(xla_plugin());
+  if (n <= 1) return run.compile(mlir, false);
+  std::vector<int64_t> ids;
+  for (int k = 0; k < n; ++k) ids.push_back(xla_plugin()->devices().at(static_cast<size_t>(k)).id);
+  run.compile_partitioned(mlir, ids);
 }
 
 std::vector<Array> run_on_xla(std::string_view mlir, const std::vector<Array>& inputs, int device) {
@@ -150,6 +180,31 @@ std::vector<Array> run_on_xla(std::string_view mlir, const std::vector<Array>& i
   std::vector<capi::Buffer*> args;
   for (const Array& a : inputs) args.push_back(run.upload(a, d));
   return run.execute(std::move(args), d);
+}
+
+}  // namespace kiln::testing
+
+namespace kiln::testing {
+
+std::vector<std::vector<Array>> run_partitioned_on_xla(
+    std::string_view mlir, const std::vector<std::vector<Array>>& inputs) {
+  std::shared_ptr<pjrt::Plugin> p = xla_plugin();
+  const size_t n = inputs.size();
+  if (n == 0 || n > p->devices().size())
+    throw DeviceNotFound("a partitioned run on " + std::to_string(n) + " devices; XLA's CPU " +
+                         "plugin has " + std::to_string(p->devices().size()));
+  std::vector<int64_t> ids;
+  for (size_t k = 0; k < n; ++k) ids.push_back(p->devices()[k].id);
+  Run run(p);
+  run.compile_partitioned(mlir, ids);
+  std::vector<std::vector<capi::Buffer*>> args(n);
+  for (size_t k = 0; k < n; ++k)
+    for (const Array& a : inputs[k]) args[k].push_back(run.upload(a, p->devices()[k].handle));
+  const std::vector<std::vector<Array>> per_device = run.execute_on(args);
+  std::vector<std::vector<Array>> out(per_device[0].size());
+  for (size_t o = 0; o < out.size(); ++o)
+    for (size_t k = 0; k < n; ++k) out[o].push_back(per_device[k][o]);
+  return out;
 }
 
 }  // namespace kiln::testing

@@ -46,6 +46,7 @@ bool is_exact_row(Prim p) {
     case Prim::ne:
     case Prim::convert:
     case Prim::stop_gradient:
+    case Prim::sharding_constraint:
       return true;
     default:
       return false;
@@ -399,7 +400,7 @@ std::vector<std::optional<C128>> reference(const ComplexCase& c, const ir::Value
     return r;
   }
   if (p == Prim::real || p == Prim::imag || p == Prim::eq || p == Prim::ne ||
-      p == Prim::stop_gradient) {
+      p == Prim::stop_gradient || p == Prim::sharding_constraint) {
     auto x = complex_values_of(c.in[0]);
     auto y = c.in.size() > 1 ? complex_values_of(c.in[1]) : x;
     for (size_t i = 0; i < n; ++i) {
@@ -533,7 +534,8 @@ TEST(ComplexHarness, TheRowsThatAdmitComplexAreJaxs) {
                                          "pad",
                                          "reduce_sum",
                                          "dot_general",
-                                         "rev"};
+                                         "rev",
+                                         "sharding_constraint"};
   EXPECT_EQ(names, want);
   for (Prim p : complex_rows())
     for (DType t : complex_dtypes_of(p)) EXPECT_FALSE(complex_cases(p, t).empty()) << ir::name(p);

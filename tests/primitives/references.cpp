@@ -123,6 +123,7 @@ std::optional<double> float_unary(Prim p, double x) {
     case Prim::round:
       return std::round(x);  // half away from zero
     case Prim::stop_gradient:
+    case Prim::sharding_constraint:
       return x;
     default:
       return std::nullopt;
@@ -191,6 +192,7 @@ std::optional<uint64_t> int_op(Prim p, DType t, uint64_t xb, uint64_t yb) {
     case Prim::not_:
       return t == DType::bool_ ? static_cast<uint64_t>(xb == 0) : ~xb;
     case Prim::stop_gradient:
+    case Prim::sharding_constraint:
       return xb;
     case Prim::add:
       return xb + yb;
@@ -315,6 +317,7 @@ int tolerance_ulps(Prim p, DType t) {
     case Prim::max:
     case Prim::min:
     case Prim::stop_gradient:
+    case Prim::sharding_constraint:
     case Prim::reduce_precision:
       return 0;
     // lgamma and digamma: see lanczos_close.

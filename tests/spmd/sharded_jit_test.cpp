@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "kiln/indexing.hpp"
 #include "kiln/kiln.hpp"
 #include "spmd/cpu_devices.hpp"
 
@@ -172,13 +173,13 @@ TEST(ShardedJit, ShapePrimitivesUnderSplitsEqualTheOneDeviceResult) {
   }
 }
 
-// Primitives without a sharding rule (here reshape and the window ones) are computed whole.
+// Primitives without a sharding rule (here sort) are computed whole.
 TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
   SKIP_WITHOUT_EIGHT_DEVICES();
   const Array x = random::normal(random::key(5), {8, 4});
   const Array y = random::normal(random::key(6), {8, 4});
   auto f = [](const Array& a, const Array& b) {
-    return sum(exp(a) * b, Axes{0}) + sum(reshape(a, {4, 8}), Axes{1});
+    return sum(exp(a) * b, Axes{0}) + sum(sort(a, 0), Axes{0});
   };
   const Array want = jit(f)(x, y);
   const Mesh mesh(testing::first_cpu_devices(4), {"i"});
@@ -191,6 +192,94 @@ TEST(ShardedJit, PrimitivesWithoutARuleAreComputedWhole) {
   const Array out = plain(xs, y);
   EXPECT_TRUE(out.sharding().is_named());
   expect_close(out, want);
+}
+
+// reshape, convolution, pooling and cumulative sums under splits of the batch (kept: no
+// collective), of the output features and of a spatial dimension (gathered): the one-device
+// values, forward and gradient (whose convolutions contract the batch: there it is gathered).
+TEST(ShardedJit, ConvolutionalNetworkUnderSplitsEqualsTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(11), {8, 6, 6, 3});
+  const Array k = random::normal(random::key(12), {3, 3, 3, 4}) * 0.3f;
+  const Array w = random::normal(random::key(13), {36, 5}) * 0.2f;
+  auto net = [](const Array& images, const Array& kernel, const Array& dense) {
+    const Array c = relu(conv_general_dilated(images, kernel, {.padding = {{1, 1}, {1, 1}}}));
+    const Array pooled = nn::max_pool(c, {2, 2}, {2, 2}) + nn::avg_pool(c, {2, 2}, {2, 2});
+    const Array h = cumsum(pooled, 2);          // (8, 3, 3, 4)
+    return matmul(reshape(h, {8, 36}), dense);  // (8, 5)
+  };
+  auto loss = [net](const Array& images, const Array& kernel, const Array& dense) {
+    return mean(square(net(images, kernel, dense)));
+  };
+  auto both = [&](const Array& images, const Array& kernel, const Array& dense) {
+    const Array dk = grad([&](const Array& q) { return loss(images, q, dense); })(kernel);
+    return std::vector<Array>{net(images, kernel, dense), dk};
+  };
+  const std::vector<Array> want = jit(both)(x, k, w);
+  const Mesh mesh(testing::first_cpu_devices(2), {"i"});
+  for (const auto& [xs, ks] : std::vector<std::pair<PartitionSpec, PartitionSpec>>{
+           {P("i"), P()}, {P(), P(None, None, None, "i")}, {P(None, "i"), P()}}) {
+    SCOPED_TRACE(xs.str() + ", " + ks.str());
+    auto sharded = jit(both, {.in_shardings = {NamedSharding(mesh, xs), NamedSharding(mesh, ks),
+                                               NamedSharding(mesh, P())}});
+    const std::vector<Array> got = sharded(x, k, w);
+    expect_close(got[0], want[0]);
+    expect_close(got[1], want[1]);
+  }
+}
+
+// Embedding lookups of split token ids (gather's rule), forward and the table's gradient (a
+// scatter-add of split cotangents into zeros: partial sums), and a scatter-add of split updates
+// into a table that is not zeros.
+TEST(ShardedJit, EmbeddingLookupOfSplitIdsEqualsTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array table = random::normal(random::key(14), {10, 4});
+  const Array ids =
+      array(std::vector<int32_t>{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3}, {8, 2});
+  auto f = [](const Array& t, const Array& i) {
+    const Array dt = grad([&](const Array& q) { return sum(square(take(q, i, 0))); })(t);
+    ir::GatherDims rows;  // t.at[i].add(...) over the flattened ids
+    rows.offset_dims = {1};
+    rows.collapsed_slice_dims = {0};
+    rows.start_index_map = {0};
+    rows.index_vector_dim = 1;
+    const Array added = scatter_add(t, reshape(i, {16, 1}), reshape(take(t, i, 0), {16, 4}), rows);
+    return std::vector<Array>{take(t, i, 0) * 2.0f, dt, added};
+  };
+  const std::vector<Array> want = jit(f)(table, ids);
+  for (size_t n : {2, 4, 8}) {
+    SCOPED_TRACE(std::to_string(n) + " devices");
+    const Mesh mesh(testing::first_cpu_devices(n), {"i"});
+    auto sharded =
+        jit(f, {.in_shardings = {NamedSharding(mesh, P()), NamedSharding(mesh, P("i"))}});
+    const std::vector<Array> got = sharded(table, ids);
+    EXPECT_EQ(got[0].sharding().str(), NamedSharding(mesh, P("i")).str());
+    expect_close(got[0], want[0]);
+    expect_close(got[1], want[1]);
+    expect_close(got[2], want[2]);
+  }
+}
+
+// Dynamic slices and updates along the whole dimensions of a split value, with negative and
+// out-of-range starts (wrapped and clamped as on one device).
+TEST(ShardedJit, DynamicSlicesEqualTheOneDeviceResult) {
+  SKIP_WITHOUT_EIGHT_DEVICES();
+  const Array x = random::normal(random::key(15), {8, 6});
+  auto f = [](const Array& a, const Array& i) {
+    const Array window = dynamic_slice_in_dim(a, i, 2, 1);
+    return dynamic_update_slice_in_dim(a, exp(window), i - 1, 1);
+  };
+  const Mesh mesh(testing::first_cpu_devices(2), {"i"});
+  for (int32_t start : {0, 3, -2, 9}) {
+    SCOPED_TRACE("start " + std::to_string(start));
+    const Array i = array(std::vector<int32_t>{start}, {});
+    const Array want = jit(f)(x, i);
+    for (const PartitionSpec& spec : {P("i"), P(None, "i")}) {
+      auto sharded =
+          jit(f, {.in_shardings = {NamedSharding(mesh, spec), NamedSharding(mesh, P())}});
+      expect_close(sharded(x, i), want);
+    }
+  }
 }
 
 TEST(ShardedJit, BadShardingsAreErrorsNamingTheCall) {

@@ -39,6 +39,7 @@ std::array<PrimRow, ir::kNumPrims> build_table() {
   lower(Prim::full, &lower_full);
   lower(Prim::iota, &lower_iota);
   lower(Prim::stop_gradient, &lower_copy);
+  lower(Prim::sharding_constraint, &lower_copy);  // one device holds the whole value
   lower(Prim::convert, &lower_convert);
   lower(Prim::bitcast_convert, &lower_copy);
   lower(Prim::select, &lower_select);

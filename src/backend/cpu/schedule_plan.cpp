@@ -15,7 +15,8 @@ size_t byte_size(const ir::ValueType& t) {
 }
 
 bool is_view_prim(ir::Prim p) {
-  return p == Prim::reshape || p == Prim::stop_gradient || p == Prim::bitcast_convert;
+  return p == Prim::reshape || p == Prim::stop_gradient || p == Prim::sharding_constraint ||
+         p == Prim::bitcast_convert;
 }
 
 // reads[i]: the values node i's step reads (its inputs, except where an absorbed operand reads a

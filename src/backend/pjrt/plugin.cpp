@@ -7,6 +7,7 @@
 #include <span>
 #include <utility>
 
+#include "backend/pjrt/compile_options.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln::pjrt {
@@ -87,7 +88,8 @@ std::string device_prefix(const std::string& platform) {
 
 }  // namespace
 
-std::shared_ptr<Plugin> Plugin::load(const PluginSpec& spec) {
+std::shared_ptr<Plugin> Plugin::load(const PluginSpec& spec,
+                                     const std::vector<CreateOption>& options) {
   const std::string who = "the PJRT plugin \"" + spec.name + "\" (" + spec.path + ")";
   std::shared_ptr<Plugin> p(new Plugin(spec));
   // RTLD_LOCAL: a plugin's own copies of LLVM, protobuf or kiln must not bind to the host's.
@@ -114,7 +116,19 @@ std::shared_ptr<Plugin> Plugin::load(const PluginSpec& spec) {
 
   auto init = capi::args<capi::Plugin_Initialize_Args>();
   p->check(p->api_->PJRT_Plugin_Initialize(&init), "initialising the plugin");
+  std::vector<capi::NamedValue> named;
+  for (const CreateOption& o : options) {
+    auto v = capi::args<capi::NamedValue>();
+    v.name = o.name.c_str();
+    v.name_size = o.name.size();
+    v.type = capi::NamedValueType::int64;
+    v.int64_value = o.value;
+    v.value_size = 1;
+    named.push_back(v);
+  }
   auto create = capi::args<capi::Client_Create_Args>();
+  create.create_options = named.data();
+  create.num_options = named.size();
   p->check(p->api_->PJRT_Client_Create(&create), "creating a client");
   p->client_ = create.client;
   auto name = capi::args<capi::Client_PlatformName_Args>();
@@ -237,20 +251,8 @@ void Plugin::check(capi::Error* error, std::string_view doing) const {
                     c);
 }
 
-// xla.CompileOptionsProto{executable_build_options (3): {device_ordinal (1) = -1, num_replicas (4)
-// = 1, num_partitions (5) = 1}}: one device, no replication — the least every plugin accepts. It
-// runs on the plugin's first device.
-constexpr unsigned char kCompileOptions[] = {0x1A, 0x0F, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                                             0xFF, 0xFF, 0xFF, 0x01, 0x20, 0x01, 0x28, 0x01};
-// The same and compile_portable_executable (4) = true: runnable on any device named at execute.
-// XLA refuses to run the first form on another device ("ExecuteShard attempted to execute on
-// device id 1 which is not addressable"), so executables for other devices are compiled this way.
-constexpr unsigned char kPortableCompileOptions[] = {0x1A, 0x0F, 0x08, 0xFF, 0xFF, 0xFF, 0xFF,
-                                                     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x20,
-                                                     0x01, 0x28, 0x01, 0x20, 0x01};
-
-capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_view what,
-                                             bool portable) const {
+capi::LoadedExecutable* Plugin::compile(std::string_view mlir, const std::string& options,
+                                        const std::string& what) const {
   auto program = capi::args<capi::Program>();
   program.code = mlir.data();
   program.code_size = mlir.size();
@@ -259,12 +261,26 @@ capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_
   auto compile = capi::args<capi::Client_Compile_Args>();
   compile.client = client_;
   compile.program = &program;
-  const auto& options = portable ? std::span<const unsigned char>(kPortableCompileOptions)
-                                 : std::span<const unsigned char>(kCompileOptions);
-  compile.compile_options = reinterpret_cast<const char*>(options.data());
+  compile.compile_options = options.data();
   compile.compile_options_size = options.size();
-  check(api_->PJRT_Client_Compile(&compile), "compiling " + std::string(what));
+  check(api_->PJRT_Client_Compile(&compile), "compiling " + what);
   return compile.executable;
+}
+
+capi::LoadedExecutable* Plugin::compile_mlir(std::string_view mlir, std::string_view what,
+                                             bool portable) const {
+  // One device, no replication — the least every plugin accepts. Without `portable` it runs on
+  // the plugin's first device only (XLA refuses another: "ExecuteShard attempted to execute on
+  // device id 1 which is not addressable"), so executables for other devices are portable.
+  return compile(mlir, compile_options(portable), std::string(what));
+}
+
+capi::LoadedExecutable* Plugin::compile_mlir_partitioned(
+    std::string_view mlir, std::string_view what,
+    std::span<const int64_t> partition_devices) const {
+  return compile(
+      mlir, compile_options(false, partition_devices),
+      std::string(what) + " for " + std::to_string(partition_devices.size()) + " devices");
 }
 
 void Plugin::await(capi::Event* event, std::string_view doing) const {

@@ -3,7 +3,9 @@
 // destroyed.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,11 +22,19 @@ struct PluginDevice {
   std::string str;  // as JAX prints it: "TTDevice(id=0, arch=Wormhole_b0)"
 };
 
+// A client create option the plugin reads (PJRT_NamedValue of type int64): XLA's CPU plugin takes
+// its device count as {"cpu_device_count", N}.
+struct CreateOption {
+  std::string name;
+  int64_t value = 0;
+};
+
 class Plugin {
  public:
-  // dlopen, GetPjrtApi, version and table-size checks, PJRT_Plugin_Initialize, client create,
-  // platform name and devices. Throws PluginError naming the plugin and what to do.
-  static std::shared_ptr<Plugin> load(const PluginSpec& spec);
+  // dlopen, GetPjrtApi, version and table-size checks, PJRT_Plugin_Initialize, client create (with
+  // `options`), platform name and devices. Throws PluginError naming the plugin and what to do.
+  static std::shared_ptr<Plugin> load(const PluginSpec& spec,
+                                      const std::vector<CreateOption>& options = {});
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
@@ -42,12 +52,20 @@ class Plugin {
   // execute.
   capi::LoadedExecutable* compile_mlir(std::string_view mlir, std::string_view what,
                                        bool portable = false) const;
+  // The same for a module partitioned over several devices (mhlo.num_partitions = n and
+  // mhlo.sharding attributes): SPMD partitioning, partition k on the device whose PJRT id is
+  // partition_devices[k]. Execute it with one argument list per device, in that order.
+  capi::LoadedExecutable* compile_mlir_partitioned(
+      std::string_view mlir, std::string_view what,
+      std::span<const int64_t> partition_devices) const;
   // Waits for `event`, destroys it, and throws as check() when it carried an error.
   void await(capi::Event* event, std::string_view doing) const;
 
  private:
   explicit Plugin(PluginSpec spec) : spec_(std::move(spec)) {}
   void check_version() const;
+  capi::LoadedExecutable* compile(std::string_view mlir, const std::string& options,
+                                  const std::string& what) const;
   void read_devices();
 
   PluginSpec spec_;
