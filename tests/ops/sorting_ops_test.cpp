@@ -193,8 +193,8 @@ TEST(SortingOps, CumulativeOpsMatchXlaBitForBit) {
   });
 }
 
-// kiln does not import these programs (JAX's threefry is a stablehlo.while on CPU): their types
-// are given.
+// kiln's own random::permutation and choice under jit against JAX's bits (the corpus also imports
+// JAX's programs for them, whose threefry is an unrolled stablehlo.while): their types are given.
 TEST(SortingOps, RandomDrawsMatchJaxUnderJit) {
   const ir::ValueType key{uint32, {2}};
   check(
