@@ -54,9 +54,11 @@ inline T store(compute_t<T> v) {
 template <class C>
 inline C max_of(C x, C y) {
   if constexpr (std::is_floating_point_v<C>) {
-    // One select (a NaN y fails every comparison and is taken): spelled so, a loop over two
-    // streams runs as fast as the former x > y ? x : y with a NaN test (docs/decisions.md).
-    return x != x || x > y || (x == y && !std::signbit(x)) ? x : y;
+    // One select (a NaN y fails every comparison and is taken; of a tie, x when y is -0).
+    // Spelled so, a loop over two streams runs as fast as the former x > y ? x : y with a NaN
+    // test, and with a hoisted scalar y (relu's 0) nearly so: signbit(y) is then loop-invariant
+    // (docs/decisions.md).
+    return x != x || x > y || (x == y && std::signbit(y)) ? x : y;
   } else {
     return x > y ? x : y;
   }
@@ -64,7 +66,7 @@ inline C max_of(C x, C y) {
 template <class C>
 inline C min_of(C x, C y) {
   if constexpr (std::is_floating_point_v<C>) {
-    return x != x || x < y || (x == y && std::signbit(x)) ? x : y;
+    return x != x || x < y || (x == y && !std::signbit(y)) ? x : y;
   } else {
     return x < y ? x : y;
   }
