@@ -67,6 +67,10 @@ Array take_along_axis(const Array& x, const Array& indices, int64_t axis, Loc lo
 //   a Slice             x[1:3], x[::-1]    Slice{1, 3}, Slice{std::nullopt, std::nullopt, -1}
 //   an integer Array    x[idx]             (advanced indexing; negative entries wrap, others
 //                                           out of range clamp as JAX's gather)
+//   a boolean Array     x[mask]            (concrete only: mask.nonzero()'s integer arrays, so
+//                                           the result has one row per true element; a traced
+//                                           mask is a TracerError, as JAX's
+//                                           NonConcreteBooleanIndexError)
 //   newaxis             x[None]
 //   ellipsis            x[..., 0]
 struct Slice {
@@ -104,10 +108,22 @@ struct ScatterOptions {
   bool indices_are_sorted = false;
   bool unique_indices = false;
 };
+// x.at[idx].get(mode=..., fill_value=...): JAX's gather modes. promise_in_bounds (the default)
+// and clip clamp out-of-range starts, as x[idx]; fill (JAX's "fill" and "drop") gives fill_value
+// for every window with an out-of-range start — after negative entries wrap once, so -n-1 and n
+// are out — static integers included. fill_value must be a scalar (taken to x's dtype); without
+// one, jnp's: NaN, the lowest signed / highest unsigned integer, true.
+enum class GatherMode { promise_in_bounds, clip, fill };
+struct GetOptions {
+  GatherMode mode = GatherMode::promise_in_bounds;
+  std::optional<Operand> fill_value = std::nullopt;
+  bool indices_are_sorted = false;
+  bool unique_indices = false;
+};
 class At {
  public:
   At(Array x, std::vector<Index> idx) : x_(std::move(x)), idx_(std::move(idx)) {}
-  Array get(Loc loc = Loc::current()) const;
+  Array get(GetOptions o = {}, Loc loc = Loc::current()) const;
   Array set(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
   Array add(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;
   Array multiply(const Operand& v, ScatterOptions o = {}, Loc loc = Loc::current()) const;

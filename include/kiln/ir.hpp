@@ -269,7 +269,7 @@ inline constexpr PrimInfo kPrimTable[] = {
     {Prim::popcnt, "population_count", K::unary, 1, kInt, G::zero, "stablehlo.popcnt"},
     {Prim::clz, "clz", K::unary, 1, kInt, G::zero, "stablehlo.count_leading_zeros"},
     {Prim::lgamma, "lgamma", K::unary, 1, kFloat, G::rule, "chlo.lgamma"},
-    {Prim::digamma, "digamma", K::unary, 1, kFloat, G::none, "chlo.digamma"},
+    {Prim::digamma, "digamma", K::unary, 1, kFloat, G::rule, "chlo.digamma"},
     {Prim::reduce_precision, "reduce_precision", K::unary, 1, kFloat, G::rule, "stablehlo.reduce_precision"},
     {Prim::add, "add", K::binary, 2, kNumC, G::rule, "stablehlo.add"},
     {Prim::sub, "sub", K::binary, 2, kNumC, G::rule, "stablehlo.subtract"},

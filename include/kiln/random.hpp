@@ -28,7 +28,8 @@ Array bits(const Array& key, const Shape& shape, Loc loc = Loc::current());
 Array uniform(const Array& key, const Shape& shape = {}, DType dtype = float32, double minval = 0.0,
               double maxval = 1.0, Loc loc = Loc::current());
 // jax.random.randint: integers in [minval, maxval) (clipped to dtype's range; maxval <= minval
-// gives minval), bit-identical to JAX for int8/16/32 and uint8/16/32 (64-bit dtypes: Unsupported).
+// gives minval), bit-identical to JAX for every integer dtype (int64/uint64: JAX's with
+// jax_enable_x64, 64 random bits per value).
 Array randint(const Array& key, const Shape& shape, int64_t minval, int64_t maxval,
               DType dtype = int32, Loc loc = Loc::current());
 // Standard normal.
@@ -54,8 +55,7 @@ Array permutation(const Array& key, const Array& x, int64_t axis = 0, bool indep
                   Loc loc = Loc::current());
 // jax.random.choice(key, n, shape, replace, p) for the population 0..n-1: `shape` draws (int32),
 // with or without replacement, uniform or with probabilities p (float, n entries). Bit-identical
-// to JAX's for the same key. Without p and with replacement it needs randint, which kiln does not
-// have yet: that form throws Unsupported.
+// to JAX's for the same key (without p and with replacement: randint(key, shape, 0, n), as JAX).
 Array choice(const Array& key, int64_t n, const Shape& shape, bool replace = true,
              const Array* p = nullptr, Loc loc = Loc::current());
 

@@ -673,6 +673,8 @@ class Parser {
       trailing_type(o);
     } else if (n == "stablehlo.reduce") {
       pretty_reduce(o);
+    } else if (n == "stablehlo.while") {
+      pretty_while(o);
     } else if (n == "chlo.top_k") {  // chlo.top_k(%x, k = 2) : T -> (V, I)
       expect(Tok::lparen);
       keyed_items(o);
@@ -803,6 +805,45 @@ class Parser {
     expect(Tok::lbrace, "'{' opening the reducer body");
     region_ops(r);
     o.regions.push_back(std::move(r));
+  }
+
+  // stablehlo.while(%iterArg = %init, ...) : T, ... [attributes {...}] cond { ops } do { ops }
+  // Both regions take the loop-carried values as their arguments, named as in the header; the
+  // result types are the operand types (function_type, as the generic form writes it).
+  void pretty_while(Op& o) {
+    expect(Tok::lparen);
+    std::vector<std::string> names;
+    if (!at(Tok::rparen)) {
+      do {
+        names.emplace_back(expect(Tok::value, "a loop-carried value (%iterArg = %init)").text);
+        expect(Tok::equal, "'=' and the loop-carried value's initial value");
+        operand(o);
+      } while (accept(Tok::comma));
+    }
+    expect(Tok::rparen, "')' closing the loop-carried values");
+    o.function_type = true;
+    if (accept(Tok::colon)) {
+      do o.operand_types.push_back(type());
+      while (accept(Tok::comma));
+    }
+    if (o.operand_types.size() != names.size())
+      fail(cur(),
+           "stablehlo.while has " + std::to_string(names.size()) + " loop-carried values but " +
+               std::to_string(o.operand_types.size()) + " types",
+           "Give one type per loop-carried value");
+    o.result_types = o.operand_types;
+    if (at_ident("attributes")) {
+      take();
+      for (auto& f : attr_dict()) o.attrs.push_back(std::move(f));
+    }
+    for (const char* word : {"cond", "do"}) {
+      expect_ident(word);
+      Region r;
+      for (size_t k = 0; k < names.size(); ++k) r.args.emplace_back(names[k], o.operand_types[k]);
+      expect(Tok::lbrace, std::string("'{' opening the while's ") + word + " region");
+      region_ops(r);
+      o.regions.push_back(std::move(r));
+    }
   }
 
   // --- functions ------------------------------------------------------------------------------

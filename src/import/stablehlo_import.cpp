@@ -17,6 +17,7 @@
 #include "import/dense_literal.hpp"
 #include "import/mlir_syntax.hpp"
 #include "import/sort_comparator.hpp"
+#include "import/while_loop.hpp"
 #include "kiln/backend.hpp"
 #include "kiln/error.hpp"
 #include "kiln/import.hpp"
@@ -111,6 +112,10 @@ class Importer {
   std::vector<ValueId> call(const mlir::Func& f, const std::vector<ValueId>& args, Pos at,
                             int depth);
   void lower(const Op& op, Env& env, int depth);
+  // One instance of a region of `op` (a while's cond or body) lowered in the scope `env`: its
+  // arguments and values are visible to its ops only (sibling regions reuse names).
+  std::vector<ValueId> region_instance(const Op& op, const mlir::Region& r,
+                                       const std::vector<ValueId>& args, Env& env, int depth);
   const mlir::Func* find(std::string_view name) const {
     for (const mlir::Func& f : m_.funcs)
       if (f.name == name) return &f;
@@ -214,10 +219,10 @@ const OpRule kJaxOps[] = {
     {"chlo.cosh", Prim::exp, &Importer::cosh},  // NetKet's log_cosh
 };
 
-// Ops the parser must accept that are not lowered to nodes: calls, returns.
+// Ops the parser must accept that are not lowered to nodes: calls, returns, while loops.
 bool is_control(std::string_view name) {
   return name == "call" || name == "func.call" || name == "return" || name == "func.return" ||
-         name == "stablehlo.return";
+         name == "stablehlo.return" || name == "stablehlo.while";
 }
 
 const std::vector<OpRule>& op_rules() {
@@ -1054,7 +1059,7 @@ void Importer::lower(const Op& op, Env& env, int depth) {
   if (g_.nodes.size() > kMaxNodes)
     unsupported(op.pos,
                 "the module inlines to more than " + std::to_string(kMaxNodes) +
-                    " nodes (calls of calls multiply)",
+                    " nodes (calls of calls multiply, while loops unroll)",
                 "Split the model, or call fewer functions more than once");
   std::vector<ValueId> in;
   for (size_t i = 0; i < op.operands.size(); ++i) {
@@ -1082,6 +1087,13 @@ void Importer::lower(const Op& op, Env& env, int depth) {
     const mlir::Func* f = find(op.callee);
     if (!f) fail(op.pos, op.name + " of @" + op.callee + ", which is not defined", "Define it");
     out = call(*f, in, op.pos, depth + 1);
+  } else if (op.name == "stablehlo.while") {
+    out = mlir::unroll_while(
+        op, in, g_,
+        [&](const mlir::Region& r, const std::vector<ValueId>& args) {
+          return region_instance(op, r, args, env, depth);
+        },
+        source_);
   } else if (const OpRule* r = rule(op.name)) {
     out = (this->*(r->lower))(op, in, r->prim);
   } else {
@@ -1153,6 +1165,51 @@ std::vector<ValueId> Importer::call(const mlir::Func& f, const std::vector<Value
     return out;
   }
   fail(f.pos, "@" + f.name + " has no return", "End the function with return");
+}
+
+std::vector<ValueId> Importer::region_instance(const Op& op, const mlir::Region& r,
+                                               const std::vector<ValueId>& args, Env& env,
+                                               int depth) {
+  if (args.size() != r.args.size())
+    fail(op.pos,
+         op.name + "'s region takes " + std::to_string(r.args.size()) + " arguments, given " +
+             std::to_string(args.size()),
+         "Give the region one argument per loop-carried value");
+  std::vector<std::string> scoped;  // the names this instance defines, forgotten after it
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!(r.args[i].second == g_.type(args[i])))
+      fail(op.pos,
+           op.name + ": region argument " + r.args[i].first + " is " + type_text(r.args[i].second) +
+               ", given " + type_text(g_.type(args[i])),
+           "Make the region's argument types those of the loop-carried values");
+    if (!env.emplace(r.args[i].first, args[i]).second)
+      fail(op.pos, r.args[i].first + " is defined twice", "Give each value its own name");
+    scoped.push_back(r.args[i].first);
+  }
+  std::vector<ValueId> out;
+  bool returned = false;
+  for (const Op& inner : r.ops) {
+    if (returned)
+      fail(inner.pos, inner.name + " after the region's stablehlo.return",
+           "End the region with stablehlo.return");
+    if (inner.name != "stablehlo.return") {
+      lower(inner, env, depth);
+      scoped.insert(scoped.end(), inner.results.begin(), inner.results.end());
+      continue;
+    }
+    for (size_t i = 0; i < inner.operands.size(); ++i) {
+      auto it = env.find(inner.operands[i]);
+      if (it == env.end())
+        fail(inner.operand_pos[i],
+             "stablehlo.return of " + inner.operands[i] + ", which is not defined",
+             "Return values defined in the region or above it");
+      out.push_back(it->second);
+    }
+    returned = true;
+  }
+  if (!returned) fail(op.pos, op.name + "'s region has no stablehlo.return", "End it with one");
+  for (const std::string& name : scoped) env.erase(name);
+  return out;
 }
 
 ir::Graph Importer::run() {

@@ -201,24 +201,6 @@ Array dynamic_index_in_dim(const Array& x, const Operand& index, int64_t axis, b
 
 namespace {
 
-// jnp's fill value for out-of-range reads: NaN, the lowest signed / highest unsigned integer,
-// true.
-Array fill_value(DType t, const Shape& shape, const Loc& loc) {
-  ir::Attrs a;
-  a.shape = shape;
-  a.dtype = t;
-  if (is_floating(t)) {
-    a.value = Scalar::from_double(std::numeric_limits<double>::quiet_NaN(), t);
-  } else if (t == bool_) {
-    a.value = Scalar::from_int(1, t);
-  } else if (is_unsigned(t)) {
-    a.value = Scalar{t, itemsize(t) == 8 ? ~0ull : (1ull << (8 * itemsize(t))) - 1};
-  } else {
-    a.value = Scalar{t, 1ull << (8 * itemsize(t) - 1)};
-  }
-  return bind(Prim::full, {}, std::move(a), loc);
-}
-
 void require_integer(const Array& indices, const char* op, const Loc& loc) {
   if (!is_integer(indices.dtype()))
     throw DTypeError(message(std::string(op) + ": indices must be integers, got " +
@@ -233,6 +215,22 @@ Array wrap_negative(const Array& i, int64_t n, const Loc& loc) {
 }
 
 }  // namespace
+
+Array ops::fill_value(DType t, const Shape& shape, const Loc& loc) {
+  ir::Attrs a;
+  a.shape = shape;
+  a.dtype = t;
+  if (is_floating(t)) {
+    a.value = Scalar::from_double(std::numeric_limits<double>::quiet_NaN(), t);
+  } else if (t == bool_) {
+    a.value = Scalar::from_int(1, t);
+  } else if (is_unsigned(t)) {
+    a.value = Scalar{t, itemsize(t) == 8 ? ~0ull : (1ull << (8 * itemsize(t))) - 1};
+  } else {
+    a.value = Scalar{t, 1ull << (8 * itemsize(t) - 1)};
+  }
+  return bind(Prim::full, {}, std::move(a), loc);
+}
 
 Array take(const Array& x, const Array& indices, std::optional<int64_t> axis, TakeMode mode,
            Loc loc) {
@@ -263,7 +261,7 @@ Array take(const Array& x, const Array& indices, std::optional<int64_t> axis, Ta
   Array idx1 = reshape(idx, idx_shape, loc);
   if (n == 0 && mode != TakeMode::fill)
     throw ValueError(message("take: cannot take from an empty axis (mode clip)", loc));
-  Array out = n == 0 ? fill_value(x.dtype(), Shape{}, loc) : gather(x, idx1, d, loc);
+  Array out = n == 0 ? ops::fill_value(x.dtype(), Shape{}, loc) : gather(x, idx1, d, loc);
   if (mode != TakeMode::fill) return out;
   Shape out_shape;
   for (int64_t i = 0; i < ax; ++i) out_shape.push_back(x.shape()[static_cast<int>(i)]);
@@ -272,7 +270,7 @@ Array take(const Array& x, const Array& indices, std::optional<int64_t> axis, Ta
   if (n == 0) return broadcast_to(out, out_shape, loc);
   Array ok = ops::indices_in_bounds(idx1, d, x.shape(), d.slice_sizes, loc);
   return where(ops::broadcast_batch(ok, d.offset_dims, out.shape(), loc), out,
-               fill_value(x.dtype(), out.shape(), loc), loc);
+               ops::fill_value(x.dtype(), out.shape(), loc), loc);
 }
 
 Array take_along_axis(const Array& x, const Array& indices, int64_t axis, Loc loc) {
@@ -308,10 +306,10 @@ Array take_along_axis(const Array& x, const Array& indices, int64_t axis, Loc lo
     d.start_indices_batching_dims.push_back(i);
   }
   d.slice_sizes.assign(static_cast<size_t>(x.ndim()), 1);
-  if (n == 0) return broadcast_to(fill_value(x.dtype(), Shape{}, loc), idx.shape(), loc);
+  if (n == 0) return broadcast_to(ops::fill_value(x.dtype(), Shape{}, loc), idx.shape(), loc);
   Array out = gather(xb, idx1, d, loc);
   Array ok = ops::indices_in_bounds(idx1, d, xb.shape(), d.slice_sizes, loc);
-  return where(ok, out, fill_value(x.dtype(), out.shape(), loc), loc);
+  return where(ok, out, ops::fill_value(x.dtype(), out.shape(), loc), loc);
 }
 
 }  // namespace kiln

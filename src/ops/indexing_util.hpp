@@ -31,6 +31,10 @@ std::vector<int64_t> scatter_window_sizes(const ir::GatherDims& dims, const Shap
 ir::GatherDims scatter_as_gather(const ir::GatherDims& dims, const Shape& operand,
                                  const Shape& updates);
 
+// jnp's fill value for out-of-range reads, of `shape`: NaN, the lowest signed / highest unsigned
+// integer, true.
+Array fill_value(DType t, const Shape& shape, const Loc& loc);
+
 // `mask` (index_batch_shape) broadcast to a gather result's / scatter updates' shape, whose dims
 // outside `offset_dims` hold the batch.
 Array broadcast_batch(const Array& mask, const std::vector<int64_t>& offset_dims,

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kiln/indexing.hpp"
+#include "ops/indexing_util.hpp"
 #include "ops/operands.hpp"
 
 namespace kiln {
@@ -16,6 +17,7 @@ struct Component {
   int64_t dim = -1;                    // the operand dim it indexes (newaxis: none)
   int64_t start = 0, step = 1, n = 0;  // integer: start; slice: first element, step, length
   Array array;                         // array: the indices
+  bool wrap = true;                    // array: negative entries count from the end (not yet done)
 };
 
 [[noreturn]] void index_error(const std::string& what, const Loc& loc) {
@@ -40,7 +42,77 @@ void resolve_slice(const Slice& s, int64_t n, Component& c, const Loc& loc) {
   c.n = len;
 }
 
-std::vector<Component> expand(const Array& x, const std::vector<Index>& idx, const Loc& loc) {
+// `idx` with each boolean mask replaced by the integer arrays of its true positions (numpy's
+// mask.nonzero(), row-major), one per dim it covers: x[mask] has one row per true element. The
+// count is the result's shape, so the mask must be concrete (JAX's NonConcreteBooleanIndexError).
+std::vector<Index> masks_as_integer_arrays(const Array& x, const std::vector<Index>& idx,
+                                           const Loc& loc) {
+  auto is_mask = [](const Index& i) {
+    const Array* a = std::get_if<Array>(&i.value());
+    return a && !a->empty() && a->dtype() == bool_;
+  };
+  if (std::none_of(idx.begin(), idx.end(), is_mask)) return idx;
+  int64_t consumed = 0;  // the dims the components other than ellipsis and newaxis index
+  for (const Index& i : idx) {
+    const auto& v = i.value();
+    if (std::holds_alternative<Ellipsis>(v) || std::holds_alternative<NewAxis>(v)) continue;
+    consumed += is_mask(i) ? std::get<Array>(v).ndim() : 1;
+  }
+  std::vector<Index> out;
+  int64_t dim = 0;
+  for (const Index& i : idx) {
+    const auto& v = i.value();
+    if (std::holds_alternative<Ellipsis>(v)) dim += std::max<int64_t>(0, x.ndim() - consumed);
+    if (!is_mask(i)) {
+      if (!std::holds_alternative<Ellipsis>(v) && !std::holds_alternative<NewAxis>(v)) ++dim;
+      out.push_back(i);
+      continue;
+    }
+    const Array& mask = std::get<Array>(v);
+    if (mask.is_tracer())
+      throw TracerError(
+          message("index: a boolean mask index must be concrete, got a traced bool" +
+                      std::string("[") + mask.shape().dims_str() +
+                      "] (under jit the result's shape would depend on its values)",
+                  loc, "Use where(mask, x, fill) for a fixed shape, or index outside jit"));
+    if (mask.ndim() == 0)
+      index_error("a 0-d boolean index (x[true]) is not supported; use newaxis or where", loc);
+    if (dim + mask.ndim() > x.ndim())
+      index_error("too many indices: a boolean mask of shape " + mask.shape().str() +
+                      " from axis " + std::to_string(dim) + " for an array of shape " +
+                      x.shape().str(),
+                  loc);
+    for (int k = 0; k < mask.ndim(); ++k)
+      if (mask.shape()[k] != x.shape()[static_cast<int>(dim) + k])
+        throw ShapeError(
+            message("index: boolean index did not match the indexed array along axis " +
+                        std::to_string(dim + k) + ": the array's size is " +
+                        std::to_string(x.shape()[static_cast<int>(dim) + k]) + ", the mask's " +
+                        std::to_string(mask.shape()[k]) + " (mask " + mask.shape().str() +
+                        ", array " + x.shape().str() + ")",
+                    loc));
+    const std::vector<uint8_t> bits = astype(mask, uint8, loc).to_vector<uint8_t>();
+    std::vector<std::vector<int32_t>> coords(static_cast<size_t>(mask.ndim()));
+    for (size_t f = 0; f < bits.size(); ++f) {
+      if (!bits[f]) continue;
+      auto rest = static_cast<int64_t>(f);
+      for (int k = mask.ndim() - 1; k >= 0; --k) {
+        coords[static_cast<size_t>(k)].push_back(static_cast<int32_t>(rest % mask.shape()[k]));
+        rest /= mask.shape()[k];
+      }
+    }
+    for (const auto& c : coords)
+      out.push_back(
+          Index(array(std::span<const int32_t>(c), Shape{static_cast<int64_t>(c.size())}, loc)));
+    dim += mask.ndim();
+  }
+  return out;
+}
+
+// `fill`: a static integer out of range is kept (at[...].get's fill mode gives its fill value)
+// instead of being an error.
+std::vector<Component> expand(const Array& x, const std::vector<Index>& idx, const Loc& loc,
+                              bool fill = false) {
   if (x.empty()) index_error("indexing an empty Array", loc);
   int consumed = 0, ellipses = 0;
   for (const Index& i : idx) {
@@ -76,7 +148,7 @@ std::vector<Component> expand(const Array& x, const std::vector<Index>& idx, con
     c.dim = dim++;
     if (const int64_t* k = std::get_if<int64_t>(&v)) {
       const int64_t w = *k < 0 ? *k + n : *k;
-      if (w < 0 || w >= n)
+      if ((w < 0 || w >= n) && !fill)
         throw ValueError(message("index " + std::to_string(*k) + " is out of bounds for axis " +
                                      std::to_string(c.dim) + " with size " + std::to_string(n) +
                                      " (shape " + x.shape().str() + ")",
@@ -89,9 +161,6 @@ std::vector<Component> expand(const Array& x, const std::vector<Index>& idx, con
       c.kind = Component::Kind::array;
       c.array = std::get<Array>(v);
       if (c.array.empty()) index_error("an index array is empty (default-constructed)", loc);
-      if (c.array.dtype() == bool_)
-        index_error("boolean mask indexing has a data-dependent shape, which jit cannot trace",
-                    loc);
       if (!is_integer(c.array.dtype()))
         throw DTypeError(message(
             "index: index arrays must be integers, got " + std::string(short_name(c.array.dtype())),
@@ -166,6 +235,7 @@ Plan plan_gather(const Array& x, std::vector<Component> cs, const Loc& loc) {
     if (arrays && c.kind == Component::Kind::integer) {
       c.kind = Component::Kind::array;
       c.array = scalar(static_cast<double>(c.start), int32, loc);
+      c.wrap = false;  // expand wrapped it
     }
     if (c.kind == Component::Kind::array) adv_pos.push_back(k);
   }
@@ -224,7 +294,7 @@ Plan plan_gather(const Array& x, std::vector<Component> cs, const Loc& loc) {
       comps.push_back(constant(c.start));
     } else if (c.kind == Component::Kind::array) {
       Array a = astype(c.array, it, loc);
-      if (is_signed(it)) a = where(less(a, 0, loc), add(a, n, loc), a, loc);
+      if (is_signed(it) && c.wrap) a = where(less(a, 0, loc), add(a, n, loc), a, loc);
       a = broadcast_to(a, b, loc);
       comps.push_back(broadcast_in_dim(a, batch, adv_slots, loc));
     } else if (c.kind == Component::Kind::slice && c.step != 1) {
@@ -282,18 +352,35 @@ Plan plan_gather(const Array& x, std::vector<Component> cs, const Loc& loc) {
 }  // namespace
 
 Array index(const Array& x, const std::vector<Index>& idx, Loc loc) {
-  const std::vector<Component> cs = expand(x, idx, loc);
-  if (!has_arrays(cs)) return basic_index(x, cs, loc);
-  const Plan p = plan_gather(x, cs, loc);
-  return reshape(gather(x, p.indices, p.dims, loc), p.result.vec(), loc);
+  return at(x, idx).get({}, loc);
 }
 
-Array At::get(Loc loc) const {
-  return index(x_, idx_, loc);
+Array At::get(GetOptions o, Loc loc) const {
+  const bool fill = o.mode == GatherMode::fill;
+  const std::vector<Component> cs = expand(x_, masks_as_integer_arrays(x_, idx_, loc), loc, fill);
+  if (!has_arrays(cs) && !fill) return basic_index(x_, cs, loc);
+  Plan p = plan_gather(x_, cs, loc);
+  p.dims.indices_are_sorted = o.indices_are_sorted;
+  p.dims.unique_indices = o.unique_indices;
+  Array out = gather(x_, p.indices, p.dims, loc);
+  if (fill && o.fill_value && !o.fill_value->is_scalar() && o.fill_value->array().ndim() != 0)
+    throw ValueError(message("at(...).get: fill_value must be a scalar, got an array of shape " +
+                                 o.fill_value->array().shape().str(),
+                             loc));
+  if (fill) {
+    // JAX's FILL_OR_DROP gather: a clamped gather, and the fill value wherever a window's start
+    // was out of range.
+    const Array fill_value = o.fill_value ? ops::coerce(*o.fill_value, x_.dtype(), out.shape(), loc)
+                                          : ops::fill_value(x_.dtype(), out.shape(), loc);
+    const Array ok = ops::indices_in_bounds(p.indices, p.dims, x_.shape(), p.dims.slice_sizes, loc);
+    out =
+        where(ops::broadcast_batch(ok, p.dims.offset_dims, out.shape(), loc), out, fill_value, loc);
+  }
+  return reshape(out, p.result.vec(), loc);
 }
 
 Array At::apply(const Operand& v, ScatterCombine combine, ScatterOptions o, const Loc& loc) const {
-  Plan p = plan_gather(x_, expand(x_, idx_, loc), loc);
+  Plan p = plan_gather(x_, expand(x_, masks_as_integer_arrays(x_, idx_, loc), loc), loc);
   p.dims.indices_are_sorted = o.indices_are_sorted;
   p.dims.unique_indices = o.unique_indices;
   Array updates = ops::coerce(v, x_.dtype(), ops::shape_of(v), loc);

@@ -35,10 +35,12 @@ bool foldable(const ir::Graph& g, const ir::Node& n, size_t max_bytes) {
   return true;
 }
 
+}  // namespace
+
 // n's value, computed by a CPU executable of n alone (its literal inputs copied in as nodes).
 // Built directly, not through Backend::compile: compile runs this pass, and the one-node graph
 // needs no passes.
-std::shared_ptr<Buffer> evaluate(const ir::Graph& g, const ir::Node& n) {
+std::shared_ptr<Buffer> evaluate_on_literals(const ir::Graph& g, const ir::Node& n) {
   ir::Graph one;
   one.name = "fold";
   ir::Node node = n;
@@ -56,8 +58,6 @@ std::shared_ptr<Buffer> evaluate(const ir::Graph& g, const ir::Node& n) {
   return out;
 }
 
-}  // namespace
-
 ir::Graph fold_constants(const ir::Graph& g, size_t max_bytes) {
   detail::GraphCopy c(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -65,7 +65,7 @@ ir::Graph fold_constants(const ir::Graph& g, size_t max_bytes) {
     if (foldable(c.out, n, max_bytes)) {
       try {
         ir::Attrs a;
-        a.literal = evaluate(c.out, n);
+        a.literal = evaluate_on_literals(c.out, n);
         n.prim = ir::Prim::constant;
         n.inputs.clear();
         n.attrs = std::move(a);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "kiln/ir.hpp"
 
@@ -18,5 +19,10 @@ namespace kiln::passes {
 // the constant is bit-identical to what the executable would have computed on every run. A node the
 // backend cannot run (kiln::Error) is left for compile to report.
 ir::Graph fold_constants(const ir::Graph& g, size_t max_bytes = size_t{64} << 10);
+
+// n's value (a host buffer of n.type), computed now by the CPU backend's kernel for n alone; each
+// of n's inputs must name a `constant` or `full` node of g. Throws kiln::Error when the backend
+// cannot run n. The importer folds while loops' counters with it (src/import/while_loop.cpp).
+std::shared_ptr<Buffer> evaluate_on_literals(const ir::Graph& g, const ir::Node& n);
 
 }  // namespace kiln::passes

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <span>
 #include <utility>
 
 #include "kiln/ops.hpp"
@@ -244,50 +245,69 @@ Array uniform(const Array& key, const Shape& shape, DType dtype, double minval, 
 }
 
 // JAX's randint (jax/_src/random/core.py): 8- and 16-bit dtypes sample as int32 with the bounds
-// clipped to the dtype, then cast. In the 32-bit sample type, with lo/hi the bounds clipped to it:
-//   span = uint32(hi - lo), 1 when hi <= lo, + 1 when maxval lies above the type's maximum
-//   multiplier = ((2^16 % span)^2) % span            (2^32 % span, without overflow)
-//   offset = ((bits(k1) % span) * multiplier + bits(k2) % span) % span   (uint32, wrapping)
+// clipped to the dtype, then cast. In the w-bit sample type (32, or 64 for the 64-bit dtypes, as
+// JAX with jax_enable_x64), with lo/hi the bounds clipped to it:
+//   span = uint_w(hi - lo), 1 when hi <= lo, + 1 when maxval lies above the type's maximum
+//   multiplier = ((2^(w/2) % span)^2) % span         (2^w % span, without overflow)
+//   offset = ((bits(k1) % span) * multiplier + bits(k2) % span) % span   (uint_w, wrapping)
 //   result = lo + offset                             (k1, k2 = split(key))
-// The bounds are static here, so span and multiplier are host integers; x % 0 is x, as in XLA.
+// where 64 random bits are (out0 << 32) | out1 of threefry2x32 (JAX's partitionable 64-bit
+// bits). The bounds are static here, so span and multiplier are host integers; x % 0 is x, as
+// in XLA.
 Array randint(const Array& key, const Shape& shape, int64_t minval, int64_t maxval, DType dtype,
               Loc loc) {
   check_key(key, "randint", loc);
   if (!is_integer(dtype))
     throw DTypeError(message(
         "random::randint: dtype must be an integer type, got " + std::string(name(dtype)), loc));
-  if (itemsize(dtype) == 8)
-    throw Unsupported(message(
-        "random::randint of " + std::string(name(dtype)) + " (64-bit random bits) is not supported",
-        loc, "Sample int32 or uint32 and astype"));
-  auto bounds = [](DType t) -> std::pair<int64_t, int64_t> {
-    const int64_t bits = 8 * static_cast<int64_t>(itemsize(t));
-    if (is_unsigned(t)) return {0, (int64_t{1} << bits) - 1};
-    return {-(int64_t{1} << (bits - 1)), (int64_t{1} << (bits - 1)) - 1};
+  // A dtype's bounds, in 128 bits (uint64's maximum is past int64_t).
+  using Wide = __int128;
+  auto bounds = [](DType t) -> std::pair<Wide, Wide> {
+    const int bits = 8 * static_cast<int>(itemsize(t));
+    if (is_unsigned(t)) return {0, (Wide{1} << bits) - 1};
+    return {-(Wide{1} << (bits - 1)), (Wide{1} << (bits - 1)) - 1};
   };
+  Wide lo_in = minval, hi_in = maxval;
   DType sample = dtype;
   if (itemsize(dtype) < 4) {
     const auto [dmin, dmax] = bounds(dtype);
-    minval = std::clamp(minval, dmin, dmax);
-    maxval = std::clamp(maxval, dmin, dmax + 1);
+    lo_in = std::clamp(lo_in, dmin, dmax);
+    hi_in = std::clamp(hi_in, dmin, dmax + 1);
     sample = int32;
   }
+  const int width = 8 * static_cast<int>(itemsize(sample));
+  const uint64_t all = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
   const auto [smin, smax] = bounds(sample);
-  const bool out_of_range = maxval > smax;
-  const int64_t lo = std::clamp(minval, smin, smax), hi = std::clamp(maxval, smin, smax);
-  uint32_t span = static_cast<uint32_t>(hi - lo);
+  const bool out_of_range = hi_in > smax;
+  const Wide lo = std::clamp(lo_in, smin, smax), hi = std::clamp(hi_in, smin, smax);
+  uint64_t span = static_cast<uint64_t>(hi - lo) & all;
   if (hi <= lo) span = 1;
-  if (out_of_range && hi > lo) span += 1;
-  auto urem = [](uint32_t x, uint32_t y) { return y == 0 ? x : x % y; };
-  uint32_t multiplier = urem(uint32_t{1} << 16, span);
-  multiplier = urem(multiplier * multiplier, span);
+  if (out_of_range && hi > lo) span = (span + 1) & all;
+  auto urem = [](uint64_t x, uint64_t y) { return y == 0 ? x : x % y; };
+  uint64_t multiplier = urem(uint64_t{1} << (width / 2), span);
+  multiplier = urem((multiplier * multiplier) & all, span);
+  const DType ubits = width == 64 ? uint64 : uint32;
+  // A 0-d constant of `t` holding exactly these bits (64-bit values are past a double's 53).
+  auto exact = [&](uint64_t v, DType t) {
+    return astype(Array::from_data(std::span<const uint64_t>(&v, 1), Shape{}), t, loc);
+  };
+  auto random_bits = [&](const Array& k) {
+    if (width == 32) return bits(k, shape, loc);
+    Array out = hash(k, counters(shape.numel(), loc), loc);
+    Array high = shift_left(astype(row(out, 0, loc), uint64, loc), exact(32, uint64), loc);
+    return reshaped(bitwise_or(high, astype(row(out, 1, loc), uint64, loc), loc), shape, loc);
+  };
   Array keys = split(key, 2, loc);
-  Array higher = bits(key_at(keys, 0, loc), shape, loc);
-  Array lower = bits(key_at(keys, 1, loc), shape, loc);
-  auto mod_span = [&](const Array& x) { return span == 0 ? x : rem(x, Operand(span, loc), loc); };
+  Array higher = random_bits(key_at(keys, 0, loc));
+  Array lower = random_bits(key_at(keys, 1, loc));
+  const Array span_array = exact(span, ubits);
+  auto mod_span = [&](const Array& x) { return span == 0 ? x : rem(x, span_array, loc); };
   Array offset =
-      mod_span(add(mul(mod_span(higher), Operand(multiplier, loc), loc), mod_span(lower), loc));
-  Array out = add(scalar(static_cast<double>(lo), sample, loc), astype(offset, sample, loc), loc);
+      mod_span(add(mul(mod_span(higher), exact(multiplier, ubits), loc), mod_span(lower), loc));
+  const auto low = static_cast<int64_t>(lo);  // minval is an int64_t: lo fits
+  Array low_array =
+      astype(Array::from_data(std::span<const int64_t>(&low, 1), Shape{}), sample, loc);
+  Array out = add(low_array, astype(offset, sample, loc), loc);
   return astype(out, dtype, loc);
 }
 
@@ -409,11 +429,7 @@ Array choice(const Array& key, int64_t n, const Shape& shape, bool replace, cons
                                  std::to_string(n) + ") when replace = false",
                              loc));
   if (p == nullptr) {
-    if (replace)
-      throw Unsupported(
-          message("random::choice with replacement and no p needs randint, which "
-                  "kiln does not have yet",
-                  loc, "pass p (uniform: ones(n) / n), or draw without replacement"));
+    if (replace) return randint(key, shape, 0, n, int32, loc);  // JAX's: randint(key, shape, 0, n)
     return reshape(slice(permutation(key, n, loc), {0}, {draws}, {}, loc), shape.vec(), loc);
   }
   if (!(p->shape() == Shape{n}))

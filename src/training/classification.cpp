@@ -245,12 +245,13 @@ EpochStats Trainer::train_epoch(data::Loader& loader, int64_t epoch,
     state_ = std::move(next);
     const auto batch_loss = static_cast<double>(loss.item<float>());
     // A diverged run stops here: its parameters are no longer numbers, and every later step
-    // would only spend time on NaN.
+    // would only spend time on NaN (named "nan" whatever its sign bit, which means nothing).
     if (!std::isfinite(batch_loss))
       throw FloatingPointError(
           "training diverged: the loss of step " + std::to_string(global_step + 1) + " (epoch " +
           std::to_string(epoch) + ", batch " + std::to_string(p.step + 1) + " of " +
-          std::to_string(p.steps_per_epoch) + ") is " + std::to_string(batch_loss));
+          std::to_string(p.steps_per_epoch) + ") is " +
+          (std::isnan(batch_loss) ? std::string("nan") : std::to_string(batch_loss)));
     loss_sum += batch_loss * static_cast<double>(batch->size);
     correct += batch_correct.item<int32_t>();
     ++p.step;

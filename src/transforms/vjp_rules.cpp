@@ -34,6 +34,35 @@ Array balanced_eq(const Array& x, const Array& z, const Array& y, const Loc& loc
   return where(kiln::equal(x, z, loc), astype(half_or_one, x.dtype(), loc), 0.0, loc);
 }
 
+// digamma's derivative, trigamma psi1(x) = sum_k 1/(x+k)^2 (JAX's polygamma(1, x); +inf at the
+// poles 0, -1, -2, ...), from kiln's ops so that it records under jit and differentiates again.
+// Below 1/2 the reflection psi1(x) = pi^2/sin^2(pi x) - psi1(1 - x), with sin^2 of pi times the
+// exact reduction x - round(x) (sin(0) = 0 gives the poles' inf); then ten steps of
+// psi1(y) = 1/y^2 + psi1(y + 1) and, at z = y + 10 >= 10.5, the asymptotic series
+// 1/z + 1/(2z^2) + sum_k B_2k / z^(2k+1) to B_14: the next term is below 3e-17 of psi1, so the
+// result is float64-accurate. 16-bit floats compute in float32, as digamma does.
+Array trigamma(const Array& x_in, const Loc& loc) {
+  const DType t = x_in.dtype();
+  const bool half = t == DType::bfloat16 || t == DType::float16;
+  const Array x = half ? astype(x_in, DType::float32, loc) : x_in;
+  const Array reflect = less(x, 0.5, loc);
+  const Array y = where(reflect, sub(1.0, x, loc), x, loc);
+  Array sum = zeros_like(y, loc);
+  for (int k = 0; k < 10; ++k) sum = add(sum, div(1.0, square(add(y, k, loc), loc), loc), loc);
+  const Array r = div(1.0, add(y, 10.0, loc), loc), r2 = square(r, loc);
+  // B_2k for k = 7 down to 1: 7/6, -691/2730, 5/66, -1/30, 1/42, -1/30, 1/6.
+  Array series = full_like(r2, 7.0 / 6.0, loc);
+  for (double b : {-691.0 / 2730.0, 5.0 / 66.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 1.0 / 6.0})
+    series = add(mul(series, r2, loc), b, loc);
+  const Array tail =
+      add(r, mul(r2, add(0.5, mul(series, r, loc), loc), loc), loc);  // 1/z + 1/2z^2 + ...
+  const Array direct = add(sum, tail, loc);
+  const Array s = sin(mul(sub(x, round(x, loc), loc), std::numbers::pi, loc), loc);
+  const double pi2 = std::numbers::pi * std::numbers::pi;
+  const Array out = where(reflect, sub(div(pi2, square(s, loc), loc), direct, loc), direct, loc);
+  return half ? astype(out, t, loc) : out;
+}
+
 // The inverse of a permutation.
 std::vector<int64_t> inverse(const std::vector<int64_t>& perm) {
   std::vector<int64_t> inv(perm.size());
@@ -709,10 +738,11 @@ constexpr std::array<Rule, ir::kNumPrims> make_table() {
     const double c = std::sqrt(std::numbers::pi) / 2.0;
     return {mul(a.g, mul(exp(mul(a.out, a.out, L(a)), L(a)), c, L(a)), L(a))};
   });
-  // JAX: lgamma' = digamma (digamma's own derivative, polygamma(1, x), is not in kiln: its row
-  // says Grad::none).
+  // JAX: lgamma' = digamma, digamma' = polygamma(1, x) (trigamma above).
   set(Prim::lgamma,
       [](const VjpArgs& a) -> Grads { return {mul(a.g, digamma(a.in[0], L(a)), L(a))}; });
+  set(Prim::digamma,
+      [](const VjpArgs& a) -> Grads { return {mul(a.g, trigamma(a.in[0], L(a)), L(a))}; });
   // Linear, as JAX's deflinear: the cotangent is rounded to the same format.
   set(Prim::reduce_precision, [](const VjpArgs& a) -> Grads {
     return {reduce_precision(a.g, A(a).exponent_bits, A(a).mantissa_bits, L(a))};

@@ -458,8 +458,7 @@ TEST(StableHloImportErrors, MissingMain) {
 
 TEST(StableHloImportErrors, OpsWithoutAPrimitiveAreUnsupported) {
   const std::pair<std::string, std::string> cases[] = {
-      {"    %0 = stablehlo.while(%iterArg = %arg0) : tensor<2xf32>\n",
-       "bad.mlir:3:10: stablehlo.while"},
+      {"    %0 = stablehlo.case(%arg0) : tensor<2xf32>\n", "bad.mlir:3:10: stablehlo.case"},
       {"    %0 = stablehlo.custom_call @foo(%arg0) : (tensor<2xf32>) -> tensor<2xf32>\n",
        "bad.mlir:3:10: stablehlo.custom_call"}};
   for (const auto& [ops, prefix] : cases) {

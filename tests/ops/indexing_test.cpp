@@ -25,6 +25,10 @@ Array ints(std::vector<int32_t> v, Shape s = {}) {
   return array(std::span<const int32_t>(v), s);
 }
 
+Array bools(std::vector<int32_t> v) {
+  return astype(ints(std::move(v)), bool_);
+}
+
 // The inputs make_indexing_references.py builds.
 struct Inputs {
   Array x = reshape(arange(20, float32), {5, 4});
@@ -172,6 +176,53 @@ std::map<std::string, std::function<Array()>> cases(const Inputs& in) {
            return sum(mul(r, r));
          })(x);
        }},
+      {"at_get_fill", [=] { return at(x, {oob}).get({.mode = GatherMode::fill}); }},
+      {"at_get_fill_value",
+       [=] {
+         return at(xi, {oob, Slice{1, none}}).get({.mode = GatherMode::fill, .fill_value = -1});
+       }},
+      {"at_get_fill_int", [=] { return at(xi, {oob}).get({.mode = GatherMode::fill}); }},
+      {"at_get_fill_u8",
+       [=] { return at(astype(x, uint8), {oob}).get({.mode = GatherMode::fill}); }},
+      {"at_get_fill_bool",
+       [=] { return at(greater(x, 5), {oob}).get({.mode = GatherMode::fill}); }},
+      {"at_get_fill_static",
+       [=] {
+         return at(x, {7, 1}).get({.mode = GatherMode::fill});
+       }},
+      {"at_get_fill_2d",
+       [=] {
+         return at(x, {idx, oob}).get({.mode = GatherMode::fill});
+       }},
+      {"at_get_fill_step",
+       [=] {
+         return at(x3, {Slice{none, none, 2}, oob})
+             .get({.mode = GatherMode::fill, .fill_value = 0.5});
+       }},
+      {"at_get_clip", [=] { return at(x, {oob}).get({.mode = GatherMode::clip}); }},
+      {"index_mask_rows",
+       [=] {
+         return index(x, {greater(index(x, {Slice{}, 0}), 4)});
+       }},
+      {"index_mask_2d", [=] { return index(x, {greater(x, 7)}); }},
+      {"index_mask_cols",
+       [=] {
+         return index(x, {Slice{1, none}, bools({true, false, true, true})});
+       }},
+      {"index_mask_empty", [=] { return index(x, {greater(x, 100)}); }},
+      {"index_mask_and_array",
+       [=] {
+         return index(x3, {ints({0, 2}), bools({false, true, false, false, true})});
+       }},
+      {"index_mask_ellipsis",
+       [=] {
+         return index(x3, {ellipsis, bools({true, false, false, true})});
+       }},
+      {"at_mask_set", [=] { return at(x, {greater(x, 7)}).set(0.0); }},
+      {"at_mask_add_3d",
+       [=] {
+         return at(x3, {greater(index(x3, {Slice{}, Slice{}, 0}), 30)}).add(1.0);
+       }},
       {"grad_dynamic_update_slice",
        [=] {
          return grad([&](const Array& u) {
@@ -236,6 +287,22 @@ std::string error_of(F f) {
 TEST(Indexing, BadIndicesAreErrorsNamingTheOpShapesAndLine) {
   const Inputs in;
   const Array& x = in.x;
+  // A boolean mask under jit: its count would be the result's shape (JAX's
+  // NonConcreteBooleanIndexError).
+  std::string mask_error = error_of<TracerError>(
+      [&] { jit([](const Array& a) { return index(a, {greater(a, 7)}); })(x); });
+  EXPECT_NE(mask_error.find("index: a boolean mask index must be concrete, got a traced bool[5,4]"),
+            std::string::npos)
+      << mask_error;
+  EXPECT_NE(mask_error.find("indexing_test.cpp"), std::string::npos) << mask_error;
+  mask_error = error_of<ShapeError>([&] { index(x, {bools({true, false, true})}); });
+  EXPECT_NE(mask_error.find("boolean index did not match the indexed array along axis 0: the "
+                            "array's size is 5, the mask's 3"),
+            std::string::npos)
+      << mask_error;
+  mask_error = error_of<ValueError>(
+      [&] { at(x, {in.idx}).get({.mode = GatherMode::fill, .fill_value = Operand(ones({2}))}); });
+  EXPECT_NE(mask_error.find("fill_value must be a scalar"), std::string::npos) << mask_error;
   std::string m = error_of<ValueError>([&] { index(x, {5}); });
   EXPECT_NE(m.find("index 5 is out of bounds for axis 0 with size 5"), std::string::npos) << m;
   EXPECT_NE(m.find("indexing_test.cpp"), std::string::npos) << m;

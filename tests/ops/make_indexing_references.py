@@ -74,6 +74,26 @@ CASES = {
     "grad_at_max": lambda: jax.grad(lambda x: x.at[dup].max(vals[:, None]).sum())(x),
     "grad_dynamic_slice": lambda: jax.grad(lambda x: (lax.dynamic_slice(x, (4, -7), (3, 2)) ** 2)
                                            .sum())(x),
+    # at[...].get(mode="fill"): out-of-range windows (after negatives wrap once) give the fill
+    "at_get_fill": lambda: x.at[oob].get(mode="fill"),
+    "at_get_fill_value": lambda: xi.at[oob, 1:].get(mode="fill", fill_value=-1),
+    "at_get_fill_int": lambda: xi.at[oob].get(mode="fill"),
+    "at_get_fill_u8": lambda: x.astype(jnp.uint8).at[oob].get(mode="fill"),
+    "at_get_fill_bool": lambda: (x > 5).at[oob].get(mode="fill"),
+    "at_get_fill_static": lambda: x.at[7, 1].get(mode="fill"),
+    "at_get_fill_2d": lambda: x.at[idx, oob].get(mode="fill"),
+    "at_get_fill_step": lambda: x3.at[::2, oob].get(mode="fill", fill_value=0.5),
+    "at_get_clip": lambda: x.at[oob].get(mode="clip"),
+    # boolean masks on concrete arrays: mask.nonzero()
+    "index_mask_rows": lambda: x[x[:, 0] > 4],
+    "index_mask_2d": lambda: x[x > 7],
+    "index_mask_cols": lambda: x[1:, np.array([True, False, True, True])],
+    "index_mask_empty": lambda: x[x > 100],
+    "index_mask_and_array": lambda: x3[jnp.array([0, 2]), np.array([False, True, False, False,
+                                                                     True])],
+    "index_mask_ellipsis": lambda: x3[..., np.array([True, False, False, True])],
+    "at_mask_set": lambda: x.at[x > 7].set(0.0),
+    "at_mask_add_3d": lambda: x3.at[x3[:, :, 0] > 30].add(1.0),
     "grad_dynamic_update_slice": lambda: jax.grad(
         lambda u: (lax.dynamic_update_slice(x, u, (3, -1)) ** 2).sum())(jnp.ones((2, 2))),
 }

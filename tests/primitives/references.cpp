@@ -147,11 +147,15 @@ std::optional<double> float_binary(Prim p, double x, double y) {
       return std::pow(x, y);
     case Prim::atan2:
       return std::atan2(x, y);
-    // Equal operands (+0 and -0) give y (docs/primitives.md).
+    // IEEE 754-2019 maximum / minimum, as XLA computes them for JAX: -0 orders below +0.
     case Prim::max:
-      return std::isnan(x) || std::isnan(y) ? nan : x > y ? x : y;
+      if (std::isnan(x) || std::isnan(y)) return nan;
+      if (x == 0 && y == 0) return std::signbit(x) && std::signbit(y) ? -0.0 : 0.0;
+      return x > y ? x : y;
     case Prim::min:
-      return std::isnan(x) || std::isnan(y) ? nan : x < y ? x : y;
+      if (std::isnan(x) || std::isnan(y)) return nan;
+      if (x == 0 && y == 0) return std::signbit(x) || std::signbit(y) ? -0.0 : 0.0;
+      return x < y ? x : y;
     default:
       return std::nullopt;
   }

@@ -49,6 +49,20 @@ bool less(uint64_t a, uint64_t b, DType t) {
   return is_unsigned(t) ? a < b : as_signed(a, t) < as_signed(b, t);
 }
 
+// Whether max (min) of b and a gives a rather than b: greater (less), and +0 over -0 (-0 over +0),
+// as IEEE 754-2019's maximum (minimum) that XLA computes for JAX. argmax and select_and_scatter
+// compare values instead (greater): -0 equals +0 there, the first one wins.
+bool takes_max(uint64_t a, uint64_t b, DType t) {
+  if (is_floating(t) && as_double(a, t) == 0 && as_double(b, t) == 0)
+    return !std::signbit(as_double(a, t)) && std::signbit(as_double(b, t));
+  return greater(a, b, t);
+}
+bool takes_min(uint64_t a, uint64_t b, DType t) {
+  if (is_floating(t) && as_double(a, t) == 0 && as_double(b, t) == 0)
+    return std::signbit(as_double(a, t)) && !std::signbit(as_double(b, t));
+  return less(a, b, t);
+}
+
 // The value of an empty max (min): -inf (+inf) or the lowest (highest) integer.
 uint64_t identity(Prim p, DType t) {
   const bool max = p == Prim::reduce_max || p == Prim::cummax;
@@ -86,7 +100,8 @@ std::vector<uint64_t> reduce(const Case& c, const Shape& out) {
     a.isum += v;
     a.prod *= as_double(v, t);
     a.iprod *= v;
-    const bool better = c.prim == Prim::reduce_max ? greater(v, a.best, t) : less(v, a.best, t);
+    const bool better =
+        c.prim == Prim::reduce_max ? takes_max(v, a.best, t) : takes_min(v, a.best, t);
     if (!a.seen || better) a.best = v;
     a.seen = true;
   }
@@ -178,7 +193,7 @@ std::vector<uint64_t> cumulative(const Case& c) {
           out = iacc & mask(t);
         }
       } else {
-        const bool better = c.prim == Prim::cummax ? greater(v, best, t) : less(v, best, t);
+        const bool better = c.prim == Prim::cummax ? takes_max(v, best, t) : takes_min(v, best, t);
         if (better || (is_floating(t) && std::isnan(as_double(v, t)))) best = v;
         out = best;
       }
@@ -315,7 +330,7 @@ uint64_t reduce_window(const Case& c, const Index& o) {
     sum.add(v, t);
     fprod *= as_double(v, t);
     iprod *= is_unsigned(t) ? v : static_cast<uint64_t>(as_signed(v, t));
-    if (min ? less(v, best, t) : greater(v, best, t)) best = v;
+    if (min ? takes_min(v, best, t) : takes_max(v, best, t)) best = v;
   }
   if (c.prim == Prim::reduce_window_sum) return sum.bits(t);
   if (c.prim == Prim::reduce_window_prod)
@@ -567,9 +582,9 @@ uint64_t combine(Prim p, uint64_t old, uint64_t upd, DType t) {
       return (mul ? old * upd : old + upd) & mask(t);
     }
     case Prim::scatter_max:
-      return greater(old, upd, t) ? old : upd;
+      return takes_max(old, upd, t) ? old : upd;
     case Prim::scatter_min:
-      return less(old, upd, t) ? old : upd;
+      return takes_min(old, upd, t) ? old : upd;
     default:
       return upd;
   }

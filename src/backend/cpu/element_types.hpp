@@ -46,6 +46,32 @@ inline T store(compute_t<T> v) {
   }
 }
 
+// StableHLO's maximum and minimum as XLA's CPU computes them for JAX (IEEE 754-2019 maximum and
+// minimum): a NaN operand gives NaN (the first NaN operand), and -0 orders below +0 whichever
+// operand holds it, so max(+0, -0) and max(-0, +0) are +0 (jnp.clip(x, min=0) of -0 is +0). Every
+// max/min of the cpu — elementwise, absorbed, fused, reductions, windows, scans, scatters — is one
+// of these. Selects only, so loops over them vectorize.
+template <class C>
+inline C max_of(C x, C y) {
+  if constexpr (std::is_floating_point_v<C>) {
+    // One select (a NaN y fails every comparison and is taken; of a tie, x when y is -0).
+    // Spelled so, a loop over two streams runs as fast as the former x > y ? x : y with a NaN
+    // test, and with a hoisted scalar y (relu's 0) nearly so: signbit(y) is then loop-invariant
+    // (docs/decisions.md).
+    return x != x || x > y || (x == y && std::signbit(y)) ? x : y;
+  } else {
+    return x > y ? x : y;
+  }
+}
+template <class C>
+inline C min_of(C x, C y) {
+  if constexpr (std::is_floating_point_v<C>) {
+    return x != x || x < y || (x == y && !std::signbit(y)) ? x : y;
+  } else {
+    return x < y ? x : y;
+  }
+}
+
 // Calls f.template operator()<T>() for every real type kernels compute on, in DType order. The
 // complex dtypes have kernels of their own (complex_kernels.cpp, visit_complex below).
 template <class F>

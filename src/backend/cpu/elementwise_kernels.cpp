@@ -251,23 +251,17 @@ struct Atan2 {
     return std::atan2(x, y);
   }
 };
-// max/min propagate NaN (lax.max/lax.min); on bool they are or/and.
+// max/min propagate NaN and order -0 below +0 (max_of, min_of); on bool they are or/and.
 struct Max {
   template <class C>
   C operator()(C x, C y) const {
-    if constexpr (std::floating_point<C>) {
-      if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<C>::quiet_NaN();
-    }
-    return x > y ? x : y;
+    return max_of(x, y);
   }
 };
 struct Min {
   template <class C>
   C operator()(C x, C y) const {
-    if constexpr (std::floating_point<C>) {
-      if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<C>::quiet_NaN();
-    }
-    return x < y ? x : y;
+    return min_of(x, y);
   }
 };
 struct And {

@@ -77,12 +77,10 @@ struct ExtremumOp {
       return kMax ? std::numeric_limits<A>::lowest() : std::numeric_limits<A>::max();
     }
   }
-  // A NaN operand wins and then stays (x > NaN and x < NaN are false).
+  // A NaN operand wins and then stays; +0 wins over -0 for max, -0 over +0 for min.
   template <class A>
   static A fold(A acc, A x) {
-    bool take = kMax ? x > acc : x < acc;
-    if constexpr (std::is_floating_point_v<A>) take = take || std::isnan(x);
-    return take ? x : acc;
+    return kMax ? max_of(acc, x) : min_of(acc, x);
   }
 };
 

@@ -88,11 +88,9 @@ void reduce_window_kernel(const KernelArgs& args, const KernelParams& params) {
       for (int64_t c = 0; c < p.inner; ++c) {
         const C x = load(src[c]);
         if constexpr (kMax || kMin) {
-          // max and min propagate NaN, as the primitives do.
-          // Branch-free (x != x is isnan) so the loop over channels vectorizes.
-          bool take = kMax ? x > acc[c] : x < acc[c];
-          if constexpr (kIsFloat<T>) take = take | (x != x);
-          acc[c] = take ? x : acc[c];
+          // max and min as the primitives (NaN propagates, -0 below +0); selects only, so the
+          // loop over channels vectorizes.
+          acc[c] = kMax ? max_of(acc[c], x) : min_of(acc[c], x);
         } else if constexpr (kIsBool<T>) {
           acc[c] = acc[c] || x;
         } else if constexpr (kOp == WindowOp::prod) {

@@ -50,9 +50,7 @@ struct Combine {
   static C apply(C acc, C x) {
     C r;
     if constexpr (kOp == ScanOp::max || kOp == ScanOp::min) {
-      bool take = kOp == ScanOp::max ? x > acc : x < acc;
-      if constexpr (kIsFloat<T>) take = take || std::isnan(x);
-      r = take ? x : acc;
+      r = kOp == ScanOp::max ? max_of(acc, x) : min_of(acc, x);
     } else if constexpr (kIsInt<T>) {
       const auto a = static_cast<uint64_t>(acc), b = static_cast<uint64_t>(x);
       r = static_cast<C>(kOp == ScanOp::sum ? a + b : a * b);

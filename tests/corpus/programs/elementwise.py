@@ -129,4 +129,8 @@ PROGRAMS = [
     ("randint_u8_i16", lambda k: (jax.random.randint(k, (8,), 0, 256, dtype=jnp.uint8),
                                   jax.random.randint(k, (8,), -300, 300, dtype=jnp.int16)),
      [key]),
+    ("randint_i64_u64", lambda k: (
+        jax.random.randint(k, (6,), -2**40, 2**50, dtype=jnp.int64),
+        jax.random.randint(k, (5,), 0, 2**62 + 12345, dtype=jnp.uint64),
+        jax.random.randint(k, (4,), -2**63, 2**63 - 1, dtype=jnp.int64)), [key], {"x64": True}),
 ]

@@ -77,6 +77,8 @@ PROGRAMS = [
     ("permutation_independent", lambda k, x: jax.random.permutation(k, x, axis=1,
                                                                     independent=True), [key, f32]),
     ("choice_no_replace", lambda k: jax.random.choice(k, 12, (5,), replace=False), [key]),
+    ("choice_replace", lambda k: (jax.random.choice(k, 7, (4, 3)), jax.random.choice(k, 1000, (5,))),
+     [key]),
     ("choice_p", lambda k, p: (jax.random.choice(k, 5, (4, 3), p=p),
                                jax.random.choice(k, 5, (3,), replace=False, p=p)),
      [key, probs]),
