@@ -13,6 +13,7 @@
 #include "kiln/kiln.hpp"
 #include "pjrt/xla_plugin.hpp"
 #include "spmd/cpu_devices.hpp"
+#include "spmd/simple_mlp.hpp"
 
 namespace kiln {
 namespace {
@@ -65,18 +66,9 @@ void expect_same_shards(const std::vector<std::vector<Array>>& xla,
   KILN_SKIP_WITHOUT_XLA_CPU_PLUGIN();        \
   SKIP_WITHOUT_EIGHT_DEVICES()
 
-struct SimpleMLP : nn::Module<SimpleMLP> {
-  int64_t features = 8;
-  Array operator()(nn::Scope& s, Array x) const {
-    x = nn::Dense({.features = features})(s, x);
-    x = relu(x);
-    return nn::Dense({.features = features})(s, x);
-  }
-};
-
 TEST(XlaSpmd, DataParallelTutorialOnTwoFourAndEightDevices) {
   SKIP_WITHOUT_XLA_AND_EIGHT_DEVICES();
-  SimpleMLP model;
+  testing::SimpleMLP model;
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(1), {8, 8});
   auto apply = [model](const Tree& p, const Array& b) { return model.apply(p, b); };
@@ -133,7 +125,7 @@ TEST(XlaSpmd, TensorParallelTutorialOnTwoFourAndEightDevices) {
 // XLA's to place here, kiln's in its own run; the new parameters agree on every device.
 TEST(XlaSpmd, DataParallelTrainStepOnTwoFourAndEightDevices) {
   SKIP_WITHOUT_XLA_AND_EIGHT_DEVICES();
-  SimpleMLP model;
+  testing::SimpleMLP model;
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(7), {8, 8});
   const Array y = random::normal(random::key(8), {8, 8});

@@ -11,6 +11,7 @@
 #include "kiln/kiln.hpp"
 #include "spmd/cpu_devices.hpp"
 #include "spmd/sharded_export_references.hpp"
+#include "spmd/simple_mlp.hpp"
 
 namespace kiln {
 namespace {
@@ -24,19 +25,9 @@ std::string line(const std::string& text, int k) {
   return text.substr(start, text.find('\n', start) - start);
 }
 
-// The data-parallel tutorial's model (examples/data_parallel.cpp).
-struct SimpleMLP : nn::Module<SimpleMLP> {
-  int64_t features = 8;
-  Array operator()(nn::Scope& s, Array x) const {
-    x = nn::Dense({.features = features})(s, x);
-    x = relu(x);
-    return nn::Dense({.features = features})(s, x);
-  }
-};
-
 TEST(ShardedExport, DataParallelTutorialHasJaxsModuleAndSignature) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  SimpleMLP model;
+  testing::SimpleMLP model;
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Mesh mesh(testing::first_cpu_devices(2), {"data"});
   auto forward =

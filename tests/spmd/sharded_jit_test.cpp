@@ -8,6 +8,7 @@
 #include "kiln/indexing.hpp"
 #include "kiln/kiln.hpp"
 #include "spmd/cpu_devices.hpp"
+#include "spmd/simple_mlp.hpp"
 
 namespace kiln {
 namespace {
@@ -21,19 +22,9 @@ void expect_close(const Array& got, const Array& want) {
     EXPECT_NEAR(g[i], w[i], 2e-6 * (1 + std::abs(w[i]))) << "element " << i;
 }
 
-// The data-parallel tutorial's model (examples/data_parallel.cpp).
-struct SimpleMLP : nn::Module<SimpleMLP> {
-  int64_t features = 8;
-  Array operator()(nn::Scope& s, Array x) const {
-    x = nn::Dense({.features = features})(s, x);
-    x = relu(x);
-    return nn::Dense({.features = features})(s, x);
-  }
-};
-
 TEST(ShardedJit, DataParallelMlpEqualsTheOneDeviceResult) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  SimpleMLP model;
+  testing::SimpleMLP model;
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(1), {8, 8});
   auto forward = [model](const Tree& p, const Array& b) { return model.apply(p, b); };
@@ -125,7 +116,7 @@ TEST(ShardedJit, DotGeneralUnderEverySplitEqualsTheOneDeviceResult) {
 // partitioning puts where the batch dimension is contracted.
 TEST(ShardedJit, DataParallelGradientEqualsTheOneDeviceGradient) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  SimpleMLP model;
+  testing::SimpleMLP model;
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(7), {8, 8});
   const Array y = random::normal(random::key(8), {8, 8});
