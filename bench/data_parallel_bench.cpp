@@ -98,7 +98,9 @@ std::optional<std::vector<double>> mlp_epochs(const Options& o) {
     if (runs.empty()) one_device_loss = warm.mean_loss;
     std::printf("  warm-up epoch on %d device(s): loss %.6f, %.2f s\n", n, warm.mean_loss,
                 warm.seconds);
-    if (!(std::fabs(warm.mean_loss - one_device_loss) <= 1e-4)) {
+    // Reordered float32 sums drift apart over an epoch's 469 Adam steps (tests pin the bound over
+    // 12 steps: docs/multi-device.md); a full epoch's mean loss stays within 0.1%.
+    if (!(std::fabs(warm.mean_loss - one_device_loss) <= 1e-3 * one_device_loss)) {
       std::fprintf(stderr,
                    "data_parallel_bench: the first epoch's loss on %d devices is %.6f, on %d "
                    "%.6f: not the same training, nothing is timed\n",
