@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -33,13 +34,6 @@ constexpr uint32_t kMaxField = 16u << 20;
 
 std::string errno_text() {
   return std::strerror(errno);
-}
-
-std::string seconds_text(milliseconds t) {
-  const double s = static_cast<double>(t.count()) / 1000.0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g s", s);
-  return buf;
 }
 
 // Reads exactly `n` bytes, giving up at `deadline` or when `stop` is set; false on EOF, error or
@@ -117,6 +111,29 @@ sockaddr_in resolve(const HostPort& a) {
 }
 
 }  // namespace
+
+std::string seconds_text(std::chrono::milliseconds t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(t.count()) / 1000.0);
+  return buf;
+}
+
+void refuse_mixed_loopback(const std::vector<std::string>& hosts, const HostPort& coordinator) {
+  auto loopback = [](const std::string& h) { return h.rfind("127.", 0) == 0; };
+  const auto n = static_cast<size_t>(std::count_if(hosts.begin(), hosts.end(), loopback));
+  if (n == 0 || n == hosts.size()) return;
+  std::string which;
+  for (size_t i = 0; i < hosts.size(); ++i)
+    if (loopback(hosts[i]))
+      which +=
+          (which.empty() ? "" : ", ") + ("process " + std::to_string(i) + " (" + hosts[i] + ")");
+  throw ValueError("kiln::distributed::initialize: " + which +
+                   " would listen for the others on a loopback address, which processes on other "
+                   "machines cannot reach (its way to the coordinator " +
+                   coordinator.str() +
+                   " is loopback); give the coordinator as the address the other machines reach "
+                   "process 0 by (its IP), or set Options::local_address");
+}
 
 HostPort parse_host_port(const std::string& address, const std::string& source) {
   const size_t colon = address.rfind(':');
@@ -275,12 +292,14 @@ CoordinationClient::CoordinationClient(const HostPort& coordinator, milliseconds
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
       pollfd p{fd_, POLLOUT, 0};
       rc = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, std::min<long long>(left, 1000))));
+      const int poll_errno = errno;
       int err = 0;
       socklen_t len = sizeof err;
       if (rc == 1 && ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
         rc = 0;
       } else {
-        errno = rc == 0 ? ETIMEDOUT : err;
+        // poll timed out, failed (its errno), or the connection did (SO_ERROR, or getsockopt's)
+        errno = rc == 0 ? ETIMEDOUT : rc < 0 ? poll_errno : err != 0 ? err : errno;
         rc = -1;
       }
     }

@@ -33,6 +33,15 @@ struct HostPort {
 };
 HostPort parse_host_port(const std::string& address, const std::string& source);
 
+// ValueError when some of the processes' Gloo addresses are loopback and some are not: a process
+// whose way to the coordinator was loopback (process 0 reaching itself through "localhost", or a
+// host name /etc/hosts maps to 127.0.1.1) would listen where processes on other machines cannot
+// reach it. Every process says so, before Gloo waits for the unreachable one.
+void refuse_mixed_loopback(const std::vector<std::string>& hosts, const HostPort& coordinator);
+
+// "1.5 s": a timeout as the errors say it.
+std::string seconds_text(std::chrono::milliseconds t);
+
 class CoordinationServer {
  public:
   // Listens on every interface at `port`; Error when the port cannot be bound (another process 0

@@ -29,6 +29,7 @@ namespace {
 using detail::CoordinationClient;
 using detail::CoordinationServer;
 using detail::HostPort;
+using detail::seconds_text;
 using std::chrono::milliseconds;
 
 // The value of environment variable `name`, or nullopt when unset or empty.
@@ -58,12 +59,6 @@ IntSetting int_setting(int given, const char* argument, std::initializer_list<co
 }
 
 #ifdef KILN_HAVE_GLOO
-
-std::string seconds_text(milliseconds t) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(t.count()) / 1000.0);
-  return buf;
-}
 
 milliseconds timeout_of(const Options& options) {
   if (std::optional<std::string> v = env("KILN_DISTRIBUTED_TIMEOUT")) {
@@ -248,6 +243,7 @@ void initialize(const std::string& coordinator_address, int num_processes, int p
         "process " + std::to_string(i) + " of " + std::to_string(w->size) + " to join");
     w->hosts.emplace_back(h.begin(), h.end());
   }
+  detail::refuse_mixed_loopback(w->hosts, coordinator);
   try {
     gloo::transport::tcp::attr attr(me.c_str());
     attr.ai_family = AF_INET;

@@ -168,6 +168,20 @@ expect_error "process 0 refused --out: " \
 grep -q -- "--resume" "$work/err.txt" || fail "process 1 was not told the remedy: $(cat "$work/err.txt")"
 if wait $p0; then fail "process 0 trained into an existing run"; fi
 grep -q -- "--resume" "$work/p0.txt" || fail "process 0 said: $(cat "$work/p0.txt")"
+# A last batch too small to share (512 images in batches of 255: 2 left for 3 processes): every
+# process says so before training, not after an epoch.
+port=$(free_port)
+short=(train fashion-mnist --limit 512 --batch-size 255 --out "$work/short" --coordinator "127.0.0.1:$port"
+  --num-processes 3)
+"$kiln" "${short[@]}" --process-id 0 >"$work/p0.txt" 2>&1 &
+p0=$!
+"$kiln" "${short[@]}" --process-id 1 >"$work/p1.txt" 2>&1 &
+p1=$!
+expect_error "the last batch of each epoch holds 2 image(s) (512 in batches of 255), fewer than the 3 processes that share it" \
+  "$kiln" "${short[@]}" --process-id 2
+if wait $p0; then fail "process 0 trained with a last batch it cannot share"; fi
+if wait $p1; then fail "process 1 trained with a last batch it cannot share"; fi
+[[ ! -e $work/short/params.msgpack ]] || fail "the refused run wrote parameters"
 echo "ok: bad input is an error that says what to fix, after a bounded wait"
 
 # --- a process that fails: the others stop with a clear error within a bounded time ---

@@ -141,6 +141,26 @@ TEST(CoordinationStore, JoinChecksValuesAndBoundedWaits) {
              "process 0 cannot serve the coordinator on port " + std::to_string(at.port));
 }
 
+TEST(Distributed, LoopbackBesideOtherAddressesIsRefused) {
+  using distributed::detail::refuse_mixed_loopback;
+  const distributed::detail::HostPort coordinator{"localhost", 7777};
+  // all on one machine's loopback, or all on real addresses: fine
+  EXPECT_NO_THROW(refuse_mixed_loopback({"127.0.0.1", "127.0.0.1"}, coordinator));
+  EXPECT_NO_THROW(refuse_mixed_loopback({"10.0.0.1", "10.0.0.2", "10.0.0.3"}, coordinator));
+  // process 0 reached itself through localhost (or 127.0.1.1), the others are elsewhere
+  try {
+    refuse_mixed_loopback({"127.0.1.1", "10.0.0.2", "10.0.0.3"}, coordinator);
+    FAIL() << "mixed loopback and other addresses were accepted";
+  } catch (const ValueError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("process 0 (127.0.1.1) would listen for the others on a loopback address"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("localhost:7777"), std::string::npos) << m;
+    EXPECT_NE(m.find("Options::local_address"), std::string::npos) << m;
+  }
+}
+
 TEST(Distributed, MissingAndBadSettingsSayWhatToGive) {
   Env env;
   for (const char* n :

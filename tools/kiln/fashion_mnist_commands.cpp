@@ -140,7 +140,10 @@ void provide_cpu_devices(int n) {
   } else {
     char* end = nullptr;
     const long set = std::strtol(env, &end, 10);
-    if (*end == '\0' && set < n)
+    if (end == env || *end != '\0')
+      throw UsageError("--devices " + std::to_string(n) + ": KILN_CPU_DEVICES=" + env +
+                       " is not a number of devices; unset it (kiln train --devices sets it)");
+    if (set < n)
       throw UsageError("--devices " + std::to_string(n) + ": KILN_CPU_DEVICES=" + env +
                        " gives the process " + env + " cpu device(s); unset it (kiln train " +
                        "--devices sets it) or set it to " + std::to_string(n) + " or more");
@@ -378,10 +381,19 @@ int train(const TrainArgs& cli_args) {
 
   if (together) {
     distributed::check_same("the training set's size", std::to_string(train_set.labels.size()));
-    if (args.batch_size < distributed::process_count())
+    const int64_t processes = distributed::process_count();
+    if (args.batch_size < processes)
       throw UsageError("--batch-size " + std::to_string(args.batch_size) + " is smaller than the " +
-                       std::to_string(distributed::process_count()) +
+                       std::to_string(processes) +
                        " processes that share each batch; give at least one example per process");
+    // The last batch of an epoch too, before a whole epoch is trained and then lost.
+    const int64_t last = static_cast<int64_t>(train_set.labels.size()) % args.batch_size;
+    if (last != 0 && last < processes)
+      throw UsageError("the last batch of each epoch holds " + std::to_string(last) +
+                       " image(s) (" + std::to_string(train_set.labels.size()) + " in batches of " +
+                       std::to_string(args.batch_size) + "), fewer than the " +
+                       std::to_string(processes) +
+                       " processes that share it; change --batch-size or --limit");
   }
   if (!writer) return train_share(args, trainer, train_loader, steps_per_epoch);
 

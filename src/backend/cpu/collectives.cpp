@@ -65,10 +65,7 @@ void reduce_into(std::byte* out, std::span<Buffer* const> in, const std::vector<
         for (size_t i = 0; i < n; ++i) {
           const C a = load(o[i]), b = load(x[i]);
           if (max) {
-            if constexpr (kIsFloat<T>)
-              o[i] = store<T>(std::isnan(a) || a >= b ? a : b);
-            else
-              o[i] = store<T>(a >= b ? a : b);
+            o[i] = store<T>(max_of(a, b));  // the cpu's one max: NaN and signed zeros as XLA
           } else if constexpr (kIsInt<T>) {
             using U = std::make_unsigned_t<T>;
             o[i] = static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
