@@ -56,11 +56,14 @@ void expand(const Shardings& s, const Tree* tree, size_t count, std::vector<Leaf
   for (const auto& [key, sub] : tree->items()) items.emplace_back(key, &sub);
   std::sort(items.begin(), items.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, sub] : s.items())
+  // Not a structured binding: clang's OpenMP (the fuzz build) refuses a lambda capturing one.
+  for (const auto& entry : s.items()) {
+    const std::string& key = entry.first;
     if (!std::any_of(items.begin(), items.end(), [&](const auto& it) { return it.first == key; }))
       throw ValueError(message(
           "jit: in_shardings names key '" + key + "', which the argument's dict does not have", loc,
           "mirror the argument's keys"));
+  }
   for (const auto& [key, sub] : items) {
     const size_t n = leaves(*sub).size();
     const Shardings* match = nullptr;
