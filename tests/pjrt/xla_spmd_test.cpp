@@ -92,11 +92,7 @@ TEST(XlaSpmd, DataParallelTutorialOnTwoFourAndEightDevices) {
 
 TEST(XlaSpmd, TensorParallelTutorialOnTwoFourAndEightDevices) {
   SKIP_WITHOUT_XLA_AND_EIGHT_DEVICES();
-  struct Model : nn::Module<Model> {
-    Array operator()(nn::Scope& s, Array x) const {
-      return nn::Dense({.features = 8, .use_bias = false})(s, x);
-    }
-  } model;
+  const testing::TensorParallelDense model{};
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(2), {8, 8});
   auto apply = [model](const Tree& p, const Array& b) { return model.apply(p, b); };

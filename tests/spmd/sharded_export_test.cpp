@@ -45,11 +45,7 @@ TEST(ShardedExport, DataParallelTutorialHasJaxsModuleAndSignature) {
 
 TEST(ShardedExport, TensorParallelTutorialHasJaxsSignature) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  struct Model : nn::Module<Model> {
-    Array operator()(nn::Scope& s, Array x) const {
-      return nn::Dense({.features = 8, .use_bias = false})(s, x);
-    }
-  } model;
+  const testing::TensorParallelDense model{};
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Mesh mesh(testing::first_cpu_devices(2), {"model"});
   const Shardings kernel = Shardings::dict(

@@ -47,11 +47,7 @@ TEST(ShardedJit, DataParallelMlpEqualsTheOneDeviceResult) {
 
 TEST(ShardedJit, TensorParallelDenseEqualsTheOneDeviceResult) {
   SKIP_WITHOUT_EIGHT_DEVICES();
-  struct Model : nn::Module<Model> {
-    Array operator()(nn::Scope& s, Array x) const {
-      return nn::Dense({.features = 8, .use_bias = false})(s, x);
-    }
-  } model;
+  const testing::TensorParallelDense model{};
   const Tree params = model.init(random::key(0), zeros({8, 8}));
   const Array x = random::normal(random::key(2), {8, 8});
   auto forward = [model](const Tree& p, const Array& b) { return model.apply(p, b); };

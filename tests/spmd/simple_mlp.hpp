@@ -1,5 +1,6 @@
-// The multi-chip tutorials' model (examples/data_parallel.cpp, examples/tensor_parallel.cpp):
-// Dense, relu, Dense, 8 features. The spmd, export and XLA tests partition it.
+// The multi-chip tutorials' models, which the spmd, export and XLA tests partition:
+// examples/data_parallel.cpp's SimpleMLP (Dense, relu, Dense, 8 features) and
+// examples/tensor_parallel.cpp's one Dense of 8 features without bias.
 #pragma once
 
 #include "kiln/kiln.hpp"
@@ -12,6 +13,12 @@ struct SimpleMLP : nn::Module<SimpleMLP> {
     x = nn::Dense({.features = features})(s, x);
     x = relu(x);
     return nn::Dense({.features = features})(s, x);
+  }
+};
+
+struct TensorParallelDense : nn::Module<TensorParallelDense> {
+  Array operator()(nn::Scope& s, Array x) const {
+    return nn::Dense({.features = 8, .use_bias = false})(s, x);
   }
 };
 
